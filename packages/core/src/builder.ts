@@ -1,0 +1,585 @@
+/**
+ * Declaring graphs in code.
+ *
+ * A {@link GraphBuilder} hands out {@link Value} handles; every op call infers the output shape
+ * at once and throws a {@link ShapeError} naming the op, the node and the input shapes when they
+ * do not fit. `build()` commits all new nodes in one immer `produce`, so building n nodes is
+ * linear, and the result shares every node of the graph it extended.
+ * @module
+ */
+import { produce } from "immer";
+import type { DType } from "./dtype.js";
+import {
+  describeNode,
+  emptyGraph,
+  type Graph,
+  GraphError,
+  type GraphNode,
+  type NodeId,
+  type ParamSpec,
+} from "./graph.js";
+import type { Init } from "./init.js";
+import { type AttrsOf, isOpName, type OpName, opDef } from "./ops/index.js";
+import { type ConcreteShape, type Dim, type Shape, ShapeError, shapeToString } from "./shape.js";
+import { Tensor } from "./tensor.js";
+
+/** Something usable where an op expects an input: a graph value or a plain number (a scalar constant). */
+export type ValueLike = Value | number;
+
+/** Options of {@link GraphBuilder.param}. */
+export interface ParamOptions {
+  /** Initialiser (default: zeros). */
+  init?: Init;
+  /** Element type (default: the builder's). */
+  dtype?: DType;
+}
+
+/** Options of {@link GraphBuilder} construction. */
+export interface BuilderOptions {
+  /** Default dtype for inputs, params and constants (default float32). */
+  dtype?: DType;
+}
+
+/**
+ * A symbolic value: a handle to one node under construction. Its methods add ops through the
+ * builder that made it, so expressions read like math: `x.matmul(W).add(b).sigmoid()`.
+ */
+export class Value {
+  /** @internal */
+  constructor(
+    /** The builder that owns the node. */
+    readonly builder: GraphBuilder,
+    /** The node id. */
+    readonly id: NodeId,
+    /** The node's (possibly symbolic) shape. */
+    readonly shape: Shape,
+    /** The node's dtype. */
+    readonly dtype: DType,
+  ) {}
+
+  /** Number of dimensions. */
+  get rank(): number {
+    return this.shape.length;
+  }
+  /** The graph node behind this value. */
+  get node(): GraphNode {
+    return this.builder.nodeOf(this.id);
+  }
+  /** Gives the node a name (shown in errors, printouts and DOT); returns this value. */
+  named(name: string): Value {
+    this.builder.rename(this.id, name);
+    return this;
+  }
+  /** `this + other` (broadcasting). */
+  add(other: ValueLike): Value {
+    return this.builder.add(this, other);
+  }
+  /** `this - other` (broadcasting). */
+  sub(other: ValueLike): Value {
+    return this.builder.sub(this, other);
+  }
+  /** `this * other` (broadcasting). */
+  mul(other: ValueLike): Value {
+    return this.builder.mul(this, other);
+  }
+  /** `this / other` (broadcasting). */
+  div(other: ValueLike): Value {
+    return this.builder.div(this, other);
+  }
+  /** `this ** other` (broadcasting). */
+  pow(other: ValueLike): Value {
+    return this.builder.pow(this, other);
+  }
+  /** Elementwise maximum. */
+  maximum(other: ValueLike): Value {
+    return this.builder.maximum(this, other);
+  }
+  /** Elementwise minimum. */
+  minimum(other: ValueLike): Value {
+    return this.builder.minimum(this, other);
+  }
+  /** `-this`. */
+  neg(): Value {
+    return this.builder.neg(this);
+  }
+  /** `exp(this)`. */
+  exp(): Value {
+    return this.builder.exp(this);
+  }
+  /** `log(this)`. */
+  log(): Value {
+    return this.builder.log(this);
+  }
+  /** `tanh(this)`. */
+  tanh(): Value {
+    return this.builder.tanh(this);
+  }
+  /** `sigmoid(this)`. */
+  sigmoid(): Value {
+    return this.builder.sigmoid(this);
+  }
+  /** `relu(this)`. */
+  relu(): Value {
+    return this.builder.relu(this);
+  }
+  /** `this * this`. */
+  square(): Value {
+    return this.builder.square(this);
+  }
+  /** `sqrt(this)`. */
+  sqrt(): Value {
+    return this.builder.sqrt(this);
+  }
+  /** `abs(this)`. */
+  abs(): Value {
+    return this.builder.abs(this);
+  }
+  /** Matrix product with optional transposes (batched over leading axes). */
+  matmul(other: Value, opts: { transA?: boolean; transB?: boolean } = {}): Value {
+    return this.builder.matmul(this, other, opts);
+  }
+  /** Permutes axes (reverses them by default). */
+  transpose(perm?: readonly number[]): Value {
+    return this.builder.transpose(this, perm);
+  }
+  /** The transpose of a 2-D value. */
+  get T(): Value {
+    return this.builder.transpose(this);
+  }
+  /** Same data, new shape. */
+  reshape(shape: readonly Dim[]): Value {
+    return this.builder.reshape(this, shape);
+  }
+  /** Broadcasts to `shape`. */
+  broadcastTo(shape: readonly Dim[]): Value {
+    return this.builder.broadcastTo(this, shape);
+  }
+  /** Sum over `axes` (all by default). */
+  sum(axes?: number | readonly number[] | null, keepdims = false): Value {
+    return this.builder.sum(this, axes, keepdims);
+  }
+  /** Mean over `axes` (all by default). */
+  mean(axes?: number | readonly number[] | null, keepdims = false): Value {
+    return this.builder.mean(this, axes, keepdims);
+  }
+  /** Maximum over `axes` (all by default). */
+  max(axes?: number | readonly number[] | null, keepdims = false): Value {
+    return this.builder.max(this, axes, keepdims);
+  }
+  /** Softmax along `axis` (default last). */
+  softmax(axis = -1): Value {
+    return this.builder.softmax(this, axis);
+  }
+  /** Log-softmax along `axis` (default last). */
+  logSoftmax(axis = -1): Value {
+    return this.builder.logSoftmax(this, axis);
+  }
+  /** log(sum(exp(x))) over `axes`. */
+  logSumExp(axes?: number | readonly number[] | null, keepdims = false): Value {
+    return this.builder.logSumExp(this, axes, keepdims);
+  }
+  /** Identity whose gradient is zero. */
+  stopGradient(): Value {
+    return this.builder.stopGradient(this);
+  }
+  /** `this > other` as 1/0. */
+  greater(other: ValueLike): Value {
+    return this.builder.greater(this, other);
+  }
+  /** `this < other` as 1/0. */
+  less(other: ValueLike): Value {
+    return this.builder.less(this, other);
+  }
+  /** Takes `x[begin:end]` per axis. */
+  slice(begin: readonly number[], end: readonly (number | null)[]): Value {
+    return this.builder.slice(this, begin, end);
+  }
+}
+
+function axesArg(axes: number | readonly number[] | null | undefined): number[] | null {
+  if (axes === undefined || axes === null) return null;
+  return typeof axes === "number" ? [axes] : [...axes];
+}
+
+/** Declares graphs in code; see the module documentation. */
+export class GraphBuilder {
+  /** Default dtype for new inputs, params and constants. */
+  readonly dtype: DType;
+  private readonly base: Graph;
+  private readonly pending: GraphNode[] = [];
+  private readonly newInputs: Record<string, NodeId> = {};
+  private readonly newParams: Record<string, ParamSpec> = {};
+  private readonly newOutputs: Record<string, NodeId> = {};
+  private readonly renamed = new Map<NodeId, string>();
+  private readonly scopes: string[] = [];
+  private readonly scalarCache = new Map<string, Value>();
+  private built = false;
+
+  /** Starts a new, empty graph. */
+  constructor(options: BuilderOptions = {}) {
+    this.base = emptyGraph();
+    this.dtype = options.dtype ?? "float32";
+  }
+
+  /** A builder that appends to an existing graph (the graph itself is not changed). */
+  static extend(graph: Graph, options: BuilderOptions = {}): GraphBuilder {
+    const b = new GraphBuilder(options);
+    (b as unknown as { base: Graph }).base = graph;
+    if (!options.dtype) {
+      const first = graph.nodes.find((n) => n.op === "input" || n.op === "param");
+      (b as unknown as { dtype: DType }).dtype = first?.dtype ?? "float32";
+    }
+    return b;
+  }
+
+  /** Number of nodes so far (base plus new). */
+  get size(): number {
+    return this.base.nodes.length + this.pending.length;
+  }
+
+  /** The node with id `id` (base or new). */
+  nodeOf(id: NodeId): GraphNode {
+    const nb = this.base.nodes.length;
+    const n = id < nb ? this.base.nodes[id] : this.pending[id - nb];
+    if (!n) throw new GraphError(`no node #${id}`);
+    if (this.renamed.has(id)) return { ...n, name: this.renamed.get(id)! };
+    return n;
+  }
+
+  /** A handle to an existing node: by id, or by output, input or param name. */
+  ref(ref: NodeId | string): Value {
+    let id: NodeId;
+    if (typeof ref === "number") id = ref;
+    else if (Object.hasOwn(this.newOutputs, ref)) id = this.newOutputs[ref]!;
+    else if (Object.hasOwn(this.newInputs, ref)) id = this.newInputs[ref]!;
+    else if (Object.hasOwn(this.newParams, ref)) id = this.newParams[ref]!.node;
+    else if (Object.hasOwn(this.base.outputs, ref)) id = this.base.outputs[ref]!;
+    else if (Object.hasOwn(this.base.inputs, ref)) id = this.base.inputs[ref]!;
+    else if (Object.hasOwn(this.base.params, ref)) id = this.base.params[ref]!.node;
+    else throw new GraphError(`no output, input or param named '${ref}'`);
+    const n = this.nodeOf(id);
+    return new Value(this, id, n.shape, n.dtype);
+  }
+
+  /** Runs `fn` with `name` pushed on the name scope: nodes named inside get `name/...`. */
+  scope<T>(name: string, fn: () => T): T {
+    this.scopes.push(name);
+    try {
+      return fn();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  /** @internal sets a node's name */
+  rename(id: NodeId, name: string): void {
+    const full = this.scoped(name) ?? name;
+    const nb = this.base.nodes.length;
+    if (id >= nb) {
+      const n = this.pending[id - nb]!;
+      this.pending[id - nb] = { ...n, name: full };
+    } else this.renamed.set(id, full);
+  }
+
+  private scoped(name: string | undefined): string | undefined {
+    if (name === undefined) return undefined;
+    return this.scopes.length ? `${this.scopes.join("/")}/${name}` : name;
+  }
+
+  private hasName(name: string): boolean {
+    return (
+      Object.hasOwn(this.newInputs, name) ||
+      Object.hasOwn(this.newParams, name) ||
+      Object.hasOwn(this.base.inputs, name) ||
+      Object.hasOwn(this.base.params, name)
+    );
+  }
+
+  /**
+   * Adds a node of any op. Attributes are validated and the output shape inferred now; a
+   * mismatch throws a ShapeError naming the op, the node (and its name) and the input shapes.
+   */
+  op<K extends OpName>(
+    op: K,
+    inputs: readonly ValueLike[],
+    attrs: Partial<AttrsOf<K>> = {},
+    name?: string,
+  ): Value {
+    if (this.built) throw new GraphError("this builder has already built its graph; start a new one");
+    if (!isOpName(op)) throw new GraphError(`unknown op '${String(op)}'`);
+    const def = opDef(op);
+    const dtypeHint = inputs.find((v): v is Value => v instanceof Value)?.dtype ?? this.dtype;
+    const ins = inputs.map((v) => this.lift(v, dtypeHint));
+    const id = this.size;
+    const fullName = this.scoped(name);
+    const where = () =>
+      `${op} at node #${id}${fullName ? ` '${fullName}'` : ""}${this.scopes.length && !fullName ? ` in scope '${this.scopes.join("/")}'` : ""}`;
+    const inputsDesc = () =>
+      ins.length
+        ? ` (inputs: ${ins.map((v) => `${describeNode(this.nodeOf(v.id))} ${shapeToString(v.shape)} ${v.dtype}`).join(", ")})`
+        : "";
+    if (def.arity !== "variadic" && ins.length !== def.arity) {
+      throw new ShapeError(`${where()}: expects ${def.arity} inputs, got ${ins.length}`);
+    }
+    for (const v of ins) {
+      if (v.builder !== this) throw new GraphError(`${where()}: an input belongs to a different builder`);
+    }
+    let normalized: AttrsOf<K>;
+    let info: { shape: Shape; dtype: DType };
+    try {
+      normalized = def.attrs(attrs as AttrsOf<K>);
+      info = def.shape(
+        ins.map((v) => ({ shape: v.shape, dtype: v.dtype })),
+        normalized,
+      );
+    } catch (e) {
+      const msg = e instanceof Error ? e.message.replace(new RegExp(`^${op}( '[^']*')?: `), "") : String(e);
+      const err = new ShapeError(`${where()}: ${msg}${inputsDesc()}`);
+      throw err;
+    }
+    const node: GraphNode = {
+      id,
+      op,
+      inputs: ins.map((v) => v.id),
+      attrs: normalized as GraphNode["attrs"],
+      shape: [...info.shape],
+      dtype: info.dtype,
+      ...(fullName !== undefined ? { name: fullName } : {}),
+    };
+    this.pending.push(node);
+    return new Value(this, id, node.shape, node.dtype);
+  }
+
+  private lift(v: ValueLike, dtype: DType): Value {
+    if (v instanceof Value) return v;
+    if (typeof v === "number") return this.scalar(v, dtype);
+    throw new GraphError(`expected a Value or a number, got ${String(v)}`);
+  }
+
+  // ---- sources -------------------------------------------------------------------------
+
+  /** Declares a named input fed at run time. Dims may be symbols such as `"N"` (the batch size). */
+  input(name: string, shape: Shape, dtype: DType = this.dtype): Value {
+    if (this.hasName(name)) throw new GraphError(`an input or param named '${name}' already exists`);
+    const v = this.op("input", [], { name, shape: [...shape], dtype }, name);
+    this.newInputs[name] = v.id;
+    return v;
+  }
+
+  /** Declares a trainable parameter of concrete shape, initialised as `options.init` says (zeros by default). */
+  param(name: string, shape: ConcreteShape, options: ParamOptions = {}): Value {
+    if (this.hasName(name)) throw new GraphError(`an input or param named '${name}' already exists`);
+    const dtype = options.dtype ?? this.dtype;
+    const v = this.op("param", [], { name, shape: [...shape], dtype }, name);
+    this.newParams[name] = { node: v.id, shape: [...shape], dtype, init: options.init ?? { kind: "zeros" } };
+    return v;
+  }
+
+  /** A constant tensor (a Tensor, a nested array or a number). */
+  constant(value: Tensor | number | readonly unknown[], dtype: DType = this.dtype): Value {
+    const t = value instanceof Tensor ? value : Tensor.from(value as number, { dtype: "float64" });
+    return this.op("constant", [], { shape: [...t.shape], values: Array.from(t.data), dtype });
+  }
+
+  /** A scalar constant; repeated values are shared within one builder. */
+  scalar(value: number, dtype: DType = this.dtype): Value {
+    const key = `${dtype}:${Object.is(value, -0) ? "-0" : value}`;
+    const hit = this.scalarCache.get(key);
+    if (hit) return hit;
+    const v = this.op("fill", [], { value, shape: [], dtype });
+    this.scalarCache.set(key, v);
+    return v;
+  }
+
+  /** A tensor of `shape` (symbols allowed) filled with `value`. */
+  fill(value: number, shape: Shape, dtype: DType = this.dtype): Value {
+    return this.op("fill", [], { value, shape: [...shape], dtype });
+  }
+
+  /** Zeros of `shape`. */
+  zeros(shape: Shape, dtype: DType = this.dtype): Value {
+    return this.fill(0, shape, dtype);
+  }
+
+  /** Ones of `shape`. */
+  ones(shape: Shape, dtype: DType = this.dtype): Value {
+    return this.fill(1, shape, dtype);
+  }
+
+  // ---- elementwise ---------------------------------------------------------------------
+
+  /** `-x` */
+  neg(x: ValueLike): Value {
+    return this.op("neg", [x]);
+  }
+  /** `exp(x)` */
+  exp(x: ValueLike): Value {
+    return this.op("exp", [x]);
+  }
+  /** `log(x)` */
+  log(x: ValueLike): Value {
+    return this.op("log", [x]);
+  }
+  /** `tanh(x)` */
+  tanh(x: ValueLike): Value {
+    return this.op("tanh", [x]);
+  }
+  /** `1 / (1 + exp(-x))` */
+  sigmoid(x: ValueLike): Value {
+    return this.op("sigmoid", [x]);
+  }
+  /** `max(x, 0)` */
+  relu(x: ValueLike): Value {
+    return this.op("relu", [x]);
+  }
+  /** `x * x` */
+  square(x: ValueLike): Value {
+    return this.op("square", [x]);
+  }
+  /** `sqrt(x)` */
+  sqrt(x: ValueLike): Value {
+    return this.op("sqrt", [x]);
+  }
+  /** `|x|` */
+  abs(x: ValueLike): Value {
+    return this.op("abs", [x]);
+  }
+  /** `sign(x)` */
+  sign(x: ValueLike): Value {
+    return this.op("sign", [x]);
+  }
+  /** `a + b` */
+  add(a: ValueLike, b: ValueLike): Value {
+    return this.op("add", [a, b]);
+  }
+  /** `a - b` */
+  sub(a: ValueLike, b: ValueLike): Value {
+    return this.op("sub", [a, b]);
+  }
+  /** `a * b` */
+  mul(a: ValueLike, b: ValueLike): Value {
+    return this.op("mul", [a, b]);
+  }
+  /** `a / b` */
+  div(a: ValueLike, b: ValueLike): Value {
+    return this.op("div", [a, b]);
+  }
+  /** `a ** b` */
+  pow(a: ValueLike, b: ValueLike): Value {
+    return this.op("pow", [a, b]);
+  }
+  /** Elementwise maximum. */
+  maximum(a: ValueLike, b: ValueLike): Value {
+    return this.op("maximum", [a, b]);
+  }
+  /** Elementwise minimum. */
+  minimum(a: ValueLike, b: ValueLike): Value {
+    return this.op("minimum", [a, b]);
+  }
+  /** `a > b` as 1/0. */
+  greater(a: ValueLike, b: ValueLike): Value {
+    return this.op("greater", [a, b]);
+  }
+  /** `a >= b` as 1/0. */
+  greaterEqual(a: ValueLike, b: ValueLike): Value {
+    return this.op("greaterEqual", [a, b]);
+  }
+  /** `a < b` as 1/0. */
+  less(a: ValueLike, b: ValueLike): Value {
+    return this.op("less", [a, b]);
+  }
+  /** `a <= b` as 1/0. */
+  lessEqual(a: ValueLike, b: ValueLike): Value {
+    return this.op("lessEqual", [a, b]);
+  }
+  /** `a == b` as 1/0. */
+  equal(a: ValueLike, b: ValueLike): Value {
+    return this.op("equal", [a, b]);
+  }
+  /** `cond != 0 ? a : b` */
+  where(cond: ValueLike, a: ValueLike, b: ValueLike): Value {
+    return this.op("where", [cond, a, b]);
+  }
+
+  // ---- structural ----------------------------------------------------------------------
+
+  /** Matrix product (batched over leading axes) with transpose flags. */
+  matmul(a: Value, b: Value, opts: { transA?: boolean; transB?: boolean } = {}): Value {
+    return this.op("matmul", [a, b], { transA: opts.transA ?? false, transB: opts.transB ?? false });
+  }
+  /** Permutes axes (reverses them by default). */
+  transpose(x: Value, perm?: readonly number[]): Value {
+    return this.op("transpose", [x], { perm: perm ? [...perm] : null });
+  }
+  /** Same data, new shape (one -1 allowed for concrete shapes). */
+  reshape(x: Value, shape: readonly Dim[]): Value {
+    return this.op("reshape", [x], { shape: [...shape] });
+  }
+  /** Broadcasts `x` to `shape`. */
+  broadcastTo(x: Value, shape: readonly Dim[]): Value {
+    return this.op("broadcastTo", [x], { shape: [...shape] });
+  }
+  /** Joins values along `axis`. */
+  concat(xs: readonly Value[], axis = 0): Value {
+    return this.op("concat", xs, { axis });
+  }
+  /** `x[begin:end]` per axis (`null` end = to the end). */
+  slice(x: Value, begin: readonly number[], end: readonly (number | null)[]): Value {
+    return this.op("slice", [x], { begin: [...begin], end: [...end] });
+  }
+  /** Sum over axes (all by default). */
+  sum(x: Value, axes?: number | readonly number[] | null, keepdims = false): Value {
+    return this.op("sum", [x], { axes: axesArg(axes), keepdims });
+  }
+  /** Mean over axes (all by default). */
+  mean(x: Value, axes?: number | readonly number[] | null, keepdims = false): Value {
+    return this.op("mean", [x], { axes: axesArg(axes), keepdims });
+  }
+  /** Maximum over axes (all by default). */
+  max(x: Value, axes?: number | readonly number[] | null, keepdims = false): Value {
+    return this.op("max", [x], { axes: axesArg(axes), keepdims });
+  }
+  /** log(sum(exp(x))) over axes, computed stably. */
+  logSumExp(x: Value, axes?: number | readonly number[] | null, keepdims = false): Value {
+    return this.op("logSumExp", [x], { axes: axesArg(axes), keepdims });
+  }
+  /** Softmax along `axis`. */
+  softmax(x: Value, axis = -1): Value {
+    return this.op("softmax", [x], { axis });
+  }
+  /** Log-softmax along `axis`. */
+  logSoftmax(x: Value, axis = -1): Value {
+    return this.op("logSoftmax", [x], { axis });
+  }
+  /** Identity whose gradient is zero. */
+  stopGradient(x: Value): Value {
+    return this.op("stopGradient", [x]);
+  }
+
+  // ---- outputs and build ---------------------------------------------------------------
+
+  /** Marks `v` as a named output. Returns `v`. */
+  output(name: string, v: Value): Value {
+    if (v.builder !== this) throw new GraphError(`output '${name}': value belongs to a different builder`);
+    if (Object.hasOwn(this.newOutputs, name) || Object.hasOwn(this.base.outputs, name)) {
+      throw new GraphError(`an output named '${name}' already exists`);
+    }
+    this.newOutputs[name] = v.id;
+    return v;
+  }
+
+  /** Commits all new nodes and names into a new immutable graph (one immer `produce`). */
+  build(): Graph {
+    if (this.built) throw new GraphError("build() was already called on this builder");
+    this.built = true;
+    const pending = this.pending;
+    return produce(this.base, (draft) => {
+      for (const [id, name] of this.renamed) (draft.nodes[id] as { name?: string }).name = name;
+      const nodes = draft.nodes as GraphNode[];
+      for (const n of pending) nodes.push(n);
+      Object.assign(draft.inputs, this.newInputs);
+      Object.assign(draft.params, this.newParams);
+      Object.assign(draft.outputs, this.newOutputs);
+    });
+  }
+}

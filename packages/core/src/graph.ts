@@ -1,0 +1,109 @@
+/**
+ * The graph IR: plain, immutable, serialisable data.
+ *
+ * A graph is a list of nodes in topological order (every node's inputs have smaller ids), plus
+ * name tables for inputs, params and outputs. Graphs are frozen; transforms return new graphs
+ * made with immer's `produce`, sharing every untouched node with the original.
+ * @module
+ */
+import type { DType } from "./dtype.js";
+import type { Init } from "./init.js";
+import type { AttrsOf, OpName } from "./ops/index.js";
+import type { ConcreteShape, Shape } from "./shape.js";
+
+/** Identifier of a node: its index in {@link Graph.nodes}. */
+export type NodeId = number;
+
+/** One node of the graph. */
+export interface GraphNode<K extends OpName = OpName> {
+  /** Index in the graph's node list. */
+  readonly id: NodeId;
+  /** Op name (a key of the op table). */
+  readonly op: K;
+  /** Ids of the input nodes, in order. */
+  readonly inputs: readonly NodeId[];
+  /** Op attributes (JSON-serialisable). */
+  readonly attrs: AttrsOf<K>;
+  /** Output shape (possibly symbolic). */
+  readonly shape: Shape;
+  /** Output dtype. */
+  readonly dtype: DType;
+  /** Optional user-given name (shown in errors, printouts and DOT). */
+  readonly name?: string;
+}
+
+/** A trainable parameter's declaration. */
+export interface ParamSpec {
+  /** The `param` node. */
+  readonly node: NodeId;
+  /** Concrete shape. */
+  readonly shape: ConcreteShape;
+  /** Element type. */
+  readonly dtype: DType;
+  /** How to initialise it. */
+  readonly init: Init;
+}
+
+/** Format tag written into serialised graphs. */
+export const GRAPH_FORMAT = "gradgraph.graph";
+/** Version of the serialised graph format. */
+export const GRAPH_VERSION = 1;
+
+/** An immutable computation graph. */
+export interface Graph {
+  /** Format tag, always {@link GRAPH_FORMAT}. */
+  readonly format: typeof GRAPH_FORMAT;
+  /** Format version. */
+  readonly version: typeof GRAPH_VERSION;
+  /** Nodes in topological order; `nodes[i].id === i`. */
+  readonly nodes: readonly GraphNode[];
+  /** Input name -> `input` node. */
+  readonly inputs: Readonly<Record<string, NodeId>>;
+  /** Param name -> declaration. */
+  readonly params: Readonly<Record<string, ParamSpec>>;
+  /** Output name -> node. */
+  readonly outputs: Readonly<Record<string, NodeId>>;
+}
+
+/** Error raised for a malformed graph or a bad reference into one. */
+export class GraphError extends Error {
+  override name = "GraphError";
+}
+
+/** An empty graph. */
+export function emptyGraph(): Graph {
+  return Object.freeze({
+    format: GRAPH_FORMAT,
+    version: GRAPH_VERSION,
+    nodes: Object.freeze([]) as readonly GraphNode[],
+    inputs: Object.freeze({}),
+    params: Object.freeze({}),
+    outputs: Object.freeze({}),
+  });
+}
+
+/** Describes a node for messages: `#12 matmul 'hidden'`. */
+export function describeNode(node: GraphNode): string {
+  return `#${node.id} ${node.op}${node.name ? ` '${node.name}'` : ""}`;
+}
+
+/**
+ * Resolves a node reference: a node id, or the name of an output, input or param (in that order).
+ * Throws a GraphError listing the known names when nothing matches.
+ */
+export function resolveNode(graph: Graph, ref: NodeId | string): NodeId {
+  if (typeof ref === "number") {
+    if (!Number.isInteger(ref) || ref < 0 || ref >= graph.nodes.length) {
+      throw new GraphError(`no node #${ref} (graph has ${graph.nodes.length} nodes)`);
+    }
+    return ref;
+  }
+  if (Object.hasOwn(graph.outputs, ref)) return graph.outputs[ref]!;
+  if (Object.hasOwn(graph.inputs, ref)) return graph.inputs[ref]!;
+  if (Object.hasOwn(graph.params, ref)) return graph.params[ref]!.node;
+  throw new GraphError(
+    `no output, input or param named '${ref}' (outputs: ${Object.keys(graph.outputs).join(", ") || "none"}; inputs: ${
+      Object.keys(graph.inputs).join(", ") || "none"
+    }; params: ${Object.keys(graph.params).join(", ") || "none"})`,
+  );
+}

@@ -1,0 +1,20 @@
+/**
+ * `@gradgraph/core`: tensors, seeded RNG, the immutable graph IR and its builder,
+ * the op table and the compiler/executor.
+ * @packageDocumentation
+ */
+export * from "./builder.js";
+export * from "./compile.js";
+export * from "./dtype.js";
+export * from "./graph.js";
+export * from "./init.js";
+export * from "./ops/index.js";
+export * from "./params.js";
+export * from "./print.js";
+export * from "./rng.js";
+export * from "./serialize.js";
+export * from "./shape.js";
+export * from "./specialize.js";
+export * from "./tensor.js";
+export * from "./topo.js";
+export * from "./transforms.js";

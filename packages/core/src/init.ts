@@ -1,0 +1,86 @@
+/**
+ * Parameter initialisers, as plain data (so they serialise with the graph), and the function
+ * that draws them from a seeded {@link Rng}.
+ * @module
+ */
+import { allocArray, type DType } from "./dtype.js";
+import type { Rng } from "./rng.js";
+import { type ConcreteShape, sizeOf } from "./shape.js";
+import { Tensor } from "./tensor.js";
+
+/**
+ * How to initialise a parameter. `fanIn`/`fanOut` default to `shape[0]`/`shape[1]` for a 2-D
+ * weight stored as [in, out]; layers using the column-vector convention set them explicitly.
+ */
+export type Init =
+  | { readonly kind: "zeros" }
+  | { readonly kind: "ones" }
+  | { readonly kind: "constant"; readonly value: number }
+  | { readonly kind: "normal"; readonly mean?: number; readonly std?: number }
+  | { readonly kind: "uniform"; readonly low: number; readonly high: number }
+  /** N(0,1) / sqrt(fanIn): Nielsen's improved and PyImageSearch's initialisation. */
+  | { readonly kind: "scaledNormal"; readonly fanIn?: number }
+  /** Uniform in ±sqrt(6 / (fanIn + fanOut)) (Glorot/Xavier; Ng's ex4 epsilon_init). */
+  | { readonly kind: "glorotUniform"; readonly fanIn?: number; readonly fanOut?: number }
+  /** Andrew Ng's deterministic debug weights: reshape(sin(1..n), shape) / 10, column-major. */
+  | { readonly kind: "debugSin" }
+  /** Explicit row-major values. */
+  | { readonly kind: "values"; readonly values: readonly number[] };
+
+function fans(shape: ConcreteShape, fanIn?: number, fanOut?: number): [number, number] {
+  const inDefault = shape.length >= 2 ? shape[shape.length - 2]! : (shape[0] ?? 1);
+  const outDefault = shape.length >= 2 ? shape[shape.length - 1]! : (shape[0] ?? 1);
+  return [fanIn ?? inDefault, fanOut ?? outDefault];
+}
+
+/** Draws a tensor of `shape` from `init`. Deterministic given the rng state. */
+export function initTensor(init: Init, shape: ConcreteShape, dtype: DType, rng: Rng): Tensor {
+  const n = sizeOf(shape);
+  const data = allocArray(dtype, n);
+  switch (init.kind) {
+    case "zeros":
+      break;
+    case "ones":
+      data.fill(1);
+      break;
+    case "constant":
+      data.fill(init.value);
+      break;
+    case "normal":
+      rng.fillNormal(data, init.mean ?? 0, init.std ?? 1);
+      break;
+    case "uniform":
+      rng.fillUniform(data, init.low, init.high);
+      break;
+    case "scaledNormal": {
+      const [fi] = fans(shape, init.fanIn);
+      rng.fillNormal(data, 0, 1 / Math.sqrt(fi));
+      break;
+    }
+    case "glorotUniform": {
+      const [fi, fo] = fans(shape, init.fanIn, init.fanOut);
+      const e = Math.sqrt(6 / (fi + fo));
+      rng.fillUniform(data, -e, e);
+      break;
+    }
+    case "debugSin": {
+      // MATLAB: W = reshape(sin(1:numel(W)), size(W)) / 10 -- column-major fill
+      const rows = shape.length >= 2 ? shape[shape.length - 2]! : n;
+      const cols = shape.length >= 2 ? shape[shape.length - 1]! : 1;
+      for (let j = 0, k = 1; j < cols; j++)
+        for (let i = 0; i < rows; i++, k++) data[i * cols + j] = Math.sin(k) / 10;
+      break;
+    }
+    case "values": {
+      if (init.values.length !== n)
+        throw new RangeError(`init values: ${init.values.length} values for ${n} elements`);
+      for (let i = 0; i < n; i++) data[i] = init.values[i]!;
+      break;
+    }
+    default: {
+      const never: never = init;
+      throw new Error(`unknown initialiser ${JSON.stringify(never)}`);
+    }
+  }
+  return new Tensor(shape, data);
+}

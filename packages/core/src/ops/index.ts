@@ -1,0 +1,128 @@
+/**
+ * The op table: one module per op, one line per op here. Its keys define {@link OpName};
+ * the autograd package keys its VJP table by the same names, so a new op without a gradient
+ * rule fails type checking.
+ * @module
+ */
+import { abs } from "./abs.js";
+import { add } from "./add.js";
+import { broadcastTo } from "./broadcastTo.js";
+import { concat } from "./concat.js";
+import { constant, fill } from "./constant.js";
+import { div } from "./div.js";
+import { equal } from "./equal.js";
+import { exp } from "./exp.js";
+import { greater } from "./greater.js";
+import { greaterEqual } from "./greaterEqual.js";
+import { less } from "./less.js";
+import { lessEqual } from "./lessEqual.js";
+import { log } from "./log.js";
+import { logSumExp } from "./logSumExp.js";
+import { matmul } from "./matmul.js";
+import { max } from "./max.js";
+import { maximum } from "./maximum.js";
+import { mean } from "./mean.js";
+import { minimum } from "./minimum.js";
+import { mul } from "./mul.js";
+import { neg } from "./neg.js";
+import { pow } from "./pow.js";
+import { relu } from "./relu.js";
+import { reshape } from "./reshape.js";
+import { sigmoid } from "./sigmoid.js";
+import { sign } from "./sign.js";
+import { slice } from "./slice.js";
+import { logSoftmax, softmax } from "./softmax.js";
+import { input, param } from "./source.js";
+import { sqrt } from "./sqrt.js";
+import { square } from "./square.js";
+import { stopGradient } from "./stopGradient.js";
+import { sub } from "./sub.js";
+import { sum } from "./sum.js";
+import { tanh } from "./tanh.js";
+import { transpose } from "./transpose.js";
+import type { OpDef } from "./types.js";
+import { where } from "./where.js";
+
+/** Every op gradgraph knows, keyed by name. */
+export const OPS = {
+  input,
+  param,
+  constant,
+  fill,
+  neg,
+  exp,
+  log,
+  tanh,
+  sigmoid,
+  relu,
+  square,
+  sqrt,
+  abs,
+  sign,
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  maximum,
+  minimum,
+  greater,
+  greaterEqual,
+  less,
+  lessEqual,
+  equal,
+  where,
+  matmul,
+  transpose,
+  reshape,
+  broadcastTo,
+  concat,
+  slice,
+  sum,
+  mean,
+  max,
+  softmax,
+  logSoftmax,
+  logSumExp,
+  stopGradient,
+} as const;
+
+/** The name of an op in the table. */
+export type OpName = keyof typeof OPS;
+
+/** The attribute type of op `K`. */
+export type AttrsOf<K extends OpName> = (typeof OPS)[K] extends OpDef<infer A> ? A : never;
+
+/** All op names, in table order. */
+export const OP_NAMES = Object.keys(OPS) as OpName[];
+
+/** Returns true when `name` is an op in the table. */
+export function isOpName(name: unknown): name is OpName {
+  return typeof name === "string" && Object.hasOwn(OPS, name);
+}
+
+/** The definition of op `name`. */
+export function opDef<K extends OpName>(name: K): OpDef<AttrsOf<K>> {
+  return OPS[name] as unknown as OpDef<AttrsOf<K>>;
+}
+
+export type { BroadcastToAttrs } from "./broadcastTo.js";
+export type { ConcatAttrs } from "./concat.js";
+export type { ConstantAttrs, FillAttrs } from "./constant.js";
+export type { MatmulAttrs } from "./matmul.js";
+export type { ReduceAttrs } from "./reduce.js";
+export type { ReshapeAttrs } from "./reshape.js";
+export type { SliceAttrs } from "./slice.js";
+export type { SoftmaxAttrs } from "./softmax.js";
+export type { SourceAttrs } from "./source.js";
+export type { TransposeAttrs } from "./transpose.js";
+export type {
+  Arity,
+  ElementwiseSpec,
+  Kernel,
+  KernelContext,
+  NoAttrs,
+  OpDef,
+  OpKind,
+  TypeInfo,
+} from "./types.js";

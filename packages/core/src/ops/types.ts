@@ -1,0 +1,81 @@
+/**
+ * The contract every op module fulfils: attribute validation, a shape rule and kernels.
+ * @module
+ */
+import type { DType, FloatArray } from "../dtype.js";
+import type { ConcreteShape, Shape } from "../shape.js";
+
+/** Shape and dtype of a value flowing along a graph edge. */
+export interface TypeInfo {
+  /** Possibly symbolic shape. */
+  readonly shape: Shape;
+  /** Element type. */
+  readonly dtype: DType;
+}
+
+/**
+ * A kernel: reads its inputs and writes the whole output. It must not allocate, and it may
+ * assume its output does not alias any input.
+ */
+export type Kernel = (inputs: readonly FloatArray[], out: FloatArray) => void;
+
+/** Everything a kernel factory knows when a plan is compiled. */
+export interface KernelContext<A> {
+  /** The op's attributes. */
+  readonly attrs: A;
+  /** Concrete shapes of the inputs. */
+  readonly inShapes: readonly ConcreteShape[];
+  /** Concrete shape of the output. */
+  readonly outShape: ConcreteShape;
+  /** Output dtype (inputs share it unless the op says otherwise). */
+  readonly dtype: DType;
+}
+
+/** How many inputs an op takes. */
+export type Arity = 0 | 1 | 2 | 3 | "variadic";
+
+/**
+ * What the executor does with a node of this op:
+ * - `kernel`: run its kernel each step;
+ * - `source`: inputs and params (bound to buffers, no kernel);
+ * - `alias`: the output shares the first input's storage (reshape, stopGradient);
+ * - `static`: computed once when a plan is built (constants, fills).
+ */
+export type OpKind = "kernel" | "source" | "alias" | "static";
+
+/** The definition of one op: everything core needs to build, check and run it. */
+export interface OpDef<A> {
+  /** The op's name, equal to its key in the op table. */
+  readonly name: string;
+  /** One line of documentation. */
+  readonly doc: string;
+  /** Number of inputs. */
+  readonly arity: Arity;
+  /** Execution kind; see {@link OpKind}. */
+  readonly kind: OpKind;
+  /** True for elementwise ops whose kernel can be fused (a `scalar` expression is then given). */
+  readonly elementwise?: ElementwiseSpec;
+  /** Validates and normalises user-given attributes (throws an Error naming the bad field). */
+  readonly attrs: (raw: A) => A;
+  /** Output shape and dtype from the inputs' (throws a ShapeError describing the mismatch). */
+  readonly shape: (inputs: readonly TypeInfo[], attrs: A) => TypeInfo;
+  /** Builds the kernel for concrete shapes. Source ops have none. */
+  readonly kernel: ((ctx: KernelContext<A>) => Kernel) | null;
+}
+
+/** Elementwise ops describe their arithmetic once, as JavaScript expression text and as a function. */
+export interface ElementwiseSpec {
+  /** JavaScript expression computing one element from argument expressions (e.g. `Math.exp(${a})`). */
+  readonly expr: (...args: string[]) => string;
+  /** The same arithmetic as a plain function (used by reference evaluation and tests). */
+  readonly fn: (...args: number[]) => number;
+}
+
+/** Ops without attributes use this type. */
+export type NoAttrs = Record<string, never>;
+
+/** Attribute validator for ops without attributes. */
+export function noAttrs(raw: NoAttrs): NoAttrs {
+  if (raw && Object.keys(raw).length > 0) throw new Error(`unexpected attributes ${JSON.stringify(raw)}`);
+  return {};
+}

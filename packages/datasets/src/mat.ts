@@ -1,0 +1,406 @@
+/**
+ * A small reader for MATLAB level-5 MAT-files (the format of `save -v6`/`-v7`, MATLAB's default before
+ * 7.3, and Octave's `-mat`): numeric matrices, little- or big-endian, plain or zlib-compressed
+ * (`miCOMPRESSED`) elements, the small-element format. Cells, structs, sparse and other classes are
+ * listed but not decoded. v7.3 files (HDF5) are recognised and rejected with a clear message.
+ * @module
+ */
+import { allocArray, type DType, Tensor } from "@gradgraph/core";
+import { asBytes, type BytesLike, fmt } from "./bytes.js";
+import { DatasetError } from "./errors.js";
+import { unzlib } from "./gzip.js";
+
+/** The MATLAB class of a variable (`mxDOUBLE_CLASS` is `"double"`, and so on). */
+export type MatClass =
+  | "cell"
+  | "struct"
+  | "object"
+  | "char"
+  | "sparse"
+  | "double"
+  | "single"
+  | "int8"
+  | "uint8"
+  | "int16"
+  | "uint16"
+  | "int32"
+  | "uint32"
+  | "int64"
+  | "uint64"
+  | "function"
+  | "opaque"
+  | "unknown";
+
+/** One top-level variable of a MAT-file. */
+export interface MatVariable {
+  /** The variable's name. */
+  readonly name: string;
+  /** Its MATLAB class. */
+  readonly className: MatClass;
+  /** Dimension sizes (at least two: a column vector is `[n, 1]`). */
+  readonly dims: readonly number[];
+  /**
+   * The real part as doubles in MATLAB's column-major order (element `(i, j)` at `i + j * rows`),
+   * or `null` for classes this reader does not decode (cell, struct, sparse, ...). Character arrays
+   * hold their character codes.
+   */
+  readonly data: Float64Array | null;
+  /** The imaginary part of a complex array, else `null`. */
+  readonly imag: Float64Array | null;
+  /** MATLAB's logical flag. */
+  readonly logical: boolean;
+  /** MATLAB's global flag. */
+  readonly global: boolean;
+}
+
+/** A decoded MAT-file. */
+export interface MatFile {
+  /** File name used in error messages. */
+  readonly file: string;
+  /** The 116-byte descriptive text of the header, trailing spaces removed. */
+  readonly header: string;
+  /** Whether the file is little-endian ("IM" at byte 126). */
+  readonly littleEndian: boolean;
+  /** The variables in file order. */
+  readonly variables: ReadonlyMap<string, MatVariable>;
+}
+
+const MI_NAMES: Record<number, string> = {
+  1: "miINT8",
+  2: "miUINT8",
+  3: "miINT16",
+  4: "miUINT16",
+  5: "miINT32",
+  6: "miUINT32",
+  7: "miSINGLE",
+  9: "miDOUBLE",
+  12: "miINT64",
+  13: "miUINT64",
+  14: "miMATRIX",
+  15: "miCOMPRESSED",
+  16: "miUTF8",
+  17: "miUTF16",
+  18: "miUTF32",
+};
+const MI_SIZES: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 4, 9: 8, 12: 8, 13: 8, 16: 1, 17: 2, 18: 4 };
+const MX_CLASSES: readonly MatClass[] = [
+  "unknown",
+  "cell",
+  "struct",
+  "object",
+  "char",
+  "sparse",
+  "double",
+  "single",
+  "int8",
+  "uint8",
+  "int16",
+  "uint16",
+  "int32",
+  "uint32",
+  "int64",
+  "uint64",
+  "function",
+  "opaque",
+];
+const NUMERIC = new Set<MatClass>([
+  "char",
+  "double",
+  "single",
+  "int8",
+  "uint8",
+  "int16",
+  "uint16",
+  "int32",
+  "uint32",
+  "int64",
+  "uint64",
+]);
+
+function typeName(t: number): string {
+  return MI_NAMES[t] ? `${MI_NAMES[t]} (${t})` : `unknown type ${t}`;
+}
+
+interface Tag {
+  type: number;
+  nbytes: number;
+  /** Offset of the element's data. */
+  data: number;
+  /** Offset of the next element (after padding). */
+  next: number;
+}
+
+/** Reads elements from one buffer (the file, or one inflated compressed element). */
+class ElementReader {
+  readonly view: DataView;
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly le: boolean,
+    readonly file: string,
+    /** Describes where `bytes` sits, e.g. "" for the file, " (inside the compressed element at byte 128)". */
+    readonly context: string,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  fail(code: "truncated" | "bad-structure" | "unsupported", detail: string): never {
+    throw new DatasetError(code, this.file, `${detail}${this.context}`);
+  }
+
+  tag(pos: number, end: number, what: string): Tag {
+    if (pos + 8 > end) {
+      this.fail("truncated", `${what} at byte ${pos}: expected an 8-byte element tag, found ${end - pos} bytes`);
+    }
+    const w = this.view.getUint32(pos, this.le);
+    if (w >>> 16 !== 0) {
+      // Small data element: type and size packed in 4 bytes, up to 4 data bytes in the next 4.
+      const nbytes = w >>> 16;
+      if (nbytes > 4) this.fail("bad-structure", `${what} at byte ${pos}: small element claims ${nbytes} bytes (max 4)`);
+      return { type: w & 0xffff, nbytes, data: pos + 4, next: pos + 8 };
+    }
+    const nbytes = this.view.getUint32(pos + 4, this.le);
+    const data = pos + 8;
+    if (data + nbytes > end) {
+      this.fail(
+        "truncated",
+        `${what} at byte ${pos} (${typeName(w)}) declares ${fmt(nbytes)} data bytes but only ${fmt(end - data)} remain`,
+      );
+    }
+    // Compressed elements are not padded; all others are padded to a multiple of 8 bytes.
+    const next = w === 15 ? data + nbytes : Math.min(end, data + Math.ceil(nbytes / 8) * 8);
+    return { type: w, nbytes, data, next };
+  }
+
+  numbers(t: Tag, what: string): Float64Array {
+    const size = MI_SIZES[t.type];
+    if (size === undefined || t.type === 14 || t.type === 15) {
+      this.fail("bad-structure", `${what} at byte ${t.data - 8}: expected a numeric element, found ${typeName(t.type)}`);
+    }
+    if (t.nbytes % size !== 0) {
+      this.fail("bad-structure", `${what}: ${fmt(t.nbytes)} bytes is not a whole number of ${typeName(t.type)} values`);
+    }
+    const n = t.nbytes / size;
+    const out = new Float64Array(n);
+    const v = this.view;
+    const le = this.le;
+    const p = t.data;
+    switch (t.type) {
+      case 1:
+        for (let i = 0; i < n; i++) out[i] = v.getInt8(p + i);
+        break;
+      case 2:
+      case 16:
+        for (let i = 0; i < n; i++) out[i] = v.getUint8(p + i);
+        break;
+      case 3:
+        for (let i = 0; i < n; i++) out[i] = v.getInt16(p + 2 * i, le);
+        break;
+      case 4:
+      case 17:
+        for (let i = 0; i < n; i++) out[i] = v.getUint16(p + 2 * i, le);
+        break;
+      case 5:
+        for (let i = 0; i < n; i++) out[i] = v.getInt32(p + 4 * i, le);
+        break;
+      case 6:
+      case 18:
+        for (let i = 0; i < n; i++) out[i] = v.getUint32(p + 4 * i, le);
+        break;
+      case 7:
+        for (let i = 0; i < n; i++) out[i] = v.getFloat32(p + 4 * i, le);
+        break;
+      case 9:
+        for (let i = 0; i < n; i++) out[i] = v.getFloat64(p + 8 * i, le);
+        break;
+      case 12:
+        for (let i = 0; i < n; i++) out[i] = Number(v.getBigInt64(p + 8 * i, le));
+        break;
+      default:
+        for (let i = 0; i < n; i++) out[i] = Number(v.getBigUint64(p + 8 * i, le));
+    }
+    return out;
+  }
+
+  /** Parses the sub-elements of the miMATRIX whose data spans [start, end). Returns null for an empty one. */
+  matrix(start: number, end: number): MatVariable | null {
+    if (start === end) return null;
+    const at = `miMATRIX at byte ${start - 8}`;
+    const flagsTag = this.tag(start, end, `array flags of the ${at}`);
+    if (flagsTag.type !== 6 || flagsTag.nbytes !== 8) {
+      this.fail(
+        "bad-structure",
+        `array flags of the ${at}: expected miUINT32 (6) with 8 bytes, found ${typeName(flagsTag.type)} with ${flagsTag.nbytes} bytes`,
+      );
+    }
+    const flags = this.view.getUint32(flagsTag.data, this.le);
+    const className = MX_CLASSES[flags & 0xff] ?? "unknown";
+    const complex = (flags & 0x800) !== 0;
+    const dimsTag = this.tag(flagsTag.next, end, `dimensions of the ${at}`);
+    if (dimsTag.type !== 5 || dimsTag.nbytes < 8 || dimsTag.nbytes % 4 !== 0) {
+      this.fail(
+        "bad-structure",
+        `dimensions of the ${at}: expected miINT32 (5) with at least 2 values, found ${typeName(dimsTag.type)} with ${dimsTag.nbytes} bytes`,
+      );
+    }
+    const dims = Array.from(this.numbers(dimsTag, "dimensions"));
+    const nameTag = this.tag(dimsTag.next, end, `array name of the ${at}`);
+    if (nameTag.type !== 1 && nameTag.type !== 2) {
+      this.fail("bad-structure", `array name of the ${at}: expected miINT8 (1), found ${typeName(nameTag.type)}`);
+    }
+    const name = String.fromCharCode(...this.bytes.subarray(nameTag.data, nameTag.data + nameTag.nbytes));
+    const base = { name, className, dims, logical: (flags & 0x200) !== 0, global: (flags & 0x400) !== 0 };
+    if (!NUMERIC.has(className)) return { ...base, data: null, imag: null };
+    const count = dims.reduce((a, b) => a * b, 1);
+    const part = (pos: number, which: string): [Float64Array, number] => {
+      const t = this.tag(pos, end, `${which} part of '${name}'`);
+      const data = this.numbers(t, `${which} part of '${name}'`);
+      if (data.length !== count) {
+        this.fail(
+          "bad-structure",
+          `${which} part of '${name}': dimensions ${dims.join("x")} need ${fmt(count)} values, found ${fmt(data.length)}`,
+        );
+      }
+      return [data, t.next];
+    };
+    const [data, next] = part(nameTag.next, "real");
+    const imag = complex ? part(next, "imaginary")[0] : null;
+    return { ...base, data, imag };
+  }
+}
+
+/** Options of {@link readMat}. */
+export interface MatOptions {
+  /** File name used in error messages (default `"<mat file>"`). */
+  file?: string;
+}
+
+/**
+ * Reads a level-5 MAT-file.
+ * @throws DatasetError naming the file on a bad header, truncation, a corrupt compressed element or a
+ *   structure that does not follow the format (with the byte offset of the offending element)
+ */
+export function readMat(bytes: BytesLike, options: MatOptions = {}): MatFile {
+  const file = options.file ?? "<mat file>";
+  const d = asBytes(bytes);
+  if (d.length >= 8 && d[0] === 0x89 && d[1] === 0x48 && d[2] === 0x44 && d[3] === 0x46) {
+    throw new DatasetError("unsupported", file, "an HDF5 file, not a level-5 MAT-file (re-save with save(..., '-v7'))");
+  }
+  if (d.length < 128) {
+    throw new DatasetError("truncated", file, `MAT-file header truncated: expected 128 bytes, found ${d.length}`);
+  }
+  const header = String.fromCharCode(...d.subarray(0, 116)).replace(/[\s\0]+$/, "");
+  if (!header.startsWith("MATLAB")) {
+    throw new DatasetError(
+      "bad-magic",
+      file,
+      `not a level-5 MAT-file: expected header text "MATLAB 5.0 MAT-file..." at byte 0, found ${JSON.stringify(header.slice(0, 20))}`,
+    );
+  }
+  if (header.startsWith("MATLAB 7.3")) {
+    throw new DatasetError(
+      "unsupported",
+      file,
+      "MAT-file v7.3 (HDF5) is not supported: expected a level-5 file (re-save with save(..., '-v7'))",
+    );
+  }
+  const endian = String.fromCharCode(d[126]!, d[127]!);
+  if (endian !== "IM" && endian !== "MI") {
+    throw new DatasetError(
+      "bad-magic",
+      file,
+      `endian indicator at byte 126: expected "IM" or "MI", found ${JSON.stringify(endian)}`,
+    );
+  }
+  const le = endian === "IM";
+  const version = new DataView(d.buffer, d.byteOffset, d.byteLength).getUint16(124, le);
+  if (version !== 0x0100) {
+    throw new DatasetError(
+      "bad-structure",
+      file,
+      `version at byte 124: expected 0x0100, found 0x${version.toString(16).padStart(4, "0")}`,
+    );
+  }
+  const top: ElementReader = new ElementReader(d, le, file, "");
+  const variables = new Map<string, MatVariable>();
+  for (let pos = 128; pos < d.length; ) {
+    const t = top.tag(pos, d.length, "element");
+    let v: MatVariable | null;
+    if (t.type === 14) {
+      v = top.matrix(t.data, t.data + t.nbytes);
+    } else if (t.type === 15) {
+      const what = `compressed element at byte ${pos}`;
+      const inner: ElementReader = new ElementReader(
+        unzlib(d.subarray(t.data, t.data + t.nbytes), file, what),
+        le,
+        file,
+        ` (inside the ${what})`,
+      );
+      const it = inner.tag(0, inner.bytes.length, "element");
+      if (it.type !== 14) {
+        inner.fail("bad-structure", `element at byte 0: expected miMATRIX (14), found ${typeName(it.type)}`);
+      }
+      v = inner.matrix(it.data, it.data + it.nbytes);
+    } else {
+      top.fail(
+        "bad-structure",
+        `top-level element at byte ${pos}: expected miMATRIX (14) or miCOMPRESSED (15), found ${typeName(t.type)}`,
+      );
+    }
+    if (v) variables.set(v.name, v);
+    pos = t.next;
+  }
+  return { file, header, littleEndian: le, variables };
+}
+
+function describe(v: MatVariable): string {
+  return `${v.name} ${v.dims.join("x")} ${v.className}`;
+}
+
+/** Options of {@link matMatrix}. */
+export interface MatMatrixOptions {
+  /** Required number of rows (checked when given). */
+  rows?: number;
+  /** Required number of columns (checked when given). */
+  cols?: number;
+  /** Element type of the returned tensor (default `"float32"`). */
+  dtype?: DType;
+}
+
+/**
+ * Returns a 2-D numeric variable as a row-major tensor `[rows, cols]` (MATLAB's `A(i, j)` at
+ * `t.get(i - 1, j - 1)`).
+ * @throws DatasetError `missing-variable` listing the variables present; `unsupported` for a
+ *   non-numeric or complex variable; `bad-shape` when the dimensions differ from `rows`/`cols`
+ */
+export function matMatrix(mat: MatFile, name: string, options: MatMatrixOptions = {}): Tensor {
+  const v = mat.variables.get(name);
+  if (!v) {
+    const present = [...mat.variables.values()].map(describe).join(", ") || "none";
+    throw new DatasetError("missing-variable", mat.file, `no variable '${name}' (variables present: ${present})`);
+  }
+  if (!v.data) {
+    throw new DatasetError(
+      "unsupported",
+      mat.file,
+      `variable '${name}' is of class ${v.className}: expected a numeric matrix`,
+    );
+  }
+  if (v.imag) throw new DatasetError("unsupported", mat.file, `variable '${name}' is complex: expected a real matrix`);
+  const dims = v.dims;
+  const want = `${options.rows ?? "any"}x${options.cols ?? "any"}`;
+  if (
+    dims.length !== 2 ||
+    (options.rows !== undefined && dims[0] !== options.rows) ||
+    (options.cols !== undefined && dims[1] !== options.cols)
+  ) {
+    throw new DatasetError("bad-shape", mat.file, `variable '${name}': expected ${want}, found ${dims.join("x")}`);
+  }
+  const [rows, cols] = dims as [number, number];
+  const out = allocArray(options.dtype ?? "float32", rows * cols);
+  const src = v.data;
+  for (let j = 0; j < cols; j++) {
+    const col = j * rows;
+    for (let i = 0; i < rows; i++) out[i * cols + j] = src[col + i]!;
+  }
+  return new Tensor([rows, cols], out);
+}
