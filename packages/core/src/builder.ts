@@ -527,6 +527,10 @@ export class GraphBuilder {
   slice(x: Value, begin: readonly number[], end: readonly (number | null)[]): Value {
     return this.op("slice", [x], { begin: [...begin], end: [...end] });
   }
+  /** Pads each axis with zeros: `before[i]` elements before and `after[i]` after axis i. */
+  pad(x: Value, before: readonly number[], after: readonly number[]): Value {
+    return this.op("pad", [x], { before: [...before], after: [...after] });
+  }
   /** Sum over axes (all by default). */
   sum(x: Value, axes?: number | readonly number[] | null, keepdims = false): Value {
     return this.op("sum", [x], { axes: axesArg(axes), keepdims });

@@ -25,6 +25,7 @@ import { mean } from "./mean.js";
 import { minimum } from "./minimum.js";
 import { mul } from "./mul.js";
 import { neg } from "./neg.js";
+import { pad } from "./pad.js";
 import { pow } from "./pow.js";
 import { relu } from "./relu.js";
 import { reshape } from "./reshape.js";
@@ -78,6 +79,7 @@ export const OPS = {
   broadcastTo,
   concat,
   slice,
+  pad,
   sum,
   mean,
   max,
@@ -110,6 +112,7 @@ export type { BroadcastToAttrs } from "./broadcastTo.js";
 export type { ConcatAttrs } from "./concat.js";
 export type { ConstantAttrs, FillAttrs } from "./constant.js";
 export type { MatmulAttrs } from "./matmul.js";
+export type { PadAttrs } from "./pad.js";
 export type { ReduceAttrs } from "./reduce.js";
 export type { ReshapeAttrs } from "./reshape.js";
 export type { SliceAttrs } from "./slice.js";

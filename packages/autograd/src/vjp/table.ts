@@ -1,0 +1,173 @@
+/**
+ * The VJP table: each op's local derivative, written with builder ops so gradients can be
+ * differentiated again. Broadcasting is undone centrally by the walker, not here.
+ * @module
+ */
+import type { Dim, GraphBuilder, Shape, Value } from "@gradgraph/core";
+import type { VjpTable } from "./types.js";
+
+function normAxes(axes: readonly number[] | null, rank: number): number[] {
+  if (axes === null) return Array.from({ length: rank }, (_, i) => i);
+  return [...new Set(axes.map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+}
+
+/** Shape of x with `axes` set to 1 (the keepdims form of a reduction's output). */
+function keptShape(shape: Shape, axes: readonly number[]): Dim[] {
+  return shape.map((d, i) => (axes.includes(i) ? 1 : d));
+}
+
+/** Brings a reduction's cotangent back to the input's shape. */
+function unreduce(b: GraphBuilder, g: Value, x: Value, axes: readonly number[], keepdims: boolean): Value {
+  const kept = keptShape(x.shape, axes);
+  const gk = keepdims ? g : b.reshape(g, kept);
+  return b.broadcastTo(gk, x.shape);
+}
+
+/** Number of elements reduced over, as a value (a folded constant when dims are symbolic). */
+function count(b: GraphBuilder, x: Value, axes: readonly number[]): Value | number {
+  let n = 1;
+  for (const a of axes) {
+    const d = x.shape[a]!;
+    if (typeof d !== "number")
+      return b.sum(
+        b.fill(
+          1,
+          axes.map((i) => x.shape[i]!),
+          x.dtype,
+        ),
+      );
+    n *= d;
+  }
+  return n;
+}
+
+function inversePerm(perm: readonly number[]): number[] {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => {
+    inv[p] = i;
+  });
+  return inv;
+}
+
+/** The VJP rule of every op, keyed by op name. */
+export const VJP: VjpTable = {
+  input: "leaf",
+  param: "leaf",
+  constant: "leaf",
+  fill: "leaf",
+  neg: ({ b, g }) => [b.neg(g)],
+  exp: ({ b, g, y }) => [b.mul(g, y)],
+  log: ({ b, g, x }) => [b.div(g, x[0]!)],
+  tanh: ({ b, g, y }) => [b.mul(g, b.sub(1, b.square(y)))],
+  sigmoid: ({ b, g, y }) => [b.mul(g, b.mul(y, b.sub(1, y)))],
+  relu: ({ b, g, x }) => [b.mul(g, b.greater(x[0]!, 0))],
+  square: ({ b, g, x }) => [b.mul(g, b.mul(x[0]!, 2))],
+  sqrt: ({ b, g, y }) => [b.div(b.mul(g, 0.5), y)],
+  abs: ({ b, g, x }) => [b.mul(g, b.sign(x[0]!))],
+  sign: "zero",
+  add: ({ g }) => [g, g],
+  sub: ({ b, g, needs }) => [g, needs[1] ? b.neg(g) : null],
+  mul: ({ b, g, x, needs }) => [needs[0] ? b.mul(g, x[1]!) : null, needs[1] ? b.mul(g, x[0]!) : null],
+  div: ({ b, g, x, y, needs }) => [
+    needs[0] ? b.div(g, x[1]!) : null,
+    needs[1] ? b.neg(b.div(b.mul(g, y), x[1]!)) : null,
+  ],
+  pow: ({ b, g, x, y, needs }) => [
+    needs[0] ? b.mul(g, b.mul(x[1]!, b.pow(x[0]!, b.sub(x[1]!, 1)))) : null,
+    needs[1] ? b.mul(g, b.mul(y, b.log(x[0]!))) : null,
+  ],
+  maximum: ({ b, g, x, needs }) => [
+    needs[0] ? b.mul(g, b.greaterEqual(x[0]!, x[1]!)) : null,
+    needs[1] ? b.mul(g, b.less(x[0]!, x[1]!)) : null,
+  ],
+  minimum: ({ b, g, x, needs }) => [
+    needs[0] ? b.mul(g, b.lessEqual(x[0]!, x[1]!)) : null,
+    needs[1] ? b.mul(g, b.greater(x[0]!, x[1]!)) : null,
+  ],
+  greater: "zero",
+  greaterEqual: "zero",
+  less: "zero",
+  lessEqual: "zero",
+  equal: "zero",
+  where: ({ b, g, x, needs }) => [
+    null,
+    needs[1] ? b.where(x[0]!, g, 0) : null,
+    needs[2] ? b.where(x[0]!, 0, g) : null,
+  ],
+  matmul: ({ b, g, x, attrs, needs }) => {
+    const [A, B] = [x[0]!, x[1]!];
+    const { transA, transB } = attrs;
+    let dA: Value | null = null;
+    let dB: Value | null = null;
+    if (!transA && !transB) {
+      if (needs[0]) dA = b.matmul(g, B, { transB: true });
+      if (needs[1]) dB = b.matmul(A, g, { transA: true });
+    } else if (!transA && transB) {
+      if (needs[0]) dA = b.matmul(g, B);
+      if (needs[1]) dB = b.matmul(g, A, { transA: true });
+    } else if (transA && !transB) {
+      if (needs[0]) dA = b.matmul(B, g, { transB: true });
+      if (needs[1]) dB = b.matmul(A, g);
+    } else {
+      if (needs[0]) dA = b.matmul(B, g, { transA: true, transB: true });
+      if (needs[1]) dB = b.matmul(g, A, { transA: true, transB: true });
+    }
+    return [dA, dB];
+  },
+  transpose: ({ b, g, x, attrs }) => {
+    const rank = x[0]!.rank;
+    const perm = attrs.perm ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
+    return [b.transpose(g, inversePerm(perm))];
+  },
+  reshape: ({ b, g, x }) => [b.reshape(g, x[0]!.shape)],
+  broadcastTo: ({ g }) => [g],
+  concat: ({ b, g, x, attrs, needs }) => {
+    const rank = g.rank;
+    const axis = attrs.axis < 0 ? attrs.axis + rank : attrs.axis;
+    let offset = 0;
+    return x.map((xi, k) => {
+      const width = xi.shape[axis] as number;
+      const begin = new Array<number>(rank).fill(0);
+      const end = new Array<number | null>(rank).fill(null);
+      begin[axis] = offset;
+      end[axis] = offset + width;
+      offset += width;
+      return needs[k] ? b.slice(g, begin, end) : null;
+    });
+  },
+  slice: ({ b, g, x, attrs }) => {
+    const s = x[0]!.shape;
+    const before = s.map((_, i) => attrs.begin[i] ?? 0);
+    const after = s.map((d, i) => {
+      if (typeof d !== "number") return 0;
+      return d - (attrs.end[i] ?? d);
+    });
+    return [b.pad(g, before, after)];
+  },
+  pad: ({ b, g, x, attrs }) => {
+    const s = x[0]!.shape;
+    const begin = s.map((_, i) => attrs.before[i] ?? 0);
+    const end = s.map((d, i) => (typeof d === "number" ? (attrs.before[i] ?? 0) + d : null));
+    return [b.slice(g, begin, end)];
+  },
+  sum: ({ b, g, x, attrs }) => [unreduce(b, g, x[0]!, normAxes(attrs.axes, x[0]!.rank), attrs.keepdims)],
+  mean: ({ b, g, x, attrs }) => {
+    const axes = normAxes(attrs.axes, x[0]!.rank);
+    return [b.div(unreduce(b, g, x[0]!, axes, attrs.keepdims), count(b, x[0]!, axes))];
+  },
+  max: ({ b, g, x, y, attrs }) => {
+    const axes = normAxes(attrs.axes, x[0]!.rank);
+    const yb = unreduce(b, y, x[0]!, axes, attrs.keepdims);
+    const mask = b.equal(x[0]!, yb);
+    const ties = b.sum(mask, axes, true);
+    return [b.div(b.mul(unreduce(b, g, x[0]!, axes, attrs.keepdims), mask), ties)];
+  },
+  logSumExp: ({ b, g, x, y, attrs }) => {
+    const axes = normAxes(attrs.axes, x[0]!.rank);
+    const yb = unreduce(b, y, x[0]!, axes, attrs.keepdims);
+    return [b.mul(unreduce(b, g, x[0]!, axes, attrs.keepdims), b.exp(b.sub(x[0]!, yb)))];
+  },
+  softmax: ({ b, g, y, attrs }) => [b.mul(y, b.sub(g, b.sum(b.mul(g, y), attrs.axis, true)))],
+  logSoftmax: ({ b, g, y, attrs }) => [b.sub(g, b.mul(b.exp(y), b.sum(g, attrs.axis, true)))],
+  stopGradient: "zero",
+};
