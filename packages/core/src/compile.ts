@@ -7,6 +7,7 @@
  * nothing. {@link CompiledGraph} caches one plan per input-shape signature.
  * @module
  */
+import { wasmBackend } from "./backend/memory.js";
 import { allocArray, type DType, type FloatArray } from "./dtype.js";
 import { describeNode, type Graph, GraphError, type GraphNode, type NodeId, resolveNode } from "./graph.js";
 import { opDef } from "./ops/index.js";
@@ -69,9 +70,33 @@ interface PoolBuffer {
   buf: FloatArray;
 }
 
+/** Allocates plan memory: in the WebAssembly arena when available (so SIMD kernels can use it), else on the JS heap. */
+class Allocator {
+  readonly arena = wasmBackend();
+  readonly owned: FloatArray[] = [];
+  alloc(dtype: DType, size: number): FloatArray {
+    if (!this.arena) return allocArray(dtype, size);
+    const a = this.arena.alloc(dtype, size);
+    this.owned.push(a);
+    return a;
+  }
+}
+
+/** Frees the arena memory of plans that were garbage-collected without dispose(). */
+const planFinalizer =
+  typeof FinalizationRegistry === "undefined"
+    ? null
+    : new FinalizationRegistry<FloatArray[]>((arrays) => {
+        const arena = wasmBackend();
+        if (arena) for (const a of arrays) arena.free(a);
+      });
+
 class BufferPool {
   private free: Record<DType, PoolBuffer[]> = { float32: [], float64: [] };
   allocated = 0;
+  /** Pool buffers (never handed to users), freed when the plan is collected. */
+  readonly internal: FloatArray[] = [];
+  constructor(private readonly allocator: Allocator) {}
   take(dtype: DType, size: number): PoolBuffer {
     const list = this.free[dtype];
     let best = -1;
@@ -81,7 +106,9 @@ class BufferPool {
     }
     if (best >= 0) return list.splice(best, 1)[0]!;
     this.allocated += size;
-    return { buf: allocArray(dtype, Math.max(size, 1)) };
+    const buf = this.allocator.arena ? this.allocator.arena.alloc(dtype, Math.max(size, 1)) : allocArray(dtype, Math.max(size, 1));
+    if (this.allocator.arena) this.internal.push(buf);
+    return { buf };
   }
   give(dtype: DType, b: PoolBuffer): void {
     this.free[dtype].push(b);
@@ -113,8 +140,11 @@ export class Plan {
   readonly dims: ReadonlyMap<string, number>;
   /** Memory and step statistics. */
   readonly stats: PlanStats;
-  private readonly steps: (() => void)[];
+  private steps: (() => void)[];
   private readonly inputNames: string[];
+  private readonly owned: FloatArray[];
+  private readonly internal: FloatArray[];
+  private disposed = false;
   private readonly inputDecl: Record<string, Shape>;
 
   /** @internal use {@link compile} */
@@ -193,7 +223,9 @@ export class Plan {
     const staticNodes = new Set<NodeId>();
     const inputs: Record<string, Tensor> = {};
     const params = options.params;
-    const pool = new BufferPool();
+    const allocator = new Allocator();
+    const pool = new BufferPool(allocator);
+    const copyIns: (() => void)[] = [];
     let unpooled = 0;
     const steps: (() => void)[] = [];
     const checkNumerics = options.checkNumerics ?? false;
@@ -219,7 +251,7 @@ export class Plan {
         const name = (node.attrs as { name: string }).name;
         let t: Tensor;
         if (node.op === "input") {
-          t = Tensor.zeros(shape, node.dtype);
+          t = new Tensor(shape, allocator.alloc(node.dtype, size) as Float64Array);
           inputs[name] = t;
         } else {
           if (!params)
@@ -238,13 +270,21 @@ export class Plan {
             );
           }
         }
-        storageOf.set(id, { size, dtype: node.dtype, array: t.data, lastUse: -1, kind: "fixed" });
-        arrays.set(id, t.data);
+        let data: FloatArray = t.data;
+        if (allocator.arena && !allocator.arena.owns(data)) {
+          // a param outside the arena: mirror it there, refreshed at the start of every run
+          const src = data;
+          const mirror = allocator.alloc(node.dtype, size);
+          copyIns.push(() => mirror.set(src));
+          data = mirror;
+        }
+        storageOf.set(id, { size, dtype: node.dtype, array: data, lastUse: -1, kind: "fixed" });
+        arrays.set(id, data);
         continue;
       }
       const allStatic =
         def.kind === "static" || (node.inputs.length > 0 && node.inputs.every((i) => staticNodes.has(i)));
-      if (def.kind === "alias" && !allStatic) {
+      if (def.kind === "alias" && !allStatic && !pinned) {
         const src = storageOf.get(node.inputs[0]!)!;
         storageOf.set(id, src);
         if (src.kind === "pool") src.lastUse = Math.max(src.lastUse, last);
@@ -259,7 +299,7 @@ export class Plan {
       });
       let array: FloatArray;
       if (allStatic || pinned) {
-        array = allocArray(node.dtype, size);
+        array = allocator.alloc(node.dtype, size);
         storageOf.set(id, { size, dtype: node.dtype, array, lastUse: -1, kind: "fixed" });
       } else {
         const handle = pool.take(node.dtype, size);
@@ -290,7 +330,10 @@ export class Plan {
       // free inputs whose storage dies here (after the output was taken, so no aliasing)
       for (const i of node.inputs) release(i, step);
     }
-    this.steps = steps;
+    this.steps = copyIns.length ? [...copyIns, ...steps] : steps;
+    this.owned = allocator.owned;
+    this.internal = pool.internal;
+    if (planFinalizer && pool.internal.length) planFinalizer.register(this, pool.internal, this);
     this.inputs = inputs;
     const outputs: Record<string, Tensor> = {};
     outNames.forEach((n, k) => {
@@ -311,10 +354,28 @@ export class Plan {
    * that buffer). Returns the output tensors (the same objects every run). Allocates nothing.
    */
   run(feeds?: Feeds): Readonly<Record<string, Tensor>> {
+    if (this.disposed) throw new Error("this plan was disposed");
     if (feeds) this.feed(feeds);
     const steps = this.steps;
     for (let i = 0; i < steps.length; i++) steps[i]!();
     return this.outputs;
+  }
+
+  /**
+   * Releases the plan's WebAssembly memory (inputs, outputs and intermediates). The plan and the
+   * tensors it handed out must not be used afterwards. Plans that are simply dropped release their
+   * intermediates when garbage-collected, but their input and output buffers only here.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.steps = [];
+    const arena = wasmBackend();
+    if (planFinalizer) planFinalizer.unregister(this);
+    if (arena) {
+      for (const a of this.owned) arena.free(a);
+      for (const a of this.internal) arena.free(a);
+    }
   }
 
   /** Validates `feeds` and copies them into the input buffers. */
@@ -465,6 +526,13 @@ export class CompiledGraph {
     return p;
   }
 
+  /** Disposes every cached plan (see {@link Plan.dispose}); the graph can still be run afterwards. */
+  dispose(): void {
+    for (const p of this.cache.values()) p.dispose();
+    this.cache.clear();
+    this.last = null;
+  }
+
   /** Number of cached plans. */
   get cachedPlans(): number {
     return this.cache.size;
@@ -533,8 +601,13 @@ export function evaluate(
   feeds: Feeds = {},
   options: CompileOptions = {},
 ): Record<string, Tensor> {
-  const out = compile(graph, options).run(feeds);
-  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.clone()]));
+  const exe = compile(graph, options);
+  try {
+    const out = exe.run(feeds);
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Tensor.from(v.data, { shape: v.shape, dtype: v.dtype })]));
+  } finally {
+    exe.dispose();
+  }
 }
 
 /** Resolves a node reference (id or name) and returns the node; re-exported convenience. */

@@ -2,11 +2,12 @@
  * Parameter storage: named tensors that compiled plans read in place and optimizers update in place.
  * @module
  */
+import { allocKernelArray } from "./backend/memory.js";
 import type { Graph } from "./graph.js";
 import { initTensor } from "./init.js";
 import { Rng } from "./rng.js";
 import { shapesEqual, shapeToString } from "./shape.js";
-import type { Tensor } from "./tensor.js";
+import { Tensor } from "./tensor.js";
 
 /**
  * Named parameter tensors. Plans bind these buffers by reference when they are compiled, so
@@ -34,7 +35,12 @@ export class ParamStore {
   initMissing(graph: Graph, rng: Rng | number = 0): this {
     const r = typeof rng === "number" ? new Rng(rng) : rng;
     for (const [name, spec] of Object.entries(graph.params)) {
-      if (!this.map.has(name)) this.map.set(name, initTensor(spec.init, spec.shape, spec.dtype, r));
+      if (!this.map.has(name)) {
+        const t = initTensor(spec.init, spec.shape, spec.dtype, r);
+        const data = allocKernelArray(spec.dtype, t.size);
+        data.set(t.data);
+        this.map.set(name, new Tensor(spec.shape, data as Float64Array));
+      }
     }
     return this;
   }
@@ -91,9 +97,15 @@ export class ParamStore {
     return n;
   }
 
-  /** A deep copy. */
+  /** A deep copy (its buffers live in the kernel arena when available, like {@link ParamStore.init}'s). */
   clone(): ParamStore {
-    return new ParamStore([...this.map].map(([k, v]) => [k, v.clone()] as [string, Tensor]));
+    return new ParamStore(
+      [...this.map].map(([k, v]) => {
+        const data = allocKernelArray(v.dtype, v.size);
+        data.set(v.data);
+        return [k, new Tensor(v.shape, data as Float64Array)] as [string, Tensor];
+      }),
+    );
   }
 
   /** Copies every value of `other` into this store's buffers (same names and shapes). */

@@ -57,11 +57,11 @@ export function toDot(graph: Graph, options: { title?: string } = {}): string {
     let shape = "box";
     let style = "rounded";
     if (node.op === "input") {
-      label = `${(node.attrs as { name: string }).name}\\n${type}`;
+      label = `${esc((node.attrs as { name: string }).name)}\\n${type}`;
       shape = "ellipse";
       style = "solid";
     } else if (node.op === "param") {
-      label = `${(node.attrs as { name: string }).name}\\n${type}`;
+      label = `${esc((node.attrs as { name: string }).name)}\\n${type}`;
       style = "filled";
     } else {
       label = `${node.name ? `${esc(node.name)}\\n` : ""}${node.op}${esc(attrsText(node))}\\n${type}`;

@@ -24,6 +24,12 @@ export const constant: OpDef<ConstantAttrs> = {
     }
     if (!isDType(raw.dtype)) throw new Error(`constant: invalid dtype ${JSON.stringify(raw.dtype)}`);
     const values = Array.from(raw.values as ArrayLike<number>);
+    const badValue = values.findIndex((v) => typeof v !== "number");
+    if (badValue >= 0) {
+      throw new Error(
+        `constant: values[${badValue}] is ${JSON.stringify(values[badValue])}, not a number (JSON turns Infinity and NaN into null)`,
+      );
+    }
     if (values.length !== sizeOf(raw.shape)) {
       throw new ShapeError(
         `constant: ${values.length} values for shape ${shapeToString(raw.shape)} (needs ${sizeOf(raw.shape)})`,

@@ -1,7 +1,8 @@
+import { wasmBackend } from "../backend/memory.js";
 import type { FloatArray } from "../dtype.js";
 import { type Dim, ShapeError, shapeToString, sizeOf, tryBroadcastShapes } from "../shape.js";
 import { specialize } from "../specialize.js";
-import type { OpDef } from "./types.js";
+import type { Kernel, OpDef } from "./types.js";
 import { boolAttr, sameDType } from "./util.js";
 
 /** Attributes of `matmul`. */
@@ -96,6 +97,88 @@ const gemmK = specialize(gemm);
 /** Export for benchmarks and other kernels: the per-dtype 2-D matrix product routine. */
 export const gemmKernels = gemmK;
 
+/** Batch offsets (in elements) of A and B for each output matrix, with numpy batch broadcasting. */
+function batchOffsets(as: readonly number[], bs: readonly number[], outShape: readonly number[], M: number, N: number, K: number) {
+  const batchShape = outShape.slice(0, -2);
+  const nb = sizeOf(batchShape);
+  const aOff = new Int32Array(nb);
+  const bOff = new Int32Array(nb);
+  const aBatch = as.slice(0, -2);
+  const bBatch = bs.slice(0, -2);
+  const rank = batchShape.length;
+  const idx = new Array<number>(rank).fill(0);
+  const offOf = (shape: readonly number[], matSize: number) => {
+    const pad = rank - shape.length;
+    let off = 0;
+    let stride = matSize;
+    for (let d = rank - 1; d >= pad; d--) {
+      const dim = shape[d - pad]!;
+      if (dim !== 1) off += idx[d]! * stride;
+      stride *= dim;
+    }
+    return off;
+  };
+  for (let t = 0; t < nb; t++) {
+    aOff[t] = offOf(aBatch, M * K);
+    bOff[t] = offOf(bBatch, K * N);
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      if (idx[d]! < batchShape[d]!) break;
+      idx[d] = 0;
+    }
+  }
+  return { aOff, bOff };
+}
+
+/**
+ * The WebAssembly SIMD path for float32 (null when unavailable or not applicable). It checks at
+ * each call that all operands live in the arena and otherwise falls back to the JS kernel.
+ * A^T·B^T is left to JS; A·B^T packs B^T once per call into a scratch buffer (BLAS-style packing).
+ */
+function wasmMatmul(
+  dtype: string,
+  M: number,
+  N: number,
+  K: number,
+  transA: boolean,
+  transB: boolean,
+  nb: number,
+  as: readonly number[],
+  bs: readonly number[],
+  outShape: readonly number[],
+): Kernel | null {
+  const be = wasmBackend();
+  if (!be || dtype !== "float32" || (transA && transB) || M * N * K === 0) return null;
+  const js = gemmK.float32;
+  const { gemm_nn, gemm_tn } = be.kernels;
+  const { aOff, bOff } = batchOffsets(as, bs, outShape, M, N, K);
+  let scratch: Float32Array | null = null;
+  return (ins, out) => {
+    const a = ins[0]! as Float32Array;
+    const b = ins[1]! as Float32Array;
+    const c = out as Float32Array;
+    if (!be.owns(a) || !be.owns(b) || !be.owns(c)) {
+      for (let t = 0; t < nb; t++) js(a, aOff[t]!, b, bOff[t]!, c, t * M * N, M, N, K, transA ? 1 : 0, transB ? 1 : 0);
+      return;
+    }
+    for (let t = 0; t < nb; t++) {
+      const ap = a.byteOffset + 4 * aOff[t]!;
+      const cp = c.byteOffset + 4 * t * M * N;
+      let bp = b.byteOffset + 4 * bOff[t]!;
+      if (transB) {
+        // pack B^T ([N,K] -> [K,N]) so the nn/tn micro-kernels stream it contiguously
+        if (!scratch) scratch = be.alloc("float32", K * N) as Float32Array;
+        const s = scratch;
+        const o = bOff[t]!;
+        for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) s[k * N + n] = b[o + n * K + k]!;
+        bp = s.byteOffset;
+      }
+      if (transA) gemm_tn(ap, bp, cp, M, N, K);
+      else gemm_nn(ap, bp, cp, M, N, K);
+    }
+  };
+}
+
 /**
  * Matrix product of the last two axes, batched over leading axes (which broadcast).
  * Transpose flags select A^T or B^T without materialising them.
@@ -142,6 +225,8 @@ export const matmul: OpDef<MatmulAttrs> = {
     const f = gemmK[ctx.dtype];
     const tA = transA ? 1 : 0;
     const tB = transB ? 1 : 0;
+    const wasm = wasmMatmul(ctx.dtype, M, N, K, transA, transB, nb, as, bs, ctx.outShape);
+    if (wasm) return wasm;
     if (nb === 1) return (ins, out) => f(ins[0]!, 0, ins[1]!, 0, out, 0, M, N, K, tA, tB);
     // batch offsets with broadcasting
     const aOff = new Int32Array(nb);

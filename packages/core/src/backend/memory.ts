@@ -1,0 +1,183 @@
+/**
+ * The WebAssembly arena: one shared linear memory that holds plan buffers and parameters so
+ * SIMD kernels (and worker threads) can read them without copies.
+ *
+ * The memory is a *shared* WebAssembly.Memory: growing it never detaches existing typed-array
+ * views, so buffers handed out earlier stay valid. Where shared memory or SIMD is unavailable
+ * (e.g. a browser page without cross-origin isolation), {@link wasmBackend} returns null and
+ * core runs its pure-JS kernels on ordinary typed arrays.
+ * @module
+ */
+import type { DType, FloatArray } from "../dtype.js";
+import { assembleModule } from "./wasm-emit.js";
+import { emitGemm } from "./gemm-wasm.js";
+
+const PAGE = 65536;
+const MAX_PAGES = 32768; // 2 GiB of address space reserved, committed as it grows
+const ALIGN = 64;
+
+/** Exported kernel functions of the generated module (byte addresses into the arena). */
+export interface WasmKernels {
+  /** C[M,N] = A[M,K] B[K,N], float32. */
+  gemm_nn(a: number, b: number, c: number, M: number, N: number, K: number): void;
+  /** C[M,N] = A^T B with A stored [K,M], float32. */
+  gemm_tn(a: number, b: number, c: number, M: number, N: number, K: number): void;
+}
+
+/** The arena plus the kernels instantiated on it. */
+export interface WasmBackend {
+  /** The shared linear memory. */
+  readonly memory: WebAssembly.Memory;
+  /** The generated kernels. */
+  readonly kernels: WasmKernels;
+  /** Allocates a zeroed float array inside the arena. */
+  alloc(dtype: DType, length: number): FloatArray;
+  /** Returns an array obtained from {@link WasmBackend.alloc} to the free list. */
+  free(array: FloatArray): void;
+  /** True when `array` lives in the arena. */
+  owns(array: FloatArray): boolean;
+  /** Bytes currently handed out. */
+  readonly bytesInUse: number;
+}
+
+interface Block {
+  start: number;
+  size: number;
+}
+
+class Arena implements WasmBackend {
+  readonly kernels: WasmKernels;
+  private readonly buffers = new Set<ArrayBufferLike>();
+  private free_: Block[] = [];
+  private top = 0;
+  private used = 0;
+  private readonly sizes = new Map<number, number>();
+
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    instance: WebAssembly.Instance,
+  ) {
+    this.kernels = instance.exports as unknown as WasmKernels;
+    this.buffers.add(memory.buffer);
+    this.top = ALIGN; // keep address 0 unused
+  }
+
+  get bytesInUse(): number {
+    return this.used;
+  }
+
+  private reserve(bytes: number): number {
+    // first fit in the free list
+    for (let i = 0; i < this.free_.length; i++) {
+      const blk = this.free_[i]!;
+      if (blk.size >= bytes) {
+        const start = blk.start;
+        if (blk.size === bytes) this.free_.splice(i, 1);
+        else {
+          blk.start += bytes;
+          blk.size -= bytes;
+        }
+        return start;
+      }
+    }
+    const start = this.top;
+    const end = start + bytes;
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      const pages = Math.ceil((end - have) / PAGE);
+      this.memory.grow(Math.max(pages, Math.min(256, MAX_PAGES - have / PAGE)));
+      this.buffers.add(this.memory.buffer);
+    }
+    this.top = end;
+    return start;
+  }
+
+  alloc(dtype: DType, length: number): FloatArray {
+    const bpe = dtype === "float32" ? 4 : 8;
+    const bytes = Math.max(ALIGN, Math.ceil((length * bpe) / ALIGN) * ALIGN);
+    const start = this.reserve(bytes);
+    this.sizes.set(start, bytes);
+    this.used += bytes;
+    const buf = this.memory.buffer;
+    const arr = dtype === "float32" ? new Float32Array(buf, start, length) : new Float64Array(buf, start, length);
+    arr.fill(0);
+    return arr;
+  }
+
+  free(array: FloatArray): void {
+    const start = array.byteOffset;
+    const bytes = this.sizes.get(start);
+    if (bytes === undefined || !this.owns(array)) return;
+    this.sizes.delete(start);
+    this.used -= bytes;
+    this.free_.push({ start, size: bytes });
+    // coalesce neighbours
+    this.free_.sort((p, q) => p.start - q.start);
+    const merged: Block[] = [];
+    for (const b of this.free_) {
+      const last = merged[merged.length - 1];
+      if (last && last.start + last.size === b.start) last.size += b.size;
+      else merged.push({ ...b });
+    }
+    const tail = merged[merged.length - 1];
+    if (tail && tail.start + tail.size === this.top) {
+      this.top = tail.start;
+      merged.pop();
+    }
+    this.free_ = merged;
+  }
+
+  owns(array: FloatArray): boolean {
+    return this.buffers.has(array.buffer);
+  }
+}
+
+let backend: WasmBackend | null | undefined;
+let disabled = false;
+
+function create(): WasmBackend | null {
+  if (typeof WebAssembly === "undefined" || typeof SharedArrayBuffer === "undefined") return null;
+  try {
+    const memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
+    const bytes = assembleModule(
+      [
+        { name: "gemm_nn", fn: emitGemm("nn") },
+        { name: "gemm_tn", fn: emitGemm("tn") },
+      ],
+      { initial: 16, maximum: MAX_PAGES, shared: true },
+    );
+    const module = new WebAssembly.Module(bytes);
+    const instance = new WebAssembly.Instance(module, { env: { memory } });
+    return new Arena(memory, instance);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The process-wide WebAssembly backend, created on first use, or null when this runtime lacks
+ * shared memory or SIMD (or it was turned off with {@link setWasmEnabled}).
+ */
+export function wasmBackend(): WasmBackend | null {
+  if (disabled) return null;
+  if (backend === undefined) backend = create();
+  return backend;
+}
+
+/**
+ * Turns the WebAssembly kernels on or off for plans compiled afterwards (on by default where
+ * supported). Off means pure-JS kernels everywhere: useful as a reference and for debugging.
+ */
+export function setWasmEnabled(enabled: boolean): void {
+  disabled = !enabled;
+}
+
+/**
+ * Allocates a zeroed float array where kernels run fastest: in the WebAssembly arena when it is
+ * available, else on the JS heap. Parameter stores use it so plans need no copies.
+ */
+export function allocKernelArray(dtype: DType, length: number): FloatArray {
+  const be = wasmBackend();
+  if (be) return be.alloc(dtype, length);
+  return dtype === "float32" ? new Float32Array(length) : new Float64Array(length);
+}
