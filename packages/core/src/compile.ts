@@ -11,7 +11,8 @@ import { wasmBackend } from "./backend/memory.js";
 import { allocArray, type DType, type FloatArray } from "./dtype.js";
 import { describeNode, type Graph, GraphError, type GraphNode, type NodeId, resolveNode } from "./graph.js";
 import { opDef } from "./ops/index.js";
-import type { Kernel } from "./ops/types.js";
+import { elementwiseKernel } from "./ops/elementwise.js";
+import type { ElementwiseSpec, Kernel } from "./ops/types.js";
 import type { ParamStore } from "./params.js";
 import { type ConcreteShape, type Shape, ShapeError, shapesEqual, shapeToString, sizeOf } from "./shape.js";
 import { Tensor } from "./tensor.js";
@@ -31,6 +32,8 @@ export interface CompileOptions {
   params?: ParamStore;
   /** After every step, scan its output and throw a {@link NumericsError} at the first NaN or Inf. */
   checkNumerics?: boolean;
+  /** Fuse chains of elementwise ops into single generated loops (default true; off under checkNumerics). */
+  fuse?: boolean;
 }
 
 /** Error raised by the numerics check: names the first node that produced NaN or Inf. */
@@ -49,6 +52,59 @@ export class NumericsError extends Error {
     this.index = index;
     this.value = value;
   }
+}
+
+/** Largest number of elementwise nodes fused into one loop. */
+const MAX_FUSED = 24;
+
+type FusedTree = { op: string; kids: (FusedTree | number)[] };
+
+/**
+ * The expression of a fused elementwise group rooted at `root`: its leaves (the values read from
+ * memory), a cache key describing its structure, and the composed expression and function.
+ */
+function fuseGroup(
+  nodes: readonly GraphNode[],
+  root: NodeId,
+  fusedInto: ReadonlyMap<NodeId, NodeId>,
+): { leaves: NodeId[]; key: string; spec: ElementwiseSpec; nodes: number } {
+  const leaves: NodeId[] = [];
+  const leafIndex = new Map<NodeId, number>();
+  let count = 0;
+  const build = (id: NodeId): FusedTree => {
+    const n = nodes[id]!;
+    return {
+      op: n.op,
+      kids: n.inputs.map((i) => {
+        if (fusedInto.get(i) === id) {
+          count++;
+          return build(i);
+        }
+        let k = leafIndex.get(i);
+        if (k === undefined) {
+          k = leaves.length;
+          leafIndex.set(i, k);
+          leaves.push(i);
+        }
+        return k;
+      }),
+    };
+  };
+  const tree = build(root);
+  const spec = (op: string) => opDef(op as "add").elementwise!;
+  const text = (t: FusedTree | number, args: readonly string[]): string =>
+    typeof t === "number" ? args[t]! : spec(t.op).expr(...t.kids.map((k) => text(k, args)));
+  const value = (t: FusedTree | number, args: readonly number[]): number =>
+    typeof t === "number" ? args[t]! : spec(t.op).fn(...t.kids.map((k) => value(k, args)));
+  return {
+    leaves,
+    key: `fused:${text(
+      tree,
+      leaves.map((_, k) => `$${k}`),
+    )}`,
+    spec: { expr: (...args) => text(tree, args), fn: (...args) => value(tree, args) },
+    nodes: count,
+  };
 }
 
 /** Error raised for wrong, missing or unknown feeds. */
@@ -121,6 +177,8 @@ export interface PlanStats {
   readonly steps: number;
   /** Nodes evaluated once at build time (constants and what depends only on them). */
   readonly folded: number;
+  /** Elementwise nodes computed inside a consumer's fused loop (no buffer, no step of their own). */
+  readonly fused: number;
   /** Elements in pooled intermediate buffers. */
   readonly pooledElements: number;
   /** Elements the intermediates would need without reuse. */
@@ -210,12 +268,53 @@ export class Plan {
       );
     }
 
-    // 3. last use of every node among the needed steps
+    // 3. constant folding, elementwise fusion, and the last use of every value
     const position = new Map<NodeId, number>();
     for (let i = 0; i < order.length; i++) position.set(order[i]!, i);
-    const lastUse = new Map<NodeId, number>();
-    for (const id of order) for (const i of nodes[id]!.inputs) lastUse.set(i, position.get(id)!);
     const outSet = new Set(outIds);
+    const checkNumerics = options.checkNumerics ?? false;
+    const isStatic = new Set<NodeId>();
+    const uses = new Map<NodeId, number>();
+    const consumer = new Map<NodeId, NodeId>();
+    for (const id of order) {
+      const n = nodes[id]!;
+      const d = opDef(n.op);
+      if (d.kind === "static" || (d.kind !== "source" && n.inputs.length > 0 && n.inputs.every((i) => isStatic.has(i)))) {
+        isStatic.add(id);
+      }
+      for (const i of n.inputs) {
+        uses.set(i, (uses.get(i) ?? 0) + 1);
+        consumer.set(i, id);
+      }
+    }
+    // an elementwise node used once, by an elementwise node of the same size, is computed inside
+    // its consumer's loop (no buffer, no pass over memory); groups are capped at MAX_FUSED nodes
+    const fusedInto = new Map<NodeId, NodeId>();
+    const groupSize = new Map<NodeId, number>();
+    if (options.fuse !== false && !checkNumerics) {
+      for (const id of order) {
+        const n = nodes[id]!;
+        if (!opDef(n.op).elementwise || isStatic.has(id) || outSet.has(id) || uses.get(id) !== 1) continue;
+        const c = consumer.get(id)!;
+        if (!opDef(nodes[c]!.op).elementwise || isStatic.has(c)) continue;
+        if (sizeOf(shapes.get(id)!) !== sizeOf(shapes.get(c)!)) continue;
+        const mine = groupSize.get(id) ?? 1;
+        const theirs = groupSize.get(c) ?? 1;
+        if (mine + theirs > MAX_FUSED) continue;
+        fusedInto.set(id, c);
+        groupSize.set(c, mine + theirs);
+      }
+    }
+    const execRoot = (id: NodeId): NodeId => {
+      let r = id;
+      while (fusedInto.has(r)) r = fusedInto.get(r)!;
+      return r;
+    };
+    const lastUse = new Map<NodeId, number>();
+    for (const id of order) {
+      const at = position.get(execRoot(id))!;
+      for (const i of nodes[id]!.inputs) lastUse.set(i, Math.max(lastUse.get(i) ?? -1, at));
+    }
 
     // 4. storage assignment
     const storageOf = new Map<NodeId, Storage>();
@@ -228,7 +327,7 @@ export class Plan {
     const copyIns: (() => void)[] = [];
     let unpooled = 0;
     const steps: (() => void)[] = [];
-    const checkNumerics = options.checkNumerics ?? false;
+    let fusedCount = 0;
 
     const concreteOf = (id: NodeId) => shapes.get(id)!;
     const release = (id: NodeId, step: number) => {
@@ -241,6 +340,7 @@ export class Plan {
 
     for (let step = 0; step < order.length; step++) {
       const id = order[step]!;
+      if (fusedInto.has(id)) continue;
       const node = nodes[id]!;
       const def = opDef(node.op);
       const shape = concreteOf(id);
@@ -282,8 +382,7 @@ export class Plan {
         arrays.set(id, data);
         continue;
       }
-      const allStatic =
-        def.kind === "static" || (node.inputs.length > 0 && node.inputs.every((i) => staticNodes.has(i)));
+      const allStatic = isStatic.has(id);
       if (def.kind === "alias" && !allStatic && !pinned) {
         const src = storageOf.get(node.inputs[0]!)!;
         storageOf.set(id, src);
@@ -291,12 +390,26 @@ export class Plan {
         arrays.set(id, arrays.get(node.inputs[0]!)!.subarray(0, size));
         continue;
       }
-      const kernel: Kernel = def.kernel!({
-        attrs: node.attrs as never,
-        inShapes: node.inputs.map(concreteOf),
-        outShape: shape,
-        dtype: node.dtype,
-      });
+      let kernelInputs: readonly NodeId[] = node.inputs;
+      let kernel: Kernel;
+      if (groupSize.has(id)) {
+        const fused = fuseGroup(nodes, id, fusedInto);
+        kernelInputs = fused.leaves;
+        kernel = elementwiseKernel(fused.key, fused.spec, {
+          attrs: {},
+          inShapes: fused.leaves.map(concreteOf),
+          outShape: shape,
+          dtype: node.dtype,
+        });
+        fusedCount += fused.nodes;
+      } else {
+        kernel = def.kernel!({
+          attrs: node.attrs as never,
+          inShapes: node.inputs.map(concreteOf),
+          outShape: shape,
+          dtype: node.dtype,
+        });
+      }
       let array: FloatArray;
       if (allStatic || pinned) {
         array = allocator.alloc(node.dtype, size);
@@ -311,7 +424,7 @@ export class Plan {
         );
       }
       arrays.set(id, array);
-      const ins = node.inputs.map((i) => arrays.get(i)!);
+      const ins = kernelInputs.map((i) => arrays.get(i)!);
       if (allStatic) {
         staticNodes.add(id);
         kernel(ins, array);
@@ -328,7 +441,7 @@ export class Plan {
         steps.push(() => kernel(ins, array));
       }
       // free inputs whose storage dies here (after the output was taken, so no aliasing)
-      for (const i of node.inputs) release(i, step);
+      for (const i of kernelInputs) release(i, step);
     }
     this.steps = copyIns.length ? [...copyIns, ...steps] : steps;
     this.owned = allocator.owned;
@@ -344,6 +457,7 @@ export class Plan {
     this.stats = {
       steps: steps.length,
       folded: staticNodes.size,
+      fused: fusedCount,
       pooledElements: pool.allocated,
       unpooledElements: unpooled,
     };

@@ -5,7 +5,7 @@
  */
 import { allocArray, type DType } from "./dtype.js";
 import type { Rng } from "./rng.js";
-import { type ConcreteShape, sizeOf } from "./shape.js";
+import { type ConcreteShape, sizeOf, stridesOf } from "./shape.js";
 import { Tensor } from "./tensor.js";
 
 /**
@@ -64,11 +64,17 @@ export function initTensor(init: Init, shape: ConcreteShape, dtype: DType, rng: 
       break;
     }
     case "debugSin": {
-      // MATLAB: W = reshape(sin(1:numel(W)), size(W)) / 10 -- column-major fill
-      const rows = shape.length >= 2 ? shape[shape.length - 2]! : n;
-      const cols = shape.length >= 2 ? shape[shape.length - 1]! : 1;
-      for (let j = 0, k = 1; j < cols; j++)
-        for (let i = 0; i < rows; i++, k++) data[i * cols + j] = Math.sin(k) / 10;
+      // MATLAB: W = reshape(sin(1:numel(W)), size(W)) / 10 -- column-major fill (first dim fastest)
+      const strides = stridesOf(shape);
+      for (let k = 0; k < n; k++) {
+        let rem = k;
+        let off = 0;
+        for (let d = 0; d < shape.length; d++) {
+          off += (rem % shape[d]!) * strides[d]!;
+          rem = Math.floor(rem / shape[d]!);
+        }
+        data[off] = Math.sin(k + 1) / 10;
+      }
       break;
     }
     case "values": {

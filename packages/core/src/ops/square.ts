@@ -2,6 +2,6 @@ import { unaryOp } from "./elementwise.js";
 
 /** Elementwise square. */
 export const square = unaryOp("square", "Elementwise square.", {
-  expr: (x) => `((${x}) * (${x}))`,
+  expr: (x) => `((${x}) ** 2)`,
   fn: (x) => x * x,
 });
