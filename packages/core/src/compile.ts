@@ -10,8 +10,8 @@
 import { wasmBackend } from "./backend/memory.js";
 import { allocArray, type DType, type FloatArray } from "./dtype.js";
 import { describeNode, type Graph, GraphError, type GraphNode, type NodeId, resolveNode } from "./graph.js";
-import { opDef } from "./ops/index.js";
 import { elementwiseKernel } from "./ops/elementwise.js";
+import { opDef } from "./ops/index.js";
 import type { ElementwiseSpec, Kernel } from "./ops/types.js";
 import type { ParamStore } from "./params.js";
 import { type ConcreteShape, type Shape, ShapeError, shapesEqual, shapeToString, sizeOf } from "./shape.js";
@@ -162,7 +162,9 @@ class BufferPool {
     }
     if (best >= 0) return list.splice(best, 1)[0]!;
     this.allocated += size;
-    const buf = this.allocator.arena ? this.allocator.arena.alloc(dtype, Math.max(size, 1)) : allocArray(dtype, Math.max(size, 1));
+    const buf = this.allocator.arena
+      ? this.allocator.arena.alloc(dtype, Math.max(size, 1))
+      : allocArray(dtype, Math.max(size, 1));
     if (this.allocator.arena) this.internal.push(buf);
     return { buf };
   }
@@ -279,7 +281,10 @@ export class Plan {
     for (const id of order) {
       const n = nodes[id]!;
       const d = opDef(n.op);
-      if (d.kind === "static" || (d.kind !== "source" && n.inputs.length > 0 && n.inputs.every((i) => isStatic.has(i)))) {
+      if (
+        d.kind === "static" ||
+        (d.kind !== "source" && n.inputs.length > 0 && n.inputs.every((i) => isStatic.has(i)))
+      ) {
         isStatic.add(id);
       }
       for (const i of n.inputs) {
@@ -718,7 +723,9 @@ export function evaluate(
   const exe = compile(graph, options);
   try {
     const out = exe.run(feeds);
-    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Tensor.from(v.data, { shape: v.shape, dtype: v.dtype })]));
+    return Object.fromEntries(
+      Object.entries(out).map(([k, v]) => [k, Tensor.from(v.data, { shape: v.shape, dtype: v.dtype })]),
+    );
   } finally {
     exe.dispose();
   }

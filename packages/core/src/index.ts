@@ -3,6 +3,22 @@
  * the op table and the compiler/executor.
  * @packageDocumentation
  */
+
+export {
+  allocKernelArray,
+  setWasmEnabled,
+  type WasmBackend,
+  type WasmKernels,
+  wasmBackend,
+} from "./backend/memory.js";
+export {
+  startThreadPool,
+  stopThreadPool,
+  type ThreadPoolOptions,
+  threadCount,
+  type WorkerFactory,
+  type WorkerLike,
+} from "./backend/threads.js";
 export * from "./builder.js";
 export * from "./compile.js";
 export * from "./dtype.js";

@@ -39,7 +39,13 @@ describe("elementwise fusion", () => {
     g.output("y", h.tanh());
     const plan = compile(g.build()).plan({ x: [2, 3], c: [3] });
     expect(plan.stats.fused).toBe(0);
-    const out = plan.run({ x: Tensor.from([[0, 1, 2], [3, 4, 5]]), c: Tensor.from([0, 0, 0]) });
+    const out = plan.run({
+      x: Tensor.from([
+        [0, 1, 2],
+        [3, 4, 5],
+      ]),
+      c: Tensor.from([0, 0, 0]),
+    });
     expect(out.h!.toArray()).toEqual([1, 2, 3, 4, 5, 6]);
     expect(out.y!.get(1, 2)).toBeCloseTo(Math.tanh(6), 14);
   });

@@ -2,7 +2,8 @@
  * Register-tiled float32 matrix-product kernels, generated as WebAssembly SIMD at run time.
  *
  * `gemm_nn` computes C[M,N] = A[M,K]·B[K,N] and `gemm_tn` computes C = A^T·B with A stored
- * [K,M]; both are row-major and take byte addresses into the shared linear memory. The loop nest
+ * [K,M]; both are row-major and take byte addresses into the shared linear memory plus leading
+ * dimensions (row strides in elements: lda, ldb, ldc), so a thread can work on a block of rows. The loop nest
  * walks column panels of B (8, then 4, then 1 wide) and, inside a panel, tiles of 4 rows (then 1),
  * keeping a 4x8 block of C in eight v128 accumulators while streaming over k.
  * @module
@@ -33,7 +34,10 @@ function emitTile(f: FunctionBuilder, variant: Variant, R: number, W: number): v
   f.whileLoop(
     () => f.get("K").get("k").gtS(),
     () => {
-      for (let v = 0; v < vecs; v++) f.get("bp").v128Load(16 * v).set(`bv${v}`);
+      for (let v = 0; v < vecs; v++)
+        f.get("bp")
+          .v128Load(16 * v)
+          .set(`bv${v}`);
       for (let r = 0; r < R; r++) {
         if (vecs) {
           f.get(`ap${r}`).v128Load32Splat().set("av");
@@ -51,8 +55,12 @@ function emitTile(f: FunctionBuilder, variant: Variant, R: number, W: number): v
   );
   for (let r = 0; r < R; r++) {
     // cp = c + ((i + r) * N + j) * 4
-    f.get("i").i32(r).add().get("N").mul().get("j").add().i32(4).mul().get("c").add().set("cp");
-    if (vecs) for (let v = 0; v < vecs; v++) f.get("cp").get(`acc${r}_${v}`).v128Store(16 * v);
+    f.get("i").i32(r).add().get("ldc").mul().get("j").add().i32(4).mul().get("c").add().set("cp");
+    if (vecs)
+      for (let v = 0; v < vecs; v++)
+        f.get("cp")
+          .get(`acc${r}_${v}`)
+          .v128Store(16 * v);
     else f.get("cp").get(`s${r}`).f32Store();
   }
 }
@@ -66,6 +74,9 @@ export function emitGemm(variant: Variant): FunctionBuilder {
     ["M", I32],
     ["N", I32],
     ["K", I32],
+    ["lda", I32],
+    ["ldb", I32],
+    ["ldc", I32],
   ]);
   for (const n of ["i", "j", "k", "bp", "cp", "rowA", "strideA", "strideB", "four"]) f.local(n, I32);
   for (let r = 0; r < 4; r++) f.local(`ap${r}`, I32);
@@ -75,10 +86,10 @@ export function emitGemm(variant: Variant): FunctionBuilder {
   f.local("av", V128);
   for (let r = 0; r < 4; r++) f.local(`s${r}`, F32);
   f.i32(4).set("four");
-  f.get("K").i32(4).mul().set("rowA");
+  f.get("lda").i32(4).mul().set("rowA");
   if (variant === "nn") f.i32(4).set("strideA");
-  else f.get("M").i32(4).mul().set("strideA");
-  f.get("N").i32(4).mul().set("strideB");
+  else f.get("lda").i32(4).mul().set("strideA");
+  f.get("ldb").i32(4).mul().set("strideB");
   f.i32(0).set("j");
   for (const W of [8, 4, 1]) {
     f.whileLoop(

@@ -9,8 +9,8 @@
  * @module
  */
 import type { DType, FloatArray } from "../dtype.js";
-import { assembleModule } from "./wasm-emit.js";
 import { emitGemm } from "./gemm-wasm.js";
+import { assembleModule } from "./wasm-emit.js";
 
 const PAGE = 65536;
 const MAX_PAGES = 32768; // 2 GiB of address space reserved, committed as it grows
@@ -18,10 +18,30 @@ const ALIGN = 64;
 
 /** Exported kernel functions of the generated module (byte addresses into the arena). */
 export interface WasmKernels {
-  /** C[M,N] = A[M,K] B[K,N], float32. */
-  gemm_nn(a: number, b: number, c: number, M: number, N: number, K: number): void;
-  /** C[M,N] = A^T B with A stored [K,M], float32. */
-  gemm_tn(a: number, b: number, c: number, M: number, N: number, K: number): void;
+  /** C[M,N] = A[M,K] B[K,N], float32, with row strides lda, ldb, ldc (elements). */
+  gemm_nn(
+    a: number,
+    b: number,
+    c: number,
+    M: number,
+    N: number,
+    K: number,
+    lda: number,
+    ldb: number,
+    ldc: number,
+  ): void;
+  /** C[M,N] = A^T B with A stored [K,lda], float32, with row strides lda, ldb, ldc (elements). */
+  gemm_tn(
+    a: number,
+    b: number,
+    c: number,
+    M: number,
+    N: number,
+    K: number,
+    lda: number,
+    ldb: number,
+    ldc: number,
+  ): void;
 }
 
 /** The arena plus the kernels instantiated on it. */
@@ -30,6 +50,8 @@ export interface WasmBackend {
   readonly memory: WebAssembly.Memory;
   /** The generated kernels. */
   readonly kernels: WasmKernels;
+  /** The compiled module (worker threads instantiate it on the same memory). */
+  readonly module: WebAssembly.Module;
   /** Allocates a zeroed float array inside the arena. */
   alloc(dtype: DType, length: number): FloatArray;
   /** Returns an array obtained from {@link WasmBackend.alloc} to the free list. */
@@ -55,6 +77,7 @@ class Arena implements WasmBackend {
 
   constructor(
     readonly memory: WebAssembly.Memory,
+    readonly module: WebAssembly.Module,
     instance: WebAssembly.Instance,
   ) {
     this.kernels = instance.exports as unknown as WasmKernels;
@@ -99,7 +122,8 @@ class Arena implements WasmBackend {
     this.sizes.set(start, bytes);
     this.used += bytes;
     const buf = this.memory.buffer;
-    const arr = dtype === "float32" ? new Float32Array(buf, start, length) : new Float64Array(buf, start, length);
+    const arr =
+      dtype === "float32" ? new Float32Array(buf, start, length) : new Float64Array(buf, start, length);
     arr.fill(0);
     return arr;
   }
@@ -148,7 +172,7 @@ function create(): WasmBackend | null {
     );
     const module = new WebAssembly.Module(bytes);
     const instance = new WebAssembly.Instance(module, { env: { memory } });
-    return new Arena(memory, instance);
+    return new Arena(memory, module, instance);
   } catch {
     return null;
   }

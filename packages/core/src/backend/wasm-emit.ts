@@ -203,7 +203,11 @@ export function assembleModule(
   funcs: readonly { name: string; fn: FunctionBuilder }[],
   memory: { initial: number; maximum: number; shared: boolean },
 ): Uint8Array<ArrayBuffer> {
-  const types = funcs.map(({ fn }) => [0x60, ...vec(fn.params.map(([, t]) => [t])), ...vec(fn.results.map((t) => [t]))]);
+  const types = funcs.map(({ fn }) => [
+    0x60,
+    ...vec(fn.params.map(([, t]) => [t])),
+    ...vec(fn.results.map((t) => [t])),
+  ]);
   const limits = memory.shared
     ? [0x03, ...uleb(memory.initial), ...uleb(memory.maximum)]
     : [0x01, ...uleb(memory.initial), ...uleb(memory.maximum)];

@@ -1,4 +1,5 @@
 import { wasmBackend } from "../backend/memory.js";
+import { gemmF32 } from "../backend/threads.js";
 import type { FloatArray } from "../dtype.js";
 import { type Dim, ShapeError, shapeToString, sizeOf, tryBroadcastShapes } from "../shape.js";
 import { specialize } from "../specialize.js";
@@ -98,7 +99,14 @@ const gemmK = specialize(gemm);
 export const gemmKernels = gemmK;
 
 /** Batch offsets (in elements) of A and B for each output matrix, with numpy batch broadcasting. */
-function batchOffsets(as: readonly number[], bs: readonly number[], outShape: readonly number[], M: number, N: number, K: number) {
+function batchOffsets(
+  as: readonly number[],
+  bs: readonly number[],
+  outShape: readonly number[],
+  M: number,
+  N: number,
+  K: number,
+) {
   const batchShape = outShape.slice(0, -2);
   const nb = sizeOf(batchShape);
   const aOff = new Int32Array(nb);
@@ -150,7 +158,6 @@ function wasmMatmul(
   const be = wasmBackend();
   if (!be || dtype !== "float32" || (transA && transB) || M * N * K === 0) return null;
   const js = gemmK.float32;
-  const { gemm_nn, gemm_tn } = be.kernels;
   const { aOff, bOff } = batchOffsets(as, bs, outShape, M, N, K);
   let scratch: Float32Array | null = null;
   return (ins, out) => {
@@ -158,7 +165,8 @@ function wasmMatmul(
     const b = ins[1]! as Float32Array;
     const c = out as Float32Array;
     if (!be.owns(a) || !be.owns(b) || !be.owns(c)) {
-      for (let t = 0; t < nb; t++) js(a, aOff[t]!, b, bOff[t]!, c, t * M * N, M, N, K, transA ? 1 : 0, transB ? 1 : 0);
+      for (let t = 0; t < nb; t++)
+        js(a, aOff[t]!, b, bOff[t]!, c, t * M * N, M, N, K, transA ? 1 : 0, transB ? 1 : 0);
       return;
     }
     for (let t = 0; t < nb; t++) {
@@ -173,8 +181,7 @@ function wasmMatmul(
         for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) s[k * N + n] = b[o + n * K + k]!;
         bp = s.byteOffset;
       }
-      if (transA) gemm_tn(ap, bp, cp, M, N, K);
-      else gemm_nn(ap, bp, cp, M, N, K);
+      gemmF32(be.kernels, transA ? 1 : 0, ap, bp, cp, M, N, K, transA ? M : K, N, N);
     }
   };
 }
