@@ -1,0 +1,465 @@
+/**
+ * Saving and loading models as bytes (browser-safe; the Node file functions are in `./node.ts`).
+ *
+ * File layout (version 1; all integers little-endian):
+ *
+ * | bytes | content |
+ * |---|---|
+ * | 0..7 | magic `GGMODEL\0` |
+ * | 8..11 | format version (uint32) |
+ * | 12..15 | manifest length L in bytes (uint32) |
+ * | 16..19 | CRC-32 of the manifest bytes (uint32) |
+ * | 20..20+L | manifest: UTF-8 JSON ({@link ModelManifest}) |
+ * | then | zero padding up to a multiple of 8: the start W of the weights section |
+ * | W..W+B | the weights: each param's elements little-endian, at `W + offset`, offsets multiples of 8 |
+ *
+ * The manifest holds the graph (as core's `graphToJSON` object), one entry per param (name, shape,
+ * dtype, offset, byteLength), the user metadata and the CRC-32 of the whole weights section.
+ * @module
+ */
+import {
+  type DType,
+  type Graph,
+  graphToJSON,
+  isDType,
+  ParamStore,
+  parseGraph,
+  shapesEqual,
+  shapeToString,
+  sizeOf,
+  Tensor,
+} from "@gradgraph/core";
+import { crc32 } from "./crc32.js";
+
+/** The 8 magic bytes every model file starts with, as ASCII text: `GGMODEL` followed by a zero byte. */
+export const MODEL_MAGIC = "GGMODEL\0";
+const MAGIC_BYTES = Uint8Array.from(MODEL_MAGIC, (c) => c.charCodeAt(0));
+/** The `format` tag of the manifest. */
+export const MODEL_FORMAT = "gradgraph.model";
+/** The newest file format version this build reads and the one it writes. */
+export const MODEL_VERSION = 1;
+/** Size of the fixed header before the manifest. */
+const HEADER_BYTES = 20;
+
+/** What went wrong, as a stable code (see {@link ModelFileError}). */
+export type ModelFileErrorCode =
+  /** The file does not start with `GGMODEL\0`. */
+  | "bad-magic"
+  /** The format version is newer than this reader (or invalid). */
+  | "unsupported-version"
+  /** The file ends before the header, manifest or weights do. */
+  | "truncated"
+  /** Bytes follow the end of the weights section. */
+  | "trailing-data"
+  /** A CRC-32 of the manifest or the weights does not match. */
+  | "checksum"
+  /** The manifest is not valid JSON or does not describe a valid model. */
+  | "manifest"
+  /** A param's shape or dtype differs from the expected architecture (or an unexpected param). */
+  | "mismatch"
+  /** A param the graph or the expected architecture declares is not in the file. */
+  | "missing-param"
+  /** The model given to save is inconsistent or its metadata is not JSON-serialisable. */
+  | "invalid-model"
+  /** Reading or writing the file failed. */
+  | "io";
+
+/** Error raised by saving and loading: names the file (when known), what was wrong, and expected vs found. */
+export class ModelFileError extends Error {
+  override name = "ModelFileError";
+  /** What went wrong. */
+  readonly code: ModelFileErrorCode;
+  /** The file concerned, when known. */
+  readonly file: string | undefined;
+  /** The message without the file prefix. */
+  readonly detail: string;
+  /** Creates an error; the message is `"<file>: <detail>"` when `file` is given. */
+  constructor(detail: string, code: ModelFileErrorCode, file?: string, options?: { cause?: unknown }) {
+    super(file !== undefined ? `${file}: ${detail}` : detail, options);
+    this.code = code;
+    this.file = file;
+    this.detail = detail;
+  }
+}
+
+/** One param's entry in the manifest. */
+export interface ManifestParam {
+  /** Param name (as in the graph). */
+  name: string;
+  /** Concrete shape. */
+  shape: number[];
+  /** Element type. */
+  dtype: DType;
+  /** Byte offset from the start of the weights section (a multiple of 8). */
+  offset: number;
+  /** Byte length: elements times 4 (float32) or 8 (float64). */
+  byteLength: number;
+}
+
+/** The JSON manifest of a model file. */
+export interface ModelManifest {
+  /** Always {@link MODEL_FORMAT}. */
+  format: typeof MODEL_FORMAT;
+  /** Format version (equals the header's). */
+  version: number;
+  /** The writer, e.g. `@gradgraph/models`. */
+  createdBy: string;
+  /** The graph, as the object form of `graphToJSON`. */
+  graph: unknown;
+  /** Param entries, in the graph's declaration order. */
+  params: ManifestParam[];
+  /** The weights section: its length and CRC-32 (8 lowercase hex digits). */
+  weights: { byteLength: number; checksum: { algorithm: "crc32"; value: string } };
+  /** User metadata (any JSON object). */
+  metadata: Record<string, unknown>;
+}
+
+/** A model read back by {@link deserializeModel}. */
+export interface SavedModel {
+  /** The validated graph. */
+  graph: Graph;
+  /** The params (fresh buffers, bit-identical to what was saved). */
+  params: ParamStore;
+  /** The user metadata (`{}` when none was saved). */
+  metadata: Record<string, unknown>;
+}
+
+/** What {@link serializeModel} saves. */
+export interface ModelToSave {
+  /** The graph; every param it declares must be in `params` with the same shape and dtype. */
+  graph: Graph;
+  /** Param values. Only the graph's params are saved (in the graph's declaration order). */
+  params: ParamStore;
+  /** JSON-serialisable user data (e.g. training settings, label names, accuracy). */
+  metadata?: Record<string, unknown>;
+}
+
+/** Options of {@link deserializeModel}. */
+export interface DeserializeOptions {
+  /**
+   * The architecture the caller expects: its params must match the file's exactly (same names, and
+   * for each the same shape and dtype), otherwise a `mismatch` or `missing-param` error is thrown.
+   */
+  expectGraph?: Graph;
+  /** Name used in error messages (e.g. the path the bytes came from). */
+  fileName?: string;
+}
+
+const align8 = (n: number): number => Math.ceil(n / 8) * 8;
+const bytesPer = (dtype: DType): number => (dtype === "float32" ? 4 : 8);
+const hex32 = (n: number): string => n.toString(16).padStart(8, "0");
+const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+function describeBytes(b: Uint8Array): string {
+  const hex = Array.from(b, (v) => v.toString(16).padStart(2, "0")).join(" ");
+  const ascii = Array.from(b, (v) => (v >= 0x20 && v < 0x7f ? String.fromCharCode(v) : ".")).join("");
+  return `${hex} ("${ascii}")`;
+}
+
+/** Writes `t`'s elements little-endian into `out` at `at`. */
+function writeTensor(out: Uint8Array, at: number, t: Tensor): void {
+  if (littleEndianHost) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    return;
+  }
+  const view = new DataView(out.buffer, out.byteOffset + at, t.data.byteLength);
+  const d = t.data;
+  if (t.dtype === "float32") for (let i = 0; i < d.length; i++) view.setFloat32(i * 4, d[i]!, true);
+  else for (let i = 0; i < d.length; i++) view.setFloat64(i * 8, d[i]!, true);
+}
+
+/** Reads a tensor of `shape`/`dtype` from little-endian bytes (into a fresh, aligned buffer). */
+function readTensor(bytes: Uint8Array, at: number, shape: readonly number[], dtype: DType): Tensor {
+  const n = sizeOf(shape);
+  const bpe = bytesPer(dtype);
+  const buf = new ArrayBuffer(n * bpe);
+  if (littleEndianHost) new Uint8Array(buf).set(bytes.subarray(at, at + n * bpe));
+  else {
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at, n * bpe);
+    const out = dtype === "float32" ? new Float32Array(buf) : new Float64Array(buf);
+    for (let i = 0; i < n; i++)
+      out[i] = dtype === "float32" ? view.getFloat32(i * 4, true) : view.getFloat64(i * 8, true);
+  }
+  return new Tensor(shape, dtype === "float32" ? new Float32Array(buf) : new Float64Array(buf));
+}
+
+/**
+ * Encodes a model (graph, params, metadata) into the versioned single-file format described in
+ * this module. Deterministic: the same model gives the same bytes. Throws a {@link ModelFileError}
+ * (`invalid-model`) when a graph param is missing from `params` or differs in shape/dtype, or when
+ * `metadata` is not a JSON-serialisable object (e.g. holds a BigInt or a cycle).
+ */
+export function serializeModel(model: ModelToSave): Uint8Array {
+  const { graph, params } = model;
+  const metadata = model.metadata ?? {};
+  if (!isRecord(metadata)) {
+    throw new ModelFileError(
+      `metadata must be a plain object, got ${Array.isArray(metadata) ? "an array" : typeof metadata}`,
+      "invalid-model",
+    );
+  }
+  const entries: ManifestParam[] = [];
+  const tensors: Tensor[] = [];
+  let offset = 0;
+  for (const [name, spec] of Object.entries(graph.params)) {
+    if (!params.has(name)) {
+      throw new ModelFileError(
+        `cannot save: the graph declares param '${name}' (${spec.dtype} ${shapeToString(spec.shape)}) but the param store has no such param`,
+        "invalid-model",
+      );
+    }
+    const t = params.get(name);
+    if (!shapesEqual(t.shape, spec.shape) || t.dtype !== spec.dtype) {
+      throw new ModelFileError(
+        `cannot save: param '${name}' is ${t.dtype} ${shapeToString(t.shape)} in the store but the graph declares ${spec.dtype} ${shapeToString(spec.shape)}`,
+        "invalid-model",
+      );
+    }
+    offset = align8(offset);
+    entries.push({ name, shape: [...t.shape], dtype: t.dtype, offset, byteLength: t.data.byteLength });
+    tensors.push(t);
+    offset += t.data.byteLength;
+  }
+  const weightBytes = align8(offset);
+  const weights = new Uint8Array(weightBytes);
+  entries.forEach((e, i) => {
+    writeTensor(weights, e.offset, tensors[i]!);
+  });
+  const manifest: ModelManifest = {
+    format: MODEL_FORMAT,
+    version: MODEL_VERSION,
+    createdBy: "@gradgraph/models",
+    graph: JSON.parse(graphToJSON(graph)) as unknown,
+    params: entries,
+    weights: { byteLength: weightBytes, checksum: { algorithm: "crc32", value: hex32(crc32(weights)) } },
+    metadata,
+  };
+  let json: string;
+  try {
+    json = JSON.stringify(manifest);
+  } catch (e) {
+    throw new ModelFileError(
+      `metadata is not JSON-serialisable: ${(e as Error).message}`,
+      "invalid-model",
+      undefined,
+      {
+        cause: e,
+      },
+    );
+  }
+  const manifestBytes = new TextEncoder().encode(json);
+  const start = align8(HEADER_BYTES + manifestBytes.length);
+  const out = new Uint8Array(start + weightBytes);
+  out.set(MAGIC_BYTES, 0);
+  const view = new DataView(out.buffer);
+  view.setUint32(8, MODEL_VERSION, true);
+  view.setUint32(12, manifestBytes.length, true);
+  view.setUint32(16, crc32(manifestBytes), true);
+  out.set(manifestBytes, HEADER_BYTES);
+  out.set(weights, start);
+  return out;
+}
+
+function isShape(x: unknown): x is number[] {
+  return Array.isArray(x) && x.every((d) => Number.isInteger(d) && d >= 0);
+}
+
+/**
+ * Decodes bytes written by {@link serializeModel}, checking everything: magic, version, lengths
+ * (with byte offsets when the file is truncated), both checksums, the manifest and its graph, that
+ * the file's params are exactly the graph's, and with `expectGraph` that they match that
+ * architecture. Every failure is a {@link ModelFileError} with a {@link ModelFileErrorCode}.
+ */
+export function deserializeModel(bytes: Uint8Array, options: DeserializeOptions = {}): SavedModel {
+  const file = options.fileName;
+  const err = (detail: string, code: ModelFileErrorCode, cause?: unknown): ModelFileError =>
+    new ModelFileError(detail, code, file, cause === undefined ? undefined : { cause });
+
+  // header
+  const head = bytes.subarray(0, Math.min(8, bytes.length));
+  if (!head.every((b, i) => b === MAGIC_BYTES[i])) {
+    throw err(
+      `not a gradgraph model file: expected magic bytes ${describeBytes(MAGIC_BYTES)}, found ${describeBytes(head)}`,
+      "bad-magic",
+    );
+  }
+  if (bytes.length < HEADER_BYTES) {
+    throw err(
+      `truncated: the file is ${bytes.length} bytes, shorter than the ${HEADER_BYTES}-byte header`,
+      "truncated",
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint32(8, true);
+  if (version > MODEL_VERSION) {
+    throw err(
+      `unsupported format version ${version}: this build of @gradgraph/models reads versions up to ${MODEL_VERSION}; upgrade it to read this file`,
+      "unsupported-version",
+    );
+  }
+  if (version < 1)
+    throw err(`invalid format version ${version} (expected 1..${MODEL_VERSION})`, "unsupported-version");
+  const manifestLength = view.getUint32(12, true);
+  const manifestEnd = HEADER_BYTES + manifestLength;
+  if (manifestEnd > bytes.length) {
+    throw err(
+      `truncated: the manifest (${manifestLength} bytes) spans bytes ${HEADER_BYTES}..${manifestEnd} but the file ends at byte ${bytes.length}`,
+      "truncated",
+    );
+  }
+  const manifestBytes = bytes.subarray(HEADER_BYTES, manifestEnd);
+  const manifestCrc = crc32(manifestBytes);
+  const expectedManifestCrc = view.getUint32(16, true);
+  if (manifestCrc !== expectedManifestCrc) {
+    throw err(
+      `manifest checksum mismatch: the header says CRC-32 ${hex32(expectedManifestCrc)}, the manifest bytes ${HEADER_BYTES}..${manifestEnd} give ${hex32(manifestCrc)} (the file is corrupted)`,
+      "checksum",
+    );
+  }
+
+  // manifest
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(manifestBytes));
+  } catch (e) {
+    throw err(`malformed manifest JSON: ${(e as Error).message}`, "manifest", e);
+  }
+  const bad = (what: string): ModelFileError => err(`invalid manifest: ${what}`, "manifest");
+  if (!isRecord(raw)) throw bad("the top level is not an object");
+  if (raw.format !== MODEL_FORMAT)
+    throw bad(`format is ${JSON.stringify(raw.format)}, expected "${MODEL_FORMAT}"`);
+  if (raw.version !== version)
+    throw bad(`version ${JSON.stringify(raw.version)} differs from the header's ${version}`);
+  const metadata = raw.metadata ?? {};
+  if (!isRecord(metadata)) throw bad("'metadata' is not an object");
+  const w = raw.weights;
+  if (
+    !isRecord(w) ||
+    !Number.isInteger(w.byteLength) ||
+    (w.byteLength as number) < 0 ||
+    !isRecord(w.checksum) ||
+    w.checksum.algorithm !== "crc32" ||
+    typeof w.checksum.value !== "string" ||
+    !/^[0-9a-f]{8}$/.test(w.checksum.value)
+  ) {
+    throw bad(
+      `'weights' must be {byteLength, checksum: {algorithm: "crc32", value: <8 hex digits>}}, found ${JSON.stringify(w)}`,
+    );
+  }
+  const weightBytes = w.byteLength as number;
+  const start = align8(manifestEnd);
+  const end = start + weightBytes;
+  if (end > bytes.length) {
+    throw err(
+      `truncated: the weights (${weightBytes} bytes) span bytes ${start}..${end} but the file ends at byte ${bytes.length} (${end - bytes.length} bytes missing)`,
+      "truncated",
+    );
+  }
+  if (end < bytes.length) {
+    throw err(
+      `${bytes.length - end} unexpected bytes after the weights: the file is ${bytes.length} bytes, the manifest describes ${end}`,
+      "trailing-data",
+    );
+  }
+  const weights = bytes.subarray(start, end);
+  const crc = hex32(crc32(weights));
+  if (crc !== w.checksum.value) {
+    throw err(
+      `weights checksum mismatch: the manifest says CRC-32 ${w.checksum.value}, bytes ${start}..${end} give ${crc} (the file is corrupted)`,
+      "checksum",
+    );
+  }
+  if (!Array.isArray(raw.params)) throw bad("'params' is not an array");
+  const entries = new Map<string, ManifestParam>();
+  raw.params.forEach((p: unknown, i: number) => {
+    if (!isRecord(p) || typeof p.name !== "string") throw bad(`params[${i}] has no name`);
+    const where = `param '${p.name}'`;
+    if (entries.has(p.name)) throw bad(`${where} is listed twice`);
+    if (!isShape(p.shape)) throw bad(`${where} has invalid shape ${JSON.stringify(p.shape)}`);
+    if (!isDType(p.dtype)) throw bad(`${where} has invalid dtype ${JSON.stringify(p.dtype)}`);
+    const need = sizeOf(p.shape) * bytesPer(p.dtype);
+    if (p.byteLength !== need) {
+      throw bad(
+        `${where} (${p.dtype} ${shapeToString(p.shape)}) has byteLength ${JSON.stringify(p.byteLength)}, expected ${need}`,
+      );
+    }
+    const off = p.offset;
+    if (
+      typeof off !== "number" ||
+      !Number.isInteger(off) ||
+      off < 0 ||
+      off % 8 !== 0 ||
+      off + need > weightBytes
+    ) {
+      throw bad(
+        `${where} has offset ${JSON.stringify(off)}: it must be a multiple of 8 with offset + ${need} <= ${weightBytes} (the weights' length)`,
+      );
+    }
+    entries.set(p.name, { name: p.name, shape: p.shape, dtype: p.dtype, offset: off, byteLength: need });
+  });
+  let graph: Graph;
+  try {
+    graph = parseGraph(raw.graph);
+  } catch (e) {
+    throw err(`invalid manifest: the graph is invalid: ${(e as Error).message}`, "manifest", e);
+  }
+
+  // the file's params must be exactly the graph's
+  for (const [name, spec] of Object.entries(graph.params)) {
+    const e = entries.get(name);
+    if (!e) {
+      throw err(
+        `param '${name}' (${spec.dtype} ${shapeToString(spec.shape)}) is declared by the saved graph but missing from the file's params (file has: ${[...entries.keys()].join(", ") || "none"})`,
+        "missing-param",
+      );
+    }
+    if (!shapesEqual(e.shape, spec.shape) || e.dtype !== spec.dtype) {
+      throw err(
+        `param '${name}': the saved graph declares ${spec.dtype} ${shapeToString(spec.shape)} but the stored weights are ${e.dtype} ${shapeToString(e.shape)}`,
+        "mismatch",
+      );
+    }
+  }
+  for (const name of entries.keys()) {
+    if (!Object.hasOwn(graph.params, name))
+      throw bad(`param '${name}' is stored but the saved graph does not declare it`);
+  }
+
+  if (options.expectGraph) {
+    const expected = options.expectGraph.params;
+    for (const [name, spec] of Object.entries(expected)) {
+      const e = entries.get(name);
+      if (!e) {
+        throw err(
+          `param '${name}' expected by the architecture (${spec.dtype} ${shapeToString(spec.shape)}) is missing from the file (file has: ${[...entries.keys()].join(", ") || "none"})`,
+          "missing-param",
+        );
+      }
+      if (!shapesEqual(e.shape, spec.shape) || e.dtype !== spec.dtype) {
+        throw err(
+          `param '${name}': the architecture expects ${spec.dtype} ${shapeToString(spec.shape)}, the file has ${e.dtype} ${shapeToString(e.shape)}`,
+          "mismatch",
+        );
+      }
+    }
+    for (const e of entries.values()) {
+      if (!Object.hasOwn(expected, e.name)) {
+        throw err(
+          `the file has param '${e.name}' (${e.dtype} ${shapeToString(e.shape)}) that the expected architecture does not declare (it declares: ${Object.keys(expected).join(", ") || "none"})`,
+          "mismatch",
+        );
+      }
+    }
+  }
+
+  const params = new ParamStore();
+  for (const name of Object.keys(graph.params)) {
+    const e = entries.get(name)!;
+    params.set(name, readTensor(weights, e.offset, e.shape, e.dtype));
+  }
+  return { graph, params, metadata };
+}
