@@ -214,6 +214,7 @@ export class GraphBuilder {
   private readonly scopes: string[] = [];
   private readonly scalarCache = new Map<string, Value>();
   private built = false;
+  private declaring = false;
 
   /** Starts a new, empty graph. */
   constructor(options: BuilderOptions = {}) {
@@ -307,6 +308,9 @@ export class GraphBuilder {
   ): Value {
     if (this.built) throw new GraphError("this builder has already built its graph; start a new one");
     if (!isOpName(op)) throw new GraphError(`unknown op '${String(op)}'`);
+    if ((op === "input" || op === "param") && !this.declaring) {
+      throw new GraphError(`use GraphBuilder.${op}() to declare ${op}s, so they are registered by name`);
+    }
     const def = opDef(op);
     const dtypeHint = inputs.find((v): v is Value => v instanceof Value)?.dtype ?? this.dtype;
     const ins = inputs.map((v) => this.lift(v, dtypeHint));
@@ -361,7 +365,13 @@ export class GraphBuilder {
   /** Declares a named input fed at run time. Dims may be symbols such as `"N"` (the batch size). */
   input(name: string, shape: Shape, dtype: DType = this.dtype): Value {
     if (this.hasName(name)) throw new GraphError(`an input or param named '${name}' already exists`);
-    const v = this.op("input", [], { name, shape: [...shape], dtype }, name);
+    this.declaring = true;
+    let v: Value;
+    try {
+      v = this.op("input", [], { name, shape: [...shape], dtype }, name);
+    } finally {
+      this.declaring = false;
+    }
     this.newInputs[name] = v.id;
     return v;
   }
@@ -370,7 +380,13 @@ export class GraphBuilder {
   param(name: string, shape: ConcreteShape, options: ParamOptions = {}): Value {
     if (this.hasName(name)) throw new GraphError(`an input or param named '${name}' already exists`);
     const dtype = options.dtype ?? this.dtype;
-    const v = this.op("param", [], { name, shape: [...shape], dtype }, name);
+    this.declaring = true;
+    let v: Value;
+    try {
+      v = this.op("param", [], { name, shape: [...shape], dtype }, name);
+    } finally {
+      this.declaring = false;
+    }
     this.newParams[name] = { node: v.id, shape: [...shape], dtype, init: options.init ?? { kind: "zeros" } };
     return v;
   }

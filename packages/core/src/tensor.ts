@@ -78,12 +78,15 @@ export class Tensor<D extends DType = DType> {
     options: { shape?: ConcreteShape; dtype?: D } = {},
   ): Tensor<D> {
     const dtype = (options.dtype ?? "float64") as D;
-    if (options.shape) {
+    // a typed array without a shape is a vector (it cannot be nested)
+    const shapeOpt =
+      options.shape ?? (ArrayBuffer.isView(values) ? [(values as ArrayLike<number>).length] : null);
+    if (shapeOpt) {
       const flat = values as ArrayLike<number>;
-      const t = Tensor.zeros(options.shape, dtype);
+      const t = Tensor.zeros(shapeOpt, dtype);
       if (flat.length !== t.size) {
         throw new ShapeError(
-          `${flat.length} values given for shape ${shapeToString(options.shape)} (needs ${t.size})`,
+          `${flat.length} values given for shape ${shapeToString(shapeOpt)} (needs ${t.size})`,
         );
       }
       for (let i = 0; i < t.size; i++) t.data[i] = flat[i]!;

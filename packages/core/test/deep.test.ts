@@ -37,7 +37,9 @@ describe("deep graphs", () => {
 
     // with fusion (the default) the chain runs in capped groups, with the same result
     const fusedExe = compile(graph);
-    expect(fusedExe.run({ x: Tensor.from([1, 2, 3, 4]) }).y!.toArray()).toEqual([100_001, 100_002, 100_003, 100_004]);
+    expect(fusedExe.run({ x: Tensor.from([1, 2, 3, 4]) }).y!.toArray()).toEqual([
+      100_001, 100_002, 100_003, 100_004,
+    ]);
     expect(fusedExe.plan({ x: [4] }).stats.steps).toBeLessThan(100_000 / 10);
   });
 

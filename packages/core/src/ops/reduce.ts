@@ -32,6 +32,11 @@ export function reduceAttrs(op: string, raw: Partial<ReduceAttrs>): ReduceAttrs 
 export function reduceShape(op: string, inputs: readonly TypeInfo[], attrs: ReduceAttrs): TypeInfo {
   const x = inputs[0]!;
   const axes = normalizeAxes(op, attrs.axes, x.shape.length);
+  if (op === "logSumExp" && !axes.every((a, i) => i === 0 || a === axes[i - 1]! + 1)) {
+    throw new ShapeError(
+      `axes ${JSON.stringify(axes)} of ${shapeToString(x.shape)} are not contiguous (logSumExp reduces a contiguous block; transpose first)`,
+    );
+  }
   return { shape: reducedShape(x.shape, axes, attrs.keepdims), dtype: x.dtype };
 }
 

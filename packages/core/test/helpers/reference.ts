@@ -1,0 +1,413 @@
+/**
+ * A deliberately naive float64 reference evaluator for every op, written independently of the
+ * kernels: nested loops over multi-indices with numpy semantics. Slow and obviously correct.
+ *
+ * `REFERENCE` is a mapped type over `OpName`, so an op added to the table without a reference
+ * entry fails `tsc`; the op tests also check the keys at run time.
+ */
+import type { Dim, Graph, GraphNode, OpName, ParamStore, Shape, Tensor } from "@gradgraph/core";
+
+/** A reference value: concrete shape plus row-major float64 data. */
+export interface RefTensor {
+  readonly shape: number[];
+  readonly data: number[];
+}
+
+interface Env {
+  readonly feeds: Readonly<Record<string, Tensor>>;
+  readonly params: ParamStore | undefined;
+  readonly dims: ReadonlyMap<string, number>;
+}
+
+type RefFn<K extends OpName> = (node: GraphNode<K>, inputs: readonly RefTensor[], env: Env) => RefTensor;
+
+// ---- multi-index helpers ----------------------------------------------------------------
+
+function size(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Calls fn(multiIndex, flatIndex) for every element of `shape`, row-major. */
+function forEachIndex(shape: readonly number[], fn: (idx: number[], flat: number) => void): void {
+  const n = size(shape);
+  for (let flat = 0; flat < n; flat++) {
+    const idx = new Array<number>(shape.length);
+    let rem = flat;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      idx[d] = rem % shape[d]!;
+      rem = Math.floor(rem / shape[d]!);
+    }
+    fn(idx, flat);
+  }
+}
+
+function ravel(idx: readonly number[], shape: readonly number[]): number {
+  let off = 0;
+  for (let d = 0; d < shape.length; d++) {
+    const i = idx[d]!;
+    if (i < 0 || i >= shape[d]!) throw new Error(`reference: index ${idx} out of ${shape}`);
+    off = off * shape[d]! + i;
+  }
+  return off;
+}
+
+function at(t: RefTensor, idx: readonly number[]): number {
+  return t.data[ravel(idx, t.shape)]!;
+}
+
+/** Reads `t` at output index `outIdx` with numpy broadcasting (trailing alignment, size-1 dims repeat). */
+function atBroadcast(t: RefTensor, outIdx: readonly number[]): number {
+  const lead = outIdx.length - t.shape.length;
+  const idx = t.shape.map((d, k) => (d === 1 ? 0 : outIdx[k + lead]!));
+  return at(t, idx);
+}
+
+function broadcast(shapes: readonly (readonly number[])[]): number[] {
+  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  const out: number[] = [];
+  for (let d = 0; d < rank; d++) {
+    let r = 1;
+    for (const s of shapes) {
+      const k = d - (rank - s.length);
+      const v = k < 0 ? 1 : s[k]!;
+      if (v === 1) continue;
+      if (r !== 1 && r !== v) throw new Error(`reference: cannot broadcast ${JSON.stringify(shapes)}`);
+      r = v;
+    }
+    out.push(r);
+  }
+  return out;
+}
+
+function resolve(shape: readonly Dim[], dims: ReadonlyMap<string, number>): number[] {
+  return shape.map((d) => {
+    if (typeof d === "number") return d;
+    const v = dims.get(d);
+    if (v === undefined) throw new Error(`reference: unbound dim ${d}`);
+    return v;
+  });
+}
+
+function axesOf(axes: readonly number[] | null, rank: number): number[] {
+  if (axes === null) return Array.from({ length: rank }, (_, i) => i);
+  return [...new Set(axes.map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
+}
+
+function tensorToRef(t: Tensor): RefTensor {
+  return { shape: [...t.shape], data: Array.from(t.data) };
+}
+
+// ---- per-op references ------------------------------------------------------------------
+
+function unary(f: (x: number) => number): RefFn<OpName> {
+  return (_node, [x]) => ({ shape: [...x!.shape], data: x!.data.map(f) });
+}
+
+function nary(f: (...v: number[]) => number): RefFn<OpName> {
+  return (_node, ins) => {
+    const shape = broadcast(ins.map((t) => t.shape));
+    const data: number[] = [];
+    forEachIndex(shape, (idx) => {
+      data.push(f(...ins.map((t) => atBroadcast(t, idx))));
+    });
+    return { shape, data };
+  };
+}
+
+type ReduceKind = "sum" | "mean" | "max" | "logSumExp";
+
+function reduce(kind: ReduceKind): RefFn<"sum" | "mean" | "max" | "logSumExp"> {
+  return (node, [x]) => {
+    const rank = x!.shape.length;
+    const axes = axesOf(node.attrs.axes, rank);
+    const keptShape = x!.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const groups = new Map<number, number[]>();
+    forEachIndex(x!.shape, (idx, flat) => {
+      const key = ravel(
+        idx.map((v, i) => (axes.includes(i) ? 0 : v)),
+        keptShape,
+      );
+      const g = groups.get(key) ?? [];
+      groups.set(key, g);
+      g.push(x!.data[flat]!);
+    });
+    const data: number[] = [];
+    for (let k = 0; k < size(keptShape); k++) {
+      const vals = groups.get(k) ?? [];
+      let r: number;
+      if (kind === "sum" || kind === "mean") {
+        r = 0;
+        for (const v of vals) r += v;
+        if (kind === "mean") r /= vals.length;
+      } else {
+        let m = Number.NEGATIVE_INFINITY;
+        for (const v of vals) m = Number.isNaN(v) || Number.isNaN(m) ? Number.NaN : Math.max(m, v);
+        if (kind === "max") r = m;
+        else if (!Number.isFinite(m)) r = m;
+        else {
+          let s = 0;
+          for (const v of vals) s += Math.exp(v - m);
+          r = m + Math.log(s);
+        }
+      }
+      data.push(r);
+    }
+    const shape = node.attrs.keepdims ? keptShape : x!.shape.filter((_, i) => !axes.includes(i));
+    return { shape, data };
+  };
+}
+
+function softmaxRef(log: boolean): RefFn<"softmax" | "logSoftmax"> {
+  return (node, [x]) => {
+    const rank = x!.shape.length;
+    const axis = node.attrs.axis < 0 ? node.attrs.axis + rank : node.attrs.axis;
+    const n = x!.shape[axis]!;
+    const data = new Array<number>(x!.data.length);
+    forEachIndex(x!.shape, (idx, flat) => {
+      const line = (r: number) =>
+        at(
+          x!,
+          idx.map((v, d) => (d === axis ? r : v)),
+        );
+      let m = Number.NEGATIVE_INFINITY;
+      for (let r = 0; r < n; r++) m = Math.max(m, line(r));
+      let s = 0;
+      for (let r = 0; r < n; r++) s += Math.exp(line(r) - m);
+      const v = x!.data[flat]!;
+      data[flat] = log ? v - m - Math.log(s) : Math.exp(v - m) / s;
+    });
+    return { shape: [...x!.shape], data };
+  };
+}
+
+function matmulRef(node: GraphNode<"matmul">, [a, b]: readonly RefTensor[]): RefTensor {
+  const { transA, transB } = node.attrs;
+  const as = a!.shape;
+  const bs = b!.shape;
+  const ra = as.length;
+  const rb = bs.length;
+  const M = transA ? as[ra - 1]! : as[ra - 2]!;
+  const K = transA ? as[ra - 2]! : as[ra - 1]!;
+  const N = transB ? bs[rb - 2]! : bs[rb - 1]!;
+  const batch = broadcast([as.slice(0, -2), bs.slice(0, -2)]);
+  const shape = [...batch, M, N];
+  const data: number[] = [];
+  forEachIndex(shape, (idx) => {
+    const bIdx = idx.slice(0, -2);
+    const i = idx[idx.length - 2]!;
+    const j = idx[idx.length - 1]!;
+    let s = 0;
+    for (let k = 0; k < K; k++) {
+      const av = atBroadcast(a!, [...bIdx, ...(transA ? [k, i] : [i, k])]);
+      const bv = atBroadcast(b!, [...bIdx, ...(transB ? [j, k] : [k, j])]);
+      s += av * bv;
+    }
+    data.push(s);
+  });
+  return { shape, data };
+}
+
+const id = (x: number) => x;
+
+/** The reference implementation of every op, keyed by op name. */
+export const REFERENCE: { readonly [K in OpName]: RefFn<K> } = {
+  input: (node, _ins, env) => {
+    const t = env.feeds[node.attrs.name];
+    if (!t) throw new Error(`reference: no feed ${node.attrs.name}`);
+    return tensorToRef(t);
+  },
+  param: (node, _ins, env) => tensorToRef(env.params!.get(node.attrs.name)),
+  constant: (node) => ({ shape: [...node.attrs.shape], data: [...node.attrs.values] }),
+  fill: (node, _ins, env) => {
+    const shape = resolve(node.attrs.shape, env.dims);
+    return { shape, data: new Array<number>(size(shape)).fill(node.attrs.value) };
+  },
+  neg: unary((x) => -x),
+  exp: unary(Math.exp),
+  log: unary(Math.log),
+  tanh: unary((x) => {
+    const e = Math.expm1(-2 * Math.abs(x)); // tanh|x| = -e / (2 + e), stable for any |x|
+    return x < 0 ? e / (2 + e) : -e / (2 + e);
+  }),
+  sigmoid: unary((x) => 1 / (1 + Math.exp(-x))),
+  relu: unary((x) => Math.max(x, 0)), // NaN stays NaN, like numpy's maximum(x, 0)
+  square: unary((x) => x * x),
+  sqrt: unary((x) => x ** 0.5),
+  abs: unary((x) => (x < 0 ? -x : x)),
+  sign: unary((x) => (x > 0 ? 1 : x < 0 ? -1 : x)),
+  add: nary((a, b) => a + b),
+  sub: nary((a, b) => a - b),
+  mul: nary((a, b) => a * b),
+  div: nary((a, b) => a / b),
+  pow: nary((a, b) => a ** b),
+  maximum: nary((a, b) => Math.max(a, b)),
+  minimum: nary((a, b) => Math.min(a, b)),
+  greater: nary((a, b) => (a > b ? 1 : 0)),
+  greaterEqual: nary((a, b) => (a >= b ? 1 : 0)),
+  less: nary((a, b) => (a < b ? 1 : 0)),
+  lessEqual: nary((a, b) => (a <= b ? 1 : 0)),
+  equal: nary((a, b) => (a === b ? 1 : 0)),
+  where: nary((c, a, b) => (c !== 0 ? a : b)),
+  matmul: matmulRef,
+  transpose: (node, [x]) => {
+    const rank = x!.shape.length;
+    const perm = node.attrs.perm ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
+    const shape = perm.map((p) => x!.shape[p]!);
+    const data: number[] = [];
+    forEachIndex(shape, (o) => {
+      const inIdx = new Array<number>(rank);
+      perm.forEach((p, i) => {
+        inIdx[p] = o[i]!;
+      });
+      data.push(at(x!, inIdx));
+    });
+    return { shape, data };
+  },
+  reshape: (node, [x], env) => {
+    const target = node.attrs.shape.map((d) => (typeof d === "string" ? env.dims.get(d)! : d));
+    const known = target.filter((d) => d !== -1).reduce((p, d) => p * d, 1);
+    const shape = target.map((d) => (d === -1 ? x!.data.length / known : d));
+    if (size(shape) !== x!.data.length) throw new Error("reference: reshape size mismatch");
+    return { shape, data: [...x!.data] };
+  },
+  broadcastTo: (node, [x], env) => {
+    const shape = resolve(node.attrs.shape, env.dims);
+    const data: number[] = [];
+    forEachIndex(shape, (idx) => {
+      data.push(atBroadcast(x!, idx));
+    });
+    return { shape, data };
+  },
+  concat: (node, ins) => {
+    const rank = ins[0]!.shape.length;
+    const axis = node.attrs.axis < 0 ? node.attrs.axis + rank : node.attrs.axis;
+    const shape = [...ins[0]!.shape];
+    shape[axis] = ins.reduce((p, t) => p + t.shape[axis]!, 0);
+    const data: number[] = [];
+    forEachIndex(shape, (idx) => {
+      let k = 0;
+      let pos = idx[axis]!;
+      while (pos >= ins[k]!.shape[axis]!) pos -= ins[k++]!.shape[axis]!;
+      data.push(
+        at(
+          ins[k]!,
+          idx.map((v, d) => (d === axis ? pos : v)),
+        ),
+      );
+    });
+    return { shape, data };
+  },
+  slice: (node, [x]) => {
+    const begin = x!.shape.map((_, d) => node.attrs.begin[d] ?? 0);
+    const end = x!.shape.map((dim, d) => node.attrs.end[d] ?? dim);
+    const shape = begin.map((b, d) => end[d]! - b);
+    const data: number[] = [];
+    forEachIndex(shape, (idx) => {
+      data.push(
+        at(
+          x!,
+          idx.map((v, d) => v + begin[d]!),
+        ),
+      );
+    });
+    return { shape, data };
+  },
+  pad: (node, [x]) => {
+    const before = x!.shape.map((_, d) => node.attrs.before[d] ?? 0);
+    const shape = x!.shape.map((dim, d) => before[d]! + dim + (node.attrs.after[d] ?? 0));
+    const data: number[] = [];
+    forEachIndex(shape, (idx) => {
+      const src = idx.map((v, d) => v - before[d]!);
+      data.push(src.every((v, d) => v >= 0 && v < x!.shape[d]!) ? at(x!, src) : 0);
+    });
+    return { shape, data };
+  },
+  sum: reduce("sum"),
+  mean: reduce("mean"),
+  max: reduce("max"),
+  logSumExp: reduce("logSumExp"),
+  softmax: softmaxRef(false),
+  logSoftmax: softmaxRef(true),
+  stopGradient: unary(id),
+};
+
+function bindDims(graph: Graph, feeds: Readonly<Record<string, Tensor>>): Map<string, number> {
+  const dims = new Map<string, number>();
+  for (const [name, nodeId] of Object.entries(graph.inputs)) {
+    const decl: Shape = graph.nodes[nodeId]!.shape;
+    const t = feeds[name];
+    if (!t) continue;
+    decl.forEach((d, i) => {
+      if (typeof d === "string") dims.set(d, t.shape[i]!);
+    });
+  }
+  return dims;
+}
+
+/**
+ * Evaluates the outputs of `graph` with the reference implementations, node by node.
+ * Values of float32 nodes are rounded to float32 after each node (as their storage would be).
+ */
+export function referenceRun(
+  graph: Graph,
+  feeds: Readonly<Record<string, Tensor>>,
+  params?: ParamStore,
+): Record<string, RefTensor> {
+  const env: Env = { feeds, params, dims: bindDims(graph, feeds) };
+  const needed = new Uint8Array(graph.nodes.length);
+  for (const id of Object.values(graph.outputs)) needed[id] = 1;
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    if (needed[i]) for (const j of graph.nodes[i]!.inputs) needed[j] = 1;
+  }
+  const values: RefTensor[] = [];
+  for (const node of graph.nodes) {
+    if (!needed[node.id]) continue;
+    const fn = REFERENCE[node.op] as RefFn<OpName>;
+    let v = fn(
+      node,
+      node.inputs.map((i) => values[i]!),
+      env,
+    );
+    if (node.dtype === "float32") v = { shape: v.shape, data: v.data.map(Math.fround) };
+    values[node.id] = v;
+  }
+  return Object.fromEntries(Object.entries(graph.outputs).map(([k, i]) => [k, values[i]!]));
+}
+
+/** Tolerances for comparing against the reference. */
+export interface Tolerance {
+  readonly rtol: number;
+  readonly atol: number;
+}
+
+export const TOL: Record<"float32" | "float64", Tolerance> = {
+  float64: { rtol: 1e-12, atol: 1e-13 },
+  float32: { rtol: 2e-5, atol: 1e-6 },
+};
+
+/**
+ * Returns null when `actual` matches `expected` (same shape; every element within tolerance,
+ * NaN matching NaN, infinities matching exactly), otherwise a message describing the first mismatch.
+ */
+export function mismatch(
+  actual: { shape: readonly number[]; data: ArrayLike<number> },
+  expected: RefTensor,
+  tol: Tolerance,
+): string | null {
+  if (actual.shape.length !== expected.shape.length || actual.shape.some((d, i) => d !== expected.shape[i])) {
+    return `shape [${actual.shape}] != expected [${expected.shape}]`;
+  }
+  if (actual.data.length !== expected.data.length)
+    return `length ${actual.data.length} != ${expected.data.length}`;
+  for (let i = 0; i < expected.data.length; i++) {
+    const a = actual.data[i]!;
+    const e = expected.data[i]!;
+    if (Number.isNaN(e) ? Number.isNaN(a) : a === e || Math.abs(a - e) <= tol.atol + tol.rtol * Math.abs(e)) {
+      continue;
+    }
+    return `element ${i}: got ${a}, expected ${e} (|diff| ${Math.abs(a - e)})`;
+  }
+  return null;
+}
