@@ -1,0 +1,214 @@
+/**
+ * Training callbacks, the training history and early stopping.
+ * @module
+ */
+import type { ParamStore } from "@gradgraph/core";
+import type { Model } from "./model.js";
+
+/**
+ * Per-epoch logs: `loss` (training) and, when asked for, `val_loss`, the training metrics by name
+ * (`accuracy`) and the validation metrics prefixed `val_` (`val_accuracy`).
+ */
+export type EpochLogs = Readonly<Record<string, number>>;
+
+/** Per-batch logs. The same object is reused for every batch: copy what you keep. */
+export interface BatchLogs {
+  /** Epoch index, from 0. */
+  readonly epoch: number;
+  /** Batch index within the epoch, from 0. */
+  readonly batch: number;
+  /** Steps taken so far in this run, including this one. */
+  readonly step: number;
+  /** Rows in this batch. */
+  readonly size: number;
+  /** The batch loss (computed before the update). */
+  readonly loss: number;
+}
+
+/** The per-epoch record of a training run. */
+export interface History {
+  /** Completed epochs (or iterations, for full-batch training). */
+  epochs: number;
+  /** Training loss per epoch. */
+  readonly loss: number[];
+  /** Validation loss per epoch (empty without validation data). */
+  readonly valLoss: number[];
+  /** Training metrics per epoch, by name. */
+  readonly metrics: Record<string, number[]>;
+  /** Validation metrics per epoch, by name (without the `val_` prefix). */
+  readonly valMetrics: Record<string, number[]>;
+  /** Every epoch's full logs. */
+  readonly logs: EpochLogs[];
+  /** Wall time of each epoch in milliseconds (training plus evaluation). */
+  readonly epochTimeMs: number[];
+  /** Total wall time in milliseconds. */
+  timeMs: number;
+  /** Optimisation steps taken. */
+  steps: number;
+  /** True when a callback or early stopping ended training before the last epoch. */
+  stoppedEarly: boolean;
+}
+
+/** A fresh, empty history. */
+export function emptyHistory(): History {
+  return {
+    epochs: 0,
+    loss: [],
+    valLoss: [],
+    metrics: {},
+    valMetrics: {},
+    logs: [],
+    epochTimeMs: [],
+    timeMs: 0,
+    steps: 0,
+    stoppedEarly: false,
+  };
+}
+
+function pushTo(table: Record<string, number[]>, key: string, v: number): void {
+  const list = table[key];
+  if (list) list.push(v);
+  else table[key] = [v];
+}
+
+/** Appends one epoch's logs to a history (splitting them into its arrays). */
+export function recordEpoch(history: History, logs: EpochLogs, timeMs: number): void {
+  history.logs.push(logs);
+  history.epochTimeMs.push(timeMs);
+  history.epochs = history.logs.length;
+  for (const [k, v] of Object.entries(logs)) {
+    if (k === "loss") history.loss.push(v);
+    else if (k === "val_loss") history.valLoss.push(v);
+    else if (k.startsWith("val_")) pushTo(history.valMetrics, k.slice(4), v);
+    else pushTo(history.metrics, k, v);
+  }
+}
+
+/** What callbacks see of the run. */
+export interface TrainContext {
+  /** The model being trained. */
+  readonly model: Model;
+  /** The history so far. */
+  readonly history: History;
+  /** Asks training to stop after the current batch. */
+  stop(): void;
+  /** True once a stop was requested. */
+  readonly stopRequested: boolean;
+}
+
+/**
+ * Hooks called during training. `onBatchEnd` and `onEpochEnd` may return `false` (or call
+ * `ctx.stop()`) to stop training.
+ */
+export interface Callback {
+  /** Before the first epoch. */
+  onTrainBegin?(ctx: TrainContext): void;
+  /** Before each epoch (index from 0). */
+  onEpochBegin?(epoch: number, ctx: TrainContext): void;
+  /** After each optimisation step. `logs` is reused between calls. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: callbacks written as plain statements return void
+  onBatchEnd?(batch: number, logs: BatchLogs, ctx: TrainContext): boolean | undefined | void;
+  /** After each epoch, once its logs (including validation) are known. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: callbacks written as plain statements return void
+  onEpochEnd?(epoch: number, logs: EpochLogs, ctx: TrainContext): boolean | undefined | void;
+  /** After training ends (also when it was stopped). */
+  onTrainEnd?(ctx: TrainContext): void;
+}
+
+/** Options of {@link earlyStopping}. */
+export interface EarlyStoppingOptions {
+  /** The log to watch (default `"val_loss"`, or `"loss"` when there is no validation data). */
+  monitor?: string;
+  /** Epochs without improvement to wait before stopping (default 0). */
+  patience?: number;
+  /** Smallest change that counts as an improvement (default 0). */
+  minDelta?: number;
+  /** `"min"`, `"max"`, or `"auto"` (default: `"max"` for names containing `acc`, else `"min"`). */
+  mode?: "min" | "max" | "auto";
+  /** Restore the params of the best epoch when training ends (default true). */
+  restoreBest?: boolean;
+}
+
+/** The state an {@link earlyStopping} callback exposes after (or during) a run. */
+export interface EarlyStopping extends Callback {
+  /** Best monitored value so far. */
+  readonly best: number;
+  /** Epoch (from 0) of the best value, or -1. */
+  readonly bestEpoch: number;
+  /** Epoch (from 0) at which it stopped training, or -1. */
+  readonly stoppedEpoch: number;
+  /** True when the best params were copied back at the end. */
+  readonly restored: boolean;
+}
+
+/**
+ * Stops training when the monitored log has not improved by more than `minDelta` for `patience`
+ * epochs, and (by default) restores the best epoch's params. Params are snapshotted by copying into
+ * one preallocated store, so it allocates nothing per epoch.
+ */
+export function earlyStopping(options: EarlyStoppingOptions = {}): EarlyStopping {
+  const patience = options.patience ?? 0;
+  const minDelta = Math.abs(options.minDelta ?? 0);
+  const restoreBest = options.restoreBest ?? true;
+  let monitor = options.monitor;
+  let sign = 1;
+  let best = Number.POSITIVE_INFINITY;
+  let bestEpoch = -1;
+  let stoppedEpoch = -1;
+  let wait = 0;
+  let restored = false;
+  let snapshot: ParamStore | null = null;
+  let lastEpoch = -1;
+  const cb: EarlyStopping = {
+    get best() {
+      return sign * best;
+    },
+    get bestEpoch() {
+      return bestEpoch;
+    },
+    get stoppedEpoch() {
+      return stoppedEpoch;
+    },
+    get restored() {
+      return restored;
+    },
+    onTrainBegin(ctx) {
+      best = Number.POSITIVE_INFINITY;
+      bestEpoch = -1;
+      stoppedEpoch = -1;
+      wait = 0;
+      restored = false;
+      lastEpoch = -1;
+      if (restoreBest) snapshot = ctx.model.params.clone();
+    },
+    onEpochEnd(epoch, logs, ctx) {
+      lastEpoch = epoch;
+      if (monitor === undefined) monitor = "val_loss" in logs ? "val_loss" : "loss";
+      const value = logs[monitor];
+      if (value === undefined) {
+        throw new Error(
+          `earlyStopping: no log named '${monitor}' (logs: ${Object.keys(logs).join(", ")}); is validation data given?`,
+        );
+      }
+      const mode = options.mode ?? "auto";
+      sign = mode === "max" || (mode === "auto" && monitor.includes("acc")) ? -1 : 1;
+      const v = sign * value;
+      if (v < best - minDelta) {
+        best = v;
+        bestEpoch = epoch;
+        wait = 0;
+        if (snapshot) snapshot.copyFrom(ctx.model.params);
+      } else if (++wait >= patience) {
+        stoppedEpoch = epoch;
+        ctx.stop();
+      }
+    },
+    onTrainEnd(ctx) {
+      if (snapshot && bestEpoch >= 0 && bestEpoch !== lastEpoch) {
+        ctx.model.params.copyFrom(snapshot);
+        restored = true;
+      }
+    },
+  };
+  return cb;
+}

@@ -1,0 +1,16 @@
+/**
+ * `@gradgraph/models`: layers that emit graph nodes, losses, initialisers, the {@link Model} wrapper,
+ * training loops ({@link fit}, {@link fitFullBatch}) with callbacks and early stopping, optimizers,
+ * metrics and save/load. Every gradient comes from `@gradgraph/autograd`.
+ * @packageDocumentation
+ */
+export * from "./callbacks.js";
+export * from "./fit.js";
+export type { Targets } from "./gather.js";
+export * from "./init.js";
+export * from "./io.js";
+export * from "./layers.js";
+export * from "./losses.js";
+export * from "./metrics.js";
+export * from "./model.js";
+export * from "./optim/index.js";

@@ -1,0 +1,649 @@
+/**
+ * {@link Model}: a graph with a predictions output and a scalar loss output, its parameters, and
+ * the compiled plans that run it. The training graph (loss plus `grad:<param>` outputs) is made once
+ * by autograd; plans are compiled lazily per batch size and then reused, so a training step fills
+ * the plan's input buffers in place, runs it and lets the optimizer update the params in place,
+ * allocating nothing.
+ *
+ * Data given to a model is always sample-major (`x [n, ...features]`, one row per sample, as the
+ * datasets package returns it), whatever the graph's convention: for a column-convention graph
+ * (`x [features, N]`) the rows are transposed while they are copied into the plan.
+ * @module
+ */
+import { grad, gradName } from "@gradgraph/autograd";
+import {
+  type CompiledGraph,
+  type ConcreteShape,
+  compile,
+  type DType,
+  type FloatArray,
+  type Graph,
+  GraphBuilder,
+  GraphError,
+  ParamStore,
+  type Plan,
+  type Shape,
+  ShapeError,
+  shapeToString,
+  Tensor,
+  type Value,
+} from "@gradgraph/core";
+import { argmaxStrided, gatherLabels, gatherRows, isTensor, type Targets, targetCount } from "./gather.js";
+import type { Convention } from "./layers.js";
+import type { Reduction } from "./losses.js";
+
+/**
+ * What a training step needs from an optimizer: an in-place update of `params` from `grads` keyed by
+ * param name. Every optimizer of this package (`sgd`, `momentum`, `adam`) fits.
+ */
+export interface GradientStep {
+  /** Updates `params` in place. */
+  step(params: ParamStore, grads: Record<string, Tensor>): void;
+}
+
+/** Options of the {@link Model} constructor. */
+export interface ModelOptions {
+  /** Name of the feature input (default `"x"`). */
+  input?: string;
+  /** Name of the target input (default `"y"`). */
+  target?: string;
+  /** Name of the predictions output (default `"predictions"`). */
+  predictions?: string;
+  /** Name of the scalar loss output (default `"loss"`). */
+  loss?: string;
+  /** Parameter values (default: drawn from the graph's initialisers with `seed`). Used in place. */
+  params?: ParamStore;
+  /** Seed of the parameter initialisation when `params` is not given (default 0). */
+  seed?: number;
+  /** Names of the params to train (default: every param of the graph). */
+  trainable?: readonly string[];
+  /** Data convention of the graph (default: detected from where the input's symbolic batch dim is). */
+  convention?: Convention;
+  /**
+   * How the loss output reduces over the batch (default `"mean"`). Used only to combine the losses of
+   * several chunks (evaluation with a `batchSize`, per-epoch training loss): chunk losses are averaged
+   * weighted by chunk size for `"mean"` and added for `"sum"`.
+   */
+  lossReduction?: Reduction;
+  /** Compile plans with NaN/Inf checks after every step (slow; for debugging). */
+  checkNumerics?: boolean;
+}
+
+/** What the function given to {@link Model.define} returns. */
+export interface ModelParts {
+  /** The feature input (its name becomes the model's `input`). */
+  input: Value;
+  /** The target input. */
+  target: Value;
+  /** The predictions. */
+  predictions: Value;
+  /** The scalar loss. */
+  loss: Value;
+}
+
+/** Options of {@link Model.define}: model options plus the builder's dtype. */
+export interface DefineOptions extends Omit<ModelOptions, "input" | "target" | "predictions" | "loss"> {
+  /** Element type of the graph (default float32). */
+  dtype?: DType;
+}
+
+/** A compiled training plan for one batch size, with direct handles on its buffers. */
+export interface TrainingPlan {
+  /** Rows per batch this plan runs. */
+  readonly batchSize: number;
+  /** The plan itself. */
+  readonly plan: Plan;
+  /** The plan's feature input buffer (fill in place, in the graph's convention). */
+  readonly x: Tensor;
+  /** The plan's target input buffer. */
+  readonly y: Tensor;
+  /** The loss output (a scalar, overwritten by each run). */
+  readonly loss: Tensor;
+  /** The predictions output (overwritten by each run). */
+  readonly predictions: Tensor;
+  /** Gradient outputs keyed by param name (the same tensors every run). */
+  readonly grads: Record<string, Tensor>;
+}
+
+/** A compiled inference plan for one batch size. */
+export interface ForwardPlan {
+  /** Rows per batch. */
+  readonly batchSize: number;
+  /** The plan. */
+  readonly plan: Plan;
+  /** Feature input buffer. */
+  readonly x: Tensor;
+  /** Target input buffer (null for predictions-only plans). */
+  readonly y: Tensor | null;
+  /** Loss output (null for predictions-only plans). */
+  readonly loss: Tensor | null;
+  /** Predictions output. */
+  readonly predictions: Tensor;
+}
+
+/**
+ * A metric computed on whole-set predictions (sample-major `[n, ...]`) against the targets (a target
+ * tensor or class labels).
+ */
+export interface Metric {
+  /** Key of the metric in result logs. */
+  readonly name: string;
+  /** Computes the metric. */
+  compute(predictions: Tensor, targets: Targets): number;
+}
+
+/**
+ * A metric by name or definition. `"accuracy"` compares the argmax of each prediction row with the
+ * argmax of the one-hot target row or with the label (single-output models: both thresholded at 0.5).
+ */
+export type MetricLike = "accuracy" | Metric;
+
+/** Options of {@link Model.evaluate}. */
+export interface EvaluateOptions {
+  /** Rows per chunk (default: all rows in one plan). */
+  batchSize?: number;
+  /** Metrics to compute besides the loss. */
+  metrics?: readonly MetricLike[];
+}
+
+/** Options of {@link Model.predict}. */
+export interface PredictOptions {
+  /** Rows per chunk (default: all rows in one plan). */
+  batchSize?: number;
+}
+
+/** Loss and metrics by name (`loss` always present). */
+export type EvaluateResult = { loss: number } & Record<string, number>;
+
+/**
+ * The full-batch loss as a function of one flat parameter vector, for batch optimizers such as
+ * `minimize` (L-BFGS, conjugate gradient). The vector holds the trainable params in
+ * {@link Model.trainable} order, each row-major.
+ */
+export interface LossAndGrad {
+  /** Number of scalars in the flat vector. */
+  readonly size: number;
+  /** Sets the params from `theta`, writes the gradient into `grad` and returns the loss. */
+  readonly fun: (theta: Float64Array, grad: Float64Array) => number;
+  /** The current params as a flat vector (into `out` when given). */
+  getParams(out?: Float64Array): Float64Array;
+  /** Copies a flat vector into the params (in place). */
+  setParams(theta: Float64Array): void;
+}
+
+interface IoInfo {
+  /** declared shape */
+  shape: Shape;
+  /** per-sample element count */
+  size: number;
+  /** per-sample shape (sample-major) */
+  sample: number[];
+}
+
+function perSample(name: string, shape: Shape, convention: Convention): IoInfo {
+  const rest = convention === "row" ? shape.slice(1) : shape.slice(0, -1);
+  if (shape.length < 1 || (convention === "column" && shape.length !== 2)) {
+    throw new ShapeError(
+      `model: '${name}' has shape ${shapeToString(shape)}, which does not fit the ${convention} convention`,
+    );
+  }
+  for (const d of rest) {
+    if (typeof d !== "number") {
+      throw new ShapeError(
+        `model: '${name}' has shape ${shapeToString(shape)}; only the batch dimension may be symbolic`,
+      );
+    }
+  }
+  const sample = rest as number[];
+  return { shape, size: sample.reduce((p, d) => p * d, 1), sample };
+}
+
+function detectConvention(shape: Shape): Convention {
+  if (shape.length === 2 && typeof shape[0] === "number" && typeof shape[1] === "string") return "column";
+  return "row";
+}
+
+/**
+ * Counts correct class predictions in one batch. `pred` holds `count` predictions of `P` values,
+ * `target` `count` targets of `T` values (one-hot when `T === P > 1`, a class index when `T === 1`),
+ * both in the given convention.
+ */
+export function countCorrect(
+  pred: ArrayLike<number>,
+  target: ArrayLike<number>,
+  count: number,
+  P: number,
+  T: number,
+  column: boolean,
+): number {
+  let correct = 0;
+  for (let i = 0; i < count; i++) {
+    const po = column ? i : i * P;
+    const to = column ? i : i * T;
+    const ps = column ? count : 1;
+    let p: number;
+    let t: number;
+    if (P === 1) {
+      p = pred[po]! > 0.5 ? 1 : 0;
+      t = T === 1 ? (target[to]! > 0.5 ? 1 : 0) : argmaxStrided(target, to, T, ps);
+    } else {
+      p = argmaxStrided(pred, po, P, ps);
+      t = T === 1 ? target[to]! : argmaxStrided(target, to, T, ps);
+    }
+    if (p === t) correct++;
+  }
+  return correct;
+}
+
+/** A trainable model: graph + params + cached plans. See the module documentation. */
+export class Model {
+  /** The forward graph (predictions and loss outputs). */
+  readonly graph: Graph;
+  /** Parameter values, updated in place by training. */
+  readonly params: ParamStore;
+  /** Name of the feature input. */
+  readonly input: string;
+  /** Name of the target input. */
+  readonly target: string;
+  /** Name of the predictions output. */
+  readonly predictions: string;
+  /** Name of the loss output. */
+  readonly loss: string;
+  /** Names of the trained params, in flat-vector order. */
+  readonly trainable: readonly string[];
+  /** Data convention of the graph. */
+  readonly convention: Convention;
+  /** How the loss reduces over the batch (see {@link ModelOptions.lossReduction}). */
+  readonly lossReduction: Reduction;
+  /** Batch size the graph is fixed to, or null when the batch dim is symbolic. */
+  readonly fixedBatch: number | null;
+  private readonly xInfo: IoInfo;
+  private readonly yInfo: IoInfo;
+  private readonly pInfo: IoInfo;
+  private readonly checkNumerics: boolean;
+  private trainGraph: Graph | null = null;
+  private trainExe: CompiledGraph | null = null;
+  private evalExe: CompiledGraph | null = null;
+  private readonly predictExe: CompiledGraph;
+  private readonly trainPlans = new Map<number, TrainingPlan>();
+  private readonly evalPlans = new Map<number, ForwardPlan>();
+  private readonly predictPlans = new Map<number, ForwardPlan>();
+
+  /**
+   * Wraps `graph`. Checks that the named input, target, predictions and loss exist, that the loss is
+   * a scalar and that the predictions do not need the target.
+   */
+  constructor(graph: Graph, options: ModelOptions = {}) {
+    this.graph = graph;
+    this.input = options.input ?? "x";
+    this.target = options.target ?? "y";
+    this.predictions = options.predictions ?? "predictions";
+    this.loss = options.loss ?? "loss";
+    this.lossReduction = options.lossReduction ?? "mean";
+    this.checkNumerics = options.checkNumerics ?? false;
+    const has = (table: Readonly<Record<string, unknown>>, name: string, what: string) => {
+      if (!Object.hasOwn(table, name)) {
+        throw new GraphError(
+          `model: the graph has no ${what} named '${name}' (${what}s: ${Object.keys(table).join(", ") || "none"})`,
+        );
+      }
+    };
+    has(graph.inputs, this.input, "input");
+    has(graph.inputs, this.target, "input");
+    has(graph.outputs, this.predictions, "output");
+    has(graph.outputs, this.loss, "output");
+    const lossNode = graph.nodes[graph.outputs[this.loss]!]!;
+    if (!lossNode.shape.every((d) => d === 1)) {
+      throw new ShapeError(
+        `model: the loss output '${this.loss}' must be a scalar, has shape ${shapeToString(lossNode.shape)}`,
+      );
+    }
+    const xShape = graph.nodes[graph.inputs[this.input]!]!.shape;
+    this.convention = options.convention ?? detectConvention(xShape);
+    this.xInfo = perSample(this.input, xShape, this.convention);
+    this.yInfo = perSample(this.target, graph.nodes[graph.inputs[this.target]!]!.shape, this.convention);
+    this.pInfo = perSample(
+      this.predictions,
+      graph.nodes[graph.outputs[this.predictions]!]!.shape,
+      this.convention,
+    );
+    const batchDim = this.convention === "row" ? xShape[0]! : xShape[1]!;
+    this.fixedBatch = typeof batchDim === "number" ? batchDim : null;
+    this.params = options.params
+      ? options.params.initMissing(graph, options.seed ?? 0)
+      : ParamStore.init(graph, options.seed ?? 0);
+    const all = Object.keys(graph.params);
+    this.trainable = options.trainable ? [...options.trainable] : all;
+    for (const p of this.trainable) has(graph.params, p, "param");
+    const predExe = compile(graph, {
+      outputs: [this.predictions],
+      params: this.params,
+      checkNumerics: this.checkNumerics,
+    });
+    if (predExe.inputNames.includes(this.target)) {
+      throw new GraphError(
+        `model: the predictions output '${this.predictions}' depends on the target input '${this.target}'`,
+      );
+    }
+    this.predictExe = predExe;
+  }
+
+  /**
+   * Builds the graph with `fn` on a fresh builder and wraps it. `fn` returns the input, target,
+   * predictions and loss values; their names become the model's.
+   * @example
+   * const model = Model.define((b) => {
+   *   const x = b.input("x", ["N", 2]);
+   *   const y = b.input("y", ["N", 2]);
+   *   const logits = mlp(b, x, [2, 16, 2], { activation: "tanh", outputActivation: "identity" });
+   *   return { input: x, target: y, predictions: b.softmax(logits), loss: softmaxCrossEntropy(b, logits, y) };
+   * }, { seed: 1 });
+   */
+  static define(fn: (b: GraphBuilder) => ModelParts, options: DefineOptions = {}): Model {
+    const b = new GraphBuilder(options.dtype ? { dtype: options.dtype } : {});
+    const parts = fn(b);
+    const nameOf = (v: Value, what: string): string => {
+      const node = v.node;
+      if (node.op !== "input")
+        throw new GraphError(`Model.define: '${what}' must be an input value, got ${node.op}`);
+      return (node.attrs as { name: string }).name;
+    };
+    const input = nameOf(parts.input, "input");
+    const target = nameOf(parts.target, "target");
+    b.output("predictions", parts.predictions);
+    b.output("loss", parts.loss);
+    const { dtype: _dtype, ...rest } = options;
+    return new Model(b.build(), { ...rest, input, target, predictions: "predictions", loss: "loss" });
+  }
+
+  /** Element type of the feature input. */
+  get dtype(): DType {
+    return this.graph.nodes[this.graph.inputs[this.input]!]!.dtype;
+  }
+
+  /** Per-sample shape of the features, targets and predictions (sample-major). */
+  get sampleShapes(): {
+    readonly x: readonly number[];
+    readonly y: readonly number[];
+    readonly predictions: readonly number[];
+  } {
+    return { x: this.xInfo.sample, y: this.yInfo.sample, predictions: this.pInfo.sample };
+  }
+
+  /** The training graph: the forward graph plus `grad:<param>` outputs for every trainable param. */
+  get trainingGraph(): Graph {
+    if (!this.trainGraph) this.trainGraph = grad(this.graph, this.loss, this.trainable);
+    return this.trainGraph;
+  }
+
+  private shapesFor(count: number, withTarget: boolean): Record<string, ConcreteShape> {
+    const shape = (info: IoInfo) =>
+      this.convention === "row" ? [count, ...info.sample] : [...info.sample, count];
+    const s: Record<string, ConcreteShape> = { [this.input]: shape(this.xInfo) };
+    if (withTarget) s[this.target] = shape(this.yInfo);
+    return s;
+  }
+
+  private checkBatch(count: number): void {
+    if (!Number.isInteger(count) || count < 1)
+      throw new RangeError(`batch size must be a positive integer, got ${count}`);
+    if (this.fixedBatch !== null && count !== this.fixedBatch) {
+      throw new ShapeError(`model: the graph is fixed to batches of ${this.fixedBatch}, asked for ${count}`);
+    }
+  }
+
+  /** The training plan for batches of `batchSize` rows (compiled once, then cached). */
+  trainingPlan(batchSize: number): TrainingPlan {
+    const hit = this.trainPlans.get(batchSize);
+    if (hit) return hit;
+    this.checkBatch(batchSize);
+    if (!this.trainExe) {
+      this.trainExe = compile(this.trainingGraph, {
+        outputs: [this.loss, this.predictions, ...this.trainable.map((p) => gradName(p))],
+        params: this.params,
+        checkNumerics: this.checkNumerics,
+      });
+    }
+    const plan = this.trainExe.plan(this.shapesFor(batchSize, true));
+    const grads: Record<string, Tensor> = {};
+    for (const p of this.trainable) grads[p] = plan.outputs[gradName(p)]!;
+    const tp: TrainingPlan = {
+      batchSize,
+      plan,
+      x: plan.inputs[this.input]!,
+      y: plan.inputs[this.target]!,
+      loss: plan.outputs[this.loss]!,
+      predictions: plan.outputs[this.predictions]!,
+      grads,
+    };
+    this.trainPlans.set(batchSize, tp);
+    return tp;
+  }
+
+  /** The plan computing loss and predictions for `batchSize` rows (cached). */
+  evaluationPlan(batchSize: number): ForwardPlan {
+    const hit = this.evalPlans.get(batchSize);
+    if (hit) return hit;
+    this.checkBatch(batchSize);
+    if (!this.evalExe) {
+      this.evalExe = compile(this.graph, {
+        outputs: [this.loss, this.predictions],
+        params: this.params,
+        checkNumerics: this.checkNumerics,
+      });
+    }
+    const plan = this.evalExe.plan(this.shapesFor(batchSize, true));
+    const fp: ForwardPlan = {
+      batchSize,
+      plan,
+      x: plan.inputs[this.input]!,
+      y: plan.inputs[this.target]!,
+      loss: plan.outputs[this.loss]!,
+      predictions: plan.outputs[this.predictions]!,
+    };
+    this.evalPlans.set(batchSize, fp);
+    return fp;
+  }
+
+  /** The plan computing predictions only for `batchSize` rows (cached). */
+  predictionPlan(batchSize: number): ForwardPlan {
+    const hit = this.predictPlans.get(batchSize);
+    if (hit) return hit;
+    this.checkBatch(batchSize);
+    const plan = this.predictExe.plan(this.shapesFor(batchSize, false));
+    const fp: ForwardPlan = {
+      batchSize,
+      plan,
+      x: plan.inputs[this.input]!,
+      y: null,
+      loss: null,
+      predictions: plan.outputs[this.predictions]!,
+    };
+    this.predictPlans.set(batchSize, fp);
+    return fp;
+  }
+
+  /** Checks a data set against the model; returns its number of samples. */
+  checkData(x: Tensor, y?: Targets): number {
+    const n = x.shape[0];
+    if (n === undefined)
+      throw new ShapeError(`model: x must have one row per sample, got shape ${shapeToString(x.shape)}`);
+    if (n > 0 && x.size / n !== this.xInfo.size) {
+      throw new ShapeError(
+        `model: x has shape ${shapeToString(x.shape)} (${x.size / n} values per sample) but input '${this.input}' takes ${this.xInfo.size} per sample (${shapeToString(this.xInfo.shape)})`,
+      );
+    }
+    if (y !== undefined) {
+      const ny = targetCount(y);
+      if (ny !== n) throw new ShapeError(`model: x has ${n} samples but y has ${ny}`);
+      if (isTensor(y)) {
+        if (n > 0 && y.size / n !== this.yInfo.size) {
+          throw new ShapeError(
+            `model: y has shape ${shapeToString(y.shape)} but target '${this.target}' takes ${this.yInfo.size} values per sample (${shapeToString(this.yInfo.shape)})`,
+          );
+        }
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Copies samples `indices[start..start+count)` (or rows `start..start+count` when `indices` is
+   * null) of `x` and `y` into a plan's input buffers, in the graph's convention. Labels are one-hot
+   * encoded when the target has more than one value per sample. Allocates nothing.
+   */
+  fill(
+    plan: { readonly x: Tensor; readonly y: Tensor | null },
+    x: Tensor,
+    y: Targets | null,
+    indices: Int32Array | null,
+    start: number,
+    count: number,
+  ): void {
+    const column = this.convention === "column";
+    gatherRows(x.data, this.xInfo.size, indices, start, count, plan.x.data, column);
+    if (y !== null && plan.y) {
+      if (isTensor(y)) gatherRows(y.data, this.yInfo.size, indices, start, count, plan.y.data, column);
+      else gatherLabels(y, this.yInfo.size, indices, start, count, plan.y.data, column);
+    }
+  }
+
+  /**
+   * One optimisation step on a batch: runs the training plan for `x.shape[0]` rows, hands the
+   * gradients (keyed by param name) to `optimizer.step`, and returns the batch loss (computed before
+   * the update). Allocates nothing once the plan for this batch size exists.
+   */
+  trainStep(x: Tensor, y: Targets, optimizer: GradientStep): number {
+    const n = this.checkData(x, y);
+    const tp = this.trainingPlan(n);
+    this.fill(tp, x, y, null, 0, n);
+    tp.plan.run();
+    optimizer.step(this.params, tp.grads);
+    return tp.loss.data[0]!;
+  }
+
+  /**
+   * Predictions for every row of `x`, sample-major (`[n, ...]`, also for column-convention graphs).
+   * Returns a new tensor.
+   */
+  predict(x: Tensor, options: PredictOptions = {}): Tensor {
+    const n = this.checkData(x);
+    const out = Tensor.zeros([n, ...this.pInfo.sample], this.outputDType());
+    const bs = this.chunkSize(n, options.batchSize);
+    for (let start = 0; start < n; start += bs) {
+      const count = Math.min(bs, n - start);
+      const fp = this.predictionPlan(count);
+      this.fill(fp, x, null, null, start, count);
+      fp.plan.run();
+      this.copyPredictions(fp.predictions.data, count, out.data, start);
+    }
+    return out;
+  }
+
+  /**
+   * Loss and metrics over a data set. The loss of several chunks is combined as
+   * {@link ModelOptions.lossReduction} says (exact when the loss is a per-sample sum or mean).
+   */
+  evaluate(x: Tensor, y: Targets, options: EvaluateOptions = {}): EvaluateResult {
+    const n = this.checkData(x, y);
+    if (n === 0) throw new RangeError("model.evaluate: no samples");
+    const metrics = options.metrics ?? [];
+    const custom = metrics.filter((m): m is Metric => typeof m !== "string");
+    const wantAcc = metrics.includes("accuracy");
+    const all = custom.length ? Tensor.zeros([n, ...this.pInfo.sample], this.outputDType()) : null;
+    const bs = this.chunkSize(n, options.batchSize);
+    let loss = 0;
+    let correct = 0;
+    for (let start = 0; start < n; start += bs) {
+      const count = Math.min(bs, n - start);
+      const fp = this.evaluationPlan(count);
+      this.fill(fp, x, y, null, start, count);
+      fp.plan.run();
+      const l = fp.loss!.data[0]!;
+      loss += this.lossReduction === "mean" ? l * count : l;
+      if (wantAcc) correct += this.correctIn(fp.predictions.data, fp.y!.data, count);
+      if (all) this.copyPredictions(fp.predictions.data, count, all.data, start);
+    }
+    const result: EvaluateResult = { loss: this.lossReduction === "mean" ? loss / n : loss };
+    for (const m of metrics) {
+      if (m === "accuracy") result.accuracy = correct / n;
+      else result[m.name] = m.compute(all!, y);
+    }
+    return result;
+  }
+
+  /** Correct class predictions in one batch held in plan buffers (see {@link countCorrect}). */
+  correctIn(pred: FloatArray, target: FloatArray, count: number): number {
+    return countCorrect(pred, target, count, this.pInfo.size, this.yInfo.size, this.convention === "column");
+  }
+
+  /**
+   * The full-batch loss and gradient over `(x, y)` as a function of a flat parameter vector (see
+   * {@link LossAndGrad}); for `minimize`. One plan for all rows is compiled on first use.
+   */
+  lossAndGrad(x: Tensor, y: Targets): LossAndGrad {
+    const n = this.checkData(x, y);
+    const tp = this.trainingPlan(n);
+    const tensors = this.trainable.map((p) => this.params.get(p));
+    const grads = this.trainable.map((p) => tp.grads[p]!);
+    const size = tensors.reduce((s, t) => s + t.size, 0);
+    const setParams = (theta: Float64Array): void => {
+      if (theta.length !== size)
+        throw new RangeError(`setParams: expected ${size} values, got ${theta.length}`);
+      let o = 0;
+      for (const t of tensors) {
+        const d = t.data;
+        for (let i = 0; i < d.length; i++) d[i] = theta[o + i]!;
+        o += d.length;
+      }
+    };
+    const getParams = (out: Float64Array = new Float64Array(size)): Float64Array => {
+      let o = 0;
+      for (const t of tensors) {
+        out.set(t.data, o);
+        o += t.size;
+      }
+      return out;
+    };
+    const fun = (theta: Float64Array, g: Float64Array): number => {
+      setParams(theta);
+      this.fill(tp, x, y, null, 0, n);
+      tp.plan.run();
+      let o = 0;
+      for (const t of grads) {
+        g.set(t.data, o);
+        o += t.size;
+      }
+      return tp.loss.data[0]!;
+    };
+    return { size, fun, getParams, setParams };
+  }
+
+  /** Number of trainable scalars. */
+  get parameterCount(): number {
+    return this.trainable.reduce((s, p) => s + this.params.get(p).size, 0);
+  }
+
+  private outputDType(): DType {
+    return this.graph.nodes[this.graph.outputs[this.predictions]!]!.dtype;
+  }
+
+  private chunkSize(n: number, batchSize: number | undefined): number {
+    if (this.fixedBatch !== null) return this.fixedBatch;
+    const bs = batchSize ?? n;
+    if (!Number.isInteger(bs) || bs < 1)
+      throw new RangeError(`batchSize must be a positive integer, got ${bs}`);
+    return Math.min(bs, Math.max(n, 1));
+  }
+
+  /** Copies `count` predictions from a plan buffer into sample-major `out` starting at row `start`. */
+  private copyPredictions(src: FloatArray, count: number, out: FloatArray, start: number): void {
+    const P = this.pInfo.size;
+    if (this.convention === "row") {
+      out.set(src.subarray(0, count * P), start * P);
+    } else {
+      for (let i = 0; i < count; i++)
+        for (let k = 0; k < P; k++) out[(start + i) * P + k] = src[k * count + i]!;
+    }
+  }
+}
