@@ -9,9 +9,6 @@ import { DatasetError } from "./errors.js";
 import { maybeGunzip } from "./gzip.js";
 import type { ImageSet } from "./types.js";
 
-/** Where the digits file lives inside a data directory. */
-export const DIGITS_FILE = "sklearn-digits/digits.csv.gz";
-
 /** Number of rows of scikit-learn's digits. */
 export const DIGITS_ROWS = 1797;
 
@@ -49,7 +46,11 @@ export function parseDigits(input: BytesLike | string, options: DigitsOptions = 
       continue;
     }
     if (row >= DIGITS_ROWS) {
-      throw new DatasetError("count-mismatch", file, `expected ${fmt(DIGITS_ROWS)} rows, found more (${where()})`);
+      throw new DatasetError(
+        "count-mismatch",
+        file,
+        `expected ${fmt(DIGITS_ROWS)} rows, found more (${where()})`,
+      );
     }
     // One number: digits, optionally ".digits" (the CSV writes integers, possibly as "5.0").
     const start = i;
@@ -79,7 +80,11 @@ export function parseDigits(input: BytesLike | string, options: DigitsOptions = 
     const sep = i < n ? d[i] : 10;
     if (col < cols) {
       if (sep !== 44) {
-        throw new DatasetError("bad-structure", file, `line ${row + 1}: expected ${cols} values, found ${col}`);
+        throw new DatasetError(
+          "bad-structure",
+          file,
+          `line ${row + 1}: expected ${cols} values, found ${col}`,
+        );
       }
     } else if (sep !== 10 && sep !== 13) {
       throw new DatasetError("bad-structure", file, `line ${row + 1}: expected ${cols} values, found more`);

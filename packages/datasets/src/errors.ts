@@ -37,6 +37,7 @@ export type DatasetErrorCode =
  * `train-labels-idx1-ubyte.gz: wrong magic number at byte 0: expected 0x00000801 (IDX1 unsigned-byte labels), found 0x00000803`.
  */
 export class DatasetError extends Error {
+  /** Always `"DatasetError"`. */
   override name = "DatasetError";
   /** The kind of problem, for programs that react to it. */
   readonly code: DatasetErrorCode;
@@ -49,7 +50,12 @@ export class DatasetError extends Error {
    * @param detail what was wrong, ideally "expected X, found Y"
    * @param options `cause`: the underlying error, if any
    */
-  constructor(code: DatasetErrorCode, file: string | undefined, detail: string, options?: { cause?: unknown }) {
+  constructor(
+    code: DatasetErrorCode,
+    file: string | undefined,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
     super(file === undefined ? detail : `${file}: ${detail}`, options);
     this.code = code;
     this.file = file;

@@ -14,9 +14,6 @@ import { DatasetError } from "./errors.js";
 import { matMatrix, readMat } from "./mat.js";
 import type { LabeledData } from "./types.js";
 
-/** Where the course's weights live inside a data directory. */
-export const EX4_WEIGHTS_FILE = "ng-ex4/ex4weights.mat";
-
 /** The ex4 digits: `x` `[m, 400]` (column-major 20x20 images), `y` in 1..10 (10 = digit 0). */
 export interface Ex4Data extends LabeledData {
   /** Where the data came from: the course's `ex4data1.mat`, or derived from MNIST by {@link ex4FromMnist}. */
@@ -48,13 +45,21 @@ export function parseEx4Data(bytes: BytesLike, options: Ex4Options = {}): Ex4Dat
   }
   const m = x.shape[0]!;
   if (yv.size !== m) {
-    throw new DatasetError("count-mismatch", file, `'X' has ${fmt(m)} rows but 'y' has ${fmt(yv.size)} labels`);
+    throw new DatasetError(
+      "count-mismatch",
+      file,
+      `'X' has ${fmt(m)} rows but 'y' has ${fmt(yv.size)} labels`,
+    );
   }
   const y = new Uint8Array(m);
   for (let i = 0; i < m; i++) {
     const v = yv.data[i]!;
     if (!Number.isInteger(v) || v < 1 || v > 10) {
-      throw new DatasetError("bad-value", file, `y(${i + 1}): expected a label 1..10 (10 = digit 0), found ${v}`);
+      throw new DatasetError(
+        "bad-value",
+        file,
+        `y(${i + 1}): expected a label 1..10 (10 = digit 0), found ${v}`,
+      );
     }
     y[i] = v;
   }
@@ -66,7 +71,8 @@ export function ex4LabelsToDigits(y: ArrayLike<number>): Uint8Array {
   const out = new Uint8Array(y.length);
   for (let i = 0; i < y.length; i++) {
     const v = y[i]!;
-    if (!Number.isInteger(v) || v < 1 || v > 10) throw new RangeError(`ex4 label ${i}: expected 1..10, found ${v}`);
+    if (!Number.isInteger(v) || v < 1 || v > 10)
+      throw new RangeError(`ex4 label ${i}: expected 1..10, found ${v}`);
     out[i] = v % 10;
   }
   return out;
@@ -77,7 +83,8 @@ export function digitsToEx4Labels(y: ArrayLike<number>): Uint8Array {
   const out = new Uint8Array(y.length);
   for (let i = 0; i < y.length; i++) {
     const v = y[i]!;
-    if (!Number.isInteger(v) || v < 0 || v > 9) throw new RangeError(`digit label ${i}: expected 0..9, found ${v}`);
+    if (!Number.isInteger(v) || v < 0 || v > 9)
+      throw new RangeError(`digit label ${i}: expected 0..9, found ${v}`);
     out[i] = v === 0 ? 10 : v;
   }
   return out;
@@ -97,7 +104,8 @@ export function ex4Images(x: Tensor, side = 20): Tensor {
   const src = x.data;
   for (let k = 0; k < m; k++) {
     const o = k * f;
-    for (let r = 0; r < side; r++) for (let c = 0; c < side; c++) out[o + r * side + c] = src[o + c * side + r]!;
+    for (let r = 0; r < side; r++)
+      for (let c = 0; c < side; c++) out[o + r * side + c] = src[o + c * side + r]!;
   }
   return new Tensor([m, side, side], out);
 }
@@ -107,16 +115,16 @@ export function ex4Images(x: Tensor, side = 20): Tensor {
  * sum to 1): the 1-D factor of area-averaging resampling from `src` to `dst` pixels.
  */
 function areaWeights(src: number, dst: number): { start: Int32Array; weights: Float64Array[] } {
-  const scale = src / dst;
   const start = new Int32Array(dst);
   const weights: Float64Array[] = [];
   for (let i = 0; i < dst; i++) {
-    const lo = i * scale;
-    const hi = (i + 1) * scale;
+    // i * src / dst keeps integer boundaries exact (5 * 28 / 20 is exactly 7).
+    const lo = (i * src) / dst;
+    const hi = ((i + 1) * src) / dst;
     const first = Math.floor(lo);
     const last = Math.min(src - 1, Math.ceil(hi) - 1);
     const w = new Float64Array(last - first + 1);
-    for (let k = first; k <= last; k++) w[k - first] = (Math.min(hi, k + 1) - Math.max(lo, k)) / scale;
+    for (let k = first; k <= last; k++) w[k - first] = ((Math.min(hi, k + 1) - Math.max(lo, k)) * dst) / src;
     start[i] = first;
     weights.push(w);
   }
@@ -144,7 +152,9 @@ export function ex4FromMnist(train: LabeledData, options: Ex4FromMnistOptions = 
   const per = options.perClass ?? 500;
   const [n, f] = train.x.shape as [number, number];
   if (train.x.rank !== 2 || f !== 784) {
-    throw new RangeError(`ex4FromMnist expects MNIST rows of shape [n, 784], got [${train.x.shape.join(",")}]`);
+    throw new RangeError(
+      `ex4FromMnist expects MNIST rows of shape [n, 784], got [${train.x.shape.join(",")}]`,
+    );
   }
   // Pick the first `per` rows of each digit, in file order.
   const picked: number[][] = Array.from({ length: 10 }, () => []);

@@ -69,6 +69,17 @@ export function adler32(data: Uint8Array): number {
   return ((b << 16) | a) >>> 0;
 }
 
+/**
+ * The uncompressed length a gzip file declares in its trailer, when plausible (deflate expands at most
+ * ~1032x; capped at 256 MiB), else null: a truncated file has garbage there. Used to size the output
+ * buffer in one go; the decoders check the real length anyway.
+ */
+export function gzipSizeHint(d: Uint8Array): number | null {
+  if (d.length < 18) return null;
+  const isize = new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(d.length - 4, true);
+  return isize <= d.length * 1032 && isize <= 2 ** 28 ? isize : null;
+}
+
 /** Returns true when `bytes` starts with the gzip signature 1f 8b. */
 export function isGzip(bytes: BytesLike): boolean {
   const b = asBytes(bytes);
@@ -103,17 +114,33 @@ export function gunzip(bytes: BytesLike, file = "<gzip data>"): Uint8Array {
   const d = asBytes(bytes);
   if (d.length < 2 || d[0] !== 0x1f || d[1] !== 0x8b) {
     const found = Array.from(d.subarray(0, 2), (x) => x.toString(16).padStart(2, "0")).join(" ");
-    throw new DatasetError("bad-magic", file, `not gzip data: expected bytes 1f 8b at byte 0, found ${found || "nothing"}`);
+    throw new DatasetError(
+      "bad-magic",
+      file,
+      `not gzip data: expected bytes 1f 8b at byte 0, found ${found || "nothing"}`,
+    );
   }
   if (d.length < 18) {
-    throw new DatasetError("truncated", file, `gzip data truncated: expected at least 18 bytes, found ${d.length}`);
+    throw new DatasetError(
+      "truncated",
+      file,
+      `gzip data truncated: expected at least 18 bytes, found ${d.length}`,
+    );
   }
   if (d[2] !== 8) {
-    throw new DatasetError("unsupported", file, `gzip compression method: expected 8 (deflate) at byte 2, found ${d[2]}`);
+    throw new DatasetError(
+      "unsupported",
+      file,
+      `gzip compression method: expected 8 (deflate) at byte 2, found ${d[2]}`,
+    );
   }
   const flags = d[3]!;
   if (flags & 0xe0) {
-    throw new DatasetError("corrupt", file, `gzip header: reserved flag bits set at byte 3 (found 0x${flags.toString(16)})`);
+    throw new DatasetError(
+      "corrupt",
+      file,
+      `gzip header: reserved flag bits set at byte 3 (found 0x${flags.toString(16)})`,
+    );
   }
   let pos = 10;
   if (flags & 4) pos += 2 + (d[10]! | (d[11]! << 8));
@@ -125,16 +152,18 @@ export function gunzip(bytes: BytesLike, file = "<gzip data>"): Uint8Array {
   }
   if (flags & 2) pos += 2;
   if (pos + 8 > d.length) {
-    throw new DatasetError("truncated", file, `gzip header runs to byte ${pos} but the file has only ${d.length} bytes`);
+    throw new DatasetError(
+      "truncated",
+      file,
+      `gzip header runs to byte ${pos} but the file has only ${d.length} bytes`,
+    );
   }
   const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
   const expectedCrc = view.getUint32(d.length - 8, true);
   const isize = view.getUint32(d.length - 4, true);
   const body = d.subarray(pos, d.length - 8);
-  // Preallocate the output when the trailer's length is plausible (deflate expands at most ~1032x);
-  // a truncated file has garbage there, and fflate then grows its own buffer until it hits the end.
-  const plausible = isize <= body.length * 1032 + 1024 && isize <= 2 ** 30;
-  const out = inflate(body, file, "gzip data", plausible ? new Uint8Array(isize) : undefined);
+  const size = gzipSizeHint(d);
+  const out = inflate(body, file, "gzip data", size === null ? undefined : new Uint8Array(size));
   if (out.length !== isize) {
     throw new DatasetError(
       "corrupt",
@@ -165,7 +194,11 @@ export function maybeGunzip(bytes: BytesLike, file = "<data>"): Uint8Array {
 export function unzlib(bytes: BytesLike, file = "<zlib data>", what = "zlib data"): Uint8Array {
   const d = asBytes(bytes);
   if (d.length < 6) {
-    throw new DatasetError("truncated", file, `${what}: expected at least 6 bytes of zlib data, found ${d.length}`);
+    throw new DatasetError(
+      "truncated",
+      file,
+      `${what}: expected at least 6 bytes of zlib data, found ${d.length}`,
+    );
   }
   const cmf = d[0]!;
   const flg = d[1]!;
@@ -176,7 +209,8 @@ export function unzlib(bytes: BytesLike, file = "<zlib data>", what = "zlib data
       `${what}: invalid zlib header: expected 0x78 0x01/0x5e/0x9c/0xda or similar, found 0x${cmf.toString(16)} 0x${flg.toString(16)}`,
     );
   }
-  if (flg & 32) throw new DatasetError("unsupported", file, `${what}: zlib preset dictionaries are not supported`);
+  if (flg & 32)
+    throw new DatasetError("unsupported", file, `${what}: zlib preset dictionaries are not supported`);
   const out = inflate(d.subarray(2, d.length - 4), file, what);
   const expected = new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(d.length - 4, false);
   const found = adler32(out);

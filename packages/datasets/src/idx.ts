@@ -29,12 +29,12 @@ export interface IdxOptions {
 }
 
 const IDX_TYPES: Record<number, [IdxElementType, number]> = {
-  0x08: ["uint8", 1],
-  0x09: ["int8", 1],
-  0x0b: ["int16", 2],
-  0x0c: ["int32", 4],
-  0x0d: ["float32", 4],
-  0x0e: ["float64", 8],
+  8: ["uint8", 1],
+  9: ["int8", 1],
+  11: ["int16", 2],
+  12: ["int32", 4],
+  13: ["float32", 4],
+  14: ["float64", 8],
 };
 
 interface IdxHeader {
@@ -46,7 +46,11 @@ interface IdxHeader {
 
 function readHeader(d: Uint8Array, file: string): IdxHeader {
   if (d.length < 4) {
-    throw new DatasetError("truncated", file, `IDX header truncated: expected at least 4 bytes, found ${d.length}`);
+    throw new DatasetError(
+      "truncated",
+      file,
+      `IDX header truncated: expected at least 4 bytes, found ${d.length}`,
+    );
   }
   const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
   const magic = view.getUint32(0, false);
@@ -126,7 +130,12 @@ export function parseIdx(bytes: BytesLike, options: IdxOptions = {}): IdxArray {
 
 /** Checks the exact magic number of an MNIST file, with a hint when the other kind of file was given. */
 function expectMagic(d: Uint8Array, expected: number, what: string, file: string): void {
-  if (d.length < 4) throw new DatasetError("truncated", file, `IDX header truncated: expected at least 4 bytes, found ${d.length}`);
+  if (d.length < 4)
+    throw new DatasetError(
+      "truncated",
+      file,
+      `IDX header truncated: expected at least 4 bytes, found ${d.length}`,
+    );
   const magic = new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(0, false);
   if (magic !== expected) {
     const hint = magic === 0x803 ? " (an image file)" : magic === 0x801 ? " (a label file)" : "";
@@ -169,10 +178,8 @@ export function parseMnistImages(bytes: BytesLike, options: MnistImageOptions = 
   checkLength(d, h, file);
   const px = rows * cols;
   const out = allocArray(options.dtype ?? "float32", n * px);
-  const lut = allocArray(options.dtype ?? "float32", 256);
-  for (let i = 0; i < 256; i++) lut[i] = i / 255;
-  const src = d.subarray(h.dataOffset);
-  for (let i = 0; i < out.length; i++) out[i] = lut[src[i]!]!;
+  out.set(d.subarray(h.dataOffset)); // native uint8 -> float conversion, then an exact v / 255 in place
+  for (let i = 0; i < out.length; i++) out[i] /= 255;
   return new Tensor([n, px], out);
 }
 

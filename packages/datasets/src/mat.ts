@@ -82,7 +82,23 @@ const MI_NAMES: Record<number, string> = {
   17: "miUTF16",
   18: "miUTF32",
 };
-const MI_SIZES: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 4, 9: 8, 12: 8, 13: 8, 16: 1, 17: 2, 18: 4 };
+type Reader = (v: DataView, offset: number, le: boolean) => number;
+/** Byte size and reader of each numeric element type (the UTF types hold character codes). */
+const MI_NUMERIC: Record<number, [number, Reader]> = {
+  1: [1, (v, o) => v.getInt8(o)],
+  2: [1, (v, o) => v.getUint8(o)],
+  3: [2, (v, o, le) => v.getInt16(o, le)],
+  4: [2, (v, o, le) => v.getUint16(o, le)],
+  5: [4, (v, o, le) => v.getInt32(o, le)],
+  6: [4, (v, o, le) => v.getUint32(o, le)],
+  7: [4, (v, o, le) => v.getFloat32(o, le)],
+  9: [8, (v, o, le) => v.getFloat64(o, le)],
+  12: [8, (v, o, le) => Number(v.getBigInt64(o, le))],
+  13: [8, (v, o, le) => Number(v.getBigUint64(o, le))],
+  16: [1, (v, o) => v.getUint8(o)],
+  17: [2, (v, o, le) => v.getUint16(o, le)],
+  18: [4, (v, o, le) => v.getUint32(o, le)],
+};
 const MX_CLASSES: readonly MatClass[] = [
   "unknown",
   "cell",
@@ -149,13 +165,17 @@ class ElementReader {
 
   tag(pos: number, end: number, what: string): Tag {
     if (pos + 8 > end) {
-      this.fail("truncated", `${what} at byte ${pos}: expected an 8-byte element tag, found ${end - pos} bytes`);
+      this.fail(
+        "truncated",
+        `${what} at byte ${pos}: expected an 8-byte element tag, found ${end - pos} bytes`,
+      );
     }
     const w = this.view.getUint32(pos, this.le);
     if (w >>> 16 !== 0) {
       // Small data element: type and size packed in 4 bytes, up to 4 data bytes in the next 4.
       const nbytes = w >>> 16;
-      if (nbytes > 4) this.fail("bad-structure", `${what} at byte ${pos}: small element claims ${nbytes} bytes (max 4)`);
+      if (nbytes > 4)
+        this.fail("bad-structure", `${what} at byte ${pos}: small element claims ${nbytes} bytes (max 4)`);
       return { type: w & 0xffff, nbytes, data: pos + 4, next: pos + 8 };
     }
     const nbytes = this.view.getUint32(pos + 4, this.le);
@@ -172,52 +192,22 @@ class ElementReader {
   }
 
   numbers(t: Tag, what: string): Float64Array {
-    const size = MI_SIZES[t.type];
-    if (size === undefined || t.type === 14 || t.type === 15) {
-      this.fail("bad-structure", `${what} at byte ${t.data - 8}: expected a numeric element, found ${typeName(t.type)}`);
+    const numeric = MI_NUMERIC[t.type];
+    if (numeric === undefined) {
+      this.fail(
+        "bad-structure",
+        `${what} at byte ${t.data - 8}: expected a numeric element, found ${typeName(t.type)}`,
+      );
     }
+    const [size, read] = numeric;
     if (t.nbytes % size !== 0) {
-      this.fail("bad-structure", `${what}: ${fmt(t.nbytes)} bytes is not a whole number of ${typeName(t.type)} values`);
+      this.fail(
+        "bad-structure",
+        `${what}: ${fmt(t.nbytes)} bytes is not a whole number of ${typeName(t.type)} values`,
+      );
     }
-    const n = t.nbytes / size;
-    const out = new Float64Array(n);
-    const v = this.view;
-    const le = this.le;
-    const p = t.data;
-    switch (t.type) {
-      case 1:
-        for (let i = 0; i < n; i++) out[i] = v.getInt8(p + i);
-        break;
-      case 2:
-      case 16:
-        for (let i = 0; i < n; i++) out[i] = v.getUint8(p + i);
-        break;
-      case 3:
-        for (let i = 0; i < n; i++) out[i] = v.getInt16(p + 2 * i, le);
-        break;
-      case 4:
-      case 17:
-        for (let i = 0; i < n; i++) out[i] = v.getUint16(p + 2 * i, le);
-        break;
-      case 5:
-        for (let i = 0; i < n; i++) out[i] = v.getInt32(p + 4 * i, le);
-        break;
-      case 6:
-      case 18:
-        for (let i = 0; i < n; i++) out[i] = v.getUint32(p + 4 * i, le);
-        break;
-      case 7:
-        for (let i = 0; i < n; i++) out[i] = v.getFloat32(p + 4 * i, le);
-        break;
-      case 9:
-        for (let i = 0; i < n; i++) out[i] = v.getFloat64(p + 8 * i, le);
-        break;
-      case 12:
-        for (let i = 0; i < n; i++) out[i] = Number(v.getBigInt64(p + 8 * i, le));
-        break;
-      default:
-        for (let i = 0; i < n; i++) out[i] = Number(v.getBigUint64(p + 8 * i, le));
-    }
+    const out = new Float64Array(t.nbytes / size);
+    for (let i = 0; i < out.length; i++) out[i] = read(this.view, t.data + i * size, this.le);
     return out;
   }
 
@@ -245,7 +235,10 @@ class ElementReader {
     const dims = Array.from(this.numbers(dimsTag, "dimensions"));
     const nameTag = this.tag(dimsTag.next, end, `array name of the ${at}`);
     if (nameTag.type !== 1 && nameTag.type !== 2) {
-      this.fail("bad-structure", `array name of the ${at}: expected miINT8 (1), found ${typeName(nameTag.type)}`);
+      this.fail(
+        "bad-structure",
+        `array name of the ${at}: expected miINT8 (1), found ${typeName(nameTag.type)}`,
+      );
     }
     const name = String.fromCharCode(...this.bytes.subarray(nameTag.data, nameTag.data + nameTag.nbytes));
     const base = { name, className, dims, logical: (flags & 0x200) !== 0, global: (flags & 0x400) !== 0 };
@@ -283,10 +276,18 @@ export function readMat(bytes: BytesLike, options: MatOptions = {}): MatFile {
   const file = options.file ?? "<mat file>";
   const d = asBytes(bytes);
   if (d.length >= 8 && d[0] === 0x89 && d[1] === 0x48 && d[2] === 0x44 && d[3] === 0x46) {
-    throw new DatasetError("unsupported", file, "an HDF5 file, not a level-5 MAT-file (re-save with save(..., '-v7'))");
+    throw new DatasetError(
+      "unsupported",
+      file,
+      "an HDF5 file, not a level-5 MAT-file (re-save with save(..., '-v7'))",
+    );
   }
   if (d.length < 128) {
-    throw new DatasetError("truncated", file, `MAT-file header truncated: expected 128 bytes, found ${d.length}`);
+    throw new DatasetError(
+      "truncated",
+      file,
+      `MAT-file header truncated: expected 128 bytes, found ${d.length}`,
+    );
   }
   const header = String.fromCharCode(...d.subarray(0, 116)).replace(/[\s\0]+$/, "");
   if (!header.startsWith("MATLAB")) {
@@ -376,7 +377,11 @@ export function matMatrix(mat: MatFile, name: string, options: MatMatrixOptions 
   const v = mat.variables.get(name);
   if (!v) {
     const present = [...mat.variables.values()].map(describe).join(", ") || "none";
-    throw new DatasetError("missing-variable", mat.file, `no variable '${name}' (variables present: ${present})`);
+    throw new DatasetError(
+      "missing-variable",
+      mat.file,
+      `no variable '${name}' (variables present: ${present})`,
+    );
   }
   if (!v.data) {
     throw new DatasetError(
@@ -385,7 +390,8 @@ export function matMatrix(mat: MatFile, name: string, options: MatMatrixOptions 
       `variable '${name}' is of class ${v.className}: expected a numeric matrix`,
     );
   }
-  if (v.imag) throw new DatasetError("unsupported", mat.file, `variable '${name}' is complex: expected a real matrix`);
+  if (v.imag)
+    throw new DatasetError("unsupported", mat.file, `variable '${name}' is complex: expected a real matrix`);
   const dims = v.dims;
   const want = `${options.rows ?? "any"}x${options.cols ?? "any"}`;
   if (
@@ -393,7 +399,11 @@ export function matMatrix(mat: MatFile, name: string, options: MatMatrixOptions 
     (options.rows !== undefined && dims[0] !== options.rows) ||
     (options.cols !== undefined && dims[1] !== options.cols)
   ) {
-    throw new DatasetError("bad-shape", mat.file, `variable '${name}': expected ${want}, found ${dims.join("x")}`);
+    throw new DatasetError(
+      "bad-shape",
+      mat.file,
+      `variable '${name}': expected ${want}, found ${dims.join("x")}`,
+    );
   }
   const [rows, cols] = dims as [number, number];
   const out = allocArray(options.dtype ?? "float32", rows * cols);

@@ -10,13 +10,12 @@ import { DatasetError } from "./errors.js";
 import { parseMnistImages, parseMnistLabels } from "./idx.js";
 import type { ImageSet } from "./types.js";
 
-/** The four MNIST files, by role; the file names appear in error messages. */
-export const MNIST_FILES = {
-  trainImages: "mnist/train-images-idx3-ubyte.gz",
-  trainLabels: "mnist/train-labels-idx1-ubyte.gz",
-  testImages: "mnist/t10k-images-idx3-ubyte.gz",
-  testLabels: "mnist/t10k-labels-idx1-ubyte.gz",
-} as const;
+const DEFAULT_NAMES = {
+  trainImages: "train-images-idx3-ubyte.gz",
+  trainLabels: "train-labels-idx1-ubyte.gz",
+  testImages: "t10k-images-idx3-ubyte.gz",
+  testLabels: "t10k-labels-idx1-ubyte.gz",
+};
 
 /** The contents of the four MNIST files (gzip'd or raw IDX). */
 export interface MnistBytes {
@@ -67,7 +66,7 @@ export interface MnistOptions<S extends MnistSplit = MnistSplit> {
   dtype?: DType;
 }
 
-/** File names used in error messages, by role (defaults: {@link MNIST_FILES}). */
+/** File names used in error messages, by role (defaults: the standard names, e.g. `train-images-idx3-ubyte.gz`). */
 export type MnistFileNames = { [K in keyof MnistBytes]?: string };
 
 /**
@@ -120,7 +119,9 @@ export function splitMnist<S extends MnistSplit = "train-test">(
   const split: MnistSplit = options.split ?? "train-test";
   if (split === "train-test") return { train, test } as MnistSplits<S>;
   if (split !== "train-validation-test") {
-    throw new RangeError(`unknown MNIST split '${split as string}': expected "train-test" or "train-validation-test"`);
+    throw new RangeError(
+      `unknown MNIST split '${split as string}': expected "train-test" or "train-validation-test"`,
+    );
   }
   const n = train.y.length;
   const v = options.validationSize ?? 10_000;
@@ -138,13 +139,13 @@ export function splitMnist<S extends MnistSplit = "train-test">(
 /**
  * Builds MNIST from the bytes of its four files (browser-safe: fetch the files yourself, or use
  * `loadMnist` from `@gradgraph/datasets/node`).
- * @param names file names for error messages (default: the standard file names)
+ * @param options the split, dtype and `names`: file names for error messages (default: the standard names)
  */
 export function mnistFromBytes<S extends MnistSplit = "train-test">(
   files: MnistBytes,
   options: MnistOptions<S> & { names?: MnistFileNames } = {},
 ): MnistSplits<S> {
-  const names = { ...MNIST_FILES, ...options.names };
+  const names = { ...DEFAULT_NAMES, ...options.names };
   const dtype = options.dtype ?? "float32";
   const train = parseMnistSet(files.trainImages, files.trainLabels, {
     imageFile: names.trainImages,
