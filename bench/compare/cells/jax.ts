@@ -1,0 +1,122 @@
+/**
+ * jax-js cell: `init("wasm")`, the loss written with jax-js numpy/nn, `valueAndGrad` + the SGD
+ * update inside one `jit`-compiled step. jax-js is lazy and reference-counted: every function
+ * consumes its array arguments (`.ref` / `tree.ref` to keep one), so the step takes the params
+ * and returns new ones; we block on the params every {@link SYNC_EVERY} steps and at the end.
+ * In Node there is no global `Worker`, so jax-js's wasm backend runs on one thread.
+ */
+import { blockUntilReady, init, jit, nn, numpy as np, tree, valueAndGrad } from "@jax-js/jax";
+import type { CellRunner, MatmulRun, Probe, TrainRun } from "../measure.js";
+import type { MatmulWorkload, TrainWorkload } from "../workloads.js";
+
+/** Steps between synchronisations (blockUntilReady on the params). */
+const SYNC_EVERY = 10;
+
+type Params = np.Array[];
+
+async function start(): Promise<string[]> {
+  const devices = await init("wasm");
+  if (!devices.includes("wasm"))
+    throw new Error(`jax-js: wasm device unavailable (got ${devices.join(", ")})`);
+  return [`jax-js devices ${devices.join(",")}`];
+}
+
+export const jaxCell: CellRunner = {
+  async train(w: TrainWorkload, batcher, layers, probe: Probe): Promise<TrainRun> {
+    const notes = await start();
+    const features = w.sizes[0]!;
+    const nLayers = layers.length;
+    const lossFn = (p: Params, x: np.Array, y: np.Array): np.Array => {
+      let h = x;
+      for (let l = 0; l < nLayers; l++) {
+        h = np.dot(h, p[2 * l]!).add(p[2 * l + 1]!);
+        if (l + 1 < nLayers) h = w.hidden === "sigmoid" ? nn.sigmoid(h) : nn.relu(h);
+      }
+      if (w.loss === "halfSumSq") return np.sum(np.square(nn.sigmoid(h).sub(y))).mul(0.5);
+      if (w.loss === "softmaxSumSq") return np.sum(np.square(nn.softmax(h, -1).sub(y)));
+      return np.sum(nn.logSoftmax(h, -1).mul(y)).mul(-1 / w.batch);
+    };
+    const lr = w.stepSize;
+    const step = jit((p: Params, x: np.Array, y: np.Array): [np.Array, Params] => {
+      const [loss, grads] = valueAndGrad(lossFn)(tree.ref(p), x, y);
+      const g = grads as Params;
+      return [loss, p.map((pi, i) => pi.sub(g[i]!.mul(lr)))];
+    });
+    let params: Params = [];
+    for (const layer of layers) {
+      params.push(np.array(layer.W, { shape: [layer.fanIn, layer.fanOut] }), np.array(layer.b));
+    }
+    const feed = (s: number): [np.Array, np.Array] => {
+      const batch = batcher.get(s);
+      return [np.array(batch.x, { shape: [w.batch, features] }), np.array(batch.y, { shape: [w.batch, 10] })];
+    };
+
+    // warm-up (compiles the step): batch 0 at the initial weights; the updated params are dropped
+    const [x0, y0] = feed(0);
+    const [loss0, p0] = step(tree.ref(params), x0, y0);
+    await blockUntilReady(p0);
+    const initialLoss = loss0.item();
+    tree.dispose(p0);
+    await blockUntilReady(params);
+
+    let last: np.Array | null = null;
+    probe.start();
+    for (let s = 0; s < w.steps; s++) {
+      const [x, y] = feed(s);
+      const [loss, next] = step(params, x, y);
+      params = next;
+      if (last) last.dispose();
+      last = loss;
+      if ((s + 1) % SYNC_EVERY === 0) await blockUntilReady(params);
+    }
+    await blockUntilReady(params);
+    const finalLoss = last!.item();
+    const seconds = probe.stop();
+    tree.dispose(params);
+    step.dispose();
+    notes.push(`sync every ${SYNC_EVERY} steps`);
+    return { seconds, initialLoss, finalLoss, threads: 0, notes };
+  },
+
+  async matmul(w: MatmulWorkload, a, b, probe): Promise<MatmulRun> {
+    const notes = await start();
+    const n = w.n;
+    const A = np.array(a, { shape: [n, n] });
+    const B = np.array(b, { shape: [n, n] });
+    const fns = {
+      nn: jit((x: np.Array, y: np.Array) => np.matmul(x, y)),
+      tn: jit((x: np.Array, y: np.Array) => np.matmul(x.transpose(), y)),
+      nt: jit((x: np.Array, y: np.Array) => np.matmul(x, y.transpose())),
+    };
+    const seconds = { nn: 0, tn: 0, nt: 0 };
+    const outputs: Record<"nn" | "tn" | "nt", Float32Array> = {
+      nn: new Float32Array(0),
+      tn: new Float32Array(0),
+      nt: new Float32Array(0),
+    };
+    const variants = ["nn", "tn", "nt"] as const;
+    for (const v of variants) {
+      for (let i = 0; i < 3; i++) {
+        const c = fns[v](A.ref, B.ref);
+        await c.blockUntilReady();
+        c.dispose();
+      }
+    }
+    probe.start();
+    for (const v of variants) {
+      const t0 = performance.now();
+      for (let r = 0; r < w.reps; r++) {
+        const c = fns[v](A.ref, B.ref);
+        await c.blockUntilReady();
+        if (r + 1 < w.reps) c.dispose();
+        else outputs[v] = Float32Array.from(c.dataSync() as Float32Array);
+      }
+      seconds[v] = (performance.now() - t0) / 1000 / w.reps;
+    }
+    probe.stop();
+    A.dispose();
+    B.dispose();
+    notes.push("each product blocked on (blockUntilReady)");
+    return { seconds, outputs, threads: 0, notes };
+  },
+};

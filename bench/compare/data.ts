@@ -1,0 +1,181 @@
+/**
+ * Deterministic data and weights shared by every framework's cell: the same seeds give the same
+ * Float32Arrays in every process, so every framework trains the same network on the same batches.
+ *
+ * The generator is a tiny self-contained mulberry32 (not gradgraph's Rng), so the benchmark data
+ * does not change when the library's RNG does.
+ */
+import type { DataSpec, TrainWorkload } from "./workloads.js";
+
+/** mulberry32: a small, fast, seeded 32-bit generator. */
+export class SeededRandom {
+  private state: number;
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+  /** Next uint32. */
+  nextUint32(): number {
+    this.state = (this.state + 0x6d2b79f5) | 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+  /** Uniform in [0, 1). */
+  next(): number {
+    return this.nextUint32() / 4294967296;
+  }
+  /** Standard normal (Box-Muller, one draw per call). */
+  normal(): number {
+    let u = 0;
+    while (u === 0) u = this.next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
+  }
+}
+
+/** A synthetic labelled set: `x` [n, features] row-major, `y` one-hot [n, 10]. */
+export interface Dataset {
+  readonly n: number;
+  readonly features: number;
+  readonly x: Float32Array;
+  readonly y: Float32Array;
+}
+
+/**
+ * MNIST-shaped (or digits-shaped) synthetic data: each feature is 0 with probability
+ * `zeroFraction`, else k/levels with k uniform in 1..levels; the label is the argmax of a fixed
+ * random linear function of the (centred) features, so the classes are learnable.
+ */
+export function makeDataset(spec: DataSpec): Dataset {
+  const r = new SeededRandom(spec.seed);
+  const x = new Float32Array(spec.n * spec.features);
+  const z = spec.zeroFraction;
+  const scale = 1 / (1 - z);
+  for (let i = 0; i < x.length; i++) {
+    const u = r.next();
+    x[i] = u < z ? 0 : Math.min(spec.levels, Math.floor((u - z) * scale * spec.levels) + 1) / spec.levels;
+  }
+  // labels from a fixed random linear "teacher" (argmax of x·T, centred), so the task is learnable
+  // and training curves behave like real data rather than memorising noise
+  const f = spec.features;
+  const T = new Float32Array(f * 10);
+  for (let i = 0; i < T.length; i++) T[i] = r.normal();
+  const mean = new Float64Array(f);
+  for (let i = 0; i < spec.n; i++) for (let k = 0; k < f; k++) mean[k] += x[i * f + k]! / spec.n;
+  const y = new Float32Array(spec.n * 10);
+  const score = new Float64Array(10);
+  for (let i = 0; i < spec.n; i++) {
+    score.fill(0);
+    for (let k = 0; k < f; k++) {
+      const v = x[i * f + k]! - mean[k]!;
+      if (v === 0) continue;
+      for (let c = 0; c < 10; c++) score[c] += v * T[k * 10 + c]!;
+    }
+    let best = 0;
+    for (let c = 1; c < 10; c++) if (score[c]! > score[best]!) best = c;
+    y[i * 10 + best] = 1;
+  }
+  return { n: spec.n, features: f, x, y };
+}
+
+/** Wraps a real set (e.g. MNIST loaded by @gradgraph/datasets) as a {@link Dataset}. */
+export function datasetFrom(x: Float32Array, labels: Uint8Array, features: number): Dataset {
+  const n = labels.length;
+  const y = new Float32Array(n * 10);
+  for (let i = 0; i < n; i++) y[i * 10 + labels[i]!] = 1;
+  return { n, features, x, y };
+}
+
+/** One dense layer's parameters: W [fanIn, fanOut] row-major and b [fanOut]. */
+export interface Layer {
+  readonly fanIn: number;
+  readonly fanOut: number;
+  readonly W: Float32Array;
+  readonly b: Float32Array;
+}
+
+/** The initial weights of a training workload (identical in every framework). */
+export function makeWeights(w: TrainWorkload): Layer[] {
+  const r = new SeededRandom(w.weightSeed);
+  const layers: Layer[] = [];
+  for (let l = 0; l + 1 < w.sizes.length; l++) {
+    const fanIn = w.sizes[l]!;
+    const fanOut = w.sizes[l + 1]!;
+    const W = new Float32Array(fanIn * fanOut);
+    const b = new Float32Array(fanOut);
+    if (w.init === "normal") {
+      for (let i = 0; i < W.length; i++) W[i] = r.normal();
+      for (let i = 0; i < b.length; i++) b[i] = r.normal();
+    } else if (w.init === "scaledNormal") {
+      const s = 1 / Math.sqrt(fanIn);
+      for (let i = 0; i < W.length; i++) W[i] = r.normal() * s;
+    } else {
+      const s = Math.sqrt(6 / (fanIn + fanOut));
+      for (let i = 0; i < W.length; i++) W[i] = (2 * r.next() - 1) * s;
+    }
+    layers.push({ fanIn, fanOut, W, b });
+  }
+  return layers;
+}
+
+/**
+ * Batches in file order: batch `step` holds rows (step·batch + r) mod n. Returns views of the
+ * data when the rows are contiguous, else copies them into the staging arrays (which must hold
+ * batch rows). Every framework calls this, so all see the same batches.
+ */
+export class Batcher {
+  private readonly sx: Float32Array;
+  private readonly sy: Float32Array;
+  constructor(
+    readonly data: Dataset,
+    readonly batch: number,
+  ) {
+    this.sx = new Float32Array(batch * data.features);
+    this.sy = new Float32Array(batch * 10);
+  }
+
+  /** Copies batch `step` into `xOut` and `yOut` (no allocation: used inside timed loops). */
+  fill(step: number, xOut: Float32Array | Float64Array, yOut: Float32Array | Float64Array): void {
+    const { n, features, x, y } = this.data;
+    const b = this.batch;
+    let i = (step * b) % n;
+    for (let r = 0; r < b; r++) {
+      const xo = r * features;
+      const xi = i * features;
+      for (let k = 0; k < features; k++) xOut[xo + k] = x[xi + k]!;
+      const yo = r * 10;
+      const yi = i * 10;
+      for (let k = 0; k < 10; k++) yOut[yo + k] = y[yi + k]!;
+      i = i + 1 === n ? 0 : i + 1;
+    }
+  }
+
+  /** The inputs and one-hot targets of batch `step` (valid until the next call). */
+  get(step: number): { x: Float32Array; y: Float32Array } {
+    const { n, features, x, y } = this.data;
+    const b = this.batch;
+    const start = (step * b) % n;
+    if (start + b <= n) {
+      return {
+        x: x.subarray(start * features, (start + b) * features),
+        y: y.subarray(start * 10, (start + b) * 10),
+      };
+    }
+    for (let r = 0; r < b; r++) {
+      const i = (start + r) % n;
+      this.sx.set(x.subarray(i * features, (i + 1) * features), r * features);
+      this.sy.set(y.subarray(i * 10, (i + 1) * 10), r * 10);
+    }
+    return { x: this.sx, y: this.sy };
+  }
+}
+
+/** Two deterministic 512×512-style matrices for workload D. */
+export function makeMatrices(n: number): { a: Float32Array; b: Float32Array } {
+  const r = new SeededRandom(4004);
+  const a = new Float32Array(n * n);
+  const b = new Float32Array(n * n);
+  for (let i = 0; i < a.length; i++) a[i] = r.next() - 0.5;
+  for (let i = 0; i < b.length; i++) b[i] = r.next() - 0.5;
+  return { a, b };
+}

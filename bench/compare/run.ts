@@ -1,0 +1,248 @@
+/**
+ * `pnpm bench:compare`: runs every (framework, workload) cell in a fresh process, interleaving
+ * frameworks round-robin within each repeat, then writes bench/RESULTS.md (medians, min/max,
+ * ratios, targets, loss agreement, memory, machine info) and the raw JSON under bench/results/.
+ *
+ * Options:
+ *   --repeats N          repeats per cell (default 3; 1 with --quick)
+ *   --only A,B           workloads (default: all; ids A B C C1 D D2 E MEM MNIST)
+ *   --frameworks a,b     gradgraph, tfjs-cpu, tfjs-wasm, jax (aliases: tfjs = both tfjs backends, gg)
+ *   --quick              smoke run: ~1/20 of the steps, fewer matmul reps (not comparable numbers)
+ *   --timeout SEC        per-cell limit (default 600); a cell that times out is not repeated
+ *   --out FILE           report path (default bench/RESULTS.md; bench/results/RESULTS-quick.md with --quick)
+ *   --render FILE.json   only re-render a report from a raw results file written by an earlier run
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { type CellResult, RESULT_PREFIX } from "./measure.js";
+import { type MachineInfo, renderReport } from "./report.js";
+import { CELLS, FRAMEWORKS, type Framework, WORKLOADS } from "./workloads.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const benchDir = path.resolve(here, "..");
+const repoRoot = path.resolve(benchDir, "..");
+
+interface Options {
+  repeats: number;
+  only: string[];
+  frameworks: Framework[];
+  quick: boolean;
+  timeoutSec: number;
+  out: string;
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    if (i < 0) return undefined;
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith("--")) throw new Error(`${name} needs a value`);
+    return v;
+  };
+  const known = new Set([
+    "--repeats",
+    "--only",
+    "--frameworks",
+    "--quick",
+    "--timeout",
+    "--out",
+    "--render",
+    "--help",
+  ]);
+  for (const a of argv) if (a.startsWith("--") && !known.has(a)) throw new Error(`unknown option ${a}`);
+  if (argv.includes("--help")) {
+    console.log(readFileSync(fileURLToPath(import.meta.url), "utf8").split("*/")[0]);
+    process.exit(0);
+  }
+  const quick = argv.includes("--quick");
+  const only = (get("--only") ?? Object.keys(WORKLOADS).join(","))
+    .split(",")
+    .map((s) => s.trim().toUpperCase())
+    .filter(Boolean);
+  for (const id of only)
+    if (!WORKLOADS[id]) throw new Error(`unknown workload ${id} (${Object.keys(WORKLOADS)})`);
+  const aliases: Record<string, Framework[]> = {
+    gg: ["gradgraph"],
+    gradgraph: ["gradgraph"],
+    tfjs: ["tfjs-cpu", "tfjs-wasm"],
+    "tfjs-cpu": ["tfjs-cpu"],
+    "tfjs-wasm": ["tfjs-wasm"],
+    jax: ["jax"],
+    "jax-js": ["jax"],
+  };
+  const fw = (get("--frameworks") ?? FRAMEWORKS.join(","))
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)
+    .flatMap((s) => {
+      const f = aliases[s];
+      if (!f) throw new Error(`unknown framework ${s} (${Object.keys(aliases).join(", ")})`);
+      return f;
+    });
+  const frameworks = FRAMEWORKS.filter((f) => fw.includes(f));
+  const repeats = Number(get("--repeats") ?? (quick ? 1 : 3));
+  if (!Number.isInteger(repeats) || repeats < 1) throw new Error("--repeats must be a positive integer");
+  const timeoutSec = Number(get("--timeout") ?? 600);
+  const out = path.resolve(
+    get("--out") ??
+      (quick ? path.join(benchDir, "results", "RESULTS-quick.md") : path.join(benchDir, "RESULTS.md")),
+  );
+  return { repeats, only, frameworks, quick, timeoutSec, out };
+}
+
+/** Runs one cell in a fresh Node process; resolves with its result line (or a failure record). */
+function runCell(
+  framework: Framework,
+  workload: string,
+  quick: boolean,
+  timeoutSec: number,
+): Promise<CellResult> {
+  const args = [
+    "--expose-gc",
+    "--conditions=@gradgraph/source",
+    "--import",
+    "tsx",
+    path.join(here, "cell.ts"),
+    framework,
+    workload,
+    ...(quick ? ["--quick"] : []),
+  ];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let timedOut = false;
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.length > 20_000) stderr = stderr.slice(-10_000);
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutSec * 1000);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
+      const failure = (error: string): CellResult =>
+        ({ framework, workload, ok: false, error }) as unknown as CellResult;
+      if (timedOut) return resolve(failure(`timeout after ${timeoutSec} s`));
+      if (!line) {
+        const tail = stderr.trim().split("\n").slice(-5).join(" | ");
+        return resolve(failure(`exit ${code ?? signal} without a result: ${tail}`));
+      }
+      try {
+        resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as CellResult);
+      } catch (e) {
+        resolve(failure(`unparsable result line: ${String(e)}`));
+      }
+    });
+  });
+}
+
+function machineInfo(): MachineInfo {
+  const cpus = os.cpus();
+  const pkg = JSON.parse(readFileSync(path.join(benchDir, "package.json"), "utf8")) as {
+    devDependencies?: Record<string, string>;
+  };
+  return {
+    cpu: cpus[0]?.model.trim() ?? "unknown",
+    cores: cpus.length,
+    availableParallelism: os.availableParallelism(),
+    memoryGB: os.totalmem() / 1024 ** 3,
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadAverage: os.loadavg(),
+    peers: pkg.devDependencies ?? {},
+  };
+}
+
+/** The raw file a run writes next to its report. */
+interface RawResults {
+  command: string;
+  started: string;
+  finished: string;
+  machine: MachineInfo;
+  options: Options;
+  results: CellResult[];
+}
+
+function render(file: string, out: string | undefined): void {
+  const raw = JSON.parse(readFileSync(file, "utf8")) as RawResults;
+  const target = path.resolve(out ?? raw.options.out);
+  const md = renderReport({ ...raw, started: new Date(raw.started), finished: new Date(raw.finished) });
+  mkdirSync(path.dirname(target), { recursive: true });
+  writeFileSync(target, md);
+  console.log(`wrote ${path.relative(repoRoot, target)} from ${file}`);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const renderFrom = argv.indexOf("--render");
+  if (renderFrom >= 0) {
+    const outAt = argv.indexOf("--out");
+    render(argv[renderFrom + 1] ?? "", outAt >= 0 ? argv[outAt + 1] : undefined);
+    return;
+  }
+  const opts = parseArgs(argv);
+  const cells: [string, Framework[]][] = opts.only
+    .map((id): [string, Framework[]] => [id, (CELLS[id] ?? []).filter((f) => opts.frameworks.includes(f))])
+    .filter(([, fws]) => fws.length > 0);
+  const total = cells.reduce((n, [, f]) => n + f.length, 0) * opts.repeats;
+  const machine = machineInfo();
+  const started = new Date();
+  console.log(
+    `bench:compare: ${total} cells (${opts.repeats} repeat(s)${opts.quick ? ", quick" : ""}) on ${machine.cpu}, ` +
+      `${machine.cores} cores, load ${machine.loadAverage.map((l) => l.toFixed(2)).join(" ")}`,
+  );
+  const results: CellResult[] = [];
+  const timedOut = new Set<string>();
+  let done = 0;
+  for (let rep = 0; rep < opts.repeats; rep++) {
+    for (const [id, fws] of cells) {
+      // round-robin: rotate the framework order each repeat, so no framework always runs first
+      const order = fws.map((_, k) => fws[(k + rep) % fws.length]!);
+      for (const fw of order) {
+        done++;
+        const key = `${fw}/${id}`;
+        if (timedOut.has(key)) {
+          console.log(`[${done}/${total}] ${key} skipped (timed out before)`);
+          continue;
+        }
+        const t0 = performance.now();
+        const r = await runCell(fw, id, opts.quick, opts.timeoutSec);
+        const wall = ((performance.now() - t0) / 1000).toFixed(1);
+        results.push(r);
+        if (!r.ok && r.error?.startsWith("timeout")) timedOut.add(key);
+        const shown = r.ok
+          ? `${r.value.toPrecision(4)} ${r.metric}${r.finalLoss !== undefined ? `, loss ${r.finalLoss.toPrecision(6)}` : ""}`
+          : `FAILED: ${r.error}`;
+        console.log(`[${done}/${total}] rep ${rep + 1} ${key}: ${shown} (${wall} s wall)`);
+      }
+    }
+  }
+  const finished = new Date();
+  machine.loadAverageEnd = os.loadavg();
+  const command = `pnpm bench:compare${process.argv.length > 2 ? ` ${process.argv.slice(2).join(" ")}` : ""}`;
+  const md = renderReport({ command, started, finished, machine, options: opts, results });
+  mkdirSync(path.dirname(opts.out), { recursive: true });
+  writeFileSync(opts.out, md);
+  const rawDir = path.join(benchDir, "results");
+  mkdirSync(rawDir, { recursive: true });
+  const raw = path.join(rawDir, `compare-${started.toISOString().replace(/[:.]/g, "-")}.json`);
+  writeFileSync(
+    raw,
+    `${JSON.stringify({ command, started, finished, machine, options: opts, results }, null, 2)}\n`,
+  );
+  console.log(`wrote ${path.relative(repoRoot, opts.out)} and ${path.relative(repoRoot, raw)}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
