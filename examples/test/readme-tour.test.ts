@@ -17,10 +17,14 @@ describe("README", () => {
     try {
       const file = join(dir, "tour.ts");
       writeFileSync(file, code!);
-      const out = execFileSync(process.execPath, ["--conditions=@gradgraph/source", "--import", "tsx", file], {
-        cwd: join(root, "examples"),
-        encoding: "utf8",
-      });
+      const out = execFileSync(
+        process.execPath,
+        ["--conditions=@gradgraph/source", "--import", "tsx", file],
+        {
+          cwd: join(root, "examples"),
+          encoding: "utf8",
+        },
+      );
       expect(out).toContain("grad:W");
       // the printed IR ends with the outputs line; the loss follows it
       const loss = /outputs: [^\n]*\n([-\d.e]+)/.exec(out)?.[1];
