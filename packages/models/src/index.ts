@@ -14,3 +14,4 @@ export * from "./losses.js";
 export * from "./metrics.js";
 export * from "./model.js";
 export * from "./optim/index.js";
+export * from "./presets/index.js";

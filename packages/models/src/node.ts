@@ -86,5 +86,6 @@ export async function loadModel(
   }
 }
 
+export * from "./presets/node.js";
 export type { DeserializeOptions, ModelToSave, SavedModel };
 export { ModelFileError };

@@ -1,0 +1,247 @@
+/**
+ * Shared plumbing of the presets: hyperparameter merging and checks, the stop flag, tutorial-style
+ * log lines, and an asynchronous mini-batch loop that can be stopped after any batch and yields to
+ * the event loop (so a Ctrl-C handler can run) while keeping the allocation-free step of `fit`.
+ * @module
+ */
+import { Tensor } from "@gradgraph/core";
+import { emptyHistory, type History, recordEpoch } from "../callbacks.js";
+import type { Targets } from "../gather.js";
+import { argmax } from "../metrics.js";
+import type { GradientStep, Model } from "../model.js";
+import type { BatchProgress, ClassPredictions, PresetHooks, StopSignal } from "./types.js";
+
+/** Milliseconds since an arbitrary origin (`performance.now` when available). */
+export const now: () => number =
+  typeof globalThis.performance?.now === "function" ? () => globalThis.performance.now() : () => Date.now();
+
+/** True when `signal` asks to stop. */
+export function isStopped(signal: StopSignal | undefined): boolean {
+  return signal !== undefined && (signal.stopped === true || signal.aborted === true);
+}
+
+/**
+ * Merges `overrides` into `defaults`. Unknown names and values of the wrong kind (a string for a
+ * number, a number for a list, ...) throw a RangeError naming the preset and the hyperparameter;
+ * `undefined` values are ignored. A `null` default accepts a number or null.
+ */
+export function resolveHyper<H extends object>(preset: string, defaults: H, overrides?: Partial<H>): H {
+  const out = { ...defaults } as Record<string, unknown>;
+  // lists are copied, so that a result's hyperparameters never alias the frozen defaults
+  for (const [k, v] of Object.entries(out)) if (Array.isArray(v)) out[k] = [...(v as unknown[])];
+  if (!overrides) return out as H;
+  const known = Object.keys(defaults);
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    if (!Object.hasOwn(defaults, key)) {
+      throw new RangeError(
+        `preset '${preset}': unknown hyperparameter '${key}' (known: ${known.join(", ")})`,
+      );
+    }
+    const d = out[key];
+    const kind = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
+    const ok = d === null ? value === null || typeof value === "number" : kind(d) === kind(value);
+    if (!ok) {
+      throw new RangeError(
+        `preset '${preset}': hyperparameter '${key}' must be ${d === null ? "a number or null" : `of type ${kind(d)}`}, got ${JSON.stringify(value)}`,
+      );
+    }
+    out[key] = Array.isArray(value) ? [...(value as unknown[])] : value;
+  }
+  return out as H;
+}
+
+/** Throws a RangeError unless `v` is an integer >= `min`. */
+export function checkInt(preset: string, name: string, v: number, min = 1): void {
+  if (!Number.isInteger(v) || v < min) {
+    throw new RangeError(`preset '${preset}': ${name} must be an integer >= ${min}, got ${v}`);
+  }
+}
+
+/** Throws a RangeError unless `v` is a finite number > 0 (or >= 0 with `allowZero`). */
+export function checkPositive(preset: string, name: string, v: number, allowZero = false): void {
+  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
+    throw new RangeError(
+      `preset '${preset}': ${name} must be a finite number ${allowZero ? ">= 0" : "> 0"}, got ${v}`,
+    );
+  }
+}
+
+/** Collects the tutorial-style lines of a run and forwards each to `hooks.onLog`. */
+export class RunLog {
+  /** The lines so far. */
+  readonly lines: string[] = [];
+  constructor(private readonly hooks: PresetHooks) {}
+  /** Records and forwards one line. */
+  line(text: string): void {
+    this.lines.push(text);
+    this.hooks.onLog?.(text);
+  }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  const g = globalThis as { setImmediate?: (cb: () => void) => unknown };
+  return new Promise<void>((resolve) => {
+    if (typeof g.setImmediate === "function") g.setImmediate(resolve);
+    else setTimeout(resolve, 0);
+  });
+}
+
+/**
+ * Lets a long synchronous-looking loop give the event loop a turn every `yieldEveryMs` while a stop
+ * signal is given (without one there is nobody to listen, and it never yields).
+ */
+export class Yielder {
+  private last = now();
+  private readonly every: number;
+  private readonly active: boolean;
+  constructor(hooks: PresetHooks) {
+    this.every = hooks.yieldEveryMs ?? 100;
+    this.active = hooks.signal !== undefined;
+  }
+  /** True when it is time to yield. */
+  due(): boolean {
+    return this.active && now() - this.last >= this.every;
+  }
+  /** Yields to the event loop once. */
+  async pause(): Promise<void> {
+    await yieldToEventLoop();
+    this.last = now();
+  }
+}
+
+/** A mutable {@link BatchProgress}, reused for every call. */
+export class Progress implements BatchProgress {
+  epoch = 0;
+  batch = 0;
+  loss = 0;
+  constructor(
+    readonly stage: string,
+    readonly epochs: number,
+    readonly batches: number,
+  ) {}
+}
+
+/** What {@link trainMiniBatch} needs. */
+export interface MiniBatchSpec {
+  /** The model to train (params updated in place). */
+  readonly model: Model;
+  /** Training inputs, sample-major. */
+  readonly x: Tensor;
+  /** Training targets (labels are one-hot encoded as the model needs). */
+  readonly y: Targets;
+  /** Epochs to run. */
+  readonly epochs: number;
+  /** Rows per step (1: per-sample SGD). The last batch of an epoch may be smaller. */
+  readonly batchSize: number;
+  /** The update rule. */
+  readonly optimizer: GradientStep;
+  /**
+   * The order to visit the rows in during `epoch` (a permutation, which may be the same array
+   * reshuffled), or null for file order.
+   */
+  readonly order: (epoch: number) => Int32Array | null;
+  /** Count correct predictions on the training batches (`accuracy` log). */
+  readonly trackAccuracy: boolean;
+  /**
+   * The epoch's logs: gets the running averages over the epoch's batches (`loss` combined as the
+   * model's `lossReduction` says, `accuracy` when tracked) and returns the logs to record (it may
+   * replace them by full-set evaluations and add validation values).
+   */
+  readonly epochLogs?: (epoch: number, running: Record<string, number>) => Record<string, number>;
+  /** Called after the epoch is recorded (for tutorial log lines). */
+  readonly afterEpoch?: (epoch: number, logs: Readonly<Record<string, number>>) => void;
+  /** Hooks of the run. */
+  readonly hooks: PresetHooks;
+  /** Name of this model in hook calls. */
+  readonly stage: string;
+}
+
+/**
+ * Trains with one optimizer step per batch, like `fit`, but asynchronously: it checks the stop flag
+ * after every batch and yields to the event loop from time to time (see {@link Yielder}). A stopped
+ * epoch is not recorded. Returns the history and whether it was stopped.
+ */
+export async function trainMiniBatch(spec: MiniBatchSpec): Promise<{ history: History; stopped: boolean }> {
+  const { model, x, y, optimizer, hooks } = spec;
+  const n = model.checkData(x, y);
+  if (n === 0) throw new RangeError("trainMiniBatch: no training samples");
+  const batchSize = Math.min(spec.batchSize, n);
+  const numBatches = Math.ceil(n / batchSize);
+  const full = model.trainingPlan(batchSize);
+  const tailSize = n % batchSize;
+  const tail = tailSize > 0 ? model.trainingPlan(tailSize) : full;
+  const mean = model.lossReduction === "mean";
+  const history = emptyHistory();
+  const yielder = new Yielder(hooks);
+  const progress = new Progress(spec.stage, spec.epochs, numBatches);
+  const onBatch = hooks.onBatchEnd;
+  const signal = hooks.signal;
+  const t0 = now();
+  let stopped = isStopped(signal);
+  for (let epoch = 0; epoch < spec.epochs && !stopped; epoch++) {
+    const te = now();
+    const order = spec.order(epoch);
+    let lossSum = 0;
+    let seen = 0;
+    let correct = 0;
+    for (let bi = 0; bi < numBatches; bi++) {
+      const start = bi * batchSize;
+      const count = start + batchSize <= n ? batchSize : n - start;
+      const tp = count === batchSize ? full : tail;
+      model.fill(tp, x, y, order, start, count);
+      tp.plan.run();
+      optimizer.step(model.params, tp.grads);
+      const l = tp.loss.data[0]!;
+      lossSum += mean ? l * count : l;
+      seen += count;
+      if (spec.trackAccuracy) correct += model.correctIn(tp.predictions.data, tp.y.data, count);
+      history.steps++;
+      if (onBatch) {
+        progress.epoch = epoch;
+        progress.batch = bi;
+        progress.loss = l;
+        onBatch(progress);
+      }
+      if (signal !== undefined) {
+        if (isStopped(signal)) {
+          stopped = true;
+          break;
+        }
+        if (yielder.due()) {
+          await yielder.pause();
+          if (isStopped(signal)) {
+            stopped = true;
+            break;
+          }
+        }
+      }
+    }
+    if (stopped) break;
+    const running: Record<string, number> = { loss: mean ? lossSum / seen : lossSum };
+    if (spec.trackAccuracy) running.accuracy = correct / seen;
+    const logs = spec.epochLogs ? spec.epochLogs(epoch, running) : running;
+    recordEpoch(history, logs, now() - te);
+    spec.afterEpoch?.(epoch, logs);
+    hooks.onEpochEnd?.(epoch, logs, spec.stage);
+  }
+  history.stoppedEarly = stopped;
+  history.timeMs = now() - t0;
+  return { history, stopped };
+}
+
+/** The class predicted for each row of `x` by a classifier with one output per class. */
+export function classify(model: Model, x: Tensor, actual: ArrayLike<number>, offset = 0): ClassPredictions {
+  const outputs = model.predict(x);
+  const predicted = argmax(outputs);
+  if (offset !== 0) for (let i = 0; i < predicted.length; i++) predicted[i] += offset;
+  return { predicted, actual: Int32Array.from(actual), outputs };
+}
+
+/** The first `count` rows of a sample-major tensor, as a view (no copy). */
+export function firstRows(x: Tensor, count: number): Tensor {
+  const n = x.shape[0] ?? 0;
+  if (count >= n) return x;
+  const per = n === 0 ? 0 : x.size / n;
+  return new Tensor([count, ...x.shape.slice(1)], x.data.subarray(0, count * per));
+}
