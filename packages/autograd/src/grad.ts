@@ -10,6 +10,7 @@ import {
   type Graph,
   GraphBuilder,
   GraphError,
+  isConcrete,
   type NodeId,
   resolveNode,
   type Shape,
@@ -18,7 +19,7 @@ import {
   type Value,
 } from "@gradgraph/core";
 import { VJP } from "./vjp/table.js";
-import type { VjpFn } from "./vjp/types.js";
+import type { VjpFn, VjpTable } from "./vjp/types.js";
 
 /** Options of {@link grad}. */
 export interface GradOptions {
@@ -29,6 +30,11 @@ export interface GradOptions {
   seed?: string;
   /** Prefix of the gradient outputs' names (default `"grad:"`, giving e.g. `grad:W1`). */
   prefix?: string;
+  /**
+   * VJP rules to use instead of the built-in ones, by op name (for experiments, custom
+   * derivatives, or testing that {@link gradcheck} catches a wrong rule).
+   */
+  rules?: Partial<VjpTable>;
 }
 
 /** The output name `grad` gives the gradient with respect to `wrt` (default prefix `grad:`). */
@@ -117,7 +123,7 @@ export function grad(
     const g = cot.get(id);
     if (!onPath[id] || !g) continue;
     const node = graph.nodes[id]!;
-    const rule = VJP[node.op];
+    const rule = options.rules?.[node.op] ?? VJP[node.op];
     if (rule === "leaf" || rule === "zero") continue;
     const needs = node.inputs.map((i) => onPath[i] === 1);
     if (!needs.some(Boolean)) continue;
@@ -144,7 +150,11 @@ export function grad(
 
   wrtIds.forEach((id, k) => {
     const node = graph.nodes[id]!;
-    const g = cot.get(id) ?? b.fill(0, node.shape, node.dtype);
+    let g = cot.get(id);
+    if (!g) {
+      // A symbolic shape is only known from the fed value, so the zeros must depend on it.
+      g = isConcrete(node.shape) ? b.fill(0, node.shape, node.dtype) : b.where(0, b.ref(id), 0);
+    }
     b.output(names[k]!, g);
   });
   return b.build();

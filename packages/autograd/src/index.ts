@@ -4,5 +4,6 @@
  * @packageDocumentation
  */
 export * from "./grad.js";
+export * from "./gradcheck.js";
 export { VJP } from "./vjp/table.js";
 export type { VjpArgs, VjpFn, VjpRule, VjpTable } from "./vjp/types.js";

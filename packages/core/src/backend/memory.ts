@@ -134,21 +134,33 @@ class Arena implements WasmBackend {
     if (bytes === undefined || !this.owns(array)) return;
     this.sizes.delete(start);
     this.used -= bytes;
-    this.free_.push({ start, size: bytes });
-    // coalesce neighbours
-    this.free_.sort((p, q) => p.start - q.start);
-    const merged: Block[] = [];
-    for (const b of this.free_) {
-      const last = merged[merged.length - 1];
-      if (last && last.start + last.size === b.start) last.size += b.size;
-      else merged.push({ ...b });
+    // insert in address order (binary search) and coalesce with the neighbours only: sorting and
+    // rebuilding the whole list on every free made freeing n blocks quadratic
+    const list = this.free_;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]!.start < start) lo = mid + 1;
+      else hi = mid;
     }
-    const tail = merged[merged.length - 1];
+    let at = lo;
+    const prev = list[at - 1];
+    if (prev && prev.start + prev.size === start) {
+      prev.size += bytes;
+      at -= 1;
+    } else list.splice(at, 0, { start, size: bytes });
+    const blk = list[at]!;
+    const next = list[at + 1];
+    if (next && blk.start + blk.size === next.start) {
+      blk.size += next.size;
+      list.splice(at + 1, 1);
+    }
+    const tail = list[list.length - 1];
     if (tail && tail.start + tail.size === this.top) {
       this.top = tail.start;
-      merged.pop();
+      list.pop();
     }
-    this.free_ = merged;
   }
 
   owns(array: FloatArray): boolean {

@@ -1,0 +1,339 @@
+/**
+ * The op test-spec table: for every op of core's table, how to generate valid arguments and
+ * attributes inside the op's smooth domain, and how its gradient is checked. The table is typed
+ * exhaustively over `OpName`, so an op without a test spec fails type checking.
+ * @module
+ */
+import { type AttrsOf, type GraphBuilder, type OpName, sizeOf, Tensor, type Value } from "@gradgraph/core";
+import fc from "fast-check";
+import {
+  axesArb,
+  axisArb,
+  broadcastableToArb,
+  broadcastPairArb,
+  broadcastShapesArb,
+  gridTensorArb,
+  permutationArb,
+  shapeArb,
+  type TensorConstraints,
+  tensorArb,
+  valueArb,
+} from "./arbitraries.js";
+
+/** One argument of an op under test. */
+export interface OpArg {
+  /** Its value (float64). */
+  readonly value: Tensor;
+  /**
+   * How its gradient is checked: `"fd"` against central finite differences; `"zero"`: the
+   * gradient must be exactly zero (comparisons, `sign`, `stopGradient`, `where`'s condition).
+   */
+  readonly grad: "fd" | "zero";
+  /** Bind it as a graph input (default) or as a param. */
+  readonly source?: "input" | "param";
+}
+
+/** A generated test case of op `K`: its arguments and attributes. */
+export interface OpCase<K extends OpName = OpName> {
+  /** Arguments, in the op's input order. */
+  readonly args: readonly OpArg[];
+  /** Attributes passed to the builder. */
+  readonly attrs: Partial<AttrsOf<K>>;
+}
+
+/** How to test op `K`. */
+export interface OpSpec<K extends OpName> {
+  /** Valid cases inside the op's smooth domain. */
+  readonly cases: fc.Arbitrary<OpCase<K>>;
+  /**
+   * Emits the node under test from the arguments' source nodes (default:
+   * `b.op(name, xs, attrs)`). Source ops use it to wrap themselves in something differentiable.
+   */
+  readonly build?: (b: GraphBuilder, xs: readonly Value[], attrs: Partial<AttrsOf<K>>) => Value;
+}
+
+/** The op test-spec table type: one entry per op, checked exhaustively by the compiler. */
+export type OpSpecTable = { readonly [K in OpName]: OpSpec<K> };
+
+const fd = (value: Tensor): OpArg => ({ value, grad: "fd" });
+const zero = (value: Tensor): OpArg => ({ value, grad: "zero" });
+
+/** A unary elementwise op on any shape, with values as `c` says. */
+function unary<K extends OpName>(c: TensorConstraints, grad: OpArg["grad"] = "fd"): OpSpec<K> {
+  return {
+    cases: shapeArb()
+      .chain((s) => tensorArb(s, c))
+      .map((t) => ({ args: [{ value: t, grad }], attrs: {} })),
+  };
+}
+
+/** A binary elementwise op on broadcast-compatible shapes. */
+function binary<K extends OpName>(
+  ca: TensorConstraints,
+  cb: TensorConstraints,
+  grads: [OpArg["grad"], OpArg["grad"]] = ["fd", "fd"],
+): OpSpec<K> {
+  return {
+    cases: broadcastPairArb()
+      .chain(([sa, sb]) => fc.tuple(tensorArb(sa, ca), tensorArb(sb, cb)))
+      .map(([a, b]) => ({
+        args: [
+          { value: a, grad: grads[0] },
+          { value: b, grad: grads[1] },
+        ],
+        attrs: {},
+      })),
+  };
+}
+
+/**
+ * maximum/minimum: `a` on the grid k/2 and `b` on the grid k/2 + 1/4, so no pair ties even
+ * after broadcasting and both sides of the kink are exercised.
+ */
+function kinkedBinary<K extends OpName>(): OpSpec<K> {
+  return {
+    cases: broadcastPairArb()
+      .chain(([sa, sb]) => fc.tuple(gridTensorArb(sa), gridTensorArb(sb, { offset: 0.25 })))
+      .map(([a, b]) => ({ args: [fd(a), fd(b)], attrs: {} })),
+  };
+}
+
+/** Comparisons: small integer grids (ties included); the gradient must be exactly zero. */
+function comparison<K extends OpName>(): OpSpec<K> {
+  return {
+    cases: broadcastPairArb()
+      .chain(([sa, sb]) => fc.tuple(gridTensorArb(sa, { step: 1 }), gridTensorArb(sb, { step: 1 })))
+      .map(([a, b]) => ({ args: [zero(a), zero(b)], attrs: {} })),
+  };
+}
+
+/** sum and mean: any axes, keepdims or not. */
+function reduction(): OpSpec<"sum" | "mean"> {
+  return {
+    cases: shapeArb()
+      .chain((s) => fc.tuple(tensorArb(s), axesArb(s.length), fc.boolean()))
+      .map(([t, axes, keepdims]) => ({ args: [fd(t)], attrs: { axes, keepdims } })),
+  };
+}
+
+function softmaxLike(): OpSpec<"softmax" | "logSoftmax"> {
+  return {
+    cases: shapeArb({ minRank: 1 })
+      .chain((s) => fc.tuple(tensorArb(s, { min: -3, max: 3 }), axisArb(s.length)))
+      .map(([t, axis]) => ({ args: [fd(t)], attrs: { axis } })),
+  };
+}
+
+const matmulCases = fc
+  .record({
+    transA: fc.boolean(),
+    transB: fc.boolean(),
+    batch: broadcastPairArb({ maxRank: 2, maxDim: 2 }),
+    M: fc.integer({ min: 1, max: 3 }),
+    K: fc.integer({ min: 1, max: 3 }),
+    N: fc.integer({ min: 1, max: 3 }),
+  })
+  .chain(({ transA, transB, batch, M, K, N }) => {
+    const sa = [...batch[0], ...(transA ? [K, M] : [M, K])];
+    const sb = [...batch[1], ...(transB ? [N, K] : [K, N])];
+    return fc
+      .tuple(tensorArb(sa), tensorArb(sb))
+      .map(([a, b]) => ({ args: [fd(a), fd(b)], attrs: { transA, transB } }));
+  });
+
+function primeFactors(n: number): number[] {
+  const out: number[] = [];
+  for (let p = 2; n > 1; p++) {
+    while (n % p === 0) {
+      out.push(p);
+      n /= p;
+    }
+  }
+  return out;
+}
+
+/** A reshape target of the same size: the prime factors spread over 0-3 axes, ones sprinkled in, maybe one -1. */
+const reshapeCases = shapeArb().chain((s) => {
+  const factors = primeFactors(s.reduce((p, d) => p * d, 1));
+  return fc
+    .record({
+      x: tensorArb(s),
+      rank: fc.integer({ min: factors.length ? 1 : 0, max: 3 }),
+      bins: fc.array(fc.nat(), { minLength: factors.length, maxLength: factors.length }),
+      infer: fc.option(fc.nat(), { nil: null }),
+    })
+    .map(({ x, rank, bins, infer }) => {
+      const target: number[] = new Array<number>(rank).fill(1);
+      factors.forEach((f, i) => {
+        target[bins[i]! % rank] = target[bins[i]! % rank]! * f;
+      });
+      if (infer !== null && rank > 0) target[infer % rank] = -1;
+      return { args: [fd(x)], attrs: { shape: target } };
+    });
+});
+
+const broadcastToCases = shapeArb().chain((out) =>
+  broadcastableToArb(out)
+    .chain((s) => tensorArb(s))
+    .map((x) => ({ args: [fd(x)], attrs: { shape: out } })),
+);
+
+const concatCases = shapeArb({ minRank: 1 }).chain((base) =>
+  fc
+    .record({
+      axis: axisArb(base.length),
+      widths: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }),
+    })
+    .chain(({ axis, widths }) => {
+      const a = axis < 0 ? axis + base.length : axis;
+      const shapes = widths.map((w) => base.map((d, i) => (i === a ? w : d)));
+      return fc
+        .tuple(...shapes.map((s) => tensorArb(s)))
+        .map((ts) => ({ args: ts.map(fd), attrs: { axis } }));
+    }),
+);
+
+/** Per axis `[begin, end)` with `end` possibly `null`; the lists may be shorter than the rank. */
+const sliceCases = shapeArb().chain((s) =>
+  fc
+    .record({
+      x: tensorArb(s),
+      ranges: fc.tuple(
+        ...s.map((d) =>
+          fc
+            .tuple(fc.integer({ min: 0, max: d - 1 }), fc.integer({ min: 1, max: d }), fc.boolean())
+            .map(([p, q, open]) => {
+              const begin = Math.min(p, q - 1);
+              return { begin, end: open && q === d ? null : Math.max(q, begin + 1) };
+            }),
+        ),
+      ),
+      keep: fc.integer({ min: 0, max: s.length }),
+    })
+    .map(({ x, ranges, keep }) => ({
+      args: [fd(x)],
+      attrs: {
+        begin: ranges.slice(0, keep).map((r) => r.begin),
+        end: ranges.slice(0, keep).map((r) => r.end),
+      },
+    })),
+);
+
+const padCases = shapeArb().chain((s) =>
+  fc
+    .record({
+      x: tensorArb(s),
+      before: fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: s.length }),
+      after: fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: s.length }),
+    })
+    .map(({ x, before, after }) => ({ args: [fd(x)], attrs: { before, after } })),
+);
+
+/** Contiguous axes only: the logSumExp kernel rejects non-contiguous ones. */
+const logSumExpCases = shapeArb().chain((s) => {
+  const rank = s.length;
+  const axes: fc.Arbitrary<number[] | null> =
+    rank === 0
+      ? fc.constant(null)
+      : fc.option(
+          fc
+            .tuple(fc.integer({ min: 0, max: rank - 1 }), fc.integer({ min: 0, max: rank - 1 }))
+            .map(([p, q]) => Array.from({ length: Math.abs(p - q) + 1 }, (_, i) => Math.min(p, q) + i)),
+          { nil: null },
+        );
+  return fc
+    .tuple(tensorArb(s, { min: -3, max: 3 }), axes, fc.boolean())
+    .map(([x, ax, keepdims]) => ({ args: [fd(x)], attrs: { axes: ax, keepdims } }));
+});
+
+const maxCases = shapeArb()
+  .chain((s) => fc.tuple(tensorArb(s, { distinct: true }), axesArb(s.length), fc.boolean()))
+  .map(([x, axes, keepdims]) => ({ args: [fd(x)], attrs: { axes, keepdims } }));
+
+const transposeCases = shapeArb({ maxRank: 4 }).chain((s) =>
+  fc
+    .tuple(tensorArb(s), fc.option(permutationArb(s.length), { nil: null }))
+    .map(([x, perm]) => ({ args: [fd(x)], attrs: { perm } })),
+);
+
+const whereCases = broadcastShapesArb(3)
+  .chain(([sc, sa, sb]) =>
+    fc.tuple(
+      fc
+        .array(fc.constantFrom(0, 1, -2.5), { minLength: sizeOf(sc!), maxLength: sizeOf(sc!) })
+        .map((v) => Tensor.from(v, { shape: sc!, dtype: "float64" })),
+      tensorArb(sa!),
+      tensorArb(sb!),
+    ),
+  )
+  .map(([c, a, b]) => ({ args: [zero(c), fd(a), fd(b)], attrs: {} }));
+
+/** A source op's case: one argument of any shape that the source node is combined with. */
+function sourceCases<K extends OpName>(source: OpArg["source"]): fc.Arbitrary<OpCase<K>> {
+  return shapeArb()
+    .chain((s) => tensorArb(s))
+    .map((x) => ({ args: [{ value: x, grad: "fd", source }], attrs: {} }));
+}
+
+/**
+ * The op test-spec table. Domains: `log`/`sqrt` positive inputs, `div` denominators with
+ * `|b| >= 0.5`, `pow` bases in `[0.5, 2]`, `relu`/`abs`/`sign` inputs kept 0.1 away from 0,
+ * `maximum`/`minimum` on interleaved grids (no ties), `max` on distinct values; comparisons,
+ * `sign`, `stopGradient` and `where`'s condition must get exactly zero gradient.
+ */
+export const OP_SPECS: OpSpecTable = {
+  input: { cases: sourceCases("input"), build: (_b, xs) => xs[0]! },
+  param: { cases: sourceCases("param"), build: (_b, xs) => xs[0]! },
+  constant: {
+    cases: shapeArb()
+      .chain((s) => fc.tuple(tensorArb(s), tensorArb(s)))
+      .map(([x, c]) => ({
+        args: [fd(x)],
+        attrs: { shape: [...c.shape], values: Array.from(c.data), dtype: "float64" as const },
+      })),
+    build: (b, xs, attrs) => b.mul(xs[0]!, b.op("constant", [], attrs)),
+  },
+  fill: {
+    cases: shapeArb()
+      .chain((s) => fc.tuple(tensorArb(s), broadcastableToArb(s), valueArb()))
+      .map(([x, shape, value]) => ({ args: [fd(x)], attrs: { value, shape, dtype: "float64" as const } })),
+    build: (b, xs, attrs) => b.mul(xs[0]!, b.op("fill", [], attrs)),
+  },
+  neg: unary({}),
+  exp: unary({ min: -3, max: 3 }),
+  log: unary({ min: 0.2, max: 4 }),
+  tanh: unary({ min: -3, max: 3 }),
+  sigmoid: unary({ min: -4, max: 4 }),
+  relu: unary({ avoid: [0] }),
+  square: unary({}),
+  sqrt: unary({ min: 0.2, max: 4 }),
+  abs: unary({ avoid: [0] }),
+  sign: unary({ avoid: [0] }, "zero"),
+  add: binary({}, {}),
+  sub: binary({}, {}),
+  mul: binary({}, {}),
+  div: binary({}, { min: -2, max: 2, avoid: [0], margin: 0.5 }),
+  pow: binary({ min: 0.5, max: 2 }, { min: -2, max: 2 }),
+  maximum: kinkedBinary(),
+  minimum: kinkedBinary(),
+  greater: comparison(),
+  greaterEqual: comparison(),
+  less: comparison(),
+  lessEqual: comparison(),
+  equal: comparison(),
+  where: { cases: whereCases },
+  matmul: { cases: matmulCases },
+  transpose: { cases: transposeCases },
+  reshape: { cases: reshapeCases },
+  broadcastTo: { cases: broadcastToCases },
+  concat: { cases: concatCases },
+  slice: { cases: sliceCases },
+  pad: { cases: padCases },
+  sum: reduction(),
+  mean: reduction(),
+  max: { cases: maxCases },
+  softmax: softmaxLike(),
+  logSoftmax: softmaxLike(),
+  logSumExp: { cases: logSumExpCases },
+  stopGradient: unary({}, "zero"),
+};

@@ -1,0 +1,519 @@
+/**
+ * Random computation graphs for property tests, built from a shrinkable list of instructions.
+ *
+ * fast-check generates a small "program": a few sources (params and inputs of related shapes)
+ * and a list of instructions, each naming an op and earlier values by index (taken modulo the
+ * number of values so far, so removing an instruction never invalidates the rest). Building the
+ * program keeps every op in its smooth domain by construction and bounds magnitudes (a value
+ * that may grow large is squashed with `tanh` before it feeds `exp`, `square` or a product).
+ * Instructions whose shapes do not fit are skipped. When a property fails, fast-check drops
+ * instructions and simplifies the rest, so the counterexample is a small graph.
+ * @module
+ */
+import {
+  type Feeds,
+  type Graph,
+  GraphBuilder,
+  ParamStore,
+  printGraph,
+  Rng,
+  type Shape,
+  shapeToString,
+  Tensor,
+  tryBroadcastShapes,
+  type Value,
+} from "@gradgraph/core";
+import fc from "fast-check";
+import { grad, gradName } from "../grad.js";
+import { formatGradcheckReport, type GradcheckOptions, gradcheck } from "../gradcheck.js";
+import { valueArb } from "./arbitraries.js";
+
+/** The ops random graphs draw from (kinked ops, comparisons and stopGradient are left out). */
+export const RANDOM_GRAPH_OPS = [
+  "add",
+  "mul",
+  "sub",
+  "neg",
+  "tanh",
+  "sigmoid",
+  "square",
+  "exp",
+  "log",
+  "sqrt",
+  "div",
+  "pow",
+  "sum",
+  "mean",
+  "logSumExp",
+  "softmax",
+  "logSoftmax",
+  "matmul",
+  "transpose",
+  "reshape",
+  "broadcastTo",
+  "concat",
+  "slice",
+  "pad",
+  "where",
+] as const;
+
+/** An op random graphs use. */
+export type RandomGraphOp = (typeof RANDOM_GRAPH_OPS)[number];
+
+/** One instruction of a random program. */
+export interface GraphInstruction {
+  /** The op. */
+  readonly op: RandomGraphOp;
+  /** First operand: an index into the values so far (modulo their number). */
+  readonly a: number;
+  /** Second operand (binary ops), likewise. */
+  readonly b: number;
+  /** Small integer choosing axes, flags and variants. */
+  readonly k: number;
+}
+
+/** A source of a random program. */
+export interface GraphSource {
+  /** 0: `[m,n]`, 1: `[n]`, 2: `[m,1]`, 3: `[]`, 4: `[n,m]`. */
+  readonly kind: number;
+  /** Fed as an input instead of being a param. */
+  readonly asInput: boolean;
+  /** Values (the first `size` are used). */
+  readonly values: readonly number[];
+}
+
+/** A random program: what fast-check generates and shrinks. */
+export interface GraphProgram {
+  /** First dim of the shape family. */
+  readonly m: number;
+  /** Second dim of the shape family. */
+  readonly n: number;
+  /** Params and inputs. */
+  readonly sources: readonly GraphSource[];
+  /** Instructions. */
+  readonly instructions: readonly GraphInstruction[];
+  /** Seed of the loss weights and of `where` masks. */
+  readonly seed: number;
+}
+
+/** A graph with everything needed to run and check it. */
+export interface GraphCase {
+  /** A graph with a scalar output `loss`. */
+  readonly graph: Graph;
+  /** Values of its inputs. */
+  readonly feeds: Feeds;
+  /** Values of its params. */
+  readonly params: ParamStore;
+  /** Names to differentiate with respect to (its params and inputs). */
+  readonly wrt: readonly string[];
+  /** A readable listing of the instructions that were applied, one line each. */
+  readonly program: readonly string[];
+}
+
+/** Constraints of {@link randomGraphArb}. */
+export interface RandomGraphConstraints {
+  /** Most instructions (default 8). */
+  maxNodes?: number;
+  /** Most sources (default 3). */
+  maxSources?: number;
+  /** Largest dim (default 3). */
+  maxDim?: number;
+  /** Ops to draw from (default {@link RANDOM_GRAPH_OPS}; the first is the one shrinking goes towards). */
+  ops?: readonly RandomGraphOp[];
+}
+
+const LIMIT = 4;
+
+interface Slot {
+  v: Value;
+  /** Upper bound on |value|. */
+  bound: number;
+  label: string;
+}
+
+function shapeOf(kind: number, m: number, n: number): number[] {
+  switch (kind % 5) {
+    case 0:
+      return [m, n];
+    case 1:
+      return [n];
+    case 2:
+      return [m, 1];
+    case 3:
+      return [];
+    default:
+      return [n, m];
+  }
+}
+
+function size(shape: Shape): number {
+  return shape.reduce<number>((p, d) => p * (d as number), 1);
+}
+
+/** Builds the graph of a program (deterministic; see the module documentation). */
+export function buildRandomGraph(p: GraphProgram): GraphCase {
+  const b = new GraphBuilder({ dtype: "float64" });
+  const rng = new Rng(p.seed);
+  const feeds: Record<string, Tensor> = {};
+  const params = new ParamStore();
+  const wrt: string[] = [];
+  const program: string[] = [];
+  const slots: Slot[] = [];
+  const used = new Set<number>();
+
+  p.sources.forEach((s, i) => {
+    const shape = shapeOf(s.kind, p.m, p.n);
+    const values = Array.from({ length: size(shape) }, (_, j) => s.values[j % s.values.length] ?? 0);
+    const t = Tensor.from(values, { shape, dtype: "float64" });
+    const name = s.asInput ? `x${i}` : `p${i}`;
+    const v = s.asInput ? b.input(name, shape) : b.param(name, shape);
+    if (s.asInput) feeds[name] = t;
+    else params.set(name, t);
+    wrt.push(name);
+    const bound = values.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+    slots.push({ v, bound, label: name });
+    program.push(`${name} = ${s.asInput ? "input" : "param"} ${shapeToString(shape)} [${values.join(", ")}]`);
+  });
+
+  /** Squashes `s` with tanh when its bound exceeds `limit`. */
+  const tame = (s: Slot, limit = LIMIT): Slot =>
+    s.bound <= limit ? s : { v: b.tanh(s.v), bound: 1, label: `tanh(${s.label})` };
+  /** Makes `y` broadcastable with `x` by summing it to a scalar when needed. */
+  const fit = (x: Slot, y: Slot): Slot => {
+    if (tryBroadcastShapes(x.v.shape, y.v.shape)) return y;
+    return tame({ v: b.sum(y.v), bound: y.bound * size(y.v.shape), label: `sum(${y.label})` });
+  };
+
+  for (const ins of p.instructions) {
+    if (slots.length === 0) break;
+    const ia = ins.a % slots.length;
+    const ib = ins.b % slots.length;
+    const A = slots[ia]!;
+    const B = slots[ib]!;
+    const k = ins.k;
+    const rank = A.v.rank;
+    let out: { v: Value; bound: number; text: string } | null = null;
+    let usesB = false;
+    switch (ins.op) {
+      case "add":
+      case "sub":
+      case "mul":
+      case "div":
+      case "pow": {
+        usesB = true;
+        const x = tame(A);
+        const y = fit(x, tame(B));
+        if (ins.op === "add" || ins.op === "sub") {
+          out = {
+            v: b.op(ins.op, [x.v, y.v]),
+            bound: x.bound + y.bound,
+            text: `${ins.op}(${x.label}, ${y.label})`,
+          };
+        } else if (ins.op === "mul") {
+          out = { v: b.mul(x.v, y.v), bound: x.bound * y.bound, text: `mul(${x.label}, ${y.label})` };
+        } else if (ins.op === "div") {
+          // denominator y^2 + 0.5 >= 0.5
+          const den = b.add(b.square(y.v), 0.5);
+          out = { v: b.div(x.v, den), bound: 2 * x.bound, text: `div(${x.label}, square(${y.label}) + 0.5)` };
+        } else {
+          // positive base x^2 + 0.5 <= 16.5, exponent tanh(y) in (-1, 1)
+          const base = b.add(b.square(x.v), 0.5);
+          out = {
+            v: b.pow(base, b.tanh(y.v)),
+            bound: x.bound * x.bound + 2.5,
+            text: `pow(square(${x.label}) + 0.5, tanh(${y.label}))`,
+          };
+        }
+        break;
+      }
+      case "neg":
+        out = { v: b.neg(A.v), bound: A.bound, text: `neg(${A.label})` };
+        break;
+      case "tanh":
+        out = { v: b.tanh(A.v), bound: 1, text: `tanh(${A.label})` };
+        break;
+      case "sigmoid":
+        out = { v: b.sigmoid(A.v), bound: 1, text: `sigmoid(${A.label})` };
+        break;
+      case "square": {
+        const x = tame(A);
+        out = { v: b.square(x.v), bound: x.bound * x.bound, text: `square(${x.label})` };
+        break;
+      }
+      case "exp": {
+        const x = tame(A, 2);
+        out = { v: b.exp(x.v), bound: Math.exp(x.bound), text: `exp(${x.label})` };
+        break;
+      }
+      case "log": {
+        const x = tame(A);
+        out = {
+          v: b.log(b.add(b.square(x.v), 0.5)),
+          bound: Math.max(Math.log(2), Math.log(x.bound * x.bound + 0.5)),
+          text: `log(square(${x.label}) + 0.5)`,
+        };
+        break;
+      }
+      case "sqrt": {
+        const x = tame(A);
+        out = {
+          v: b.sqrt(b.add(b.square(x.v), 0.5)),
+          bound: x.bound + 1,
+          text: `sqrt(square(${x.label}) + 0.5)`,
+        };
+        break;
+      }
+      case "sum":
+      case "mean":
+      case "logSumExp": {
+        const all = rank === 0 || k % (rank + 1) === rank;
+        const axes = all ? null : [k % (rank + 1)];
+        const keepdims = (k & 8) !== 0;
+        const count = all ? size(A.v.shape) : (A.v.shape[axes![0]!] as number);
+        const x = ins.op === "logSumExp" ? tame(A) : A;
+        const v = b.op(ins.op, [x.v], { axes, keepdims });
+        const bound =
+          ins.op === "sum" ? x.bound * count : ins.op === "mean" ? x.bound : x.bound + Math.log(count);
+        out = { v, bound, text: `${ins.op}(${x.label}, axes=${JSON.stringify(axes)}, keepdims=${keepdims})` };
+        break;
+      }
+      case "softmax":
+      case "logSoftmax": {
+        if (rank === 0) break;
+        const axis = (k % rank) - (k & 8 ? rank : 0);
+        const x = tame(A);
+        out = {
+          v: b.op(ins.op, [x.v], { axis }),
+          bound: ins.op === "softmax" ? 1 : 2 * x.bound + Math.log(size(x.v.shape)),
+          text: `${ins.op}(${x.label}, axis=${axis})`,
+        };
+        break;
+      }
+      case "matmul": {
+        usesB = true;
+        if (rank !== 2 || B.v.rank !== 2) break;
+        const x = tame(A);
+        const y = tame(B);
+        for (let t = 0; t < 4 && !out; t++) {
+          const flags = (k + t) % 4;
+          const transA = (flags & 1) !== 0;
+          const transB = (flags & 2) !== 0;
+          const ka = x.v.shape[transA ? 0 : 1];
+          const kb = y.v.shape[transB ? 1 : 0];
+          if (ka !== kb) continue;
+          out = {
+            v: b.matmul(x.v, y.v, { transA, transB }),
+            bound: x.bound * y.bound * (ka as number),
+            text: `matmul(${x.label}, ${y.label}, transA=${transA}, transB=${transB})`,
+          };
+        }
+        break;
+      }
+      case "transpose":
+        out = { v: b.transpose(A.v), bound: A.bound, text: `transpose(${A.label})` };
+        break;
+      case "reshape": {
+        const shape = rank === 1 ? (k % 2 ? [1, -1] : [-1, 1]) : [-1];
+        out = {
+          v: b.reshape(A.v, shape),
+          bound: A.bound,
+          text: `reshape(${A.label}, ${JSON.stringify(shape)})`,
+        };
+        break;
+      }
+      case "broadcastTo": {
+        const shape = [1 + (k % 2), ...(A.v.shape as number[])];
+        out = {
+          v: b.broadcastTo(A.v, shape),
+          bound: A.bound,
+          text: `broadcastTo(${A.label}, ${shapeToString(shape)})`,
+        };
+        break;
+      }
+      case "concat": {
+        if (rank === 0) break;
+        const axis = k % rank;
+        const fits = B.v.rank === rank && A.v.shape.every((d, i) => i === axis || d === B.v.shape[i]);
+        usesB = fits;
+        const parts = fits ? [A, B] : [A, A];
+        out = {
+          v: b.concat(
+            parts.map((s) => s.v),
+            axis,
+          ),
+          bound: Math.max(A.bound, fits ? B.bound : 0),
+          text: `concat([${parts.map((s) => s.label).join(", ")}], axis=${axis})`,
+        };
+        break;
+      }
+      case "slice": {
+        if (rank === 0) break;
+        const axis = k % rank;
+        const d = A.v.shape[axis] as number;
+        const begin = new Array<number>(rank).fill(0);
+        const end = new Array<number | null>(rank).fill(null);
+        if (d >= 2) {
+          if (k & 8) end[axis] = d - 1;
+          else begin[axis] = 1;
+        }
+        out = {
+          v: b.slice(A.v, begin, end),
+          bound: A.bound,
+          text: `slice(${A.label}, ${JSON.stringify(begin)}, ${JSON.stringify(end)})`,
+        };
+        break;
+      }
+      case "pad": {
+        if (rank === 0) break;
+        const axis = k % rank;
+        const before = new Array<number>(rank).fill(0);
+        const after = new Array<number>(rank).fill(0);
+        before[axis] = 1;
+        after[axis] = (k >> 3) & 1;
+        out = {
+          v: b.pad(A.v, before, after),
+          bound: A.bound,
+          text: `pad(${A.label}, ${JSON.stringify(before)}, ${JSON.stringify(after)})`,
+        };
+        break;
+      }
+      case "where": {
+        usesB = true;
+        const y = fit(A, B);
+        const shape = tryBroadcastShapes(A.v.shape, y.v.shape)! as number[];
+        const mask = Array.from({ length: size(shape) }, () => (rng.next() < 0.5 ? 0 : 1));
+        const c = b.constant(Tensor.from(mask, { shape, dtype: "float64" }));
+        out = {
+          v: b.where(c, A.v, y.v),
+          bound: Math.max(A.bound, y.bound),
+          text: `where([${mask.join(",")}], ${A.label}, ${y.label})`,
+        };
+        break;
+      }
+    }
+    if (!out) continue;
+    used.add(ia);
+    if (usesB) used.add(ib);
+    const label = `v${slots.length}`;
+    program.push(`${label} = ${out.text} : ${shapeToString(out.v.shape)}`);
+    slots.push({ v: out.v, bound: out.bound, label });
+  }
+
+  // loss: every value nothing else used, weighted by fixed random weights
+  let loss: Value | null = null;
+  const terms: string[] = [];
+  slots.forEach((s, i) => {
+    if (used.has(i)) return;
+    const n = size(s.v.shape);
+    const w = Array.from({ length: n }, () => rng.uniform(-1, 1));
+    const term = b.sum(
+      b.mul(s.v, b.constant(Tensor.from(w, { shape: s.v.shape as number[], dtype: "float64" }))),
+    );
+    loss = loss ? b.add(loss, term) : term;
+    terms.push(`sum(${s.label} * w${i})`);
+  });
+  b.output("loss", loss ?? b.scalar(0));
+  program.push(`loss = ${terms.join(" + ") || "0"}`);
+  return { graph: b.build(), feeds, params, wrt, program };
+}
+
+/** Arbitrary programs; see {@link randomGraphArb}. */
+export function graphProgramArb(constraints: RandomGraphConstraints = {}): fc.Arbitrary<GraphProgram> {
+  const { maxNodes = 8, maxSources = 3, maxDim = 3, ops = RANDOM_GRAPH_OPS } = constraints;
+  const maxSize = maxDim * maxDim;
+  return fc.record({
+    m: fc.integer({ min: 1, max: maxDim }),
+    n: fc.integer({ min: 1, max: maxDim }),
+    sources: fc.array(
+      fc.record({
+        kind: fc.integer({ min: 0, max: 4 }),
+        asInput: fc.boolean(),
+        values: fc.array(valueArb({ min: -1.5, max: 1.5 }), {
+          minLength: maxSize,
+          maxLength: maxSize,
+        }),
+      }),
+      { minLength: 1, maxLength: maxSources },
+    ),
+    instructions: fc.array(
+      fc.record({
+        op: fc.constantFrom(...ops),
+        a: fc.nat({ max: 63 }),
+        b: fc.nat({ max: 63 }),
+        k: fc.nat({ max: 15 }),
+      }),
+      { minLength: 0, maxLength: maxNodes },
+    ),
+    seed: fc.nat({ max: 1000 }),
+  });
+}
+
+/**
+ * Random DAGs built from (a domain-safe subset of) the op table, with shared subexpressions
+ * (instructions reuse earlier values, so fan-out is common), ending in the scalar `loss`:
+ * the sum of every unused value times fixed random weights. Shrinks to small graphs.
+ */
+export function randomGraphArb(constraints: RandomGraphConstraints = {}): fc.Arbitrary<GraphCase> {
+  return graphProgramArb(constraints).map((p) => {
+    const c = buildRandomGraph(p);
+    return Object.assign(c, { [fc.toStringMethod]: () => c.program.join("\n") });
+  });
+}
+
+/** Options of {@link gradientMatchesFiniteDifferences}. */
+export interface FiniteDifferenceOptions extends Omit<GradcheckOptions, "params" | "wrt"> {
+  /**
+   * 1 (default): check the gradient of `of`. 2: check the gradient of `sum(grad * v)` (fixed
+   * random `v`), i.e. second derivatives (Hessian-vector products) against finite differences of
+   * the first-derivative graph.
+   */
+  order?: 1 | 2;
+}
+
+/** The scalar `sum_k sum(grad_k * v_k)` of a case's gradients, as output `loss2`, for second-order checks. */
+export function secondOrderCase(c: GraphCase, of = "loss"): GraphCase {
+  const g = grad(c.graph, of, c.wrt);
+  const b = GraphBuilder.extend(g, { dtype: "float64" });
+  const rng = new Rng(0x2d2d);
+  let total: Value | null = null;
+  for (const w of c.wrt) {
+    const gv = b.ref(gradName(w));
+    const n = size(gv.shape);
+    const v = b.constant(
+      Tensor.from(
+        Array.from({ length: n }, () => rng.uniform(-1, 1)),
+        { shape: gv.shape as number[], dtype: "float64" },
+      ),
+    );
+    const term = b.sum(b.mul(gv, v));
+    total = total ? b.add(total, term) : term;
+  }
+  b.output("loss2", total ?? b.scalar(0));
+  return { ...c, graph: b.build(), program: [...c.program, `loss2 = sum over wrt of sum(grad(loss) * v)`] };
+}
+
+/**
+ * A fast-check property: for every generated case, the graph's gradient (with respect to
+ * `case.wrt`, of `options.of`, default `"loss"`) equals central finite differences (see
+ * {@link gradcheck}). A failure throws with the program and the gradcheck report.
+ * @example
+ * fc.assert(gradientMatchesFiniteDifferences(randomGraphArb()), fcParameters());
+ */
+export function gradientMatchesFiniteDifferences(
+  cases: fc.Arbitrary<GraphCase>,
+  options: FiniteDifferenceOptions = {},
+): fc.IPropertyWithHooks<[GraphCase]> {
+  const { order = 1, ...rest } = options;
+  return fc.property(cases, (c0) => {
+    const c = order === 2 ? secondOrderCase(c0, (rest.of as string | undefined) ?? "loss") : c0;
+    const of = order === 2 ? "loss2" : (rest.of ?? "loss");
+    const report = gradcheck(c.graph, c.feeds, { ...rest, of, wrt: c.wrt, params: c.params });
+    if (!report.ok) {
+      throw new Error(
+        `gradient differs from finite differences${order === 2 ? " (second order)" : ""}\n${c.program.join(
+          "\n",
+        )}\n${formatGradcheckReport(report)}\n${printGraph(c.graph)}`,
+      );
+    }
+  });
+}
