@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 
+export { axpy } from "./backend/blas.js";
 export {
   allocKernelArray,
   setWasmEnabled,

@@ -9,6 +9,7 @@
  * @module
  */
 import type { DType, FloatArray } from "../dtype.js";
+import { emitAxpy } from "./axpy-wasm.js";
 import { emitGemm } from "./gemm-wasm.js";
 import { assembleModule } from "./wasm-emit.js";
 
@@ -42,6 +43,8 @@ export interface WasmKernels {
     ldb: number,
     ldc: number,
   ): void;
+  /** y[i] += alpha·x[i] for n float32 elements at byte addresses y and x. */
+  axpy_f32(y: number, x: number, n: number, alpha: number): void;
 }
 
 /** The arena plus the kernels instantiated on it. */
@@ -179,6 +182,7 @@ function create(): WasmBackend | null {
       [
         { name: "gemm_nn", fn: emitGemm("nn") },
         { name: "gemm_tn", fn: emitGemm("tn") },
+        { name: "axpy_f32", fn: emitAxpy() },
       ],
       { initial: 16, maximum: MAX_PAGES, shared: true },
     );

@@ -4,7 +4,7 @@
  * step of each parameter, so later steps allocate nothing.
  * @module
  */
-import { type FloatArray, type ParamStore, shapeToString, type Tensor } from "@gradgraph/core";
+import { type FloatArray, type ParamStore, shapeToString, type Tensor, wasmBackend } from "@gradgraph/core";
 import { type Optimizer, OptimizerError } from "./types.js";
 
 /** Options of {@link sgd}. */
@@ -134,8 +134,22 @@ class Sgd extends BaseOptimizer {
   protected update(_name: string, p: FloatArray, g: FloatArray): void {
     const lr = this.lr;
     const wd = this.wd;
+    const be = this.arena;
+    if (
+      wd === 0 &&
+      be &&
+      p instanceof Float32Array &&
+      g instanceof Float32Array &&
+      be.owns(p) &&
+      be.owns(g)
+    ) {
+      // float32 buffers in the kernel arena (the default for ParamStore and plans): WebAssembly SIMD
+      be.kernels.axpy_f32(p.byteOffset, g.byteOffset, p.length, -lr);
+      return;
+    }
     for (let i = 0; i < p.length; i++) p[i] = p[i]! - lr * (g[i]! + wd * p[i]!);
   }
+  private readonly arena = wasmBackend();
 }
 
 class Momentum extends BaseOptimizer {
