@@ -1,4 +1,5 @@
 import { formatGradcheckReport, gradcheck } from "@gradgraph/autograd";
+import { fcParameters, tensorArb } from "@gradgraph/autograd/testing";
 import {
   evaluate,
   type Graph,
@@ -11,7 +12,6 @@ import {
 } from "@gradgraph/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { fcParameters, tensorArb } from "../../autograd/src/testing/index.js"; // TEMP until @gradgraph/autograd exports ./testing
 import { init } from "../src/init.js";
 import {
   ACTIVATIONS,

@@ -1,4 +1,5 @@
 import { formatGradcheckReport, grad, gradcheck } from "@gradgraph/autograd";
+import { fcParameters, tensorArb } from "@gradgraph/autograd/testing";
 import {
   compile,
   evaluate,
@@ -11,8 +12,6 @@ import {
 } from "@gradgraph/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-// TEMP until @gradgraph/autograd exports ./testing
-import { fcParameters, tensorArb } from "../../autograd/src/testing/index.js";
 import { dense, weightsOf } from "../src/layers.js";
 import {
   type LossOptions,
