@@ -1,0 +1,244 @@
+/**
+ * `pnpm example <name> [options]`: the command-line entry of the examples.
+ *
+ * The subcommands come from the table in `registry.ts`. Options are validated here (positive
+ * integers, positive learning rates, ...): an unknown option, a missing or bad value, or an
+ * unknown example prints one clear message and exits with code 2.
+ *
+ * The example itself runs in a worker thread (`worker.ts`); this thread renders progress, and on
+ * Ctrl-C sets a shared flag the training loop checks after each batch: the example then writes the
+ * history and plots gathered so far and the process exits with code 130. A second Ctrl-C quits at
+ * once. With `--json` the last line printed is one JSON object with the example, its
+ * hyperparameters, final metrics, wall seconds and the files written.
+ *
+ * Exit codes: 0 done, 1 the example failed, 2 usage error, 130 interrupted by Ctrl-C.
+ * @module
+ */
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { Command, CommanderError, Option } from "commander";
+import { STOP } from "./context.js";
+import { toJson } from "./files.js";
+import { type ExampleOptions, OPTION_SPECS } from "./options.js";
+import { isInteractive, ProgressRenderer } from "./progress.js";
+import { EXAMPLES, type ExampleDef } from "./registry.js";
+import type { WorkerInput, WorkerMessage } from "./worker.js";
+
+/** Exit codes of the CLI. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+const SCRIPT = "pnpm example";
+
+/** Starts the worker running `worker.ts` (through tsx when the sources are TypeScript). */
+function startWorker(input: WorkerInput): Worker {
+  const here = import.meta.url;
+  const ts = here.endsWith(".ts");
+  const target = new URL(ts ? "./worker.ts" : "./worker.js", here).href;
+  if (!ts) return new Worker(new URL(target), { workerData: input });
+  // Workers do not inherit the main thread's tsx loader: register it first, then load the worker.
+  const tsxApi = import.meta.resolve("tsx/esm/api");
+  const code = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(target)}); }).catch((e) => { console.error(e); process.exit(1); });`;
+  return new Worker(code, { eval: true, workerData: input });
+}
+
+function formatNumber(v: unknown): string {
+  if (typeof v !== "number") return typeof v === "string" ? v : JSON.stringify(v);
+  if (Number.isInteger(v)) return String(v);
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(4) : v.toFixed(4);
+}
+
+/** Runs one example in a worker; resolves to the exit code. */
+export async function runExample(def: ExampleDef, options: ExampleOptions): Promise<number> {
+  const outDir = resolve(options.out);
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const renderer = new ProgressRenderer(isInteractive());
+  const started = performance.now();
+  const worker = startWorker({ name: def.name, options, outDir, flag });
+  let interrupts = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      Atomics.store(flag, 0, STOP.interrupt);
+      renderer.line(
+        "Interrupted: stopping after the current batch and writing what was gathered (Ctrl-C again to quit now).",
+      );
+    } else {
+      renderer.close();
+      process.stderr.write("Interrupted again: quitting without writing.\n");
+      void worker.terminate().finally(() => process.exit(EXIT.interrupted));
+    }
+  };
+  process.on("SIGINT", onSigint);
+  if (options.timeLimit !== undefined) {
+    timer = setTimeout(() => {
+      if (Atomics.compareExchange(flag, 0, STOP.none, STOP.timeLimit) === STOP.none) {
+        renderer.line(`Time limit of ${options.timeLimit} s reached: stopping after the current batch.`);
+      }
+    }, options.timeLimit * 1000);
+    timer.unref();
+  }
+
+  try {
+    const outcome = await new Promise<WorkerMessage & { kind: "result" | "error" }>(
+      (resolveOutcome, reject) => {
+        let done = false;
+        worker.on("message", (m: WorkerMessage) => {
+          if (m.kind === "progress") renderer.handle(m.event);
+          else {
+            done = true;
+            resolveOutcome(m);
+          }
+        });
+        worker.on("error", reject);
+        worker.on("exit", (code) => {
+          if (!done) reject(new Error(`the example's worker thread exited (code ${code}) without a result`));
+        });
+      },
+    );
+    renderer.close();
+    if (outcome.kind === "error") {
+      process.stderr.write(`${SCRIPT} ${def.name}: ${outcome.message}\n`);
+      if (process.env.GRADGRAPH_DEBUG && outcome.stack) process.stderr.write(`${outcome.stack}\n`);
+      if (options.json) console.log(toJson({ example: def.name, error: outcome.message }, 0));
+      return EXIT.failed;
+    }
+    const interrupted = outcome.stopReason === "interrupt";
+    const rel = (p: string) => p.replace(/\\/g, "/");
+    const shown = options.out.replace(/\/?$/, "/");
+    if (outcome.files.length) {
+      console.log(`Wrote ${outcome.files.length} files to ${shown}: ${outcome.files.map(rel).join(", ")}`);
+    }
+    const m = Object.entries(outcome.metrics).filter(([, v]) => typeof v === "number");
+    if (m.length) console.log(`Final: ${m.map(([k, v]) => `${k} ${formatNumber(v)}`).join(", ")}`);
+    if (outcome.stopReason === "interrupt")
+      console.log("Stopped early by Ctrl-C: the files hold the epochs completed so far.");
+    if (outcome.stopReason === "time-limit")
+      console.log("Stopped early at the time limit: the files hold the epochs completed so far.");
+    if (options.json) {
+      const summary = {
+        example: def.name,
+        preset: def.preset ?? null,
+        hyper: outcome.hyper,
+        metrics: outcome.metrics,
+        seconds: Number(outcome.seconds.toFixed(3)),
+        wallSeconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+        stoppedEarly: outcome.stopReason,
+        outDir: shown,
+        files: outcome.files.map(rel),
+      };
+      console.log(toJson(summary, 0));
+    }
+    return interrupted ? EXIT.interrupted : EXIT.ok;
+  } catch (e) {
+    renderer.close();
+    process.stderr.write(`${SCRIPT} ${def.name}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return EXIT.failed;
+  } finally {
+    if (timer) clearTimeout(timer);
+    process.off("SIGINT", onSigint);
+    await worker.terminate();
+  }
+}
+
+function describeDefault(v: number | number[] | string): string {
+  return Array.isArray(v) ? v.join(",") : String(v);
+}
+
+/** Builds the commander program; `run` is called with the chosen example and its parsed options. */
+export function buildProgram(
+  run: (def: ExampleDef, options: ExampleOptions) => Promise<void>,
+  io: { writeOut?: (s: string) => void; writeErr?: (s: string) => void } = {},
+): Command {
+  const program = new Command(SCRIPT)
+    .usage("<name> [options]")
+    .description(
+      "Runs a gradgraph example: one per tutorial preset, plus custom, scalar and gradcheck.\nOutputs (history.json, metrics.json, SVG and PNG plots) go to --out, default out/<name>/.",
+    )
+    .helpCommand(false)
+    .configureHelp({ subcommandTerm: (cmd) => `${cmd.name()} [options]` })
+    .showHelpAfterError(
+      `(run '${SCRIPT} --help' for the examples, '${SCRIPT} <name> --help' for their options)`,
+    )
+    .exitOverride()
+    .configureOutput({
+      writeOut: io.writeOut ?? ((s) => process.stdout.write(s)),
+      writeErr: io.writeErr ?? ((s) => process.stderr.write(s)),
+    })
+    .addHelpText(
+      "after",
+      `\nExamples:\n  ${SCRIPT} moons                       all hidden sizes + logistic regression (no download)\n  ${SCRIPT} moons --hidden 3 --json     one size, result as JSON on the last line\n  ${SCRIPT} nielsen --epochs 5          MNIST (set GRADGRAPH_DATA_DIR or --data-dir, else downloads)\n\nExit codes: 0 done, 1 failed, 2 usage error, 130 stopped by Ctrl-C (files still written).`,
+    );
+
+  for (const def of EXAMPLES) {
+    const cmd = program.command(def.name).summary(def.summary).description(def.description);
+    if (def.preset && def.preset !== def.name) cmd.alias(def.preset);
+    for (const key of def.options) {
+      const spec = { ...OPTION_SPECS[key], ...(def.overrides?.[key] ?? {}) };
+      const opt = new Option(spec.flags, spec.description);
+      if (spec.parse) opt.argParser(spec.parse);
+      const d = def.defaults[key];
+      if (d !== undefined) opt.default(d, def.defaultText?.[key] ?? describeDefault(d));
+      cmd.addOption(opt);
+    }
+    cmd
+      .addOption(new Option("--out <dir>", "output directory").default(`out/${def.name}`, `out/${def.name}/`))
+      .addOption(
+        new Option(
+          "--json",
+          "print one JSON object (preset, hyperparameters, metrics, seconds) as the last line",
+        ),
+      )
+      .action(async (raw: Record<string, unknown>) => {
+        const hidden = raw.hidden;
+        const options = {
+          ...raw,
+          hidden: hidden === undefined ? undefined : Array.isArray(hidden) ? hidden : [hidden],
+          json: raw.json === true,
+        } as ExampleOptions;
+        await run(def, options);
+      });
+  }
+  return program;
+}
+
+/** Parses `argv` (without node and script), runs the example, and resolves to the exit code. */
+export async function main(
+  argv: readonly string[],
+  io: { writeOut?: (s: string) => void; writeErr?: (s: string) => void; run?: typeof runExample } = {},
+): Promise<number> {
+  let code: number = EXIT.ok;
+  const run = io.run ?? runExample;
+  const program = buildProgram(async (def, options) => {
+    code = await run(def, options);
+  }, io);
+  if (argv.length === 0) {
+    program.outputHelp({ error: true });
+    return EXIT.usage;
+  }
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    throw e;
+  }
+  return code;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+  });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`${SCRIPT}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = EXIT.failed;
+    },
+  );
+}

@@ -1,0 +1,113 @@
+/**
+ * What an example receives when it runs ({@link ExampleContext}) and what it returns
+ * ({@link ExampleResult}), plus the stop flag shared between the CLI and the training thread.
+ * @module
+ */
+import { join, relative } from "node:path";
+import { toJson, writeFileAtomic, writeJsonAtomic } from "./files.js";
+import type { ExampleOptions } from "./options.js";
+import { type TopLevelSpec, writeChart } from "./plots.js";
+import type { Reporter } from "./progress.js";
+
+/** Why training was asked to stop early. */
+export type StopReason = "interrupt" | "time-limit";
+
+/** Values of the shared stop flag (an `Int32Array` over a `SharedArrayBuffer`, element 0). */
+export const STOP = { none: 0, interrupt: 1, timeLimit: 2 } as const;
+
+/** Reads a stop flag. */
+export function stopReasonOf(flag: Int32Array): StopReason | null {
+  const v = Atomics.load(flag, 0);
+  return v === STOP.interrupt ? "interrupt" : v === STOP.timeLimit ? "time-limit" : null;
+}
+
+/** Everything an example needs: its options, where to write, how to report, when to stop. */
+export interface ExampleContext {
+  /** The example's name (`moons`, `custom`, ...). */
+  readonly name: string;
+  /** Parsed options (defaults filled in). */
+  readonly options: ExampleOptions;
+  /** The output directory (absolute). */
+  readonly outDir: string;
+  /** Progress bars and lines. */
+  readonly reporter: Reporter;
+  /**
+   * True once Ctrl-C (or `--time-limit`) asked training to stop. Training loops check it after
+   * every batch (e.g. a `fit` callback returning `false`), then the example writes what it has.
+   */
+  shouldStop(): boolean;
+  /** Why training is stopping, or null. */
+  stopReason(): StopReason | null;
+  /** Prints one line. */
+  log(line: string): void;
+  /** Writes `<outDir>/<file>` as JSON; returns the path. */
+  writeJson(file: string, value: unknown): Promise<string>;
+  /** Writes `<outDir>/<file>` as text; returns the path. */
+  writeText(file: string, text: string | Uint8Array): Promise<string>;
+  /** Renders a vega-lite spec to `<outDir>/<name>.svg` and `.png`; returns the paths. */
+  chart(name: string, spec: TopLevelSpec): Promise<string[]>;
+  /** Records a file written by other means (e.g. by an external tool) in {@link ExampleContext.files}. */
+  addFile(path: string): void;
+  /** The files written so far, relative to `outDir`. */
+  readonly files: readonly string[];
+}
+
+/** What an example returns: the settings it used and its final numbers. */
+export interface ExampleResult {
+  /** Hyperparameters actually used (defaults filled in). */
+  readonly hyper: Readonly<Record<string, unknown>>;
+  /** Final metrics (accuracy, loss, ...), JSON-serialisable. */
+  readonly metrics: Readonly<Record<string, unknown>>;
+}
+
+/** An example: `run` does the work and writes its files through the context. */
+export interface ExampleModule {
+  /** Runs the example. */
+  run(ctx: ExampleContext): Promise<ExampleResult>;
+}
+
+/** Makes a context writing into `outDir`, reading stop requests from `flag`. */
+export function createContext(
+  name: string,
+  options: ExampleOptions,
+  outDir: string,
+  reporter: Reporter,
+  flag: Int32Array,
+): ExampleContext {
+  const files: string[] = [];
+  const record = (path: string) => {
+    const rel = relative(outDir, path);
+    if (!files.includes(rel)) files.push(rel);
+    return path;
+  };
+  return {
+    name,
+    options,
+    outDir,
+    reporter,
+    files,
+    shouldStop: () => Atomics.load(flag, 0) !== STOP.none,
+    stopReason: () => stopReasonOf(flag),
+    log: (line) => reporter.log(line),
+    addFile: (path) => {
+      record(path);
+    },
+    async writeJson(file, value) {
+      const path = join(outDir, file);
+      await writeJsonAtomic(path, value);
+      return record(path);
+    },
+    async writeText(file, text) {
+      const path = join(outDir, file);
+      await writeFileAtomic(path, text);
+      return record(path);
+    },
+    async chart(chartName, spec) {
+      const paths = await writeChart(outDir, chartName, spec);
+      for (const p of paths) record(p);
+      return paths;
+    },
+  };
+}
+
+export { toJson };

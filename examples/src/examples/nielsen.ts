@@ -1,0 +1,59 @@
+/**
+ * `pnpm example nielsen`: Michael Nielsen's `network.py` (preset `"nielsen-mnist"`): a 784-30-10
+ * sigmoid network, quadratic cost, mini-batch SGD (batch 10, eta 3.0, 30 epochs) on the first 50,000
+ * MNIST training images, printing `Epoch i : correct / 10000` after every epoch.
+ * @module
+ */
+import { type NielsenHyper, nielsenMnist } from "@gradgraph/models";
+import { loadPresetData } from "@gradgraph/models/node";
+import type { ExampleContext, ExampleResult } from "../context.js";
+import { loadOptions, presetHooks, saveTrained, writeClassifierOutputs } from "../presets.js";
+
+/** Runs the example. */
+export async function run(ctx: ExampleContext): Promise<ExampleResult> {
+  const d = nielsenMnist.defaults;
+  const o = ctx.options;
+  const sizes = d.sizes;
+  const overrides: Partial<NielsenHyper> = {
+    ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
+    ...(o.lr !== undefined ? { lr: o.lr } : {}),
+    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    ...(o.hidden !== undefined ? { sizes: [sizes[0]!, ...o.hidden, sizes[sizes.length - 1]!] } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.trainSize !== undefined ? { trainSize: Math.min(o.trainSize, d.trainSize) } : {}),
+  };
+  const data = await loadPresetData("nielsen-mnist", loadOptions(ctx));
+  const batchSize = overrides.batchSize ?? d.batchSize;
+  ctx.log(
+    `Network ${(overrides.sizes ?? sizes).join("-")} (sigmoid), quadratic cost, SGD: ${overrides.epochs ?? d.epochs} epochs, mini-batch ${batchSize}, eta ${overrides.lr ?? d.lr}, ${overrides.trainSize ?? d.trainSize} training images`,
+  );
+  const result = await nielsenMnist.run(data, overrides, presetHooks(ctx, { samplesPerBatch: batchSize }));
+  ctx.reporter.stop();
+  const test = data.test;
+  await writeClassifierOutputs(ctx, {
+    title: "nielsen",
+    history: result.history,
+    series: ["train", "test"],
+    predicted: result.test.predicted,
+    actual: result.test.actual,
+    set: "test",
+    pixels: (i) => test.x.data.subarray(i * 784, (i + 1) * 784),
+    shape: { width: 28, height: 28 },
+  });
+  const h = result.hyperparameters;
+  const metrics = {
+    testAccuracy: result.test.accuracy,
+    correct: result.correct.at(-1) ?? null,
+    testCount: result.testCount,
+    bestEpoch: result.bestEpoch,
+    bestAccuracy: result.bestAccuracy,
+    trainLoss: result.history.loss.at(-1) ?? null,
+    trainAccuracy: result.history.metrics.accuracy?.at(-1) ?? null,
+    epochsCompleted: result.history.epochs,
+    correctPerEpoch: result.correct,
+  };
+  ctx.log(`Test accuracy ${(100 * result.test.accuracy).toFixed(2)}% after ${result.history.epochs} epochs`);
+  await saveTrained(ctx, result.model, { preset: "nielsen-mnist", hyper: h, metrics });
+  await ctx.writeJson("metrics.json", { preset: "nielsen-mnist", hyper: h, metrics, log: result.log });
+  return { hyper: { preset: "nielsen-mnist", ...h }, metrics };
+}

@@ -1,0 +1,202 @@
+/**
+ * Glue between the examples CLI and the tutorial presets of `@gradgraph/models`: hooks that drive
+ * the progress bars, forward the tutorial's lines and carry the stop flag; loading the data from
+ * `--data-dir`; and the outputs every classifier preset writes (curves, confusion matrix, image grid).
+ * @module
+ */
+import { join } from "node:path";
+import { Tensor } from "@gradgraph/core";
+import {
+  type BatchProgress,
+  confusionMatrix,
+  type History,
+  type Model,
+  type PresetHooks,
+} from "@gradgraph/models";
+import { type PresetLoadOptions, saveModel } from "@gradgraph/models/node";
+import type { ExampleContext } from "./context.js";
+import { confusionMatrixChart, curvesChart, type GridImage, historyCurves, imageGridChart } from "./plots.js";
+import { historyJson } from "./training.js";
+
+/** Options of {@link presetHooks}. */
+export interface PresetHooksOptions {
+  /** Samples per optimisation step (for samples/s). */
+  readonly samplesPerBatch: number;
+  /** Multiplies the reported batch loss (e.g. `1/n` for a loss summed over the batch). */
+  readonly lossScale?: number;
+  /** Unit of a whole-run bar (`"epochs"`, `"passes"`, `"iterations"`). */
+  readonly unit?: string;
+  /** Total epochs or iterations, for presets that report epochs only (no batches). */
+  readonly epochs?: number;
+  /** Forward the tutorial's lines (default true). */
+  readonly lines?: boolean;
+}
+
+/**
+ * Hooks for a preset run: the tutorial's lines go to the output, progress to the bars (one bar per
+ * epoch for long epochs, else one per training stage over its epochs), and the stop flag (Ctrl-C,
+ * `--time-limit`) to the preset, which stops after the current batch.
+ */
+export function presetHooks(ctx: ExampleContext, o: PresetHooksOptions): PresetHooks {
+  const r = ctx.reporter;
+  const scale = o.lossScale ?? 1;
+  let stage: string | null = null;
+  let epoch = -1;
+  let perEpoch = false;
+  let seen = 0;
+  let count = 0;
+  let running = 0;
+  let batchTicks = false;
+  const begin = (p: { stage: string; epoch: number; epochs: number; batches: number }) => {
+    perEpoch = p.batches >= 50 && p.epochs <= 200;
+    const prefix = p.stage ? `${p.stage} ` : "";
+    if (perEpoch) r.start(`${prefix}Epoch ${p.epoch + 1}/${p.epochs}`, p.batches, "batches");
+    else r.start(p.stage || "Training", p.epochs, o.unit ?? "epochs");
+    stage = p.stage;
+    epoch = p.epoch;
+    seen = 0;
+    count = 0;
+    running = 0;
+  };
+  return {
+    signal: {
+      get stopped() {
+        return ctx.shouldStop();
+      },
+    },
+    onLog: o.lines === false ? undefined : (line: string) => r.log(line),
+    onBatchEnd(p: BatchProgress) {
+      batchTicks = true;
+      if (p.stage !== stage || (perEpoch && p.epoch !== epoch)) begin(p);
+      seen += o.samplesPerBatch;
+      count++;
+      const loss = p.loss * scale;
+      running += (loss - running) / Math.min(count, perEpoch ? count : 50);
+      const last = p.batch + 1 === p.batches;
+      r.tick(
+        perEpoch ? p.batch + 1 : Math.floor(p.epoch + (p.batch + 1) / p.batches),
+        seen,
+        running,
+        perEpoch && last,
+      );
+    },
+    onEpochEnd(e: number, logs: Readonly<Record<string, number>>, s: string) {
+      if (!batchTicks && s !== "logistic") {
+        // full-batch optimizers (conjugate gradient) report iterations only
+        if (s !== stage) begin({ stage: s, epoch: e, epochs: o.epochs ?? e + 1, batches: 1 });
+        seen += o.samplesPerBatch;
+        r.tick(e + 1, seen, logs.loss ?? Number.NaN);
+      }
+    },
+  };
+}
+
+/** Loader options from `--data-dir` (else `GRADGRAPH_DATA_DIR`, else the cache), logging downloads. */
+export function loadOptions(ctx: ExampleContext): PresetLoadOptions {
+  return {
+    ...(ctx.options.dataDir ? { dir: ctx.options.dataDir } : {}),
+    log: (m: string) => ctx.log(m),
+  };
+}
+
+/** The first `n` rows of a sample-major tensor, as a view. */
+export function headRows(x: Tensor, n: number): Tensor {
+  const rows = x.shape[0] ?? 0;
+  if (n >= rows) return x;
+  const per = x.size / rows;
+  return new Tensor([n, ...x.shape.slice(1)], x.data.subarray(0, n * per));
+}
+
+/**
+ * Which images to show: `base` evenly spaced ones (all classes appear even in sorted data) plus up
+ * to `mistakes` misclassified ones, in index order.
+ */
+export function pickImages(
+  predicted: ArrayLike<number>,
+  actual: ArrayLike<number>,
+  base = 32,
+  mistakes = 16,
+): number[] {
+  const n = actual.length;
+  const chosen = new Set<number>();
+  for (let k = 0; k < Math.min(base, n); k++) chosen.add(Math.floor((k * n) / Math.min(base, n)));
+  let added = 0;
+  for (let i = 0; i < n && added < mistakes; i++) {
+    if (predicted[i] !== actual[i] && !chosen.has(i)) {
+      chosen.add(i);
+      added++;
+    }
+  }
+  return [...chosen].sort((a, b) => a - b);
+}
+
+/** What {@link writeClassifierOutputs} needs. */
+export interface ClassifierOutputs {
+  /** Chart title prefix, e.g. "nielsen". */
+  readonly title: string;
+  /** The training history. */
+  readonly history: History;
+  /** Title of the x axis of the curves (default "epoch"). */
+  readonly xTitle?: string;
+  /** Names of the two series (default train / validation). */
+  readonly series?: [string, string];
+  /** Predicted and true digit (0..9) of each evaluated image. */
+  readonly predicted: ArrayLike<number>;
+  readonly actual: ArrayLike<number>;
+  /** Which set the predictions are on ("test", "training"). */
+  readonly set: string;
+  /** Row-major pixels in [0, 1] of image `i`. */
+  readonly pixels: (i: number) => ArrayLike<number>;
+  /** Image size. */
+  readonly shape: { width: number; height: number };
+}
+
+/** Writes history.json, the training curves, the confusion matrix and the image grid. */
+export async function writeClassifierOutputs(ctx: ExampleContext, o: ClassifierOutputs): Promise<void> {
+  await ctx.writeJson("history.json", historyJson(o.history));
+  if (o.history.loss.length > 0) {
+    await ctx.chart(
+      "history",
+      curvesChart(historyCurves(o.history, o.series ? { series: o.series } : {}), {
+        title: `${o.title}: training curves`,
+        ...(o.xTitle ? { xTitle: o.xTitle } : {}),
+      }),
+    );
+  }
+  const cm = confusionMatrix(o.predicted, o.actual, 10);
+  await ctx.chart(
+    "confusion-matrix",
+    confusionMatrixChart(cm.matrix, cm.labels, { title: `${o.title}: confusion matrix (${o.set} set)` }),
+  );
+  const picks = pickImages(o.predicted, o.actual);
+  const images: GridImage[] = picks.map((i) => ({
+    pixels: o.pixels(i),
+    predicted: o.predicted[i]!,
+    actual: o.actual[i]!,
+  }));
+  const wrong = images.filter((im) => im.predicted !== im.actual).length;
+  await ctx.chart(
+    "predictions",
+    imageGridChart(images, o.shape, {
+      title: `${o.title}: ${o.set} images, predicted label (mistakes in red: ${wrong} of ${images.length} shown)`,
+    }),
+  );
+}
+
+/**
+ * Saves a trained model to `<outDir>/model.ggm` (load it with `loadModel` from
+ * `@gradgraph/models/node`, then `new Model(saved.graph, { params: saved.params })`).
+ */
+export async function saveTrained(
+  ctx: ExampleContext,
+  model: Model,
+  metadata: Record<string, unknown>,
+): Promise<void> {
+  const path = join(ctx.outDir, "model.ggm");
+  await saveModel(path, {
+    graph: model.graph,
+    params: model.params,
+    metadata: { example: ctx.name, ...metadata },
+  });
+  ctx.addFile(path);
+}

@@ -1,0 +1,161 @@
+/**
+ * The table of examples: name, one-line summary, the options each takes with their defaults, and
+ * a lazy loader of its module (so `--help` and option errors never load the heavy code).
+ * @module
+ */
+import { PRESETS } from "@gradgraph/models";
+import type { ExampleModule } from "./context.js";
+import { type OptionKey, type OptionSpec, positiveIntList } from "./options.js";
+
+/** One runnable example. */
+export interface ExampleDef {
+  /** Name on the command line. */
+  readonly name: string;
+  /** One line for `pnpm example --help`. */
+  readonly summary: string;
+  /** A paragraph for `pnpm example <name> --help`. */
+  readonly description: string;
+  /** Options it takes (besides `--out` and `--json`). */
+  readonly options: readonly OptionKey[];
+  /** Default values, shown in `--help` and filled in before the example runs. */
+  readonly defaults: Readonly<Partial<Record<OptionKey, number | number[] | string>>>;
+  /** How a default is shown in `--help` when not as its value (e.g. `10^-0.35`). */
+  readonly defaultText?: Readonly<Partial<Record<OptionKey, string>>>;
+  /** The `@gradgraph/models` preset it runs, if any (also accepted as the command's name). */
+  readonly preset?: keyof typeof PRESETS;
+  /** Per-example changes to an option's description or parser. */
+  readonly overrides?: Readonly<Partial<Record<OptionKey, Partial<OptionSpec>>>>;
+  /** Loads the module. */
+  readonly load: () => Promise<ExampleModule>;
+}
+
+const P = PRESETS;
+
+const MNIST_NOTE =
+  "Reads MNIST from --data-dir, else $GRADGRAPH_DATA_DIR, else the per-user cache (downloading the four files, with checksums, on first use).";
+
+/** Every example, in the order `--help` lists them. */
+export const EXAMPLES: readonly ExampleDef[] = [
+  {
+    name: "moons",
+    summary:
+      "2-H-2 tanh/softmax net on make_moons, hidden sizes 1..50 vs logistic regression, decision boundaries",
+    description:
+      "The make_moons tutorial (WildML): a 2-H-2 network with a tanh hidden layer and a softmax output, trained by full-batch gradient descent with L2 regularisation on 200 noisy moons, for hidden sizes 1, 2, 3, 4, 5, 20 and 50, against a logistic-regression baseline. Writes the decision-boundary figure and the loss curves. Needs no download.",
+    options: ["epochs", "lr", "hidden", "seed", "timeLimit"],
+    preset: "moons",
+    defaults: {
+      epochs: P.moons.defaults.passes,
+      lr: P.moons.defaults.lr,
+      hidden: [...P.moons.defaults.hiddenSizes],
+      seed: P.moons.defaults.seed,
+    },
+    overrides: {
+      epochs: { description: "gradient-descent passes per model" },
+      seed: { description: "seed of the initial weights (the data is the tutorial's, seed 0)" },
+      hidden: {
+        flags: "--hidden <sizes>",
+        description: "hidden layer size(s), comma-separated; the first figure panel is logistic regression",
+        parse: positiveIntList,
+      },
+    },
+    load: () => import("./examples/moons.js"),
+  },
+  {
+    name: "digits",
+    summary: "64-32-16-10 sigmoid net with per-sample SGD on scikit-learn's 8x8 digits (PyImageSearch)",
+    description:
+      "PyImageSearch's NeuralNetwork: a 64-32-16-10 sigmoid network with the bias folded in as an always-one input column, trained with per-sample SGD on the quadratic loss over scikit-learn's 1,797 8x8 digits (75/25 split). Prints the loss every 100 epochs and the classification report; writes the curves, the confusion matrix and a grid of test digits.",
+    options: ["epochs", "lr", "batchSize", "seed", "dataDir", "timeLimit"],
+    preset: "digits-sigmoid",
+    defaults: {
+      epochs: P["digits-sigmoid"].defaults.epochs,
+      lr: P["digits-sigmoid"].defaults.lr,
+      batchSize: P["digits-sigmoid"].defaults.batchSize,
+      seed: P["digits-sigmoid"].defaults.seed,
+    },
+    load: () => import("./examples/digits.js"),
+  },
+  {
+    name: "nielsen",
+    summary: "784-30-10 sigmoid net, mini-batch SGD on MNIST (Nielsen's network.py)",
+    description: `Michael Nielsen's network.py: 784-30-10 sigmoid, quadratic cost, mini-batches of 10, learning rate 3.0, 30 epochs on the first 50,000 MNIST training images; prints "Epoch i : correct / 10000" after every epoch. ${MNIST_NOTE}`,
+    options: ["epochs", "lr", "batchSize", "hidden", "seed", "dataDir", "trainSize", "timeLimit"],
+    preset: "nielsen-mnist",
+    defaults: {
+      epochs: P["nielsen-mnist"].defaults.epochs,
+      lr: P["nielsen-mnist"].defaults.lr,
+      batchSize: P["nielsen-mnist"].defaults.batchSize,
+      hidden: [P["nielsen-mnist"].defaults.sizes[1]!],
+      seed: P["nielsen-mnist"].defaults.seed,
+      trainSize: P["nielsen-mnist"].defaults.trainSize,
+    },
+    load: () => import("./examples/nielsen.js"),
+  },
+  {
+    name: "ng-ex4",
+    summary: "400-25-10 sigmoid net, regularised cross-entropy, conjugate gradient (Andrew Ng's ex4)",
+    description: `Andrew Ng's ex4: a 400-25-10 sigmoid network with the regularised cross-entropy cost, its gradient checked against central differences on a small 3-5-3 network, then trained with conjugate gradient on 5,000 20x20 digits (built from MNIST when ex4data1.mat is not given). ${MNIST_NOTE}`,
+    options: ["epochs", "hidden", "lambda", "seed", "dataDir", "timeLimit"],
+    preset: "ng-ex4",
+    defaults: {
+      epochs: P["ng-ex4"].defaults.maxIter,
+      hidden: [P["ng-ex4"].defaults.layers[1]!],
+      lambda: P["ng-ex4"].defaults.lambda,
+      seed: P["ng-ex4"].defaults.seed,
+    },
+    overrides: { epochs: { description: "conjugate-gradient iterations" } },
+    load: () => import("./examples/ng-ex4.js"),
+  },
+  {
+    name: "relu-softmax",
+    summary: "784-90-10 relu/softmax net with squared loss through the softmax Jacobian, on MNIST",
+    description: `A 784-90-10 network: relu hidden layer, softmax output, squared-difference loss back-propagated through the full softmax Jacobian, batches of 100 in file order, learning rate 10^-0.35, 6 epochs; 50,000 training / 10,000 validation / 10,000 test images. ${MNIST_NOTE}`,
+    options: ["epochs", "lr", "batchSize", "hidden", "seed", "dataDir", "trainSize", "timeLimit"],
+    preset: "relu-softmax-mnist",
+    defaults: {
+      epochs: P["relu-softmax-mnist"].defaults.epochs,
+      lr: P["relu-softmax-mnist"].defaults.lr,
+      batchSize: P["relu-softmax-mnist"].defaults.batchSize,
+      hidden: [P["relu-softmax-mnist"].defaults.hidden],
+      seed: P["relu-softmax-mnist"].defaults.seed,
+    },
+    defaultText: { lr: "10^-0.35 = 0.4467" },
+    overrides: {
+      trainSize: { description: "train on the first n of the 50,000 training images (quick runs)" },
+    },
+    load: () => import("./examples/relu-softmax.js"),
+  },
+  {
+    name: "custom",
+    summary: "your own architecture: a 2-16-16-2 relu/tanh net built in code, Adam, save, load, predict",
+    description:
+      "Defines a new architecture in code with the graph builder and the layers (a 2-H-H-2 network mixing relu and tanh, softmax cross-entropy), trains it with Adam on make_circles with a validation split, saves it to model.ggm, loads it back and checks that the loaded model predicts exactly the same. Writes the decision boundary and the training curves.",
+    options: ["epochs", "lr", "batchSize", "hidden", "seed", "timeLimit"],
+    defaults: { epochs: 60, lr: 0.01, batchSize: 32, hidden: [16], seed: 1 },
+    load: () => import("./examples/custom.js"),
+  },
+  {
+    name: "scalar",
+    summary: "a micrograd-style scalar graph: values, gradients, the graph as text and as DOT",
+    description:
+      "micrograd's README example as a gradgraph graph of scalars (a = -4, b = 2; g = 24.7041, dg/da = 138.8338, dg/db = 645.5773): builds it, differentiates it with grad, checks the gradients against finite differences and prints the forward and backward graphs as text; writes them as Graphviz DOT too.",
+    options: ["a", "b"],
+    defaults: { a: -4, b: 2 },
+    load: () => import("./examples/scalar.js"),
+  },
+  {
+    name: "gradcheck",
+    summary: "property-based gradient testing of your own op: a wrong derivative caught and shrunk",
+    description:
+      "Defines a user op (swish, x * sigmoid(x)) with a hand-written derivative, then tests it with the fast-check arbitraries of @gradgraph/autograd/testing and gradcheck: the correct derivative passes, a deliberately wrong one is caught and shrunk to a minimal counterexample. Plots analytic against numeric gradients and lists the worst entries.",
+    options: ["seed", "runs"],
+    defaults: { seed: 20240607, runs: 100 },
+    load: () => import("./examples/gradcheck.js"),
+  },
+];
+
+/** The example called `name`, or undefined. */
+export function findExample(name: string): ExampleDef | undefined {
+  return EXAMPLES.find((e) => e.name === name);
+}
