@@ -238,9 +238,17 @@ describe("fit", () => {
     };
     fit(m, big, { ...opts, epochs: 2 });
     let steps = 0;
-    const bytes = await sampledAllocation(() => {
-      steps = fit(m, big, { ...opts, epochs: 6 }).history.steps;
-    });
+    // measured up to three times, keeping the lowest figure, so a JIT still optimising on a loaded
+    // machine does not fail the test; an allocation made by every step shows up in every attempt
+    let bytes = Number.POSITIVE_INFINITY;
+    for (let attempt = 0; attempt < 3 && (steps === 0 || bytes / steps >= 4); attempt++) {
+      bytes = Math.min(
+        bytes,
+        await sampledAllocation(() => {
+          steps = fit(m, big, { ...opts, epochs: 6 }).history.steps;
+        }),
+      );
+    }
     expect(steps).toBe(60000);
     // per-fit and per-epoch costs (order array, history, logs) are a few kB; one 16-byte object per
     // step would add ~1 MB
