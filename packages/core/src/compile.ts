@@ -67,7 +67,7 @@ function fuseGroup(
   nodes: readonly GraphNode[],
   root: NodeId,
   fusedInto: ReadonlyMap<NodeId, NodeId>,
-): { leaves: NodeId[]; key: string; spec: ElementwiseSpec; nodes: number } {
+): { leaves: NodeId[]; key: string; spec: ElementwiseSpec; nodes: number; tree: FusedTree } {
   const leaves: NodeId[] = [];
   const leafIndex = new Map<NodeId, number>();
   let count = 0;
@@ -104,6 +104,7 @@ function fuseGroup(
     )}`,
     spec: { expr: (...args) => text(tree, args), fn: (...args) => value(tree, args) },
     nodes: count,
+    tree,
   };
 }
 
@@ -400,12 +401,12 @@ export class Plan {
       if (groupSize.has(id)) {
         const fused = fuseGroup(nodes, id, fusedInto);
         kernelInputs = fused.leaves;
-        kernel = elementwiseKernel(fused.key, fused.spec, {
-          attrs: {},
-          inShapes: fused.leaves.map(concreteOf),
-          outShape: shape,
-          dtype: node.dtype,
-        });
+        kernel = elementwiseKernel(
+          fused.key,
+          fused.spec,
+          { attrs: {}, inShapes: fused.leaves.map(concreteOf), outShape: shape, dtype: node.dtype },
+          fused.tree,
+        );
         fusedCount += fused.nodes;
       } else {
         kernel = def.kernel!({

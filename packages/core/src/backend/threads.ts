@@ -38,6 +38,8 @@ const SLOT = 8;
 const SLOT_INTS = 9;
 const MAX_WORKERS = 15;
 const CTL_INTS = SLOT + SLOT_INTS * MAX_WORKERS;
+/** Polls of the control word before a thread sleeps (roughly 100-200 µs). */
+const SPIN = 20000;
 
 /** The worker's program: instantiate the kernels on the shared memory, then serve dispatches forever. */
 const WORKER_SOURCE = `"use strict";
@@ -49,6 +51,9 @@ const init = (msg) => {
   let seen = Atomics.load(ctl, ${SEQ});
   Atomics.add(ctl, ${READY}, 1);
   for (;;) {
+    // spin briefly before sleeping: dispatches come in bursts (several products per training
+    // step) and waking a sleeping thread costs far more than a short spin
+    for (let s = 0; s < ${SPIN} && Atomics.load(ctl, ${SEQ}) === seen; s++);
     Atomics.wait(ctl, ${SEQ}, seen);
     const seq = Atomics.load(ctl, ${SEQ});
     if (seq === seen) continue;
@@ -166,9 +171,9 @@ export function gemmF32(
   Atomics.add(ctl, SEQ, 1);
   Atomics.notify(ctl, SEQ);
   fn(a, b, c, Math.min(chunk, M), N, K, lda, ldb, ldc);
-  for (;;) {
+  for (let spins = 0; ; spins++) {
     const done = Atomics.load(ctl, DONE);
     if (done >= ready) break;
-    if (p.canBlock) Atomics.wait(ctl, DONE, done, 100);
+    if (p.canBlock && spins > SPIN) Atomics.wait(ctl, DONE, done, 100);
   }
 }

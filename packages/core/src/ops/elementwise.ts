@@ -7,6 +7,8 @@
  * other broadcast). One loop is generated per (dtype, expression, modes) and cached.
  * @module
  */
+
+import { type ExprTree, wasmElementwise } from "../backend/elementwise-wasm.js";
 import type { DType } from "../dtype.js";
 import { type ConcreteShape, sizeOf } from "../shape.js";
 import { generateFunction } from "../specialize.js";
@@ -129,7 +131,12 @@ function interpretedFactory(spec: ElementwiseSpec, modes: readonly Mode[]): Kern
  * Builds the kernel of an elementwise op for concrete shapes.
  * @param name op name (for the cache key)
  */
-export function elementwiseKernel(name: string, spec: ElementwiseSpec, ctx: KernelContext<unknown>): Kernel {
+export function elementwiseKernel(
+  name: string,
+  spec: ElementwiseSpec,
+  ctx: KernelContext<unknown>,
+  tree?: ExprTree,
+): Kernel {
   const n = sizeOf(ctx.outShape);
   const access = ctx.inShapes.map((s) => classify(s, ctx.outShape));
   let m = 0;
@@ -150,7 +157,9 @@ export function elementwiseKernel(name: string, spec: ElementwiseSpec, ctx: Kern
     );
     loopCache.set(key, factory);
   }
-  return factory(n, m, maps);
+  const js = factory(n, m, maps);
+  if (tree && ctx.dtype === "float32") return wasmElementwise(tree, modes, n, m, js) ?? js;
+  return js;
 }
 
 /** Shape rule shared by elementwise ops: broadcast all inputs, which must share one dtype. */
@@ -185,7 +194,8 @@ function defineElementwise(
       return {};
     },
     shape: (inputs) => elementwiseShape(name, inputs),
-    kernel: (ctx) => elementwiseKernel(name, spec, ctx),
+    kernel: (ctx) =>
+      elementwiseKernel(name, spec, ctx, { op: name, kids: Array.from({ length: arity }, (_, i) => i) }),
   };
 }
 
