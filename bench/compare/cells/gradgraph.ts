@@ -4,7 +4,15 @@
  * place. Two-core workloads start the worker pool with `enableThreads()` first.
  */
 import { grad } from "@gradgraph/autograd";
-import { compile, type FloatArray, GraphBuilder, ParamStore, type Plan, type Value } from "@gradgraph/core";
+import {
+  axpy,
+  compile,
+  type FloatArray,
+  GraphBuilder,
+  ParamStore,
+  type Plan,
+  type Value,
+} from "@gradgraph/core";
 import { enableThreads, threadCount } from "@gradgraph/core/node";
 import type { Layer } from "../data.js";
 import type { CellRunner, MatmulRun, Probe, TrainRun } from "../measure.js";
@@ -22,13 +30,9 @@ function act(v: Value, a: "sigmoid" | "relu"): Value {
   return a === "sigmoid" ? v.sigmoid() : v.relu();
 }
 
-/** Plain SGD in place: p -= lr * g for every parameter buffer. */
+/** Plain SGD in place: p -= lr * g for every parameter buffer (core's axpy: SIMD on arena buffers). */
 function sgd(ps: readonly FloatArray[], gs: readonly FloatArray[], lr: number): void {
-  for (let k = 0; k < ps.length; k++) {
-    const p = ps[k]!;
-    const g = gs[k]!;
-    for (let i = 0; i < p.length; i++) p[i] -= lr * g[i]!;
-  }
+  for (let k = 0; k < ps.length; k++) axpy(ps[k]!, gs[k]!, -lr);
 }
 
 /** A compiled training step of a dense network: fill `x`/`y`, `plan.run()`, then `update(lr)`. */

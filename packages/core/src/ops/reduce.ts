@@ -2,6 +2,7 @@
  * Shared machinery of the reduction ops (sum, mean, max, logSumExp).
  * @module
  */
+import { wasmBackend } from "../backend/memory.js";
 import type { FloatArray } from "../dtype.js";
 import { type ConcreteShape, ShapeError, shapeToString, sizeOf } from "../shape.js";
 import { specialize } from "../specialize.js";
@@ -151,6 +152,25 @@ export function reductionKernel(
     const outer = sizeOf(inShape.slice(0, first));
     const inner = sizeOf(inShape.slice(last + 1));
     const f = contiguousK[dtype];
+    const be = wasmBackend();
+    if (be && dtype === "float32" && k <= 1 && inner >= 8) {
+      // column sums (e.g. a bias gradient over the batch): accumulate row by row with SIMD axpy
+      const alpha = k === 1 ? 1 / count : 1;
+      const { axpy_f32 } = be.kernels;
+      return (ins, out) => {
+        const x = ins[0]!;
+        if (!be.owns(x) || !be.owns(out)) {
+          f(x, out, outer, count, inner, k);
+          return;
+        }
+        out.fill(0);
+        for (let o = 0; o < outer; o++) {
+          const op = out.byteOffset + 4 * o * inner;
+          for (let r = 0; r < count; r++)
+            axpy_f32(op, x.byteOffset + 4 * (o * count + r) * inner, inner, alpha);
+        }
+      };
+    }
     return (ins, out) => f(ins[0]!, out, outer, count, inner, k);
   }
   if (kind === "logSumExp") {
