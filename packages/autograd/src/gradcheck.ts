@@ -101,7 +101,7 @@ export interface GradcheckOptions {
   atol?: number;
   /** How many of the worst entries the report keeps (default 10). */
   topK?: number;
-  /** VJP rules overriding the built-in ones while computing the analytic gradient (see {@link GradOptions.rules}). */
+  /** VJP rules overriding the built-in ones while computing the analytic gradient (see `GradOptions.rules` of `grad`). */
   rules?: Partial<VjpTable>;
 }
 
