@@ -1,4 +1,3 @@
-import { Session } from "node:inspector";
 import { Rng, Tensor } from "@gradgraph/core";
 import { describe, expect, it } from "vitest";
 import { type BatchLogs, type Callback, earlyStopping } from "../src/callbacks.js";
@@ -8,38 +7,7 @@ import { mlp, weightsOf } from "../src/layers.js";
 import { l2Penalty, quadratic, softmaxCrossEntropy } from "../src/losses.js";
 import { Model } from "../src/model.js";
 import { sgd } from "../src/optim/index.js";
-
-interface ProfileNode {
-  selfSize: number;
-  children: ProfileNode[];
-}
-
-/** Bytes allocated on the JS heap while `fn` runs (V8's sampling heap profiler, garbage included). */
-async function sampledAllocation(fn: () => void): Promise<number> {
-  const session = new Session();
-  session.connect();
-  const post = (method: string, params: object = {}) =>
-    new Promise<unknown>((resolve, reject) =>
-      session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))),
-    );
-  await post("HeapProfiler.enable");
-  await post("HeapProfiler.startSampling", {
-    samplingInterval: 64,
-    includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
-  });
-  fn();
-  const { profile } = (await post("HeapProfiler.stopSampling")) as { profile: { head: ProfileNode } };
-  session.disconnect();
-  let total = 0;
-  const stack: ProfileNode[] = [profile.head];
-  while (stack.length) {
-    const node = stack.pop()!;
-    total += node.selfSize;
-    stack.push(...node.children);
-  }
-  return total;
-}
+import { sampledAllocation } from "./helpers/allocation.js";
 
 /** Two Gaussian blobs, labels 0/1, sample-major. */
 function blobs(n: number, seed: number, sep = 1.5): { x: Tensor; y: Uint8Array } {

@@ -1,4 +1,3 @@
-import { Session } from "node:inspector";
 import { GraphBuilder, ParamStore, Rng, Tensor } from "@gradgraph/core";
 import { describe, expect, it } from "vitest";
 import { init } from "../src/init.js";
@@ -6,6 +5,7 @@ import { dense, mlp } from "../src/layers.js";
 import { quadratic, softmaxCrossEntropy } from "../src/losses.js";
 import { Model } from "../src/model.js";
 import { adam, sgd } from "../src/optim/index.js";
+import { sampledAllocation } from "./helpers/allocation.js";
 
 const XOR_X = Tensor.from([
   [0, 0],
@@ -25,41 +25,6 @@ function xorModel(seed = 0, dtype: "float32" | "float64" = "float64"): Model {
     },
     { seed, dtype },
   );
-}
-
-/**
- * Bytes allocated on the JS heap while `fn` runs (V8's sampling heap profiler, garbage included),
- * so that per-step allocations show up even when a scavenge collects them at once.
- */
-async function sampledAllocation(fn: () => void): Promise<number> {
-  const session = new Session();
-  session.connect();
-  const post = (method: string, params: object = {}) =>
-    new Promise<unknown>((resolve, reject) =>
-      session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))),
-    );
-  await post("HeapProfiler.enable");
-  await post("HeapProfiler.startSampling", {
-    samplingInterval: 64,
-    includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
-  });
-  fn();
-  const { profile } = (await post("HeapProfiler.stopSampling")) as { profile: { head: ProfileNode } };
-  session.disconnect();
-  let total = 0;
-  const stack: ProfileNode[] = [profile.head];
-  while (stack.length) {
-    const node = stack.pop()!;
-    total += node.selfSize;
-    stack.push(...node.children);
-  }
-  return total;
-}
-
-interface ProfileNode {
-  selfSize: number;
-  children: ProfileNode[];
 }
 
 function randData(n: number, f: number, seed: number): Tensor {

@@ -227,41 +227,14 @@ export const matmul: OpDef<MatmulAttrs> = {
     const M = transA ? as[ra - 1]! : as[ra - 2]!;
     const K = transA ? as[ra - 2]! : as[ra - 1]!;
     const N = transB ? bs[rb - 2]! : bs[rb - 1]!;
-    const batchShape = ctx.outShape.slice(0, -2);
-    const nb = sizeOf(batchShape);
+    const nb = sizeOf(ctx.outShape.slice(0, -2));
     const f = gemmK[ctx.dtype];
     const tA = transA ? 1 : 0;
     const tB = transB ? 1 : 0;
     const wasm = wasmMatmul(ctx.dtype, M, N, K, transA, transB, nb, as, bs, ctx.outShape);
     if (wasm) return wasm;
     if (nb === 1) return (ins, out) => f(ins[0]!, 0, ins[1]!, 0, out, 0, M, N, K, tA, tB);
-    // batch offsets with broadcasting
-    const aOff = new Int32Array(nb);
-    const bOff = new Int32Array(nb);
-    const aBatch = as.slice(0, -2);
-    const bBatch = bs.slice(0, -2);
-    const rank = batchShape.length;
-    const idx = new Array<number>(rank).fill(0);
-    const offOf = (shape: readonly number[], matSize: number) => {
-      const pad = rank - shape.length;
-      let off = 0;
-      let stride = matSize;
-      for (let d = rank - 1; d >= pad; d--) {
-        const dim = shape[d - pad]!;
-        if (dim !== 1) off += idx[d]! * stride;
-        stride *= dim;
-      }
-      return off;
-    };
-    for (let t = 0; t < nb; t++) {
-      aOff[t] = offOf(aBatch, M * K);
-      bOff[t] = offOf(bBatch, K * N);
-      for (let d = rank - 1; d >= 0; d--) {
-        idx[d]!++;
-        if (idx[d]! < batchShape[d]!) break;
-        idx[d] = 0;
-      }
-    }
+    const { aOff, bOff } = batchOffsets(as, bs, ctx.outShape, M, N, K);
     return (ins, out) => {
       const a = ins[0]!;
       const b = ins[1]!;
