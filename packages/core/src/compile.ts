@@ -580,7 +580,14 @@ function bindDims(name: string, declared: Shape, given: ConcreteShape, dims: Map
 }
 
 function feedShape(name: string, f: Feed, declared: Shape): ConcreteShape {
-  if (typeof f === "number") return declared.length === 0 ? [] : declared.map(() => 1);
+  if (typeof f === "number") {
+    if (declared.some((d) => d !== 1 && typeof d === "number")) {
+      throw new FeedError(
+        `input '${name}': a number was fed but the input has shape ${shapeToString(declared)}`,
+      );
+    }
+    return declared.map(() => 1);
+  }
   if (f instanceof Tensor) return f.shape;
   if (ArrayBuffer.isView(f)) {
     if (declared.every((d) => typeof d === "number")) return declared as ConcreteShape;

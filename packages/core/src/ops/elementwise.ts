@@ -9,7 +9,6 @@
  */
 
 import { type ExprTree, wasmElementwise } from "../backend/elementwise-wasm.js";
-import type { DType } from "../dtype.js";
 import { type ConcreteShape, sizeOf } from "../shape.js";
 import { generateFunction } from "../specialize.js";
 import type { ElementwiseSpec, Kernel, KernelContext, NoAttrs, OpDef, TypeInfo } from "./types.js";
@@ -208,6 +207,3 @@ export function ternaryOp(name: string, doc: string, spec: ElementwiseSpec): OpD
 export function accessModeOf(inShape: ConcreteShape, outShape: ConcreteShape): string {
   return classify(inShape, outShape).mode;
 }
-
-/** The dtype-independent part of elementwise kernels never depends on dtype; listed for completeness. */
-export type { DType };
