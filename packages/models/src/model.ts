@@ -407,17 +407,21 @@ export class Model {
     const plan = this.trainExe.plan(this.shapesFor(batchSize, true));
     const grads: Record<string, Tensor> = {};
     for (const p of this.trainable) grads[p] = plan.outputs[gradName(p)]!;
-    const tp: TrainingPlan = {
+    const tp = { ...this.views(batchSize, plan, true), grads } as TrainingPlan;
+    this.trainPlans.set(batchSize, tp);
+    return tp;
+  }
+
+  /** The named input and output tensors of a plan (`withTarget`: it also takes targets and computes the loss). */
+  private views(batchSize: number, plan: Plan, withTarget: boolean): ForwardPlan {
+    return {
       batchSize,
       plan,
       x: plan.inputs[this.input]!,
-      y: plan.inputs[this.target]!,
-      loss: plan.outputs[this.loss]!,
+      y: withTarget ? plan.inputs[this.target]! : null,
+      loss: withTarget ? plan.outputs[this.loss]! : null,
       predictions: plan.outputs[this.predictions]!,
-      grads,
     };
-    this.trainPlans.set(batchSize, tp);
-    return tp;
   }
 
   /** The plan computing loss and predictions for `batchSize` rows (cached). */
@@ -432,15 +436,7 @@ export class Model {
         checkNumerics: this.checkNumerics,
       });
     }
-    const plan = this.evalExe.plan(this.shapesFor(batchSize, true));
-    const fp: ForwardPlan = {
-      batchSize,
-      plan,
-      x: plan.inputs[this.input]!,
-      y: plan.inputs[this.target]!,
-      loss: plan.outputs[this.loss]!,
-      predictions: plan.outputs[this.predictions]!,
-    };
+    const fp = this.views(batchSize, this.evalExe.plan(this.shapesFor(batchSize, true)), true);
     this.evalPlans.set(batchSize, fp);
     return fp;
   }
@@ -450,15 +446,7 @@ export class Model {
     const hit = this.predictPlans.get(batchSize);
     if (hit) return hit;
     this.checkBatch(batchSize);
-    const plan = this.predictExe.plan(this.shapesFor(batchSize, false));
-    const fp: ForwardPlan = {
-      batchSize,
-      plan,
-      x: plan.inputs[this.input]!,
-      y: null,
-      loss: null,
-      predictions: plan.outputs[this.predictions]!,
-    };
+    const fp = this.views(batchSize, this.predictExe.plan(this.shapesFor(batchSize, false)), false);
     this.predictPlans.set(batchSize, fp);
     return fp;
   }
