@@ -17,6 +17,7 @@ export {
   stopThreadPool,
   type ThreadPoolOptions,
   threadCount,
+  type WorkerEvents,
   type WorkerFactory,
   type WorkerLike,
 } from "./backend/threads.js";

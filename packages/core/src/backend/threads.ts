@@ -3,10 +3,20 @@
  * by rows across cores. Browser-safe: workers are made by an injected factory (Node's
  * `worker_threads` in `@gradgraph/core/node`, Web Workers in a cross-origin-isolated page).
  *
- * Dispatch is synchronous: the calling thread writes each worker's share into a control block in
- * shared memory, wakes the workers with `Atomics.notify`, computes its own share, and waits for
- * the others with `Atomics.wait` (or spins where the main thread may not block). Products smaller
- * than {@link ThreadPoolOptions.minWork} multiply-adds run on the calling thread alone.
+ * Why results never depend on the threads: a product is cut into row chunks whose boundaries
+ * are multiples of the micro-kernel's 4-row tile, and every output element is summed over k in
+ * the same order whichever thread computes its rows. So the chunks may be computed by anyone —
+ * the calling thread, a worker that started late, or the calling thread again after a worker
+ * died — and C is bit-identical to a single-threaded product.
+ *
+ * Dispatch is synchronous and work is *claimed*, never assigned: the calling thread publishes a
+ * job (parameters plus a claim counter tagged with the job's sequence number), wakes the
+ * workers, then claims and computes chunks itself like any worker. A worker claims a chunk with
+ * a compare-and-swap on the tagged counter, so a worker that is still starting, asleep, or looking
+ * at an older job can never take or half-do work it was not given. The caller then waits until
+ * every chunk is marked done; a chunk whose worker died (it reports that itself when a kernel
+ * throws) or stopped answering for {@link ThreadPoolOptions.workerTimeoutMs} is recomputed on the
+ * calling thread, the worker is retired and terminated, and a warning says so.
  * @module
  */
 import { type WasmKernels, wasmBackend } from "./memory.js";
@@ -19,8 +29,23 @@ export interface WorkerLike {
   terminate(): unknown;
 }
 
-/** Creates a worker running `source` (JavaScript text). */
-export type WorkerFactory = (source: string) => WorkerLike;
+/** What the pool tells a {@link WorkerFactory} about the worker it asks for. */
+export interface WorkerEvents {
+  /** The worker's slot in the pool (0-based). */
+  readonly slot: number;
+  /**
+   * Call when the worker exits or reports an uncaught error on its own: the pool stops counting
+   * on it, recomputes any rows it held, and warns once. Calls after the pool stopped are ignored.
+   */
+  exited(reason: string): void;
+}
+
+/**
+ * Creates a worker running `source` (JavaScript text). Wire the worker's error/exit events to
+ * `events.exited` so a worker that dies between products is noticed at once (without it, only
+ * {@link ThreadPoolOptions.workerTimeoutMs} notices a worker that dies holding rows).
+ */
+export type WorkerFactory = (source: string, events: WorkerEvents) => WorkerLike;
 
 /** Options of {@link startThreadPool}. */
 export interface ThreadPoolOptions {
@@ -28,42 +53,101 @@ export interface ThreadPoolOptions {
   canBlock?: boolean;
   /** Smallest product M·N·K worth splitting (default 2^21 multiply-adds). */
   minWork?: number;
+  /**
+   * How long the calling thread waits for a chunk a worker has claimed before it treats the
+   * worker as dead, recomputes the chunk itself and terminates the worker (default 10,000 ms).
+   */
+  workerTimeoutMs?: number;
+  /** Receives the pool's warnings (a worker died or was retired). Default: `console.warn`. */
+  onWarning?: (message: string) => void;
 }
 
-const SEQ = 0;
-const DONE = 1;
-const OP = 2;
-const READY = 3;
-const SLOT = 8;
-const SLOT_INTS = 9;
+// Control block layout (Int32 words in the shared arena).
+const SEQ = 0; // job sequence number; workers sleep on it
+const QUIT = 1; // non-zero: workers exit
+const CLAIM = 2; // (job tag << 8) | next unclaimed chunk
+const FINISHED = 3; // chunks done in the current job (wake-up word for the caller)
+const FAULT = 4; // test hook: (slot + 1) << 4 | kind, see injectWorkerFault
+const P = 8; // job parameters: op, a, b, c, M, N, K, lda, ldb, ldc, rows per chunk, chunks
+const P_WORDS = 12;
+const STATE = P + P_WORDS; // per worker: 0 starting, 1 serving, 2 dead, 3 retired
 const MAX_WORKERS = 15;
-const CTL_INTS = SLOT + SLOT_INTS * MAX_WORKERS;
+const MAX_CHUNKS = 255;
+const DONE = STATE + MAX_WORKERS; // per chunk: tag of the job whose chunk is done
+const OWNER = DONE + MAX_CHUNKS; // per chunk: claiming worker's slot + 1 (0: the caller)
+const CTL_INTS = OWNER + MAX_CHUNKS;
+const TAG_MASK = 0x7fffff;
+const STARTING = 0;
+const SERVING = 1;
+const DEAD = 2;
+const RETIRED = 3;
 /** Polls of the control word before a thread sleeps (roughly 100-200 µs). */
 const SPIN = 20000;
 
-/** The worker's program: instantiate the kernels on the shared memory, then serve dispatches forever. */
+/**
+ * The worker's program: instantiate the kernels on the shared memory, then serve jobs. `serve`
+ * is the same claim loop the calling thread runs (see {@link claimAndRun}); keep the two in step.
+ */
 const WORKER_SOURCE = `"use strict";
 const init = (msg) => {
   const inst = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
   const k = [inst.exports.gemm_nn, inst.exports.gemm_tn];
   const ctl = new Int32Array(msg.memory.buffer, msg.ctl, ${CTL_INTS});
-  const base = ${SLOT} + msg.slot * ${SLOT_INTS};
+  const me = msg.slot + 1;
+  const die = () => {
+    Atomics.store(ctl, ${FAULT}, 0);
+    if (typeof process === "object") process.exit(1);
+    self.close();
+    for (;;) Atomics.wait(ctl, ${QUIT}, 0);
+  };
+  const serve = (tag) => {
+    const fault = Atomics.load(ctl, ${FAULT});
+    if (fault >> 4 === me && (fault & 15) === 3) die();
+    for (;;) {
+      if (Atomics.load(ctl, ${STATE} + msg.slot) !== ${SERVING}) return;
+      const v = Atomics.load(ctl, ${CLAIM});
+      if (v >>> 8 !== tag) return;
+      const i = v & 255;
+      if (i >= ctl[${P + 11}]) return;
+      if (Atomics.compareExchange(ctl, ${CLAIM}, v, v + 1) !== v) continue;
+      Atomics.store(ctl, ${OWNER} + i, me);
+      const fault = Atomics.load(ctl, ${FAULT});
+      if (fault >> 4 === me && (fault & 15) === 2) die();
+      const r0 = i * ctl[${P + 10}];
+      const M = Math.min(ctl[${P + 4}] - r0, ctl[${P + 10}]);
+      const op = ctl[${P}], lda = ctl[${P + 7}], ldc = ctl[${P + 9}];
+      const a = op === 0 ? ctl[${P + 1}] + r0 * lda * 4 : ctl[${P + 1}] + r0 * 4;
+      try {
+        if (fault >> 4 === me && (fault & 15) === 1) {
+          Atomics.store(ctl, ${FAULT}, 0);
+          throw new Error("injected worker fault");
+        }
+        k[op](a, ctl[${P + 2}], ctl[${P + 3}] + r0 * ldc * 4, M, ctl[${P + 5}], ctl[${P + 6}], lda, ctl[${P + 8}], ldc);
+      } catch (e) {
+        Atomics.store(ctl, ${STATE} + msg.slot, ${DEAD});
+        Atomics.add(ctl, ${FINISHED}, 1);
+        Atomics.notify(ctl, ${FINISHED});
+        throw e;
+      }
+      Atomics.store(ctl, ${DONE} + i, tag);
+      Atomics.add(ctl, ${FINISHED}, 1);
+      Atomics.notify(ctl, ${FINISHED});
+    }
+  };
+  Atomics.store(ctl, ${STATE} + msg.slot, ${SERVING});
   let seen = Atomics.load(ctl, ${SEQ});
-  Atomics.add(ctl, ${READY}, 1);
+  // a job may already be running: join it (the tagged claim makes that safe)
+  serve(seen & ${TAG_MASK});
   for (;;) {
-    // spin briefly before sleeping: dispatches come in bursts (several products per training
-    // step) and waking a sleeping thread costs far more than a short spin
+    // spin briefly before sleeping: jobs come in bursts (several products per training step)
+    // and waking a sleeping thread costs far more than a short spin
     for (let s = 0; s < ${SPIN} && Atomics.load(ctl, ${SEQ}) === seen; s++);
     Atomics.wait(ctl, ${SEQ}, seen);
+    if (Atomics.load(ctl, ${QUIT}) !== 0 || Atomics.load(ctl, ${STATE} + msg.slot) !== ${SERVING}) return;
     const seq = Atomics.load(ctl, ${SEQ});
     if (seq === seen) continue;
     seen = seq;
-    const op = Atomics.load(ctl, ${OP});
-    if (op < 0) return;
-    const M = ctl[base + 3];
-    if (M > 0) k[op](ctl[base], ctl[base + 1], ctl[base + 2], M, ctl[base + 4], ctl[base + 5], ctl[base + 6], ctl[base + 7], ctl[base + 8]);
-    Atomics.add(ctl, ${DONE}, 1);
-    Atomics.notify(ctl, ${DONE});
+    serve(seq & ${TAG_MASK});
   }
 };
 if (typeof require === "function") require("node:worker_threads").parentPort.once("message", init);
@@ -72,16 +156,20 @@ else self.onmessage = (e) => init(e.data);
 
 interface Pool {
   workers: WorkerLike[];
+  stopped: boolean;
   ctl: Int32Array;
   canBlock: boolean;
   minWork: number;
+  workerTimeoutMs: number;
+  warn: (message: string) => void;
 }
 
 let pool: Pool | null = null;
 
 /**
  * Starts `count` workers (at most 15) sharing the arena. Returns false when the WebAssembly
- * backend is unavailable. Calling it again replaces the previous pool.
+ * backend is unavailable. Calling it again replaces the previous pool. Products may be computed
+ * straight away: workers join in as they start, and results do not depend on when they do.
  */
 export function startThreadPool(
   factory: WorkerFactory,
@@ -96,12 +184,21 @@ export function startThreadPool(
   const block = be.alloc("float32", CTL_INTS);
   const ctl = new Int32Array(block.buffer, block.byteOffset, CTL_INTS);
   const workers: WorkerLike[] = [];
-  for (let w = 0; w < n; w++) {
-    const worker = factory(WORKER_SOURCE);
-    worker.postMessage({ memory: be.memory, module: be.module, ctl: ctl.byteOffset, slot: w });
+  const p: Pool = {
+    workers,
+    stopped: false,
+    ctl,
+    canBlock: options.canBlock ?? false,
+    minWork: options.minWork ?? 2 ** 21,
+    workerTimeoutMs: options.workerTimeoutMs ?? 10_000,
+    warn: options.onWarning ?? ((m) => console.warn(m)),
+  };
+  for (let slot = 0; slot < n; slot++) {
+    const worker = factory(WORKER_SOURCE, { slot, exited: (reason) => workerExited(p, slot, reason) });
+    worker.postMessage({ memory: be.memory, module: be.module, ctl: ctl.byteOffset, slot });
     workers.push(worker);
   }
-  pool = { workers, ctl, canBlock: options.canBlock ?? false, minWork: options.minWork ?? 2 ** 21 };
+  pool = p;
   return true;
 }
 
@@ -109,21 +206,87 @@ export function startThreadPool(
 export function stopThreadPool(): void {
   if (!pool) return;
   const { ctl, workers } = pool;
-  Atomics.store(ctl, OP, -1);
+  pool.stopped = true;
+  Atomics.store(ctl, QUIT, 1);
   Atomics.add(ctl, SEQ, 1);
   Atomics.notify(ctl, SEQ);
   for (const w of workers) w.terminate();
   pool = null;
 }
 
-/** Number of worker threads currently serving (0 without a pool; workers still starting are not counted). */
+/** Number of worker threads currently serving (0 without a pool; workers still starting, dead or retired are not counted). */
 export function threadCount(): number {
-  return pool ? Math.min(pool.workers.length, Atomics.load(pool.ctl, READY)) : 0;
+  if (!pool) return 0;
+  let n = 0;
+  for (let w = 0; w < pool.workers.length; w++) if (Atomics.load(pool.ctl, STATE + w) === SERVING) n++;
+  return n;
+}
+
+/** Workers neither dead nor retired (serving or still starting). */
+function liveWorkers(p: Pool): number {
+  let n = 0;
+  for (let w = 0; w < p.workers.length; w++) if (Atomics.load(p.ctl, STATE + w) <= SERVING) n++;
+  return n;
+}
+
+/** Marks worker `slot` as gone (see {@link WorkerEvents.exited}); its claimed rows get recomputed. */
+function workerExited(p: Pool, slot: number, reason: string): void {
+  if (p.stopped) return;
+  const prev = Atomics.compareExchange(p.ctl, STATE + slot, STARTING, DEAD);
+  if (prev === SERVING) Atomics.compareExchange(p.ctl, STATE + slot, SERVING, DEAD);
+  if (prev === STARTING || prev === SERVING)
+    p.warn(
+      `gradgraph: worker thread ${slot} stopped (${reason}); its share of matrix products now runs on the other threads`,
+    );
+}
+
+/**
+ * Test hook: makes worker `slot` fail once — `"throw"`: its kernel call throws on the next chunk
+ * it claims (it reports its own death); `"exit"`: it ends silently holding the next chunk it
+ * claims (only the time-out notices); `"exit-idle"`: it ends when next woken, before claiming
+ * anything (its exit event notices). @internal
+ */
+export function injectWorkerFault(slot: number, kind: "throw" | "exit" | "exit-idle" | null): void {
+  if (!pool) return;
+  const code = kind === null ? 0 : kind === "throw" ? 1 : kind === "exit" ? 2 : 3;
+  Atomics.store(pool.ctl, FAULT, kind === null ? 0 : ((slot + 1) << 4) | code);
+}
+
+/** Test hook: the number of workers marked dead or retired. @internal */
+export function lostWorkers(): number {
+  return pool ? pool.workers.length - liveWorkers(pool) : 0;
+}
+
+/** Computes chunk `i` of the current job on the calling thread. */
+function runChunk(fn: WasmKernels["gemm_nn"], ctl: Int32Array, i: number): void {
+  const rows = ctl[P + 10]!;
+  const r0 = i * rows;
+  const M = Math.min(ctl[P + 4]! - r0, rows);
+  const op = ctl[P]!;
+  const lda = ctl[P + 7]!;
+  const ldc = ctl[P + 9]!;
+  const a = op === 0 ? ctl[P + 1]! + r0 * lda * 4 : ctl[P + 1]! + r0 * 4;
+  fn(a, ctl[P + 2]!, ctl[P + 3]! + r0 * ldc * 4, M, ctl[P + 5]!, ctl[P + 6]!, lda, ctl[P + 8]!, ldc);
+}
+
+/** The caller's side of the claim loop (the worker's is in WORKER_SOURCE). */
+function claimAndRun(fn: WasmKernels["gemm_nn"], ctl: Int32Array, tag: number, chunks: number): void {
+  for (;;) {
+    const v = Atomics.load(ctl, CLAIM);
+    const i = v & 255;
+    if (i >= chunks) return;
+    if (Atomics.compareExchange(ctl, CLAIM, v, v + 1) !== v) continue;
+    Atomics.store(ctl, OWNER + i, 0);
+    runChunk(fn, ctl, i);
+    Atomics.store(ctl, DONE + i, tag);
+    Atomics.add(ctl, FINISHED, 1);
+  }
 }
 
 /**
  * C = op(A)·B in float32 through the WebAssembly kernels, split by rows across the pool when the
- * product is large enough. `op` 0 is A·B (A [M,lda]), 1 is A^T·B (A stored [K,lda]).
+ * product is large enough. `op` 0 is A·B (A [M,lda]), 1 is A^T·B (A stored [K,lda]). The result
+ * is bit-identical to the single-threaded kernel's.
  */
 export function gemmF32(
   kernels: WasmKernels,
@@ -140,40 +303,102 @@ export function gemmF32(
 ): void {
   const fn = op === 0 ? kernels.gemm_nn : kernels.gemm_tn;
   const p = pool;
-  if (!p || M * N * K < p.minWork || M < 16) {
+  const live = p ? liveWorkers(p) : 0;
+  if (!p || live === 0 || M * N * K < p.minWork || M < 16) {
     fn(a, b, c, M, N, K, lda, ldb, ldc);
     return;
   }
   const ctl = p.ctl;
-  const ready = Math.min(p.workers.length, Atomics.load(ctl, READY));
-  if (ready === 0) {
-    fn(a, b, c, M, N, K, lda, ldb, ldc);
-    return;
-  }
-  const parts = ready + 1;
-  const chunk = Math.ceil(M / parts / 4) * 4;
-  for (let w = 0; w < ready; w++) {
-    const i0 = Math.min(M, (w + 1) * chunk);
-    const i1 = Math.min(M, i0 + chunk);
-    const base = SLOT + w * SLOT_INTS;
-    ctl[base] = op === 0 ? a + i0 * lda * 4 : a + i0 * 4;
-    ctl[base + 1] = b;
-    ctl[base + 2] = c + i0 * ldc * 4;
-    ctl[base + 3] = i1 - i0;
-    ctl[base + 4] = N;
-    ctl[base + 5] = K;
-    ctl[base + 6] = lda;
-    ctl[base + 7] = ldb;
-    ctl[base + 8] = ldc;
-  }
-  Atomics.store(ctl, DONE, 0);
-  Atomics.store(ctl, OP, op);
-  Atomics.add(ctl, SEQ, 1);
+  // chunk boundaries on the 4-row tile keep every element's summation order unchanged
+  const rows = Math.ceil(M / Math.min(MAX_CHUNKS, live + 1) / 4) * 4;
+  const chunks = Math.ceil(M / rows);
+  const seq = (Atomics.load(ctl, SEQ) + 1) | 0;
+  const tag = seq & TAG_MASK;
+  ctl[P] = op;
+  ctl[P + 1] = a;
+  ctl[P + 2] = b;
+  ctl[P + 3] = c;
+  ctl[P + 4] = M;
+  ctl[P + 5] = N;
+  ctl[P + 6] = K;
+  ctl[P + 7] = lda;
+  ctl[P + 8] = ldb;
+  ctl[P + 9] = ldc;
+  ctl[P + 10] = rows;
+  ctl[P + 11] = chunks;
+  // -1: claimed by someone not yet known (a claim and its owner mark are two steps)
+  ctl.fill(-1, OWNER, OWNER + chunks);
+  Atomics.store(ctl, FINISHED, 0);
+  Atomics.store(ctl, CLAIM, tag << 8);
+  Atomics.store(ctl, SEQ, seq);
   Atomics.notify(ctl, SEQ);
-  fn(a, b, c, Math.min(chunk, M), N, K, lda, ldb, ldc);
+  const t0 = performance.now();
+  claimAndRun(fn, ctl, tag, chunks);
+  awaitChunks(p, fn, tag, chunks, t0);
+}
+
+/** Waits until every chunk of the job is done, recomputing those of dead or silent workers. */
+function awaitChunks(p: Pool, fn: WasmKernels["gemm_nn"], tag: number, chunks: number, t0: number): void {
+  const ctl = p.ctl;
   for (let spins = 0; ; spins++) {
-    const done = Atomics.load(ctl, DONE);
-    if (done >= ready) break;
-    if (p.canBlock && spins > SPIN) Atomics.wait(ctl, DONE, done, 100);
+    const finished = Atomics.load(ctl, FINISHED);
+    if (finished >= chunks && allDone(ctl, tag, chunks)) return;
+    if (spins > SPIN || (spins & 1023) === 1023) {
+      const late = performance.now() - t0 > p.workerTimeoutMs;
+      if (recoverChunks(p, fn, tag, chunks, late)) return;
+    }
+    if (p.canBlock && spins > SPIN) Atomics.wait(ctl, FINISHED, finished, 2);
   }
+}
+
+function allDone(ctl: Int32Array, tag: number, chunks: number): boolean {
+  for (let i = 0; i < chunks; i++) if (Atomics.load(ctl, DONE + i) !== tag) return false;
+  return true;
+}
+
+/**
+ * Recomputes on the calling thread every unfinished chunk held by a dead worker (or, once the
+ * time-out has passed, by any worker, which is then retired and terminated). Returns true when
+ * all chunks are done. Recomputing writes the same values the worker would have written.
+ */
+function recoverChunks(
+  p: Pool,
+  fn: WasmKernels["gemm_nn"],
+  tag: number,
+  chunks: number,
+  late: boolean,
+): boolean {
+  const ctl = p.ctl;
+  let pending = 0;
+  for (let i = 0; i < chunks; i++) {
+    if (Atomics.load(ctl, DONE + i) === tag) continue;
+    const owner = Atomics.load(ctl, OWNER + i);
+    const state = owner > 0 ? Atomics.load(ctl, STATE + owner - 1) : SERVING;
+    if (owner !== 0 && (state >= DEAD || late)) {
+      if (owner < 0)
+        p.warn(
+          `gradgraph: rows of a matrix product were not finished within ${p.workerTimeoutMs} ms; recomputed on the calling thread`,
+        );
+      else if (state < DEAD)
+        retire(p, owner - 1, `held rows of a matrix product for over ${p.workerTimeoutMs} ms`);
+      else
+        p.warn(
+          `gradgraph: worker thread ${owner - 1} died during a matrix product; its rows were recomputed on the calling thread`,
+        );
+      runChunk(fn, ctl, i);
+      Atomics.store(ctl, DONE + i, tag);
+      continue;
+    }
+    pending++;
+  }
+  return pending === 0;
+}
+
+/** Takes a worker out of the pool for good and stops its thread. */
+function retire(p: Pool, slot: number, why: string): void {
+  Atomics.store(p.ctl, STATE + slot, RETIRED);
+  p.warn(
+    `gradgraph: worker thread ${slot} ${why}; it was stopped and its rows recomputed on the calling thread`,
+  );
+  p.workers[slot]?.terminate();
 }
