@@ -23,7 +23,49 @@ export function isDType(x: unknown): x is DType {
 
 /** Allocates a zero-filled typed array of `length` elements for `dtype`. */
 export function allocArray<D extends DType>(dtype: D, length: number): ArrayFor<D> {
-  return (dtype === "float32" ? new Float32Array(length) : new Float64Array(length)) as ArrayFor<D>;
+  try {
+    return (dtype === "float32" ? new Float32Array(length) : new Float64Array(length)) as ArrayFor<D>;
+  } catch (e) {
+    if (e instanceof RangeError) throw new AllocationError(dtype, length, e.message);
+    throw e;
+  }
+}
+
+/**
+ * A buffer could not be allocated (too large for the WebAssembly arena or the JS heap). The
+ * compiler rethrows it with the node that needed the buffer named in the message.
+ */
+export class AllocationError extends RangeError {
+  /**
+   * @param dtype - element type requested
+   * @param length - elements requested
+   * @param reason - why it failed (the limit, or the engine's message)
+   * @param what - what needed the buffer (e.g. a node), when known
+   */
+  constructor(
+    readonly dtype: DType,
+    readonly length: number,
+    readonly reason: string,
+    readonly what?: string,
+  ) {
+    const bytes = length * (dtype === "float32" ? 4 : 8);
+    super(
+      `${what ? `${what}: ` : ""}cannot allocate ${length} ${dtype} elements (${formatBytes(bytes)}): ${reason}`,
+    );
+    this.name = "AllocationError";
+  }
+}
+
+/** Bytes as a short human-readable figure (binary units). */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }
 
 /** Returns the dtype of a typed array. */

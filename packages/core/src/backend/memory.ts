@@ -8,7 +8,7 @@
  * core runs its pure-JS kernels on ordinary typed arrays.
  * @module
  */
-import type { DType, FloatArray } from "../dtype.js";
+import { AllocationError, type DType, type FloatArray, formatBytes } from "../dtype.js";
 import { emitAxpy } from "./axpy-wasm.js";
 import { emitGemm } from "./gemm-wasm.js";
 import { assembleModule } from "./wasm-emit.js";
@@ -111,7 +111,13 @@ class Arena implements WasmBackend {
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       const pages = Math.ceil((end - have) / PAGE);
-      this.memory.grow(Math.max(pages, Math.min(256, MAX_PAGES - have / PAGE)));
+      const limit = `the WebAssembly arena holds at most ${formatBytes(MAX_PAGES * PAGE)} and ${formatBytes(this.used)} are in use`;
+      if (have / PAGE + pages > MAX_PAGES) throw new AllocationError("float32", bytes / 4, limit);
+      try {
+        this.memory.grow(Math.max(pages, Math.min(256, MAX_PAGES - have / PAGE)));
+      } catch (e) {
+        throw new AllocationError("float32", bytes / 4, `${limit} (${e instanceof Error ? e.message : e})`);
+      }
       this.buffers.add(this.memory.buffer);
     }
     this.top = end;
@@ -121,7 +127,12 @@ class Arena implements WasmBackend {
   alloc(dtype: DType, length: number): FloatArray {
     const bpe = dtype === "float32" ? 4 : 8;
     const bytes = Math.max(ALIGN, Math.ceil((length * bpe) / ALIGN) * ALIGN);
-    const start = this.reserve(bytes);
+    let start: number;
+    try {
+      start = this.reserve(bytes);
+    } catch (e) {
+      throw e instanceof AllocationError ? new AllocationError(dtype, length, e.reason) : e;
+    }
     this.sizes.set(start, bytes);
     this.used += bytes;
     const buf = this.memory.buffer;
