@@ -45,8 +45,29 @@ export interface History {
   timeMs: number;
   /** Optimisation steps taken. */
   steps: number;
-  /** True when a callback or early stopping ended training before the last epoch. */
+  /** True when a callback, early stopping, a stop signal or a non-finite loss ended training before the last epoch. */
   stoppedEarly: boolean;
+  /**
+   * The epoch that was under way when training was stopped after one of its batches (not at its
+   * end), or null. It is never counted in {@link History.epochs} nor in the per-epoch arrays;
+   * {@link PartialEpoch.rolledBack} says whether the params still hold its updates.
+   */
+  partialEpoch: PartialEpoch | null;
+}
+
+/** An epoch stopped after some of its batches (see {@link History.partialEpoch}). */
+export interface PartialEpoch {
+  /** Its index, from 0 (the number of epochs completed before it). */
+  readonly epoch: number;
+  /** Batches of it whose updates were applied before the stop. */
+  readonly batchesDone: number;
+  /** Batches per epoch. */
+  readonly batches: number;
+  /**
+   * True when the params were rolled back to the start of this epoch (the end of the last complete
+   * one), so the updates of its `batchesDone` batches are discarded; false when the params hold them.
+   */
+  readonly rolledBack: boolean;
 }
 
 /** A fresh, empty history. */
@@ -62,6 +83,7 @@ export function emptyHistory(): History {
     timeMs: 0,
     steps: 0,
     stoppedEarly: false,
+    partialEpoch: null,
   };
 }
 
@@ -81,6 +103,33 @@ export function recordEpoch(history: History, logs: EpochLogs, timeMs: number): 
     else if (k === "val_loss") history.valLoss.push(v);
     else if (k.startsWith("val_")) pushTo(history.valMetrics, k.slice(4), v);
     else pushTo(history.metrics, k, v);
+  }
+}
+
+/**
+ * Drops every epoch after the first `epochs` from a history (its logs, times and per-epoch arrays),
+ * e.g. after the params were rolled back to the end of epoch `epochs`.
+ */
+export function truncateHistory(history: History, epochs: number): void {
+  if (!Number.isInteger(epochs) || epochs < 0)
+    throw new RangeError(`truncateHistory: epochs must be an integer >= 0, got ${epochs}`);
+  if (epochs >= history.logs.length) return;
+  const dropped = history.logs.slice(epochs);
+  history.logs.length = epochs;
+  history.epochTimeMs.length = epochs;
+  history.epochs = epochs;
+  // each per-epoch array holds one value per epoch that logged its key, so count from the end
+  const cut = (list: number[] | undefined, key: string) => {
+    if (!list) return;
+    const n = dropped.filter((l) => key in l).length;
+    list.length = Math.max(0, list.length - n);
+  };
+  const keys = new Set(dropped.flatMap((l) => Object.keys(l)));
+  for (const k of keys) {
+    if (k === "loss") cut(history.loss, k);
+    else if (k === "val_loss") cut(history.valLoss, k);
+    else if (k.startsWith("val_")) cut(history.valMetrics[k.slice(4)], k);
+    else cut(history.metrics[k], k);
   }
 }
 

@@ -7,7 +7,7 @@
  * the plan and calls the optimizer; nothing is allocated per step.
  * @module
  */
-import { Rng, type Tensor } from "@gradgraph/core";
+import { type ParamStore, Rng, type Tensor } from "@gradgraph/core";
 import {
   type Callback,
   type EarlyStoppingOptions,
@@ -17,6 +17,7 @@ import {
   type History,
   recordEpoch,
   type TrainContext,
+  truncateHistory,
 } from "./callbacks.js";
 import type { Targets } from "./gather.js";
 import type { GradientStep, Metric, MetricLike, Model, TrainingPlan } from "./model.js";
@@ -64,6 +65,175 @@ export interface FitOptions {
   callbacks?: Callback | readonly Callback[];
   /** Shorthand for adding `earlyStopping(options)` to the callbacks. */
   earlyStopping?: EarlyStoppingOptions;
+  /**
+   * Stop at the first non-finite (NaN or infinite) loss, like Keras' `TerminateOnNaN` (default
+   * true). A batch loss is checked before its update is applied, and after every epoch its loss and
+   * the params; at the first non-finite value `fit` rolls the params back to the last finite
+   * checkpoint (see {@link NonFiniteLossError.epochsKept}) and throws a {@link NonFiniteLossError}.
+   * Costs one copy of the params per epoch. With false, training carries on through NaN.
+   */
+  stopOnNonFinite?: boolean;
+  /**
+   * When a callback stops training after a batch in the middle of an epoch, roll the params back to
+   * the start of that epoch (the end of the last complete one), so that they match
+   * {@link History.epochs} (default false: keep the updates of the partial epoch's batches). Either
+   * way the partial epoch is not counted as an epoch; {@link History.partialEpoch} describes it.
+   */
+  rollbackPartialEpoch?: boolean;
+}
+
+/** Where {@link NonFiniteLossError} saw a non-finite value. */
+export type NonFiniteSource =
+  /** the loss of one batch (or full-batch iteration), computed before its update */
+  | "batch"
+  /** the loss logged for a whole epoch (e.g. a re-evaluation of the training set) */
+  | "epoch-loss"
+  /** the params themselves, after the last update of an epoch */
+  | "params";
+
+/** What a {@link NonFiniteLossError} reports (its fields). */
+export interface NonFiniteLossInfo {
+  /** Epoch (or full-batch iteration) in which the non-finite value appeared, from 0. */
+  readonly epoch: number;
+  /** Epochs (or iterations) the run was asked for. */
+  readonly epochs: number;
+  /** Batch of that epoch, from 0 (for `"epoch-loss"` and `"params"`: its last batch). */
+  readonly batch: number;
+  /** Batches per epoch (1 for full-batch training). */
+  readonly batches: number;
+  /** The optimisation step, counted from 1 over the whole run, whose loss (or update) was non-finite. */
+  readonly step: number;
+  /** The non-finite value (NaN, Infinity or -Infinity; NaN for `"params"`). */
+  readonly value: number;
+  /** What was non-finite. */
+  readonly source: NonFiniteSource;
+  /**
+   * Complete epochs the params hold after the rollback: they are the params at the end of epoch
+   * `epochsKept` (0: the initial params), the last point whose loss was seen to be finite.
+   */
+  readonly epochsKept: number;
+  /** The history up to `epochsKept` epochs (later epochs are dropped: the params no longer hold them). */
+  readonly history: History;
+  /** What an epoch is called in the message (`"epoch"`, `"iteration"`, `"pass"`; default `"epoch"`). */
+  readonly unit?: string;
+}
+
+/**
+ * Thrown by {@link fit} and {@link fitFullBatch} (with `stopOnNonFinite`, the default) at the first
+ * non-finite loss. By then the params have been rolled back to the last finite checkpoint: the end
+ * of epoch {@link NonFiniteLossError.epochsKept}. The error names the epoch and batch where the
+ * value appeared and carries the history of the epochs kept. Callbacks' `onTrainEnd` is not called,
+ * and the optimizer's own state (momentum, Adam's moments) is not rolled back.
+ * @example
+ * try {
+ *   fit(model, data, { optimizer: sgd({ lr }), epochs: 10 });
+ * } catch (e) {
+ *   if (!(e instanceof NonFiniteLossError)) throw e;
+ *   console.error(e.message); // model.params hold the end of epoch e.epochsKept
+ * }
+ */
+export class NonFiniteLossError extends Error implements NonFiniteLossInfo {
+  override readonly name = "NonFiniteLossError";
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly batch: number;
+  readonly batches: number;
+  readonly step: number;
+  readonly value: number;
+  readonly source: NonFiniteSource;
+  readonly epochsKept: number;
+  readonly history: History;
+  readonly unit: string;
+
+  /**
+   * @param where who stopped, the message's prefix (`"fit"`, `"preset 'nielsen-mnist'"`)
+   * @param info what happened and what was kept
+   */
+  constructor(where: string, info: NonFiniteLossInfo) {
+    const unit = info.unit ?? "epoch";
+    const at =
+      info.batches > 1
+        ? `${unit} ${info.epoch + 1}/${info.epochs}, batch ${info.batch + 1}/${info.batches}`
+        : `${unit} ${info.epoch + 1}/${info.epochs}`;
+    const what =
+      info.source === "batch"
+        ? `non-finite loss (${info.value}) in ${at} (step ${info.step})`
+        : info.source === "epoch-loss"
+          ? `non-finite ${unit} loss (${info.value}) after ${at} (step ${info.step})`
+          : `non-finite params after ${at} (step ${info.step})`;
+    const kept = info.epochsKept === 0 ? "the initial params" : `the end of ${unit} ${info.epochsKept}`;
+    super(
+      `${where}: ${what}; training stopped and the params were rolled back to ${kept}, the last finite checkpoint (lower the learning rate?)`,
+    );
+    this.epoch = info.epoch;
+    this.epochs = info.epochs;
+    this.batch = info.batch;
+    this.batches = info.batches;
+    this.step = info.step;
+    this.value = info.value;
+    this.source = info.source;
+    this.epochsKept = info.epochsKept;
+    this.history = info.history;
+    this.unit = unit;
+  }
+}
+
+/** True when every value of every tensor in `params` is finite. @internal */
+export function paramsFinite(params: ParamStore): boolean {
+  for (const [, t] of params.entries()) {
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return false;
+  }
+  return true;
+}
+
+/**
+ * One saved copy of the params at the start of an epoch (taken once that epoch's first batch has
+ * given a finite loss, before its update), to roll back to. Copies into one buffer after the first
+ * save, so it allocates nothing per epoch. @internal
+ */
+export class EpochCheckpoint {
+  private store: ParamStore | null = null;
+  /** Complete epochs the saved params hold, or -1 before the first save. */
+  epochs = -1;
+  /** Steps taken when it was saved. */
+  steps = 0;
+
+  /** @param params the live params (saved from and restored into) */
+  constructor(private readonly params: ParamStore) {}
+
+  /** Saves the params as they are after `epochs` complete epochs and `steps` steps. */
+  save(epochs: number, steps: number): void {
+    if (this.store) this.store.copyFrom(this.params);
+    else this.store = this.params.clone();
+    this.epochs = epochs;
+    this.steps = steps;
+  }
+
+  /** Copies the saved params back; false (and nothing changed) when nothing was saved. */
+  restore(): boolean {
+    if (!this.store) return false;
+    this.params.copyFrom(this.store);
+    return true;
+  }
+}
+
+/**
+ * Rolls back to `checkpoint` (when one was saved; else the params are still the initial ones, as no
+ * update was applied), trims the history to the epochs the params now hold, and returns the error
+ * to throw. @internal
+ */
+export function nonFiniteStop(
+  where: string,
+  checkpoint: EpochCheckpoint | null,
+  history: History,
+  info: Omit<NonFiniteLossInfo, "epochsKept" | "history">,
+): NonFiniteLossError {
+  const kept = checkpoint?.restore() ? checkpoint.epochs : 0;
+  truncateHistory(history, kept);
+  history.stoppedEarly = true;
+  history.partialEpoch = null;
+  return new NonFiniteLossError(where, { ...info, epochsKept: kept, history });
 }
 
 /** What {@link fit} and {@link fitFullBatch} return. */
@@ -111,9 +281,16 @@ class EpochLoop {
   readonly stats = new Float64Array(3);
   /** Steps taken so far (kept here rather than in the history object, whose shape V8 may change). */
   steps = 0;
+  /** Batches of the current epoch whose update was applied. */
+  batchesDone = 0;
+  /** The batch of the current epoch whose loss was non-finite (its update not applied), or -1. */
+  badBatch = -1;
+  /** That loss. */
+  badLoss = 0;
+  /** Batches per epoch. */
+  readonly numBatches: number;
   private readonly full: TrainingPlan;
   private readonly tail: TrainingPlan | null;
-  private readonly numBatches: number;
   private readonly n: number;
   private readonly mean: boolean;
   private readonly onBatch: Callback[];
@@ -130,6 +307,8 @@ class EpochLoop {
     private readonly wantAcc: boolean,
     private readonly ctx: Context,
     callbacks: readonly Callback[],
+    private readonly checkFinite: boolean,
+    private readonly checkpoint: EpochCheckpoint | null,
   ) {
     this.n = model.checkData(x, y);
     this.numBatches = dropLast ? Math.floor(this.n / batchSize) : Math.ceil(this.n / batchSize);
@@ -140,17 +319,26 @@ class EpochLoop {
     this.onBatch = callbacks.filter((c) => c.onBatchEnd);
   }
 
-  /** Runs one epoch (rows visited in `order`, or in file order when it is null). */
+  /**
+   * Runs one epoch (rows visited in `order`, or in file order when it is null). It ends early when a
+   * callback stops training or a batch loss is non-finite (`badBatch`).
+   */
   run(epoch: number): void {
     const stats = this.stats;
     stats[0] = 0;
     stats[1] = 0;
     stats[2] = 0;
+    this.batchesDone = 0;
+    this.badBatch = -1;
     const ctx = this.ctx;
     const numBatches = this.numBatches;
     const hasCallbacks = this.onBatch.length > 0;
     for (let bi = 0; bi < numBatches; bi++) {
-      this.step(bi);
+      if (!this.step(bi, epoch)) {
+        this.badBatch = bi;
+        break;
+      }
+      this.batchesDone = bi + 1;
       if (hasCallbacks) {
         this.callBatchEnd(epoch, bi);
         if (ctx.stopRequested) break;
@@ -158,8 +346,11 @@ class EpochLoop {
     }
   }
 
-  /** One batch: gather, run, update, accumulate into `stats`. */
-  private step(bi: number): void {
+  /**
+   * One batch: gather, run, check the loss, save the checkpoint (first batch), update, accumulate
+   * into `stats`. False (no update) when the loss is non-finite and that is checked.
+   */
+  private step(bi: number, epoch: number): boolean {
     const batchSize = this.batchSize;
     const start = bi * batchSize;
     const n = this.n;
@@ -168,13 +359,19 @@ class EpochLoop {
     const model = this.model;
     model.fill(tp, this.x, this.y, this.order, start, count);
     tp.plan.run();
+    const l = tp.loss.data[0]!;
+    if (this.checkFinite && !Number.isFinite(l)) {
+      this.badLoss = l;
+      return false;
+    }
+    if (bi === 0 && this.checkpoint !== null) this.checkpoint.save(epoch, this.steps);
     this.optimizer.step(model.params, tp.grads);
     const stats = this.stats;
-    const l = tp.loss.data[0]!;
     stats[0] += this.mean ? l * count : l;
     stats[1] += count;
     if (this.wantAcc) stats[2] += model.correctIn(tp.predictions.data, tp.y.data, count);
     this.steps++;
+    return true;
   }
 
   private callBatchEnd(epoch: number, bi: number): void {
@@ -203,7 +400,13 @@ function checkPositiveInt(name: string, v: number): void {
  * of `batchSize`; every batch is one `optimizer.step`. The epoch's `loss` (and `accuracy`) is the
  * average over its batches of the values computed before each update (combined as the model's
  * `lossReduction` says), unless `evaluateTrain` asks for a full re-evaluation. With `validation`,
- * `val_loss` and `val_<metric>` are computed after every epoch. Callbacks may stop training.
+ * `val_loss` and `val_<metric>` are computed after every epoch. Callbacks may stop training; an
+ * epoch stopped after some of its batches is not counted (see {@link History.partialEpoch} and
+ * {@link FitOptions.rollbackPartialEpoch}).
+ *
+ * At the first non-finite loss (unless `stopOnNonFinite: false`) the params are rolled back to the
+ * last finite checkpoint and a {@link NonFiniteLossError} is thrown.
+ * @throws NonFiniteLossError at the first non-finite loss or params (see {@link FitOptions.stopOnNonFinite})
  * @example
  * const { history } = fit(model, { x, y }, { optimizer: adam({ lr: 0.01 }), epochs: 100, batchSize: 16,
  *   metrics: ["accuracy"], validation: { x: xVal, y: yVal }, earlyStopping: { patience: 10 } });
@@ -230,6 +433,9 @@ export function fit(model: Model, data: Dataset, options: FitOptions): FitResult
   const rng = new Rng(options.seed ?? 0);
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
+  const checkFinite = options.stopOnNonFinite ?? true;
+  const rollback = options.rollbackPartialEpoch ?? false;
+  const checkpoint = checkFinite || rollback ? new EpochCheckpoint(model.params) : null;
   const loop = new EpochLoop(
     model,
     x,
@@ -241,8 +447,24 @@ export function fit(model: Model, data: Dataset, options: FitOptions): FitResult
     wantAcc,
     ctx,
     callbacks,
+    checkFinite,
+    checkpoint,
   );
   const stats = loop.stats;
+  const numBatches = loop.numBatches;
+  const fail = (epoch: number, batch: number, value: number, source: NonFiniteSource): never => {
+    history.steps = loop.steps;
+    history.timeMs = now() - t0;
+    throw nonFiniteStop("fit", checkpoint, history, {
+      epoch,
+      epochs,
+      batch,
+      batches: numBatches,
+      step: source === "batch" ? loop.steps + 1 : loop.steps,
+      value,
+      source,
+    });
+  };
   const evalOpts = { metrics, ...(options.evalBatchSize ? { batchSize: options.evalBatchSize } : {}) };
   const t0 = now();
 
@@ -253,6 +475,14 @@ export function fit(model: Model, data: Dataset, options: FitOptions): FitResult
     if (shuffle) rng.shuffle(order);
     loop.run(epoch);
     history.steps = loop.steps;
+    if (loop.badBatch >= 0) fail(epoch, loop.badBatch, loop.badLoss, "batch");
+    if (loop.batchesDone < numBatches) {
+      // a callback stopped training in mid-epoch: the epoch is not complete, so it is not recorded
+      const rolledBack = rollback && checkpoint?.restore() === true;
+      history.partialEpoch = { epoch, batchesDone: loop.batchesDone, batches: numBatches, rolledBack };
+      break;
+    }
+    if (checkFinite && !paramsFinite(model.params)) fail(epoch, numBatches - 1, Number.NaN, "params");
     const lossSum = stats[0]!;
     const seen = stats[1]!;
     const correct = stats[2]!;
@@ -268,6 +498,7 @@ export function fit(model: Model, data: Dataset, options: FitOptions): FitResult
       const v = model.evaluate(options.validation.x, options.validation.y, evalOpts);
       for (const [k, val] of Object.entries(v)) logs[`val_${k}`] = val;
     }
+    if (checkFinite && !Number.isFinite(logs.loss!)) fail(epoch, numBatches - 1, logs.loss!, "epoch-loss");
     const frozen: EpochLogs = logs;
     recordEpoch(history, frozen, now() - te);
     for (const c of callbacks) {
@@ -305,6 +536,14 @@ export interface FullBatchOptions {
   earlyStopping?: EarlyStoppingOptions;
   /** Extra options passed to `minimize` for lbfgs/cg (e.g. `gtol`, `ftol`). */
   minimize?: { gtol?: number; ftol?: number; memory?: number; maxEvaluations?: number; fNoise?: number };
+  /**
+   * Stop at the first non-finite loss (default true), as {@link FitOptions.stopOnNonFinite}:
+   * `"gd"` checks the loss of every iteration before its step and the params after it, keeps a copy
+   * of the params of the last finite iteration, and on a non-finite value rolls back to it and throws
+   * a {@link NonFiniteLossError}. `"lbfgs"`/`"cg"` check the loss at the starting point (their line
+   * searches never accept a non-finite point).
+   */
+  stopOnNonFinite?: boolean;
 }
 
 /** History of a full-batch run: one "epoch" per iteration, plus the minimizer's result. */
@@ -318,6 +557,7 @@ export interface FullBatchResult extends FitResult {
  * step every trainable param by `-lr * grad`; `history.loss[i]` is the loss before step `i`.
  * `"lbfgs"`/`"cg"` hand {@link Model.lossAndGrad} to `minimize` and copy its best point into the
  * params; `history.loss[i]` is the loss after iteration `i + 1`.
+ * @throws NonFiniteLossError at the first non-finite loss (see {@link FullBatchOptions.stopOnNonFinite})
  */
 export function fitFullBatch(model: Model, data: Dataset, options: FullBatchOptions): FullBatchResult {
   const { x, y } = data;
@@ -352,23 +592,46 @@ export function fitFullBatch(model: Model, data: Dataset, options: FullBatchOpti
     for (const c of callbacks) if (c.onEpochEnd?.(iteration, logs, ctx) === false) ctx.stop();
     return !ctx.stopRequested;
   };
+  const checkFinite = options.stopOnNonFinite ?? true;
+  const checkpoint = checkFinite ? new EpochCheckpoint(model.params) : null;
+  const fail = (it: number, value: number, source: NonFiniteSource): never => {
+    history.timeMs = now() - t0;
+    throw nonFiniteStop("fitFullBatch", checkpoint, history, {
+      epoch: it,
+      epochs: maxIter,
+      batch: 0,
+      batches: 1,
+      step: source === "batch" ? history.steps + 1 : history.steps,
+      value,
+      source,
+      unit: "iteration",
+    });
+  };
+  if (options.method === "gd" && options.lr === undefined)
+    throw new RangeError("fitFullBatch: method 'gd' needs lr");
   for (const c of callbacks) c.onTrainBegin?.(ctx);
   let result: MinimizeResult | null = null;
   if (options.method === "gd") {
-    if (options.lr === undefined) throw new RangeError("fitFullBatch: method 'gd' needs lr");
-    const opt = sgd({ lr: options.lr });
+    const opt = sgd({ lr: options.lr! });
     const tp = model.trainingPlan(n);
     for (let it = 0; it < maxIter && !ctx.stopRequested; it++) {
       for (const c of callbacks) c.onEpochBegin?.(it, ctx);
       model.fill(tp, x, y, null, 0, n);
       tp.plan.run();
       const loss = tp.loss.data[0]!;
+      if (checkFinite && !Number.isFinite(loss)) fail(it, loss, "batch");
+      checkpoint?.save(it, history.steps);
       opt.step(model.params, tp.grads);
       history.steps++;
+      if (checkFinite && !paramsFinite(model.params)) fail(it, Number.NaN, "params");
       endIteration(it, loss);
     }
   } else if (options.method === "lbfgs" || options.method === "cg") {
     const lg = model.lossAndGrad(x, y);
+    if (checkFinite && maxIter > 0) {
+      const f0 = lg.fun(lg.getParams(), new Float64Array(lg.size));
+      if (!Number.isFinite(f0)) fail(0, f0, "batch");
+    }
     const onIteration = (info: IterationInfo): boolean => {
       history.steps = info.iteration;
       // the minimizer's current point is not necessarily in the params: callbacks see the last evaluated one

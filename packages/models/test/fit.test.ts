@@ -1,12 +1,13 @@
 import { Rng, Tensor } from "@gradgraph/core";
 import { describe, expect, it } from "vitest";
 import { type BatchLogs, type Callback, earlyStopping } from "../src/callbacks.js";
-import { fit, fitFullBatch } from "../src/fit.js";
+import { fit, fitFullBatch, NonFiniteLossError } from "../src/fit.js";
 import { init } from "../src/init.js";
 import { mlp, weightsOf } from "../src/layers.js";
 import { l2Penalty, quadratic, softmaxCrossEntropy } from "../src/losses.js";
-import { Model } from "../src/model.js";
+import { type GradientStep, Model } from "../src/model.js";
 import { sgd } from "../src/optim/index.js";
+import { trainMiniBatch } from "../src/presets/common.js";
 import { sampledAllocation } from "./helpers/allocation.js";
 
 /** Two Gaussian blobs, labels 0/1, sample-major. */
@@ -139,7 +140,10 @@ describe("fit", () => {
     });
     expect(batches).toBe(8);
     expect(history.steps).toBe(8);
-    expect(history.epochs).toBe(2);
+    // the second epoch was stopped after 2 of its 6 batches: it is not counted as an epoch
+    expect(history.epochs).toBe(1);
+    expect(history.loss).toHaveLength(1);
+    expect(history.partialEpoch).toEqual({ epoch: 1, batchesDone: 2, batches: 6, rolledBack: false });
     expect(history.stoppedEarly).toBe(true);
 
     const stopAt2 = fit(smallModel(), data, {
@@ -282,6 +286,20 @@ describe("fitFullBatch", () => {
     expect(history.stoppedEarly).toBe(true);
   });
 
+  it("fitFullBatch gd stops at a non-finite loss and keeps the last finite params", () => {
+    const model = moonsLikeModel();
+    const start = moonsLikeModel();
+    const err = thrown(() =>
+      fitFullBatch(model, data, { method: "gd", lr: 1e308, maxIter: 50 }),
+    ) as NonFiniteLossError;
+    expect(err).toBeInstanceOf(NonFiniteLossError);
+    expect(err.message).toMatch(/^fitFullBatch: non-finite/);
+    expect(err.epochsKept).toBe(0);
+    expect(allFinite(model)).toBe(true);
+    expect(sameParams(model, start)).toBe(true);
+    expect(err.history.epochs).toBe(0);
+  });
+
   it("requires lr for gd", () => {
     expect(() => fitFullBatch(moonsLikeModel(), data, { method: "gd" })).toThrow(/needs lr/);
   });
@@ -310,5 +328,183 @@ describe("the quadratic-cost sigmoid network of the tutorials trains with fit", 
       metrics: ["accuracy"],
     });
     expect(history.metrics.accuracy![9]!).toBeGreaterThan(0.9);
+  });
+});
+
+/** An optimizer that steps like `inner` but fills every param with NaN after its `at`-th step. */
+function breaksAt(at: number, inner: GradientStep): GradientStep & { steps: number } {
+  const o = {
+    steps: 0,
+    step(params: Parameters<GradientStep["step"]>[0], grads: Parameters<GradientStep["step"]>[1]) {
+      inner.step(params, grads);
+      if (++o.steps === at) for (const name of params.names()) params.get(name).data.fill(Number.NaN);
+    },
+  };
+  return o;
+}
+
+function allFinite(m: Model): boolean {
+  for (const name of m.params.names())
+    for (const v of m.params.get(name).data) if (!Number.isFinite(v)) return false;
+  return true;
+}
+
+function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected an error");
+}
+
+describe("non-finite losses and stopped epochs", () => {
+  // 60 rows in batches of 10: 6 batches per epoch
+  const data = blobs(60, 1);
+  const opts = { epochs: 5, batchSize: 10, seed: 3, metrics: ["accuracy" as const] };
+  const afterEpochs = (k: number) => {
+    const m = smallModel(2);
+    if (k > 0) fit(m, data, { ...opts, optimizer: sgd({ lr: 0.1 }), epochs: k });
+    return m;
+  };
+
+  it("fit stops at the first non-finite batch loss with a NonFiniteLossError naming epoch and batch", () => {
+    const model = smallModel(2);
+    // step 9 is batch 3 of epoch 2 (1-based); its NaN params give batch 4 a NaN loss
+    const e = thrown(() => fit(model, data, { ...opts, optimizer: breaksAt(9, sgd({ lr: 0.1 })) }));
+    expect(e).toBeInstanceOf(NonFiniteLossError);
+    const err = e as NonFiniteLossError;
+    expect(err.name).toBe("NonFiniteLossError");
+    expect(err.epoch).toBe(1);
+    expect(err.batch).toBe(3);
+    expect(err.batches).toBe(6);
+    expect(err.step).toBe(10);
+    expect(err.source).toBe("batch");
+    expect(Number.isNaN(err.value)).toBe(true);
+    expect(err.message).toMatch(/non-finite loss \(NaN\) in epoch 2\/5, batch 4\/6 \(step 10\)/);
+    // the params were rolled back to the last finite checkpoint: the end of epoch 1
+    expect(err.epochsKept).toBe(1);
+    expect(err.message).toMatch(/rolled back to the end of epoch 1/);
+    expect(allFinite(model)).toBe(true);
+    expect(sameParams(model, afterEpochs(1))).toBe(true);
+    expect(err.history.epochs).toBe(1);
+    expect(err.history.loss).toHaveLength(1);
+    expect(err.history.stoppedEarly).toBe(true);
+  });
+
+  it("a step that breaks the params at the end of an epoch is caught before the epoch is recorded", () => {
+    const model = smallModel(2);
+    const err = thrown(() =>
+      fit(model, data, { ...opts, optimizer: breaksAt(12, sgd({ lr: 0.1 })) }),
+    ) as NonFiniteLossError;
+    expect(err).toBeInstanceOf(NonFiniteLossError);
+    expect(err.source).toBe("params");
+    expect(err.message).toMatch(/non-finite params after epoch 2\/5, batch 6\/6 \(step 12\)/);
+    expect(err.epoch).toBe(1);
+    expect(err.batch).toBe(5);
+    expect(err.epochsKept).toBe(1);
+    expect(sameParams(model, afterEpochs(1))).toBe(true);
+    expect(err.history.epochs).toBe(1);
+
+    // in the first epoch there is nothing to roll back to but the initial params
+    const first = smallModel(2);
+    const e0 = thrown(() =>
+      fit(first, data, { ...opts, optimizer: breaksAt(2, sgd({ lr: 0.1 })) }),
+    ) as NonFiniteLossError;
+    expect(e0.epochsKept).toBe(0);
+    expect(e0.message).toMatch(/rolled back to the initial params/);
+    expect(sameParams(first, afterEpochs(0))).toBe(true);
+    expect(e0.history.epochs).toBe(0);
+  });
+
+  it("stopOnNonFinite: false trains on through NaN (the old behaviour)", () => {
+    const { history } = fit(smallModel(2), data, {
+      ...opts,
+      optimizer: breaksAt(9, sgd({ lr: 0.1 })),
+      stopOnNonFinite: false,
+    });
+    expect(history.epochs).toBe(5);
+    expect(Number.isNaN(history.loss[1]!)).toBe(true);
+  });
+
+  it("a stop in mid-epoch can roll the params back to the end of the last complete epoch", () => {
+    const model = smallModel(2);
+    let batches = 0;
+    const { history } = fit(model, data, {
+      ...opts,
+      optimizer: sgd({ lr: 0.1 }),
+      rollbackPartialEpoch: true,
+      callbacks: { onBatchEnd: () => ++batches < 8 },
+    });
+    expect(history.epochs).toBe(1);
+    expect(history.partialEpoch).toEqual({ epoch: 1, batchesDone: 2, batches: 6, rolledBack: true });
+    expect(sameParams(model, afterEpochs(1))).toBe(true);
+    // a stop after the last batch of an epoch ends a complete epoch: nothing is partial
+    batches = 0;
+    const full = fit(smallModel(2), data, {
+      ...opts,
+      optimizer: sgd({ lr: 0.1 }),
+      rollbackPartialEpoch: true,
+      callbacks: { onBatchEnd: () => ++batches < 12 },
+    });
+    expect(full.history.epochs).toBe(2);
+    expect(full.history.partialEpoch).toBeNull();
+    expect(sameParams(full.model, afterEpochs(2))).toBe(true);
+  });
+});
+
+describe("trainMiniBatch (the presets' loop)", () => {
+  const data = blobs(60, 1);
+  const run = (model: Model, optimizer: GradientStep, stopAfter = Number.POSITIVE_INFINITY) => {
+    const signal = { stopped: false };
+    let steps = 0;
+    return trainMiniBatch({
+      model,
+      x: data.x,
+      y: data.y,
+      epochs: 4,
+      batchSize: 10,
+      optimizer,
+      order: () => null,
+      trackAccuracy: true,
+      hooks: {
+        signal,
+        onBatchEnd: () => {
+          if (++steps >= stopAfter) signal.stopped = true;
+        },
+      },
+      stage: "",
+    });
+  };
+
+  it("rolls a stopped epoch back, so the params are those of the epochs it reports", async () => {
+    const ref = smallModel(2);
+    await run(ref, sgd({ lr: 0.1 }), 6);
+    const model = smallModel(2);
+    const { history, stopped, nonFinite } = await run(model, sgd({ lr: 0.1 }), 9);
+    expect(stopped).toBe(true);
+    expect(nonFinite).toBeNull();
+    expect(history.epochs).toBe(1);
+    expect(history.partialEpoch).toEqual({ epoch: 1, batchesDone: 3, batches: 6, rolledBack: true });
+    expect(sameParams(model, ref)).toBe(true);
+    // a stop on the last batch of an epoch completes (and records) that epoch
+    const whole = smallModel(2);
+    const r = await run(whole, sgd({ lr: 0.1 }), 6);
+    expect(r.history.epochs).toBe(1);
+    expect(r.history.partialEpoch).toBeNull();
+  });
+
+  it("returns a NonFiniteLossError and the last finite params at a non-finite loss", async () => {
+    const ref = smallModel(2);
+    await run(ref, sgd({ lr: 0.1 }), 6);
+    const model = smallModel(2);
+    const { history, stopped, nonFinite } = await run(model, breaksAt(8, sgd({ lr: 0.1 })));
+    expect(stopped).toBe(true);
+    expect(nonFinite).toBeInstanceOf(NonFiniteLossError);
+    expect(nonFinite!.epoch).toBe(1);
+    expect(nonFinite!.batch).toBe(2);
+    expect(nonFinite!.epochsKept).toBe(1);
+    expect(history.epochs).toBe(1);
+    expect(sameParams(model, ref)).toBe(true);
   });
 });

@@ -61,6 +61,22 @@ describe("nielsen-mnist preset (784-30-10 sigmoid, column convention)", () => {
     expect(r.history.epochs).toBe(1);
     expect(r.history.steps).toBe(200 + 50);
     expect(r.correct).toHaveLength(1);
+    // the 50 batches of the stopped epoch were rolled back: the model is the one after epoch 1,
+    // so its test predictions are those counted at the end of that epoch
+    expect(r.history.partialEpoch).toEqual({ epoch: 1, batchesDone: 50, batches: 200, rolledBack: true });
+    expect(r.test.accuracy).toBe(r.correct[0]! / r.testCount);
+    expect(r.nonFinite).toBeNull();
+  });
+
+  it("stops at a non-finite loss and keeps the last finite weights (lr 1e308)", async () => {
+    const r = await nielsenMnist.run(mnist, { epochs: 2, trainSize: 1000, lr: 1e308 });
+    expect(r.stopped).toBe(true);
+    expect(r.nonFinite).not.toBeNull();
+    expect(r.nonFinite!.name).toBe("NonFiniteLossError");
+    expect(r.history.epochs).toBe(r.nonFinite!.epochsKept);
+    for (const name of r.model.params.names())
+      expect(r.model.params.get(name).data.every((v) => Number.isFinite(v))).toBe(true);
+    expect(Number.isFinite(r.test.accuracy)).toBe(true);
   });
 });
 

@@ -65,6 +65,20 @@ describe("moons preset (2-H-2 tanh/softmax, full-batch gradient descent)", () =>
     for (const m of r.sweep) expect(m.history.epochs).toBe(3000);
   });
 
+  it("stops at a non-finite loss (lr 1e308) and keeps the weights before the step that broke them", async () => {
+    const r = await moons.run(undefined, { hiddenSizes: [3, 5], passes: 50, lr: 1e308, baseline: false });
+    expect(r.stopped).toBe(true);
+    expect(r.nonFinite).not.toBeNull();
+    expect(r.nonFinite!.message).toMatch(/non-finite/);
+    // the sweep stops with the main model
+    expect(r.sweep).toEqual([]);
+    expect(r.main.history.epochs).toBe(r.nonFinite!.epochsKept);
+    expect(Number.isFinite(r.main.loss)).toBe(true);
+    for (const name of r.main.model.params.names())
+      expect(r.main.model.params.get(name).data.every((v) => Number.isFinite(v))).toBe(true);
+    expect(r.main.history.loss.every((v) => Number.isFinite(v))).toBe(true);
+  });
+
   it("stops after the current pass when the signal is raised, keeping the partial history", async () => {
     const signal = { stopped: false };
     const r = await moons.run(

@@ -6,6 +6,13 @@
  */
 import { Tensor } from "@gradgraph/core";
 import { emptyHistory, type History, recordEpoch } from "../callbacks.js";
+import {
+  EpochCheckpoint,
+  type NonFiniteLossError,
+  type NonFiniteSource,
+  nonFiniteStop,
+  paramsFinite,
+} from "../fit.js";
 import type { Targets } from "../gather.js";
 import { argmax } from "../metrics.js";
 import type { GradientStep, Model } from "../model.js";
@@ -155,14 +162,33 @@ export interface MiniBatchSpec {
   readonly hooks: PresetHooks;
   /** Name of this model in hook calls. */
   readonly stage: string;
+  /** Who trains, for error messages (e.g. `"preset 'nielsen-mnist'"`; default `"trainMiniBatch"`). */
+  readonly name?: string;
+}
+
+/** What {@link trainMiniBatch} returns. */
+export interface MiniBatchOutcome {
+  /** The complete epochs (a stopped epoch is described by `history.partialEpoch`, not recorded). */
+  readonly history: History;
+  /** True when the stop signal or a non-finite loss ended training early. */
+  readonly stopped: boolean;
+  /** The non-finite loss that ended training (the params were rolled back), or null. */
+  readonly nonFinite: NonFiniteLossError | null;
 }
 
 /**
  * Trains with one optimizer step per batch, like `fit`, but asynchronously: it checks the stop flag
- * after every batch and yields to the event loop from time to time (see {@link Yielder}). A stopped
- * epoch is not recorded. Returns the history and whether it was stopped.
+ * after every batch and yields to the event loop from time to time (see {@link Yielder}).
+ *
+ * An epoch stopped before its last batch is not recorded, and the params are rolled back to its
+ * start (the end of the last complete epoch), so that the model always holds exactly
+ * `history.epochs` epochs; `history.partialEpoch` says how many batches were discarded. A stop
+ * after the last batch of an epoch completes (and records) that epoch. At the first non-finite loss
+ * (checked before each update, and on the params and the epoch's loss after each epoch) the params
+ * are rolled back to the last finite checkpoint, as `fit` does, and the error is returned in
+ * `nonFinite` rather than thrown, so the caller can still report what was kept.
  */
-export async function trainMiniBatch(spec: MiniBatchSpec): Promise<{ history: History; stopped: boolean }> {
+export async function trainMiniBatch(spec: MiniBatchSpec): Promise<MiniBatchOutcome> {
   const { model, x, y, optimizer, hooks } = spec;
   const n = model.checkData(x, y);
   if (n === 0) throw new RangeError("trainMiniBatch: no training samples");
@@ -177,22 +203,40 @@ export async function trainMiniBatch(spec: MiniBatchSpec): Promise<{ history: Hi
   const progress = new Progress(spec.stage, spec.epochs, numBatches);
   const onBatch = hooks.onBatchEnd;
   const signal = hooks.signal;
+  const checkpoint = new EpochCheckpoint(model.params);
   const t0 = now();
   let stopped = isStopped(signal);
+  const fail = (epoch: number, batch: number, value: number, source: NonFiniteSource): MiniBatchOutcome => {
+    history.timeMs = now() - t0;
+    const nonFinite = nonFiniteStop(spec.name ?? "trainMiniBatch", checkpoint, history, {
+      epoch,
+      epochs: spec.epochs,
+      batch,
+      batches: numBatches,
+      step: source === "batch" ? history.steps + 1 : history.steps,
+      value,
+      source,
+    });
+    return { history, stopped: true, nonFinite };
+  };
   for (let epoch = 0; epoch < spec.epochs && !stopped; epoch++) {
     const te = now();
     const order = spec.order(epoch);
     let lossSum = 0;
     let seen = 0;
     let correct = 0;
+    let done = 0;
     for (let bi = 0; bi < numBatches; bi++) {
       const start = bi * batchSize;
       const count = start + batchSize <= n ? batchSize : n - start;
       const tp = count === batchSize ? full : tail;
       model.fill(tp, x, y, order, start, count);
       tp.plan.run();
-      optimizer.step(model.params, tp.grads);
       const l = tp.loss.data[0]!;
+      if (!Number.isFinite(l)) return fail(epoch, bi, l, "batch");
+      if (bi === 0) checkpoint.save(epoch, history.steps);
+      optimizer.step(model.params, tp.grads);
+      done = bi + 1;
       lossSum += mean ? l * count : l;
       seen += count;
       if (spec.trackAccuracy) correct += model.correctIn(tp.predictions.data, tp.y.data, count);
@@ -217,17 +261,24 @@ export async function trainMiniBatch(spec: MiniBatchSpec): Promise<{ history: Hi
         }
       }
     }
-    if (stopped) break;
+    if (done < numBatches) {
+      // stopped in mid-epoch: back to the end of the last complete epoch
+      const rolledBack = checkpoint.restore();
+      history.partialEpoch = { epoch, batchesDone: done, batches: numBatches, rolledBack };
+      break;
+    }
+    if (!paramsFinite(model.params)) return fail(epoch, numBatches - 1, Number.NaN, "params");
     const running: Record<string, number> = { loss: mean ? lossSum / seen : lossSum };
     if (spec.trackAccuracy) running.accuracy = correct / seen;
     const logs = spec.epochLogs ? spec.epochLogs(epoch, running) : running;
+    if (!Number.isFinite(logs.loss!)) return fail(epoch, numBatches - 1, logs.loss!, "epoch-loss");
     recordEpoch(history, logs, now() - te);
     spec.afterEpoch?.(epoch, logs);
     hooks.onEpochEnd?.(epoch, logs, spec.stage);
   }
   history.stoppedEarly = stopped;
   history.timeMs = now() - t0;
-  return { history, stopped };
+  return { history, stopped, nonFinite: null };
 }
 
 /** The class predicted for each row of `x` by a classifier with one output per class. */

@@ -133,7 +133,7 @@ async function run(
   const rng = new Rng(h.seed + 1);
   const n = split.xTrain.shape[0]!;
   const order = Int32Array.from({ length: n }, (_, i) => i);
-  const { history, stopped } = await trainMiniBatch({
+  const { history, stopped, nonFinite } = await trainMiniBatch({
     model,
     x: split.xTrain,
     y: split.yTrain,
@@ -155,6 +155,7 @@ async function run(
     },
     hooks,
     stage: "",
+    name: `preset '${NAME}'`,
   });
   log.line("[INFO] evaluating network...");
   const te = model.evaluate(split.xTest, split.yTest, { metrics: ["accuracy"] });
@@ -173,6 +174,7 @@ async function run(
     scores: precisionRecallF1(preds.predicted, preds.actual),
     timeMs: now() - t0,
     stopped,
+    nonFinite,
     log: log.lines,
   };
 }

@@ -7,6 +7,7 @@
 import { type DType, Tensor } from "@gradgraph/core";
 import { type LabeledData, makeMoons, NumpyRandomState, takeLabels, takeRows } from "@gradgraph/datasets";
 import { emptyHistory, type History, recordEpoch } from "../callbacks.js";
+import { EpochCheckpoint, type NonFiniteLossError, nonFiniteStop, paramsFinite } from "../fit.js";
 import { init } from "../init.js";
 import { denseLayer } from "../layers.js";
 import { l2Penalty, sigmoidCrossEntropy, softmaxCrossEntropy } from "../losses.js";
@@ -215,6 +216,8 @@ function labelsOf(model: Model, x: Tensor): Uint8Array {
 /**
  * Full-batch gradient descent, one pass per step, logging the loss (tutorial form, before the
  * pass) and the training accuracy of every pass; stops after any pass when the signal is raised.
+ * At a non-finite loss (or params) it stops and rolls back to the params before the step that
+ * produced it, the last ones whose loss was finite (a copy of the small params is kept every pass).
  */
 async function trainGd(
   model: Model,
@@ -223,23 +226,41 @@ async function trainGd(
   hooks: PresetHooks,
   stage: string,
   onPass: ((pass: number) => void) | null,
-): Promise<{ history: History; stopped: boolean }> {
+): Promise<{ history: History; stopped: boolean; nonFinite: NonFiniteLossError | null }> {
   const n = model.checkData(data.x, data.y);
   const tp = model.trainingPlan(n);
   const opt = sgd({ lr: h.lr });
   const history = emptyHistory();
   const yielder = new Yielder(hooks);
   const progress = new Progress(stage, h.passes, 1);
+  const checkpoint = new EpochCheckpoint(model.params);
   const t0 = now();
   let stopped = isStopped(hooks.signal);
+  const fail = (pass: number, value: number, source: "batch" | "params") => {
+    history.timeMs = now() - t0;
+    const nonFinite = nonFiniteStop(`preset '${NAME}' (${stage})`, checkpoint, history, {
+      epoch: pass,
+      epochs: h.passes,
+      batch: 0,
+      batches: 1,
+      step: source === "batch" ? history.steps + 1 : history.steps,
+      value,
+      source,
+      unit: "pass",
+    });
+    return { history, stopped: true, nonFinite };
+  };
   for (let pass = 0; pass < h.passes && !stopped; pass++) {
     const te = now();
     model.fill(tp, data.x, data.y, null, 0, n);
     tp.plan.run();
     const loss = tp.loss.data[0]! / n;
+    if (!Number.isFinite(loss)) return fail(pass, loss, "batch");
     const accuracy = model.correctIn(tp.predictions.data, tp.y.data, n) / n;
+    checkpoint.save(pass, history.steps);
     opt.step(model.params, tp.grads);
     history.steps++;
+    if (!paramsFinite(model.params)) return fail(pass, Number.NaN, "params");
     const logs = { loss, accuracy };
     recordEpoch(history, logs, now() - te);
     if (hooks.onBatchEnd) {
@@ -256,7 +277,7 @@ async function trainGd(
   }
   history.stoppedEarly = stopped;
   history.timeMs = now() - t0;
-  return { history, stopped };
+  return { history, stopped, nonFinite: null };
 }
 
 async function trainOne(
@@ -265,7 +286,7 @@ async function trainOne(
   hidden: number,
   hooks: PresetHooks,
   log: RunLog | null,
-): Promise<{ result: MoonsModel; stopped: boolean }> {
+): Promise<{ result: MoonsModel; stopped: boolean; nonFinite: NonFiniteLossError | null }> {
   const model = build({ ...h, hidden });
   const n = data.x.shape[0]!;
   const tutorialLoss = () => model.evaluate(data.x, data.y).loss / n;
@@ -275,7 +296,7 @@ async function trainOne(
         if (pass % h.printEvery === 0) log.line(`Loss after iteration ${pass}: ${tutorialLoss().toFixed(6)}`);
       }
     : null;
-  const { history, stopped } = await trainGd(model, data, h, hooks, `H=${hidden}`, onPass);
+  const { history, stopped, nonFinite } = await trainGd(model, data, h, hooks, `H=${hidden}`, onPass);
   const ev = model.evaluate(data.x, data.y, { metrics: ["accuracy"] });
   return {
     result: {
@@ -287,6 +308,7 @@ async function trainOne(
       predict: (x: Tensor) => labelsOf(model, x),
     },
     stopped,
+    nonFinite,
   };
 }
 
@@ -467,6 +489,7 @@ async function run(
   log.line(`Build a model with a ${h.hidden}-dimensional hidden layer`);
   const mainRun = await trainOne(d, h, h.hidden, hooks, log);
   stopped = mainRun.stopped;
+  let nonFinite = mainRun.nonFinite;
   const main = mainRun.result;
   log.line(`H=${h.hidden}: loss ${main.loss.toFixed(6)}, training accuracy ${main.accuracy.toFixed(4)}`);
   const sweep: MoonsModel[] = [];
@@ -479,6 +502,7 @@ async function run(
     const r = await trainOne(d, h, H, hooks, null);
     sweep.push(r.result);
     stopped = r.stopped;
+    nonFinite = r.nonFinite;
     log.line(
       `Hidden layer size ${H}: loss ${r.result.loss.toFixed(6)}, training accuracy ${r.result.accuracy.toFixed(4)}`,
     );
@@ -492,6 +516,7 @@ async function run(
     grid: decisionGrid(d.x),
     timeMs: now() - t0,
     stopped,
+    nonFinite,
     log: log.lines,
   };
 }

@@ -17,7 +17,7 @@ import {
   type Value,
 } from "@gradgraph/core";
 import type { LabeledData } from "@gradgraph/datasets";
-import { fitFullBatch } from "../fit.js";
+import { fitFullBatch, NonFiniteLossError } from "../fit.js";
 import { init } from "../init.js";
 import { denseLayer, weightsOf } from "../layers.js";
 import { l2Penalty, sigmoidCrossEntropy } from "../losses.js";
@@ -168,28 +168,36 @@ async function run(
   const model = build(h);
   const y0 = ex4ClassIndices(data.y);
   let stopped = isStopped(hooks.signal);
-  const { history, result } = fitFullBatch(
-    model,
-    { x: data.x, y: y0 },
-    {
-      method: h.method as "cg" | "lbfgs",
-      maxIter: stopped ? 0 : h.maxIter,
-      metrics: h.trackAccuracy ? ["accuracy"] : [],
-      // float32 costs are only good to ~1e-7 relative: let the line search see through the noise
-      ...(h.dtype === "float32" ? { minimize: { fNoise: 1e-6 } } : {}),
-      callbacks: {
-        onEpochEnd: (it, logs) => {
-          log.line(costLine(it + 1, logs.loss!));
-          hooks.onEpochEnd?.(it, logs, "");
-          if (isStopped(hooks.signal)) {
-            stopped = true;
-            return false;
-          }
-          return undefined;
-        },
+  const options: Parameters<typeof fitFullBatch>[2] = {
+    method: h.method as "cg" | "lbfgs",
+    maxIter: stopped ? 0 : h.maxIter,
+    metrics: h.trackAccuracy ? ["accuracy"] : [],
+    // float32 costs are only good to ~1e-7 relative: let the line search see through the noise
+    ...(h.dtype === "float32" ? { minimize: { fNoise: 1e-6 } } : {}),
+    callbacks: {
+      onEpochEnd: (it, logs) => {
+        log.line(costLine(it + 1, logs.loss!));
+        hooks.onEpochEnd?.(it, logs, "");
+        if (isStopped(hooks.signal)) {
+          stopped = true;
+          return false;
+        }
+        return undefined;
       },
     },
-  );
+  };
+  let nonFinite: NonFiniteLossError | null = null;
+  let fitted: ReturnType<typeof fitFullBatch>;
+  try {
+    fitted = fitFullBatch(model, { x: data.x, y: y0 }, options);
+  } catch (e) {
+    if (!(e instanceof NonFiniteLossError)) throw e;
+    // the model holds the last finite point (here the initial one): report it like a stop
+    nonFinite = e;
+    stopped = true;
+    fitted = { model, history: e.history, result: null };
+  }
+  const { history, result } = fitted;
   const ev = model.evaluate(data.x, y0, { metrics: ["accuracy"] });
   const predictions = classify(model, data.x, data.y, 1);
   log.line(`Training Set Accuracy: ${(ev.accuracy! * 100).toFixed(1)}`);
@@ -205,6 +213,7 @@ async function run(
     minimize: result,
     timeMs: now() - t0,
     stopped,
+    nonFinite,
     log: log.lines,
   };
 }

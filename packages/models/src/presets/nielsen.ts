@@ -129,7 +129,7 @@ async function run(
   const rng = new Rng(h.seed + 1);
   const order = Int32Array.from({ length: xTrain.shape[0]! }, (_, i) => i);
   const correct: number[] = [];
-  const { history, stopped } = await trainMiniBatch({
+  const { history, stopped, nonFinite } = await trainMiniBatch({
     model,
     x: xTrain,
     y: yTrain,
@@ -149,6 +149,7 @@ async function run(
     },
     hooks,
     stage: "",
+    name: `preset '${NAME}'`,
   });
   let bestEpoch = -1;
   for (let i = 0; i < correct.length; i++)
@@ -167,6 +168,7 @@ async function run(
     test: { ...preds, accuracy: hits / nTest },
     timeMs: now() - t0,
     stopped,
+    nonFinite,
     log: log.lines,
   };
 }

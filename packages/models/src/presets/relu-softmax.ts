@@ -106,7 +106,7 @@ async function run(
   log.line(`initial validation accuracy: ${initial}`);
   const rng = new Rng(h.seed + 1);
   const order = Int32Array.from({ length: train.x.shape[0]! }, (_, i) => i);
-  const { history, stopped } = await trainMiniBatch({
+  const { history, stopped, nonFinite } = await trainMiniBatch({
     model,
     x: train.x,
     y: train.y,
@@ -128,6 +128,7 @@ async function run(
     },
     hooks,
     stage: "",
+    name: `preset '${NAME}'`,
   });
   const tr =
     history.metrics.accuracy?.at(-1) ?? model.evaluate(train.x, train.y, { metrics: ["accuracy"] }).accuracy!;
@@ -148,6 +149,7 @@ async function run(
     test: { ...classify(model, test.x, test.y), accuracy: te.accuracy!, loss: te.loss },
     timeMs: now() - t0,
     stopped,
+    nonFinite,
     log: log.lines,
   };
 }

@@ -7,6 +7,7 @@
  */
 import type { Tensor } from "@gradgraph/core";
 import type { History } from "../callbacks.js";
+import type { NonFiniteLossError } from "../fit.js";
 import type { Model } from "../model.js";
 
 /** Where a preset comes from. */
@@ -62,7 +63,10 @@ export interface PresetHooks {
   onLog?(line: string): void;
   /**
    * Stop flag, checked after every batch. When it is raised, training ends after the current batch and
-   * `run` resolves with the partial history and `stopped: true`. While a signal is given, mini-batch
+   * `run` resolves with the partial history and `stopped: true`. An epoch stopped before its last
+   * batch is rolled back (the params return to the end of the last complete epoch, and
+   * `history.partialEpoch` counts the discarded batches), so the model and every result describe
+   * exactly `history.epochs` epochs. While a signal is given, mini-batch
    * and gradient-descent loops yield to the event loop every {@link PresetHooks.yieldEveryMs} so that
    * a Ctrl-C handler gets a chance to run. (Ng's conjugate-gradient run is synchronous inside the
    * minimizer: it sees the flag between iterations but cannot yield.)
@@ -78,8 +82,14 @@ export interface PresetRunBase<H> {
   readonly hyperparameters: Readonly<H>;
   /** Wall time of the run in milliseconds (training and the evaluations it makes). */
   readonly timeMs: number;
-  /** True when the stop signal ended the run early. */
+  /** True when the stop signal or a non-finite loss ended the run early. */
   readonly stopped: boolean;
+  /**
+   * Set when training stopped at the first non-finite (NaN or infinite) loss: where it appeared and
+   * how many epochs the model kept. Presets do not throw it: they roll the model back to the last
+   * finite checkpoint (as `fit` does), finish their evaluations on it, and resolve with this set.
+   */
+  readonly nonFinite: NonFiniteLossError | null;
   /** The lines the tutorial would print, in order (also sent to {@link PresetHooks.onLog}). */
   readonly log: readonly string[];
 }
