@@ -11,7 +11,13 @@
  * once. With `--json` the last line printed is one JSON object with the example, its
  * hyperparameters, final metrics, wall seconds and the files written.
  *
- * Exit codes: 0 done, 1 the example failed, 2 usage error, 130 interrupted by Ctrl-C.
+ * Before the example starts, the sizes its options ask for are checked (`limits.ts`) and so is the
+ * output directory (created, and written with a probe file): a problem there is a usage error too.
+ * When training stops at a non-finite loss, the example writes its outputs from the last finite
+ * weights and the CLI exits with 1.
+ *
+ * Exit codes: 0 done, 1 the example failed (or stopped at a non-finite loss), 2 usage error,
+ * 130 interrupted by Ctrl-C.
  * @module
  */
 import { resolve } from "node:path";
@@ -19,7 +25,8 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { Command, CommanderError, Option } from "commander";
 import { STOP } from "./context.js";
-import { toJson } from "./files.js";
+import { checkOutputDir, toJson } from "./files.js";
+import { checkHiddenSizes } from "./limits.js";
 import { type ExampleOptions, OPTION_SPECS } from "./options.js";
 import { isInteractive, ProgressRenderer } from "./progress.js";
 import { EXAMPLES, type ExampleDef } from "./registry.js";
@@ -49,9 +56,21 @@ function formatNumber(v: unknown): string {
   return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(4) : v.toFixed(4);
 }
 
-/** Runs one example in a worker; resolves to the exit code. */
+/**
+ * Runs one example in a worker; resolves to the exit code. The output directory is checked first
+ * (created, a probe file written and removed): when it is unusable the run ends at once with exit
+ * code 2, before any data is loaded or any training starts.
+ */
 export async function runExample(def: ExampleDef, options: ExampleOptions): Promise<number> {
   const outDir = resolve(options.out);
+  try {
+    await checkOutputDir(outDir);
+  } catch (e) {
+    process.stderr.write(
+      `${SCRIPT} ${def.name}: --out '${options.out}': ${e instanceof Error ? e.message : String(e)}\n`,
+    );
+    return EXIT.usage;
+  }
   const flag = new Int32Array(new SharedArrayBuffer(4));
   const renderer = new ProgressRenderer(isInteractive());
   const started = performance.now();
@@ -107,6 +126,7 @@ export async function runExample(def: ExampleDef, options: ExampleOptions): Prom
       return EXIT.failed;
     }
     const interrupted = outcome.stopReason === "interrupt";
+    const holds = outcome.training ? `the files hold the weights ${outcome.training.weights}` : null;
     const rel = (p: string) => p.replace(/\\/g, "/");
     const shown = options.out.replace(/\/?$/, "/");
     if (outcome.files.length) {
@@ -115,9 +135,12 @@ export async function runExample(def: ExampleDef, options: ExampleOptions): Prom
     const m = Object.entries(outcome.metrics).filter(([, v]) => typeof v === "number");
     if (m.length) console.log(`Final: ${m.map(([k, v]) => `${k} ${formatNumber(v)}`).join(", ")}`);
     if (outcome.stopReason === "interrupt")
-      console.log("Stopped early by Ctrl-C: the files hold the epochs completed so far.");
+      console.log(`Stopped early by Ctrl-C: ${holds ?? "the files hold the epochs completed so far"}.`);
     if (outcome.stopReason === "time-limit")
-      console.log("Stopped early at the time limit: the files hold the epochs completed so far.");
+      console.log(
+        `Stopped early at the time limit: ${holds ?? "the files hold the epochs completed so far"}.`,
+      );
+    if (outcome.failure) process.stderr.write(`${SCRIPT} ${def.name}: ${outcome.failure}\n`);
     if (options.json) {
       const summary = {
         example: def.name,
@@ -127,12 +150,14 @@ export async function runExample(def: ExampleDef, options: ExampleOptions): Prom
         seconds: Number(outcome.seconds.toFixed(3)),
         wallSeconds: Number(((performance.now() - started) / 1000).toFixed(3)),
         stoppedEarly: outcome.stopReason,
+        training: outcome.training,
+        ...(outcome.failure ? { error: outcome.failure } : {}),
         outDir: shown,
         files: outcome.files.map(rel),
       };
       console.log(toJson(summary, 0));
     }
-    return interrupted ? EXIT.interrupted : EXIT.ok;
+    return outcome.failure ? EXIT.failed : interrupted ? EXIT.interrupted : EXIT.ok;
   } catch (e) {
     renderer.close();
     process.stderr.write(`${SCRIPT} ${def.name}: ${e instanceof Error ? e.message : String(e)}\n`);
@@ -199,6 +224,12 @@ export function buildProgram(
           hidden: hidden === undefined ? undefined : Array.isArray(hidden) ? hidden : [hidden],
           json: raw.json === true,
         } as ExampleOptions;
+        if (def.network) {
+          const flags = def.overrides?.hidden?.flags ?? OPTION_SPECS.hidden.flags;
+          const problem = checkHiddenSizes(def.name, flags, def.network, options);
+          if (problem !== null)
+            cmd.error(`error: ${problem}`, { exitCode: EXIT.usage, code: "gradgraph.size" });
+        }
         await run(def, options);
       });
   }

@@ -8,6 +8,7 @@ import { toJson, writeFileAtomic, writeJsonAtomic } from "./files.js";
 import type { ExampleOptions } from "./options.js";
 import { type TopLevelSpec, writeChart } from "./plots.js";
 import type { Reporter } from "./progress.js";
+import type { TrainingSummary } from "./training.js";
 
 /** Why training was asked to stop early. */
 export type StopReason = "interrupt" | "time-limit";
@@ -58,6 +59,13 @@ export interface ExampleResult {
   readonly hyper: Readonly<Record<string, unknown>>;
   /** Final metrics (accuracy, loss, ...), JSON-serialisable. */
   readonly metrics: Readonly<Record<string, unknown>>;
+  /** How training ended and which weights the outputs hold (training examples). */
+  readonly training?: TrainingSummary;
+  /**
+   * Set when the run failed after writing its outputs (training stopped at a non-finite loss): the
+   * CLI prints it and exits with code 1.
+   */
+  readonly failure?: string;
 }
 
 /** An example: `run` does the work and writes its files through the context. */

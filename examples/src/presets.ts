@@ -91,10 +91,15 @@ export function presetHooks(ctx: ExampleContext, o: PresetHooksOptions): PresetH
   };
 }
 
-/** Loader options from `--data-dir` (else `GRADGRAPH_DATA_DIR`, else the cache), logging downloads. */
+/**
+ * Loader options from `--data-dir` (else `GRADGRAPH_DATA_DIR`, else the cache) and `--timeout`
+ * (seconds, passed on as the loaders' overall download deadline `timeoutMs`), logging downloads.
+ */
 export function loadOptions(ctx: ExampleContext): PresetLoadOptions {
+  const { dataDir, timeout } = ctx.options;
   return {
-    ...(ctx.options.dataDir ? { dir: ctx.options.dataDir } : {}),
+    ...(dataDir ? { dir: dataDir } : {}),
+    ...(timeout !== undefined ? { timeoutMs: timeout * 1000 } : {}),
     log: (m: string) => ctx.log(m),
   };
 }

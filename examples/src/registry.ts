@@ -5,7 +5,15 @@
  */
 import { PRESETS } from "@gradgraph/models";
 import type { ExampleModule } from "./context.js";
-import { type OptionKey, type OptionSpec, positiveIntList } from "./options.js";
+import {
+  customNetwork,
+  moonsNetwork,
+  type NetworkEstimate,
+  ngEx4Network,
+  nielsenNetwork,
+  reluSoftmaxNetwork,
+} from "./limits.js";
+import { LIMITS, type OptionKey, type OptionSpec, positiveIntList } from "./options.js";
 
 /** One runnable example. */
 export interface ExampleDef {
@@ -25,6 +33,11 @@ export interface ExampleDef {
   readonly preset?: keyof typeof PRESETS;
   /** Per-example changes to an option's description or parser. */
   readonly overrides?: Readonly<Partial<Record<OptionKey, Partial<OptionSpec>>>>;
+  /**
+   * The network it builds for a `--hidden` value, checked against the size limits of `limits.ts`
+   * before the example runs (examples without `--hidden` have none).
+   */
+  readonly network?: NetworkEstimate;
   /** Loads the module. */
   readonly load: () => Promise<ExampleModule>;
 }
@@ -59,6 +72,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
         parse: positiveIntList,
       },
     },
+    network: moonsNetwork,
     load: () => import("./examples/moons.js"),
   },
   {
@@ -66,7 +80,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
     summary: "64-32-16-10 sigmoid net with per-sample SGD on scikit-learn's 8x8 digits (PyImageSearch)",
     description:
       "PyImageSearch's NeuralNetwork: a 64-32-16-10 sigmoid network with the bias folded in as an always-one input column, trained with per-sample SGD on the quadratic loss over scikit-learn's 1,797 8x8 digits (75/25 split). Prints the loss every 100 epochs and the classification report; writes the curves, the confusion matrix and a grid of test digits.",
-    options: ["epochs", "lr", "batchSize", "seed", "dataDir", "timeLimit"],
+    options: ["epochs", "lr", "batchSize", "seed", "dataDir", "timeout", "timeLimit"],
     preset: "digits-sigmoid",
     defaults: {
       epochs: P["digits-sigmoid"].defaults.epochs,
@@ -80,7 +94,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
     name: "nielsen",
     summary: "784-30-10 sigmoid net, mini-batch SGD on MNIST (Nielsen's network.py)",
     description: `Michael Nielsen's network.py: 784-30-10 sigmoid, quadratic cost, mini-batches of 10, learning rate 3.0, 30 epochs on the first 50,000 MNIST training images; prints "Epoch i : correct / 10000" after every epoch. ${MNIST_NOTE}`,
-    options: ["epochs", "lr", "batchSize", "hidden", "seed", "dataDir", "trainSize", "timeLimit"],
+    options: ["epochs", "lr", "batchSize", "hidden", "seed", "dataDir", "timeout", "trainSize", "timeLimit"],
     preset: "nielsen-mnist",
     defaults: {
       epochs: P["nielsen-mnist"].defaults.epochs,
@@ -90,13 +104,19 @@ export const EXAMPLES: readonly ExampleDef[] = [
       seed: P["nielsen-mnist"].defaults.seed,
       trainSize: P["nielsen-mnist"].defaults.trainSize,
     },
+    overrides: {
+      trainSize: {
+        description: `train on the first n of the ${LIMITS.mnistTrain} training images (quick runs)`,
+      },
+    },
+    network: nielsenNetwork,
     load: () => import("./examples/nielsen.js"),
   },
   {
     name: "ng-ex4",
     summary: "400-25-10 sigmoid net, regularised cross-entropy, conjugate gradient (Andrew Ng's ex4)",
     description: `Andrew Ng's ex4: a 400-25-10 sigmoid network with the regularised cross-entropy cost, its gradient checked against central differences on a small 3-5-3 network, then trained with conjugate gradient on 5,000 20x20 digits (built from MNIST when ex4data1.mat is not given). ${MNIST_NOTE}`,
-    options: ["epochs", "hidden", "lambda", "seed", "dataDir", "timeLimit"],
+    options: ["epochs", "hidden", "lambda", "seed", "dataDir", "timeout", "timeLimit"],
     preset: "ng-ex4",
     defaults: {
       epochs: P["ng-ex4"].defaults.maxIter,
@@ -105,13 +125,14 @@ export const EXAMPLES: readonly ExampleDef[] = [
       seed: P["ng-ex4"].defaults.seed,
     },
     overrides: { epochs: { description: "conjugate-gradient iterations" } },
+    network: ngEx4Network,
     load: () => import("./examples/ng-ex4.js"),
   },
   {
     name: "relu-softmax",
     summary: "784-90-10 relu/softmax net with squared loss through the softmax Jacobian, on MNIST",
     description: `A 784-90-10 network: relu hidden layer, softmax output, squared-difference loss back-propagated through the full softmax Jacobian, batches of 100 in file order, learning rate 10^-0.35, 6 epochs; 50,000 training / 10,000 validation / 10,000 test images. ${MNIST_NOTE}`,
-    options: ["epochs", "lr", "batchSize", "hidden", "seed", "dataDir", "trainSize", "timeLimit"],
+    options: ["epochs", "lr", "batchSize", "hidden", "seed", "dataDir", "timeout", "trainSize", "timeLimit"],
     preset: "relu-softmax-mnist",
     defaults: {
       epochs: P["relu-softmax-mnist"].defaults.epochs,
@@ -122,8 +143,11 @@ export const EXAMPLES: readonly ExampleDef[] = [
     },
     defaultText: { lr: "10^-0.35 = 0.4467" },
     overrides: {
-      trainSize: { description: "train on the first n of the 50,000 training images (quick runs)" },
+      trainSize: {
+        description: `train on the first n of the ${LIMITS.mnistTrain} training images (quick runs)`,
+      },
     },
+    network: reluSoftmaxNetwork,
     load: () => import("./examples/relu-softmax.js"),
   },
   {
@@ -133,6 +157,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
       "Defines a new architecture in code with the graph builder and the layers (a 2-H-H-2 network mixing relu and tanh, softmax cross-entropy), trains it with Adam on make_circles with a validation split, saves it to model.ggm, loads it back and checks that the loaded model predicts exactly the same. Writes the decision boundary and the training curves.",
     options: ["epochs", "lr", "batchSize", "hidden", "seed", "timeLimit"],
     defaults: { epochs: 60, lr: 0.01, batchSize: 32, hidden: [16], seed: 1 },
+    network: customNetwork,
     load: () => import("./examples/custom.js"),
   },
   {

@@ -4,8 +4,15 @@
  * @module
  */
 import { Tensor } from "@gradgraph/core";
-import { argmax, type Callback, type EpochLogs, type History } from "@gradgraph/models";
-import type { ExampleContext } from "./context.js";
+import {
+  argmax,
+  type Callback,
+  type EpochLogs,
+  type History,
+  type NonFiniteLossError,
+  type NonFiniteSource,
+} from "@gradgraph/models";
+import type { ExampleContext, StopReason } from "./context.js";
 import { type ClassGrid, gridPoints, type HistoryLike, type LabeledPoint } from "./plots.js";
 
 /** Options of {@link trainingCallback}. */
@@ -61,6 +68,131 @@ export function trainingCallback(ctx: ExampleContext, o: TrainingCallbackOptions
   };
 }
 
+/** How a training run ended and which weights its outputs hold (`training` in metrics.json and model.ggm). */
+export interface TrainingSummary {
+  /** Epochs asked for (moons: passes; ng-ex4: iterations). */
+  readonly epochsPlanned: number;
+  /**
+   * Complete epochs in the weights that model.ggm holds and that every metric and printed result
+   * was computed from.
+   */
+  readonly epochsCompleted: number;
+  /** What an epoch is called: `"epoch"`, `"pass"` (moons) or `"iteration"` (ng-ex4). */
+  readonly unit: TrainingUnit;
+  /** Why training ended before `epochsPlanned`, or null. */
+  readonly stopReason: StopReason | "non-finite" | null;
+  /** True when Ctrl-C stopped training. */
+  readonly interrupted: boolean;
+  /**
+   * The epoch under way when Ctrl-C or the time limit stopped training, numbered from 1: its first
+   * `batchesDone` of `batches` batches were run, then rolled back (`rolledBack`), so the weights are
+   * those after `epochsCompleted` epochs. Null when training stopped between epochs.
+   */
+  readonly partialEpoch: {
+    readonly epoch: number;
+    readonly batchesDone: number;
+    readonly batches: number;
+    readonly rolledBack: boolean;
+  } | null;
+  /**
+   * Where a non-finite loss stopped training (epoch and batch numbered from 1), or null. The weights
+   * were rolled back to the last finite checkpoint: the end of epoch `epochsKept`.
+   */
+  readonly nonFinite: {
+    readonly epoch: number;
+    readonly batch: number;
+    readonly batches: number;
+    readonly step: number;
+    readonly value: string;
+    readonly source: NonFiniteSource;
+    readonly epochsKept: number;
+    readonly message: string;
+  } | null;
+  /** One phrase saying which weights the outputs hold, e.g. "after 3 of 30 epochs". */
+  readonly weights: string;
+}
+
+/** What {@link TrainingSummary.unit} may be. */
+export type TrainingUnit = "epoch" | "pass" | "iteration";
+
+function plural(unit: TrainingUnit, n: number): string {
+  return n === 1 ? unit : unit === "pass" ? "passes" : `${unit}s`;
+}
+
+/** Options of {@link trainingSummary}. */
+export interface TrainingSummaryOptions {
+  /** Epochs asked for. */
+  readonly planned: number;
+  /** The history of the model whose weights are saved. */
+  readonly history: History;
+  /** What an epoch is called (default `"epoch"`). */
+  readonly unit?: TrainingUnit;
+  /** The non-finite loss that stopped the run, if any (it may come from another model of the run). */
+  readonly nonFinite?: NonFiniteLossError | null;
+}
+
+/**
+ * Describes how training ended: epochs planned and completed, why it stopped, the batches of a
+ * stopped epoch that were rolled back, a non-finite loss. Every example stores it as `training`
+ * in metrics.json and in model.ggm's metadata, so that the files say exactly which weights they hold.
+ */
+export function trainingSummary(ctx: ExampleContext, o: TrainingSummaryOptions): TrainingSummary {
+  const unit = o.unit ?? "epoch";
+  const h = o.history;
+  const done = h.epochs;
+  const nf = o.nonFinite ?? null;
+  const early = done < o.planned || h.partialEpoch !== null;
+  const stopReason = nf ? "non-finite" : early ? ctx.stopReason() : null;
+  const p = h.partialEpoch;
+  const partialEpoch = p
+    ? { epoch: p.epoch + 1, batchesDone: p.batchesDone, batches: p.batches, rolledBack: p.rolledBack }
+    : null;
+  let weights =
+    done === 0
+      ? `the initial weights (0 of ${o.planned} ${plural(unit, o.planned)})`
+      : done >= o.planned
+        ? `after all ${o.planned} ${plural(unit, o.planned)}`
+        : `after ${done} of ${o.planned} ${plural(unit, o.planned)}`;
+  if (partialEpoch) {
+    const why =
+      stopReason === "interrupt" ? "Ctrl-C" : stopReason === "time-limit" ? "the time limit" : "the stop";
+    weights += partialEpoch.rolledBack
+      ? `; the ${partialEpoch.batchesDone} of ${partialEpoch.batches} batches of ${unit} ${partialEpoch.epoch} run before ${why} were rolled back`
+      : ` and ${partialEpoch.batchesDone} of ${partialEpoch.batches} batches of ${unit} ${partialEpoch.epoch}`;
+  }
+  if (nf) {
+    const what = nf.source === "params" ? "params" : "loss";
+    weights += `; training stopped at non-finite ${what} and was rolled back to the last finite checkpoint`;
+  }
+  return {
+    epochsPlanned: o.planned,
+    epochsCompleted: done,
+    unit,
+    stopReason,
+    interrupted: stopReason === "interrupt",
+    partialEpoch,
+    nonFinite: nf
+      ? {
+          epoch: nf.epoch + 1,
+          batch: nf.batch + 1,
+          batches: nf.batches,
+          step: nf.step,
+          value: String(nf.value),
+          source: nf.source,
+          epochsKept: nf.epochsKept,
+          message: nf.message,
+        }
+      : null,
+    weights,
+  };
+}
+
+/** The failure message of a run stopped by a non-finite loss (the CLI prints it and exits 1), or undefined. */
+export function nonFiniteFailure(summary: TrainingSummary): string | undefined {
+  if (!summary.nonFinite) return undefined;
+  return `${summary.nonFinite.message}; the files written describe those weights`;
+}
+
 /** The points of a 2-D data set, for plots. */
 export function labeledPoints(x: Tensor, y: ArrayLike<number>): LabeledPoint[] {
   const out: LabeledPoint[] = [];
@@ -101,5 +233,8 @@ export function historyJson(h: History | HistoryLike): Record<string, unknown> {
     valMetrics: h.valMetrics ?? {},
     ...(full.epochTimeMs ? { epochTimeMs: full.epochTimeMs.map((t) => Math.round(t * 100) / 100) } : {}),
     ...(full.stoppedEarly !== undefined ? { stoppedEarly: full.stoppedEarly } : {}),
+    ...(full.partialEpoch
+      ? { partialEpoch: { ...full.partialEpoch, epoch: full.partialEpoch.epoch + 1 } }
+      : {}),
   };
 }

@@ -10,6 +10,7 @@ import { createContext, stopReasonOf } from "./context.js";
 import type { ExampleOptions } from "./options.js";
 import { type ProgressEvent, Reporter } from "./progress.js";
 import { findExample } from "./registry.js";
+import type { TrainingSummary } from "./training.js";
 
 /** What the CLI hands the worker. */
 export interface WorkerInput {
@@ -33,6 +34,8 @@ export type WorkerMessage =
       readonly files: readonly string[];
       readonly seconds: number;
       readonly stopReason: string | null;
+      readonly training: TrainingSummary | null;
+      readonly failure: string | null;
     }
   | { readonly kind: "error"; readonly message: string; readonly stack?: string; readonly name?: string };
 
@@ -45,7 +48,7 @@ async function main(): Promise<void> {
   const def = findExample(input.name);
   try {
     if (!def) throw new Error(`unknown example '${input.name}'`);
-    await mkdir(input.outDir, { recursive: true });
+    await mkdir(input.outDir, { recursive: true }); // checked by the CLI already (checkOutputDir)
     const mod = await def.load();
     const ctx = createContext(input.name, input.options, input.outDir, reporter, input.flag);
     const t0 = performance.now();
@@ -57,7 +60,9 @@ async function main(): Promise<void> {
       metrics: result.metrics,
       files: [...ctx.files],
       seconds: (performance.now() - t0) / 1000,
-      stopReason: stopReasonOf(input.flag),
+      stopReason: result.training?.stopReason === "non-finite" ? "non-finite" : stopReasonOf(input.flag),
+      training: result.training ?? null,
+      failure: result.failure ?? null,
     });
   } catch (e) {
     reporter.stop();

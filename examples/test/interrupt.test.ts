@@ -4,6 +4,9 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { loadMnist } from "@gradgraph/datasets/node";
+import { Model } from "@gradgraph/models";
+import { loadModel } from "@gradgraph/models/node";
 import { describe, expect, test } from "vitest";
 import { checkChart, DATA_DIR, lastJson, readJson, runCli, tempOut } from "./helpers.js";
 
@@ -63,6 +66,66 @@ describe("Ctrl-C", () => {
     },
   );
 
+  test.runIf(existsSync(join(DATA_DIR, "mnist")))(
+    "nielsen: SIGINT in mid-epoch -> every output describes the same weights, those after the completed epochs",
+    async () => {
+      const out = tempOut("int-nielsen-mid");
+      let sent = false;
+      // 5,000 batches per epoch: the signal sent after "Epoch 0" lands in the middle of epoch 2
+      const r = await runCli(["nielsen", "--epochs", "30", "--json", "--out", out], {
+        onStdout: (soFar, child) => {
+          if (!sent && /Epoch 0 : \d+ \/ 10000/.test(soFar)) {
+            sent = true;
+            child.kill("SIGINT");
+          }
+        },
+      });
+      expect(sent).toBe(true);
+      expect(r.code, r.stderr).toBe(130);
+      const file = readJson(join(out, "metrics.json"));
+      const m = file.metrics as Record<string, number & number[]>;
+      const training = file.training as Record<string, unknown>;
+      const h = readJson(join(out, "history.json"));
+      const epochs = h.epochs as number;
+      // what the files hold, said explicitly
+      expect(training).toMatchObject({
+        interrupted: true,
+        stopReason: "interrupt",
+        epochsPlanned: 30,
+        epochsCompleted: epochs,
+      });
+      expect(m.epochsCompleted).toBe(epochs);
+      expect(epochs).toBeGreaterThanOrEqual(1);
+      const partial = training.partialEpoch as {
+        epoch: number;
+        batchesDone: number;
+        batches: number;
+        rolledBack: boolean;
+      } | null;
+      expect(partial).not.toBeNull();
+      expect(partial).toMatchObject({ epoch: epochs + 1, batches: 5000, rolledBack: true });
+      expect(partial!.batchesDone).toBeGreaterThan(0);
+      expect(partial!.batchesDone).toBeLessThan(5000);
+      expect(training.weights).toMatch(new RegExp(`after ${epochs} of 30 epochs`));
+      // the numbers agree: accuracy = correct / total, and the last epoch's count is the final one
+      expect(m.testAccuracy).toBe(m.correct / m.testCount);
+      expect(m.correct).toBe(m.correctPerEpoch.at(-1));
+      expect(m.correctPerEpoch).toHaveLength(epochs);
+      expect(r.stdout).toContain(
+        `Test accuracy ${(100 * m.testAccuracy).toFixed(2)}% (${m.correct} / ${m.testCount}) after ${epochs} epoch`,
+      );
+      expect(r.stdout).toMatch(/rolled back/);
+      // model.ggm holds exactly those weights, and says so
+      const saved = await loadModel(join(out, "model.ggm"));
+      expect((saved.metadata as Record<string, unknown>).training).toEqual(training);
+      const model = new Model(saved.graph, { params: saved.params });
+      const { test } = await loadMnist({ dir: DATA_DIR, split: "train-validation-test" });
+      expect(model.evaluate(test.x, test.y, { metrics: ["accuracy"] }).accuracy).toBe(m.testAccuracy);
+      expect((lastJson(r.stdout).training as Record<string, unknown>).epochsCompleted).toBe(epochs);
+    },
+    120_000,
+  );
+
   test("--time-limit stops the same way but exits 0", async () => {
     const out = tempOut("time-limit");
     const r = await runCli(["custom", "--epochs", "100000", "--time-limit", "2", "--json", "--out", out]);
@@ -74,5 +137,10 @@ describe("Ctrl-C", () => {
     expect(done).toBeLessThan(100000);
     checkChart(out, "decision-boundary");
     expect(readJson(join(out, "history.json")).epochs).toBe(done);
+    // fit's epochs are short here; a stop inside one rolls it back, and the files say so
+    const training = readJson(join(out, "metrics.json")).training as Record<string, unknown>;
+    expect(training).toMatchObject({ stopReason: "time-limit", interrupted: false, epochsCompleted: done });
+    const partial = training.partialEpoch as { rolledBack: boolean } | null;
+    if (partial) expect(partial.rolledBack).toBe(true);
   });
 });

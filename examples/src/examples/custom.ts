@@ -10,11 +10,27 @@
 import { join } from "node:path";
 import { type Graph, type GraphBuilder, Tensor } from "@gradgraph/core";
 import { makeCircles, trainTestSplit } from "@gradgraph/datasets";
-import { adam, dense, fit, init, Model, softmaxCrossEntropy } from "@gradgraph/models";
+import {
+  adam,
+  dense,
+  fit,
+  type History,
+  init,
+  Model,
+  NonFiniteLossError,
+  softmaxCrossEntropy,
+} from "@gradgraph/models";
 import { loadModel, saveModel } from "@gradgraph/models/node";
 import type { ExampleContext, ExampleResult } from "../context.js";
 import { boundsOf, curvesChart, decisionBoundaryChart, historyCurves } from "../plots.js";
-import { classGrid, historyJson, labeledPoints, trainingCallback } from "../training.js";
+import {
+  classGrid,
+  historyJson,
+  labeledPoints,
+  nonFiniteFailure,
+  trainingCallback,
+  trainingSummary,
+} from "../training.js";
 
 /**
  * The architecture, as a function of a builder: inputs, layers, a raw skip connection, the loss.
@@ -65,29 +81,42 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
 
   const nTrain = split.yTrain.length;
   const every = Math.max(1, Math.round(epochs / 15));
-  const { history } = fit(
-    model,
-    { x: split.xTrain, y: split.yTrain },
-    {
-      optimizer: adam({ lr }),
-      epochs,
-      batchSize,
-      seed,
-      metrics: ["accuracy"],
-      validation: { x: split.xTest, y: split.yTest },
-      callbacks: trainingCallback(ctx, {
+  // a stop (Ctrl-C, --time-limit) inside an epoch rolls that epoch back, and a non-finite loss rolls
+  // back to the last finite epoch, so the model saved below always holds `history.epochs` epochs
+  let history: History;
+  let nonFinite: NonFiniteLossError | null = null;
+  try {
+    history = fit(
+      model,
+      { x: split.xTrain, y: split.yTrain },
+      {
+        optimizer: adam({ lr }),
+        rollbackPartialEpoch: true,
         epochs,
-        batches: Math.ceil(nTrain / batchSize),
-        samples: nTrain,
-        bar: "run",
-        line: (e, l) =>
-          e === 1 || e % every === 0 || e === epochs
-            ? `Epoch ${e}: loss ${l.loss!.toFixed(4)}, accuracy ${l.accuracy!.toFixed(3)}, val_loss ${l.val_loss!.toFixed(4)}, val_accuracy ${l.val_accuracy!.toFixed(3)}`
-            : null,
-      }),
-    },
-  );
+        batchSize,
+        seed,
+        metrics: ["accuracy"],
+        validation: { x: split.xTest, y: split.yTest },
+        callbacks: trainingCallback(ctx, {
+          epochs,
+          batches: Math.ceil(nTrain / batchSize),
+          samples: nTrain,
+          bar: "run",
+          line: (e, l) =>
+            e === 1 || e % every === 0 || e === epochs
+              ? `Epoch ${e}: loss ${l.loss!.toFixed(4)}, accuracy ${l.accuracy!.toFixed(3)}, val_loss ${l.val_loss!.toFixed(4)}, val_accuracy ${l.val_accuracy!.toFixed(3)}`
+              : null,
+        }),
+      },
+    ).history;
+  } catch (e) {
+    if (!(e instanceof NonFiniteLossError)) throw e;
+    ctx.reporter.stop();
+    nonFinite = e;
+    history = e.history;
+  }
   if (history.stoppedEarly) ctx.log(`Stopped after ${history.epochs} of ${epochs} epochs.`);
+  const training = trainingSummary(ctx, { planned: epochs, history, nonFinite });
 
   const test = model.evaluate(split.xTest, split.yTest, { metrics: ["accuracy"] });
   ctx.log(`Test: loss ${test.loss.toFixed(4)}, accuracy ${(100 * test.accuracy!).toFixed(1)}%`);
@@ -97,7 +126,7 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
   await saveModel(modelPath, {
     graph: model.graph,
     params: model.params,
-    metadata: { example: "custom", ...hyper, testAccuracy: test.accuracy },
+    metadata: { example: "custom", ...hyper, testAccuracy: test.accuracy, training },
   });
   ctx.addFile(modelPath);
   const saved = await loadModel(modelPath);
@@ -144,6 +173,6 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     epochsCompleted: history.epochs,
     reloadIdentical: identical,
   };
-  await ctx.writeJson("metrics.json", { example: "custom", hyper, metrics });
-  return { hyper, metrics };
+  await ctx.writeJson("metrics.json", { example: "custom", hyper, metrics, training });
+  return { hyper, metrics, training, failure: nonFiniteFailure(training) };
 }

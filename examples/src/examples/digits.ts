@@ -9,6 +9,7 @@ import { type DigitsSigmoidHyper, digitsSigmoid } from "@gradgraph/models";
 import { loadPresetData } from "@gradgraph/models/node";
 import type { ExampleContext, ExampleResult } from "../context.js";
 import { loadOptions, presetHooks, saveTrained, writeClassifierOutputs } from "../presets.js";
+import { nonFiniteFailure, trainingSummary } from "../training.js";
 
 /** Runs the example. */
 export async function run(ctx: ExampleContext): Promise<ExampleResult> {
@@ -43,6 +44,11 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
   });
   await ctx.writeText("classification-report.txt", result.report);
   const h = result.hyperparameters;
+  const training = trainingSummary(ctx, {
+    planned: h.epochs,
+    history: result.history,
+    nonFinite: result.nonFinite,
+  });
   const s = result.scores as unknown as { accuracy?: number; macro?: unknown; weighted?: unknown };
   const metrics = {
     testAccuracy: result.test.accuracy,
@@ -53,13 +59,19 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     ...(s.macro ? { macro: s.macro } : {}),
     ...(s.weighted ? { weighted: s.weighted } : {}),
   };
-  await saveTrained(ctx, result.model, { preset: "digits-sigmoid", hyper: h, metrics });
+  await saveTrained(ctx, result.model, { preset: "digits-sigmoid", hyper: h, metrics, training });
   await ctx.writeJson("metrics.json", {
     preset: "digits-sigmoid",
     hyper: h,
     metrics,
+    training,
     scores: result.scores,
     log: result.log,
   });
-  return { hyper: { preset: "digits-sigmoid", ...h }, metrics };
+  return {
+    hyper: { preset: "digits-sigmoid", ...h },
+    metrics,
+    training,
+    failure: nonFiniteFailure(training),
+  };
 }

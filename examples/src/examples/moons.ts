@@ -24,7 +24,7 @@ import {
   gridPoints,
 } from "../plots.js";
 import { presetHooks, saveTrained } from "../presets.js";
-import { labeledPoints } from "../training.js";
+import { labeledPoints, nonFiniteFailure, trainingSummary } from "../training.js";
 
 function accuracyOf(predict: (x: Tensor) => Uint8Array, x: Tensor, y: Uint8Array): number {
   const p = predict(x);
@@ -196,12 +196,20 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
   };
   const { baselineCs: _cs, ...rest } = h; // the ten baseline strengths are in history.json
   const hyper = { ...rest, hiddenSizes: [...h.hiddenSizes] };
+  // about the saved network (H = hidden); a non-finite loss may come from another network of the sweep
+  const training = trainingSummary(ctx, {
+    planned: passes,
+    history: result.main.history,
+    unit: "pass",
+    nonFinite: result.nonFinite,
+  });
   await saveTrained(ctx, result.main.model, {
     preset: "moons",
     hidden: result.main.hidden,
     hyper,
     metrics: main,
+    training,
   });
-  await ctx.writeJson("metrics.json", { preset: "moons", hyper, metrics, log: result.log });
-  return { hyper, metrics };
+  await ctx.writeJson("metrics.json", { preset: "moons", hyper, metrics, training, log: result.log });
+  return { hyper, metrics, training, failure: nonFiniteFailure(training) };
 }

@@ -11,6 +11,7 @@ import { checkGradients, type NgEx4Hyper, ngEx4 } from "@gradgraph/models";
 import { loadPresetData } from "@gradgraph/models/node";
 import type { ExampleContext, ExampleResult } from "../context.js";
 import { loadOptions, presetHooks, saveTrained, writeClassifierOutputs } from "../presets.js";
+import { nonFiniteFailure, trainingSummary } from "../training.js";
 
 /** Runs the example. */
 export async function run(ctx: ExampleContext): Promise<ExampleResult> {
@@ -56,13 +57,19 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     shape: { width: side, height: side },
   });
   const h = result.hyperparameters;
+  const training = trainingSummary(ctx, {
+    planned: maxIter,
+    history: result.history,
+    unit: "iteration",
+    nonFinite: result.nonFinite,
+  });
   const metrics = {
     trainAccuracy: result.trainAccuracy,
     cost: result.cost,
     iterations: result.history.epochs,
     gradientCheckRelativeDifference: check.relativeDifference,
   };
-  await saveTrained(ctx, result.model, { preset: "ng-ex4", hyper: h, metrics });
-  await ctx.writeJson("metrics.json", { preset: "ng-ex4", hyper: h, metrics, log: result.log });
-  return { hyper: { preset: "ng-ex4", ...h }, metrics };
+  await saveTrained(ctx, result.model, { preset: "ng-ex4", hyper: h, metrics, training });
+  await ctx.writeJson("metrics.json", { preset: "ng-ex4", hyper: h, metrics, training, log: result.log });
+  return { hyper: { preset: "ng-ex4", ...h }, metrics, training, failure: nonFiniteFailure(training) };
 }

@@ -8,6 +8,7 @@ import { type NielsenHyper, nielsenMnist } from "@gradgraph/models";
 import { loadPresetData } from "@gradgraph/models/node";
 import type { ExampleContext, ExampleResult } from "../context.js";
 import { loadOptions, presetHooks, saveTrained, writeClassifierOutputs } from "../presets.js";
+import { nonFiniteFailure, trainingSummary } from "../training.js";
 
 /** Runs the example. */
 export async function run(ctx: ExampleContext): Promise<ExampleResult> {
@@ -41,9 +42,19 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     shape: { width: 28, height: 28 },
   });
   const h = result.hyperparameters;
+  // every number below comes from the final weights, the ones model.ggm holds: after the completed
+  // epochs (a stopped epoch is rolled back by the preset), or the last finite checkpoint
+  let correct = 0;
+  for (let i = 0; i < result.test.actual.length; i++)
+    if (result.test.predicted[i] === result.test.actual[i]) correct++;
+  const training = trainingSummary(ctx, {
+    planned: h.epochs,
+    history: result.history,
+    nonFinite: result.nonFinite,
+  });
   const metrics = {
     testAccuracy: result.test.accuracy,
-    correct: result.correct.at(-1) ?? null,
+    correct,
     testCount: result.testCount,
     bestEpoch: result.bestEpoch,
     bestAccuracy: result.bestAccuracy,
@@ -52,8 +63,17 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     epochsCompleted: result.history.epochs,
     correctPerEpoch: result.correct,
   };
-  ctx.log(`Test accuracy ${(100 * result.test.accuracy).toFixed(2)}% after ${result.history.epochs} epochs`);
-  await saveTrained(ctx, result.model, { preset: "nielsen-mnist", hyper: h, metrics });
-  await ctx.writeJson("metrics.json", { preset: "nielsen-mnist", hyper: h, metrics, log: result.log });
-  return { hyper: { preset: "nielsen-mnist", ...h }, metrics };
+  const n = result.history.epochs;
+  ctx.log(
+    `Test accuracy ${(100 * result.test.accuracy).toFixed(2)}% (${correct} / ${result.testCount}) after ${n} epoch${n === 1 ? "" : "s"}`,
+  );
+  await saveTrained(ctx, result.model, { preset: "nielsen-mnist", hyper: h, metrics, training });
+  await ctx.writeJson("metrics.json", {
+    preset: "nielsen-mnist",
+    hyper: h,
+    metrics,
+    training,
+    log: result.log,
+  });
+  return { hyper: { preset: "nielsen-mnist", ...h }, metrics, training, failure: nonFiniteFailure(training) };
 }

@@ -9,6 +9,7 @@ import { type ReluSoftmaxHyper, reluSoftmaxMnist } from "@gradgraph/models";
 import { loadPresetData } from "@gradgraph/models/node";
 import type { ExampleContext, ExampleResult } from "../context.js";
 import { headRows, loadOptions, presetHooks, saveTrained, writeClassifierOutputs } from "../presets.js";
+import { nonFiniteFailure, trainingSummary } from "../training.js";
 
 /** Runs the example. */
 export async function run(ctx: ExampleContext): Promise<ExampleResult> {
@@ -46,6 +47,11 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     shape: { width: 28, height: 28 },
   });
   const h = result.hyperparameters;
+  const training = trainingSummary(ctx, {
+    planned: h.epochs,
+    history: result.history,
+    nonFinite: result.nonFinite,
+  });
   const metrics = {
     testAccuracy: result.test.accuracy,
     testLoss: result.test.loss,
@@ -55,13 +61,19 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     epochsCompleted: result.history.epochs,
     trainSize: n,
   };
-  await saveTrained(ctx, result.model, { preset: "relu-softmax-mnist", hyper: h, metrics });
+  await saveTrained(ctx, result.model, { preset: "relu-softmax-mnist", hyper: h, metrics, training });
   await ctx.writeJson("metrics.json", {
     preset: "relu-softmax-mnist",
     hyper: h,
     trainSize: n,
     metrics,
+    training,
     log: result.log,
   });
-  return { hyper: { preset: "relu-softmax-mnist", ...h, trainSize: n }, metrics };
+  return {
+    hyper: { preset: "relu-softmax-mnist", ...h, trainSize: n },
+    metrics,
+    training,
+    failure: nonFiniteFailure(training),
+  };
 }
