@@ -18,9 +18,10 @@ import {
   type NodeId,
   type ParamSpec,
 } from "./graph.js";
-import type { Init } from "./init.js";
+import { checkInit, type Init } from "./init.js";
+import { nameTable } from "./names.js";
 import { type AttrsOf, isOpName, type OpName, opDef } from "./ops/index.js";
-import { type ConcreteShape, type Dim, type Shape, ShapeError, shapeToString } from "./shape.js";
+import { type ConcreteShape, type Dim, type Shape, ShapeError, shapeToString, sizeOf } from "./shape.js";
 import { Tensor } from "./tensor.js";
 
 /** Something usable where an op expects an input: a graph value or a plain number (a scalar constant). */
@@ -207,9 +208,10 @@ export class GraphBuilder {
   readonly dtype: DType;
   private readonly base: Graph;
   private readonly pending: GraphNode[] = [];
-  private readonly newInputs: Record<string, NodeId> = {};
-  private readonly newParams: Record<string, ParamSpec> = {};
-  private readonly newOutputs: Record<string, NodeId> = {};
+  // Maps, not plain objects: any string (`__proto__`, `constructor`, ...) is a valid name
+  private readonly newInputs = new Map<string, NodeId>();
+  private readonly newParams = new Map<string, ParamSpec>();
+  private readonly newOutputs = new Map<string, NodeId>();
   private readonly renamed = new Map<NodeId, string>();
   private readonly scopes: string[] = [];
   private readonly scalarCache = new Map<string, Value>();
@@ -251,9 +253,9 @@ export class GraphBuilder {
   ref(ref: NodeId | string): Value {
     let id: NodeId;
     if (typeof ref === "number") id = ref;
-    else if (Object.hasOwn(this.newOutputs, ref)) id = this.newOutputs[ref]!;
-    else if (Object.hasOwn(this.newInputs, ref)) id = this.newInputs[ref]!;
-    else if (Object.hasOwn(this.newParams, ref)) id = this.newParams[ref]!.node;
+    else if (this.newOutputs.has(ref)) id = this.newOutputs.get(ref)!;
+    else if (this.newInputs.has(ref)) id = this.newInputs.get(ref)!;
+    else if (this.newParams.has(ref)) id = this.newParams.get(ref)!.node;
     else if (Object.hasOwn(this.base.outputs, ref)) id = this.base.outputs[ref]!;
     else if (Object.hasOwn(this.base.inputs, ref)) id = this.base.inputs[ref]!;
     else if (Object.hasOwn(this.base.params, ref)) id = this.base.params[ref]!.node;
@@ -289,8 +291,8 @@ export class GraphBuilder {
 
   private hasName(name: string): boolean {
     return (
-      Object.hasOwn(this.newInputs, name) ||
-      Object.hasOwn(this.newParams, name) ||
+      this.newInputs.has(name) ||
+      this.newParams.has(name) ||
       Object.hasOwn(this.base.inputs, name) ||
       Object.hasOwn(this.base.params, name)
     );
@@ -372,14 +374,25 @@ export class GraphBuilder {
     } finally {
       this.declaring = false;
     }
-    this.newInputs[name] = v.id;
+    this.newInputs.set(name, v.id);
     return v;
   }
 
-  /** Declares a trainable parameter of concrete shape, initialised as `options.init` says (zeros by default). */
+  /**
+   * Declares a trainable parameter of concrete shape, initialised as `options.init` says (zeros by
+   * default). An invalid initialiser (unknown kind, a field that is not a number, `values` of the
+   * wrong length) throws a GraphError here, naming the param.
+   */
   param(name: string, shape: ConcreteShape, options: ParamOptions = {}): Value {
     if (this.hasName(name)) throw new GraphError(`an input or param named '${name}' already exists`);
     const dtype = options.dtype ?? this.dtype;
+    let init: Init;
+    try {
+      const size = Array.isArray(shape) && shape.every((d) => Number.isInteger(d) && d >= 0);
+      init = checkInit(options.init ?? { kind: "zeros" }, size ? sizeOf(shape) : undefined);
+    } catch (e) {
+      throw new GraphError(`param '${name}': ${(e as Error).message}`);
+    }
     this.declaring = true;
     let v: Value;
     try {
@@ -387,7 +400,7 @@ export class GraphBuilder {
     } finally {
       this.declaring = false;
     }
-    this.newParams[name] = { node: v.id, shape: [...shape], dtype, init: options.init ?? { kind: "zeros" } };
+    this.newParams.set(name, { node: v.id, shape: [...shape], dtype, init });
     return v;
   }
 
@@ -581,10 +594,10 @@ export class GraphBuilder {
   /** Marks `v` as a named output. Returns `v`. */
   output(name: string, v: Value): Value {
     if (v.builder !== this) throw new GraphError(`output '${name}': value belongs to a different builder`);
-    if (Object.hasOwn(this.newOutputs, name) || Object.hasOwn(this.base.outputs, name)) {
+    if (this.newOutputs.has(name) || Object.hasOwn(this.base.outputs, name)) {
       throw new GraphError(`an output named '${name}' already exists`);
     }
-    this.newOutputs[name] = v.id;
+    this.newOutputs.set(name, v.id);
     return v;
   }
 
@@ -597,9 +610,17 @@ export class GraphBuilder {
       for (const [id, name] of this.renamed) (draft.nodes[id] as { name?: string }).name = name;
       const nodes = draft.nodes as GraphNode[];
       for (const n of pending) nodes.push(n);
-      Object.assign(draft.inputs, this.newInputs);
-      Object.assign(draft.params, this.newParams);
-      Object.assign(draft.outputs, this.newOutputs);
+      // fresh prototype-less tables (assigning `__proto__` on a plain object would set its prototype)
+      const base = this.base;
+      if (this.newInputs.size) draft.inputs = nameTable([...Object.entries(base.inputs), ...this.newInputs]);
+      if (this.newParams.size) {
+        (draft as { params: Graph["params"] }).params = nameTable([
+          ...Object.entries(base.params),
+          ...this.newParams,
+        ]);
+      }
+      if (this.newOutputs.size)
+        draft.outputs = nameTable([...Object.entries(base.outputs), ...this.newOutputs]);
     });
   }
 }

@@ -8,8 +8,9 @@
  * @module
  */
 import { wasmBackend } from "./backend/memory.js";
-import { allocArray, type DType, type FloatArray } from "./dtype.js";
+import { AllocationError, allocArray, type DType, type FloatArray } from "./dtype.js";
 import { describeNode, type Graph, GraphError, type GraphNode, type NodeId, resolveNode } from "./graph.js";
+import { nameTable, ownValue } from "./names.js";
 import { elementwiseKernel } from "./ops/elementwise.js";
 import { opDef } from "./ops/index.js";
 import type { ElementwiseSpec, Kernel } from "./ops/types.js";
@@ -21,7 +22,11 @@ import { topoOrder } from "./topo.js";
 /** A value fed to an input: a tensor, a bare typed array (shape taken from the declaration), or a number for a scalar. */
 export type Feed = Tensor | FloatArray | number;
 
-/** Feeds by input name. */
+/**
+ * Feeds by input name. Only own properties count, so an input named `toString` is missing unless
+ * fed; build feeds for names such as `__proto__` with `Object.fromEntries` or a computed key
+ * (`{ ["__proto__"]: t }`), since `{ __proto__: t }` sets the object's prototype instead.
+ */
 export type Feeds = Readonly<Record<string, Feed>>;
 
 /** Options of {@link compile}. */
@@ -131,11 +136,22 @@ interface PoolBuffer {
 class Allocator {
   readonly arena = wasmBackend();
   readonly owned: FloatArray[] = [];
+  /** The node being planned, named in allocation errors. */
+  node: GraphNode | null = null;
   alloc(dtype: DType, size: number): FloatArray {
-    if (!this.arena) return allocArray(dtype, size);
-    const a = this.arena.alloc(dtype, size);
+    if (!this.arena) return this.named(() => allocArray(dtype, size));
+    const a = this.named(() => this.arena!.alloc(dtype, size));
     this.owned.push(a);
     return a;
+  }
+  /** Runs an allocation, naming the node in its error (a huge `fill` should say which fill). */
+  named<T>(allocate: () => T): T {
+    try {
+      return allocate();
+    } catch (e) {
+      if (!(e instanceof AllocationError) || e.what || !this.node) throw e;
+      throw new AllocationError(e.dtype, e.length, e.reason, `node ${describeNode(this.node)}`);
+    }
   }
 }
 
@@ -163,9 +179,10 @@ class BufferPool {
     }
     if (best >= 0) return list.splice(best, 1)[0]!;
     this.allocated += size;
-    const buf = this.allocator.arena
-      ? this.allocator.arena.alloc(dtype, Math.max(size, 1))
-      : allocArray(dtype, Math.max(size, 1));
+    const arena = this.allocator.arena;
+    const buf = this.allocator.named(() =>
+      arena ? arena.alloc(dtype, Math.max(size, 1)) : allocArray(dtype, Math.max(size, 1)),
+    );
     if (this.allocator.arena) this.internal.push(buf);
     return { buf };
   }
@@ -193,9 +210,9 @@ export interface PlanStats {
  * outputs into the same tensors every time (copy them if you need them after the next run).
  */
 export class Plan {
-  /** Input tensors owned by the plan; fill them directly to avoid a copy, then call `run()`. */
+  /** Input tensors owned by the plan (a prototype-less object); fill them directly to avoid a copy, then call `run()`. */
   readonly inputs: Readonly<Record<string, Tensor>>;
-  /** Output tensors, overwritten by each run. */
+  /** Output tensors (a prototype-less object), overwritten by each run. */
   readonly outputs: Readonly<Record<string, Tensor>>;
   /** Values of the symbolic dims for this plan. */
   readonly dims: ReadonlyMap<string, number>;
@@ -230,12 +247,12 @@ export class Plan {
     const dims = new Map<string, number>();
     const neededInputs = order.filter((id) => nodes[id]!.op === "input");
     this.inputNames = neededInputs.map((id) => (nodes[id]!.attrs as { name: string }).name);
-    this.inputDecl = {};
+    this.inputDecl = nameTable();
     for (const id of neededInputs) {
       const node = nodes[id]!;
       const name = (node.attrs as { name: string }).name;
       this.inputDecl[name] = node.shape;
-      const given = inputShapes[name];
+      const given = ownValue(inputShapes, name);
       if (!given) {
         throw new FeedError(
           `missing feed for input '${name}' (expected ${node.dtype} ${shapeToString(node.shape)})`,
@@ -326,7 +343,7 @@ export class Plan {
     const storageOf = new Map<NodeId, Storage>();
     const arrays = new Map<NodeId, FloatArray>();
     const staticNodes = new Set<NodeId>();
-    const inputs: Record<string, Tensor> = {};
+    const inputs = nameTable<Tensor>();
     const params = options.params;
     const allocator = new Allocator();
     const pool = new BufferPool(allocator);
@@ -348,6 +365,7 @@ export class Plan {
       const id = order[step]!;
       if (fusedInto.has(id)) continue;
       const node = nodes[id]!;
+      allocator.node = node;
       const def = opDef(node.op);
       const shape = concreteOf(id);
       const size = sizeOf(shape);
@@ -454,7 +472,7 @@ export class Plan {
     this.internal = pool.internal;
     if (planFinalizer && pool.internal.length) planFinalizer.register(this, pool.internal, this);
     this.inputs = inputs;
-    const outputs: Record<string, Tensor> = {};
+    const outputs = nameTable<Tensor>();
     outNames.forEach((n, k) => {
       const id = outIds[k]!;
       outputs[n] = new Tensor(concreteOf(id), arrays.get(id)! as Float64Array);
@@ -503,7 +521,7 @@ export class Plan {
     let known = 0;
     for (let k = 0; k < this.inputNames.length; k++) {
       const name = this.inputNames[k]!;
-      const f = feeds[name];
+      const f = ownValue(feeds, name);
       const dst = this.inputs[name]!;
       if (f === undefined) {
         throw new FeedError(
@@ -610,6 +628,8 @@ export class CompiledGraph {
   private readonly cache = new Map<string, Plan>();
   private last: Plan | null = null;
   private readonly inputDecl: Record<string, Shape>;
+  /** The keys of `inputDecl`, for allocation-free loops (a prototype-less object is a dictionary in V8). */
+  private readonly declNames: readonly string[];
 
   /** @internal use {@link compile} */
   constructor(
@@ -628,11 +648,12 @@ export class CompiledGraph {
       }
       return graph.outputs[o]!;
     });
-    this.inputDecl = {};
+    this.inputDecl = nameTable();
     for (const id of topoOrder(graph, roots)) {
       const n = graph.nodes[id]!;
       if (n.op === "input") this.inputDecl[(n.attrs as { name: string }).name] = n.shape;
     }
+    this.declNames = Object.keys(this.inputDecl);
   }
 
   /** Names of the inputs the selected outputs need. */
@@ -643,7 +664,7 @@ export class CompiledGraph {
   /** The plan for these concrete input shapes (compiled on first use, then cached). */
   plan(shapes: Readonly<Record<string, ConcreteShape>>): Plan {
     const key = Object.keys(this.inputDecl)
-      .map((n) => `${n}:${shapes[n]?.join("x") ?? "?"}`)
+      .map((n) => `${n}:${ownValue(shapes, n)?.join("x") ?? "?"}`)
       .join(";");
     let p = this.cache.get(key);
     if (!p) {
@@ -672,9 +693,9 @@ export class CompiledGraph {
   run(feeds: Feeds = {}): Readonly<Record<string, Tensor>> {
     const last = this.last;
     if (last && this.matches(last, feeds)) return last.run(feeds);
-    const shapes: Record<string, ConcreteShape> = {};
+    const shapes = nameTable<ConcreteShape>();
     for (const name of Object.keys(this.inputDecl)) {
-      const f = feeds[name];
+      const f = ownValue(feeds, name);
       if (f === undefined) {
         throw new FeedError(
           `missing feed for input '${name}' (declared ${shapeToString(this.inputDecl[name]!)})`,
@@ -695,8 +716,10 @@ export class CompiledGraph {
   }
 
   private matches(p: Plan, feeds: Feeds): boolean {
-    for (const name in this.inputDecl) {
-      const f = feeds[name];
+    const names = this.declNames;
+    for (let k = 0; k < names.length; k++) {
+      const name = names[k]!;
+      const f = ownValue(feeds, name);
       const t = p.inputs[name]!;
       if (f === undefined) return false;
       if (f instanceof Tensor) {

@@ -4,10 +4,15 @@
  * A graph is a list of nodes in topological order (every node's inputs have smaller ids), plus
  * name tables for inputs, params and outputs. Graphs are frozen; transforms return new graphs
  * made with immer's `produce`, sharing every untouched node with the original.
+ *
+ * The name tables are objects without a prototype, so any string is a valid name, including
+ * `__proto__`, `constructor` or `toString`; look names up with `Object.hasOwn` (as every function
+ * of this package does), never with `in` or a bare `table[name]` truth test.
  * @module
  */
 import type { DType } from "./dtype.js";
 import type { Init } from "./init.js";
+import { nameTable } from "./names.js";
 import type { AttrsOf, OpName } from "./ops/index.js";
 import type { ConcreteShape, Shape } from "./shape.js";
 
@@ -46,8 +51,12 @@ export interface ParamSpec {
 
 /** Format tag written into serialised graphs. */
 export const GRAPH_FORMAT = "gradgraph.graph";
-/** Version of the serialised graph format. */
-export const GRAPH_VERSION = 1;
+/**
+ * Version of the serialised graph format that {@link graphToJSON} writes. Version 2 added the
+ * string encoding of non-finite numbers (`"NaN"`, `"Infinity"`, `"-Infinity"`, and `"-0"`);
+ * `parseGraph` reads versions 1 and 2.
+ */
+export const GRAPH_VERSION = 2;
 
 /** An immutable computation graph. */
 export interface Graph {
@@ -57,11 +66,11 @@ export interface Graph {
   readonly version: typeof GRAPH_VERSION;
   /** Nodes in topological order; `nodes[i].id === i`. */
   readonly nodes: readonly GraphNode[];
-  /** Input name -> `input` node. */
+  /** Input name -> `input` node (a prototype-less object: use `Object.hasOwn` to test a name). */
   readonly inputs: Readonly<Record<string, NodeId>>;
-  /** Param name -> declaration. */
+  /** Param name -> declaration, in declaration order (prototype-less, like `inputs`). */
   readonly params: Readonly<Record<string, ParamSpec>>;
-  /** Output name -> node. */
+  /** Output name -> node (prototype-less, like `inputs`). */
   readonly outputs: Readonly<Record<string, NodeId>>;
 }
 
@@ -70,15 +79,15 @@ export class GraphError extends Error {
   override name = "GraphError";
 }
 
-/** An empty graph. */
+/** An empty graph (its name tables are empty prototype-less objects). */
 export function emptyGraph(): Graph {
   return Object.freeze({
     format: GRAPH_FORMAT,
     version: GRAPH_VERSION,
     nodes: Object.freeze([]) as readonly GraphNode[],
-    inputs: Object.freeze({}),
-    params: Object.freeze({}),
-    outputs: Object.freeze({}),
+    inputs: Object.freeze(nameTable<NodeId>()),
+    params: Object.freeze(nameTable<ParamSpec>()),
+    outputs: Object.freeze(nameTable<NodeId>()),
   });
 }
 

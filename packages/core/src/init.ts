@@ -27,6 +27,74 @@ export type Init =
   /** Explicit row-major values. */
   | { readonly kind: "values"; readonly values: readonly number[] };
 
+/** The fields of each initialiser kind besides `kind` (all numbers); a trailing `?` marks an optional one. */
+const INIT_FIELDS: ReadonlyMap<string, readonly string[]> = new Map([
+  ["zeros", []],
+  ["ones", []],
+  ["constant", ["value"]],
+  ["normal", ["mean?", "std?"]],
+  ["uniform", ["low", "high"]],
+  ["scaledNormal", ["fanIn?"]],
+  ["glorotUniform", ["fanIn?", "fanOut?"]],
+  ["debugSin", []],
+  ["values", ["values"]],
+]);
+
+function describeValue(v: unknown): string {
+  if (typeof v === "number") return String(v);
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  if (v === null || v === undefined || typeof v === "boolean") return String(v);
+  return Array.isArray(v) ? "an array" : `a ${typeof v}`;
+}
+
+/**
+ * Validates an initialiser and returns a copy that holds only its known fields. Throws an `Error`
+ * naming the problem: an unknown kind, an unexpected field, a missing or non-number field, or (when
+ * `size` is given) a `values` list whose length is not the param's `size` elements. Non-finite
+ * numbers are allowed. `decode` turns each stored field value into a number (the default accepts
+ * numbers only); graph parsing passes one that also reads the string encoding of non-finite values.
+ */
+export function checkInit(
+  init: unknown,
+  size?: number,
+  decode: (value: unknown, what: string) => number = (value, what) => {
+    if (typeof value !== "number") throw new Error(`${what} is ${describeValue(value)}, not a number`);
+    return value;
+  },
+): Init {
+  if (typeof init !== "object" || init === null || Array.isArray(init)) {
+    throw new Error(`init must be an object with a 'kind', got ${describeValue(init)}`);
+  }
+  const raw = init as Readonly<Record<string, unknown>>;
+  const kind = Object.hasOwn(raw, "kind") ? raw.kind : undefined;
+  const fields = typeof kind === "string" ? INIT_FIELDS.get(kind) : undefined;
+  if (!fields) throw new Error(`unknown init kind ${describeValue(kind)}`);
+  const names = fields.map((f) => f.replace("?", ""));
+  for (const key of Object.keys(raw)) {
+    if (key !== "kind" && !names.includes(key))
+      throw new Error(`init "${kind}" has unexpected field '${key}'`);
+  }
+  const out: Record<string, unknown> = { kind };
+  for (const [k, field] of names.entries()) {
+    const required = !fields[k]!.endsWith("?");
+    const v = Object.hasOwn(raw, field) ? raw[field] : undefined;
+    if (v === undefined) {
+      if (required) throw new Error(`init '${field}' is missing or not a number`);
+      continue;
+    }
+    if (field !== "values") {
+      out[field] = decode(v, `init '${field}'`);
+      continue;
+    }
+    if (!Array.isArray(v)) throw new Error(`init 'values' is ${describeValue(v)}, not an array of numbers`);
+    if (size !== undefined && v.length !== size) {
+      throw new Error(`init 'values' has ${v.length} values, the param has ${size} elements`);
+    }
+    out.values = v.map((x: unknown, i: number) => decode(x, `init values[${i}]`));
+  }
+  return out as unknown as Init;
+}
+
 function fans(shape: ConcreteShape, fanIn?: number, fanOut?: number): [number, number] {
   const inDefault = shape.length >= 2 ? shape[shape.length - 2]! : (shape[0] ?? 1);
   const outDefault = shape.length >= 2 ? shape[shape.length - 1]! : (shape[0] ?? 1);

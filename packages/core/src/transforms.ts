@@ -5,6 +5,7 @@
 import { produce } from "immer";
 import type { DType } from "./dtype.js";
 import { emptyGraph, type Graph, GraphError, type GraphNode, type NodeId, type ParamSpec } from "./graph.js";
+import { nameTable } from "./names.js";
 import { topoOrder } from "./topo.js";
 
 /**
@@ -39,24 +40,33 @@ export function pruneGraph(graph: Graph, outputs: readonly string[] = Object.key
     const n = graph.nodes[id]!;
     return { ...n, id: i, inputs: n.inputs.map((x) => remap.get(x)!) } as GraphNode;
   });
+  const kept = <T>(entries: [string, T][], id: (v: T) => NodeId) =>
+    entries.filter(([, v]) => remap.has(id(v)));
   return produce(emptyGraph(), (d) => {
-    (d.nodes as GraphNode[]).push(...nodes);
-    for (const [k, v] of Object.entries(graph.inputs)) if (remap.has(v)) d.inputs[k] = remap.get(v)!;
-    for (const [k, p] of Object.entries(graph.params))
-      if (remap.has(p.node)) (d.params as Record<string, ParamSpec>)[k] = { ...p, node: remap.get(p.node)! };
-    for (const o of outputs) d.outputs[o] = remap.get(graph.outputs[o]!)!;
+    // assigned whole: `push(...nodes)` would overflow the call stack for a few hundred thousand nodes
+    (d as { nodes: readonly GraphNode[] }).nodes = nodes;
+    d.inputs = nameTable(kept(Object.entries(graph.inputs), (v) => v).map(([k, v]) => [k, remap.get(v)!]));
+    (d as { params: Graph["params"] }).params = nameTable(
+      kept(Object.entries(graph.params), (p) => p.node).map(([k, p]): [string, ParamSpec] => [
+        k,
+        { ...p, node: remap.get(p.node)! },
+      ]),
+    );
+    d.outputs = nameTable(outputs.map((o) => [o, remap.get(graph.outputs[o]!)!]));
   });
 }
 
 /** A copy of the graph whose outputs are exactly `outputs` (name -> node id or existing output name). */
 export function withOutputs(graph: Graph, outputs: Readonly<Record<string, NodeId | string>>): Graph {
+  const table = nameTable<NodeId>();
+  for (const [k, ref] of Object.entries(outputs)) {
+    const id =
+      typeof ref === "number" ? ref : Object.hasOwn(graph.outputs, ref) ? graph.outputs[ref] : undefined;
+    if (id === undefined || !graph.nodes[id])
+      throw new GraphError(`output '${k}': no node ${JSON.stringify(ref)}`);
+    table[k] = id;
+  }
   return produce(graph, (d) => {
-    for (const k of Object.keys(d.outputs)) delete d.outputs[k];
-    for (const [k, ref] of Object.entries(outputs)) {
-      const id = typeof ref === "number" ? ref : graph.outputs[ref];
-      if (id === undefined || !graph.nodes[id])
-        throw new GraphError(`output '${k}': no node ${JSON.stringify(ref)}`);
-      d.outputs[k] = id;
-    }
+    d.outputs = table;
   });
 }

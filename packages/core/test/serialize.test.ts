@@ -6,6 +6,7 @@ import {
   graphToJSON,
   ParamStore,
   parseGraph,
+  pruneGraph,
   Tensor,
 } from "@gradgraph/core";
 import { describe, expect, test } from "vitest";
@@ -125,9 +126,14 @@ describe("parse errors name the node", () => {
     ).toThrow(/format is "onnx", expected "gradgraph.graph"/);
     expect(
       bad((r) => {
-        r.version = 2;
+        r.version = 3;
       }),
-    ).toThrow(/version 2 is not supported \(expected 1\)/);
+    ).toThrow(/version 3 is not supported \(this build reads versions 1 to 2\)/);
+    expect(
+      bad((r) => {
+        r.version = "2";
+      }),
+    ).toThrow(/version "2" is not supported/);
     expect(
       bad((r) => {
         r.nodes = {} as never;
@@ -259,14 +265,144 @@ describe("parse errors name the node", () => {
     ).toThrow(/node #5 'dense1\/hidden' has invalid shape \["N",-3\]/);
   });
 
-  test("constants whose values do not survive JSON are rejected, not silently zeroed", () => {
+  test("constant values that are neither numbers nor the non-finite strings are rejected", () => {
     const g = new GraphBuilder({ dtype: "float64" });
     const x = g.input("x", [2]);
-    g.output("y", x.add(g.constant([1, Number.POSITIVE_INFINITY]).named("inf")));
-    const text = graphToJSON(g.build());
-    expect(() => parseGraph(text)).toThrow(/node #1 'inf' \(constant\): .*number/);
-    const r = JSON.parse(text);
-    r.nodes[1].attrs.values = [1, "2"];
-    expect(() => parseGraph(r)).toThrow(/node #1 'inf' \(constant\)/);
+    g.output("y", x.add(g.constant([1, 2]).named("c")));
+    const r = raw(g.build());
+    (r.nodes[1]!.attrs as { values: unknown[] }).values = [1, "2"];
+    expect(() => parseGraph(r)).toThrow(/node #1 'c' \(constant\): values\[1\] is "2"/);
+    (r.nodes[1]!.attrs as { values: unknown[] }).values = [1, null];
+    expect(() => parseGraph(r)).toThrow(/node #1 'c' \(constant\): values\[1\] is null/);
+  });
+});
+
+/** A graph using every kind of non-finite (and negative zero) constant the builder can make. */
+function nonFinite(): Graph {
+  const g = new GraphBuilder({ dtype: "float64" });
+  const x = g.input("x", [5]);
+  const c = g
+    .constant([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0, 1.5])
+    .named("specials");
+  const lo = x.maximum(Number.NEGATIVE_INFINITY).named("floor"); // a fill of -Infinity
+  const hi = lo.minimum(Number.POSITIVE_INFINITY);
+  const nan = g.fill(Number.NaN, [5]);
+  const negZero = g.scalar(-0);
+  g.param("p", [2], { init: { kind: "values", values: [Number.NaN, Number.NEGATIVE_INFINITY] } });
+  g.param("q", [], { init: { kind: "constant", value: Number.POSITIVE_INFINITY } });
+  g.output("y", hi.add(c).add(nan.mul(negZero)));
+  return g.build();
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+}
+
+describe("non-finite constants (graph format version 2)", () => {
+  test("NaN, Infinity, -Infinity and -0 round-trip in constants, fills and initialisers", () => {
+    const graph = nonFinite();
+    const text = graphToJSON(graph);
+    expect(JSON.parse(text).version).toBe(2);
+    expect(text).toContain('"values":["NaN","Infinity","-Infinity","-0",1.5]');
+    expect(text).toContain('"value":"-Infinity"');
+    const back = parseGraph(text);
+    expect(back).toEqual(graph);
+    expect(graphToJSON(back)).toBe(text);
+    const attrs = (id: number) => back.nodes[id]!.attrs as { values?: number[]; value?: number };
+    const specials = back.nodes.find((n) => n.name === "specials")!;
+    expect(
+      sameNumbers(attrs(specials.id).values!, [
+        Number.NaN,
+        Number.POSITIVE_INFINITY,
+        Number.NEGATIVE_INFINITY,
+        -0,
+        1.5,
+      ]),
+    ).toBe(true);
+    const fills = back.nodes.filter((n) => n.op === "fill").map((n) => attrs(n.id).value!);
+    expect(sameNumbers(fills, [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, Number.NaN, -0])).toBe(
+      true,
+    );
+    const p = back.params.p!.init as { values: readonly number[] };
+    expect(sameNumbers(p.values, [Number.NaN, Number.NEGATIVE_INFINITY])).toBe(true);
+    expect(back.params.q!.init).toEqual({ kind: "constant", value: Number.POSITIVE_INFINITY });
+    // the loaded graph computes the same thing
+    const params = ParamStore.init(graph, 1);
+    const x = Tensor.from([1, -2, 3, Number.NaN, 0]);
+    const a = compile(graph, { params }).run({ x }).y!.toArray();
+    const b = compile(back, { params }).run({ x }).y!.toArray();
+    expect(sameNumbers(b, a)).toBe(true);
+  });
+
+  test("version 1 graphs (no string-encoded numbers) still load", () => {
+    const r = raw(mlp());
+    r.version = 1;
+    expect(parseGraph(r)).toEqual(mlp());
+    const text = JSON.stringify(r);
+    expect(graphToJSON(parseGraph(text))).toBe(graphToJSON(mlp()));
+    // a version 1 file cannot hold the string encoding
+    const g = raw(nonFinite());
+    g.version = 1;
+    expect(() => parseGraph(g)).toThrow(/node #1 'specials' \(constant\): values\[0\] is "NaN".*version 2/);
+  });
+
+  test("a number literal that overflows (1e400) is rejected, naming the node or param", () => {
+    const text = graphToJSON(mlp());
+    const withConst = text.replace('"values":[0.5,2]', '"values":[0.5,1e400]');
+    expect(withConst).not.toBe(text);
+    expect(() => parseGraph(withConst)).toThrow(GraphError);
+    expect(() => parseGraph(withConst)).toThrow(
+      /node #\d+ \(constant\): values\[1\] is not a finite number.*"Infinity"/,
+    );
+    const withFill = text.replace('"value":1,', '"value":-1e400,');
+    expect(withFill).not.toBe(text);
+    expect(() => parseGraph(withFill)).toThrow(/node #\d+ \(fill\): 'value' is not a finite number/);
+    const withInit = text.replace('"std":0.1', '"std":1e999');
+    expect(withInit).not.toBe(text);
+    expect(() => parseGraph(withInit)).toThrow(/params\.W2: init 'std' is not a finite number/);
+    // integers where the format needs them: an overflowing dim or axis is an error too
+    const withDim = text.replace('"shape":["N",4]', '"shape":["N",1e400]');
+    expect(() => parseGraph(withDim)).toThrow(/node #0 'x' .*invalid shape/);
+  });
+
+  test("initialisers are validated by kind", () => {
+    const r = raw(mlp());
+    r.params.W1!.init = { kind: "glorotUniformish" };
+    expect(() => parseGraph(r)).toThrow(/params\.W1: unknown init kind "glorotUniformish"/);
+    r.params.W1!.init = { kind: "values", values: [1, 2] };
+    expect(() => parseGraph(r)).toThrow(/params\.W1: init 'values' has 2 values, the param has 12 elements/);
+    r.params.W1!.init = { kind: "uniform", low: 0 };
+    expect(() => parseGraph(r)).toThrow(/params\.W1: init 'high' is missing or not a number/);
+    r.params.W1!.init = { kind: "zeros", extra: [[[1]]] };
+    expect(() => parseGraph(r)).toThrow(/params\.W1: init "zeros" has unexpected field 'extra'/);
+  });
+
+  test("absurdly deep nesting is rejected before anything walks it recursively", () => {
+    const r = raw(mlp());
+    let deep: unknown[] = [];
+    const root = deep;
+    for (let i = 0; i < 100_000; i++) {
+      const next: unknown[] = [];
+      deep.push(next);
+      deep = next;
+    }
+    (r.nodes[5]!.attrs as Record<string, unknown>).transA = root;
+    expect(() => parseGraph(r)).toThrow(GraphError);
+    expect(() => parseGraph(r)).toThrow(/nested more than \d+ levels deep at nodes\[5\]\.attrs\.transA/);
+  });
+});
+
+describe("huge graphs", () => {
+  test("a 200,000-node graph serialises, parses and prunes (no spread of huge arrays)", () => {
+    const g = new GraphBuilder({ dtype: "float32" });
+    let v = g.input("x", [2]);
+    for (let i = 0; i < 200_000; i++) v = v.add(1);
+    g.output("y", v);
+    const graph = g.build();
+    const text = graphToJSON(graph);
+    const back = parseGraph(text);
+    expect(back.nodes.length).toBe(200_002);
+    expect(graphToJSON(back)).toBe(text);
+    expect(pruneGraph(back).nodes.length).toBe(200_002);
   });
 });

@@ -26,9 +26,7 @@ export const constant: OpDef<ConstantAttrs> = {
     const values = Array.from(raw.values as ArrayLike<number>);
     const badValue = values.findIndex((v) => typeof v !== "number");
     if (badValue >= 0) {
-      throw new Error(
-        `constant: values[${badValue}] is ${JSON.stringify(values[badValue])}, not a number (JSON turns Infinity and NaN into null)`,
-      );
+      throw new Error(`constant: values[${badValue}] is ${JSON.stringify(values[badValue])}, not a number`);
     }
     if (values.length !== sizeOf(raw.shape)) {
       throw new ShapeError(
