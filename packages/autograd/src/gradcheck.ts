@@ -284,9 +284,10 @@ export function gradcheck(graph: Graph, feeds: Feeds = {}, options: GradcheckOpt
     if (options.params?.has(name)) params.set(name, options.params.get(name).astype(dtype));
   }
   params.initMissing(cast, options.seed ?? 0);
-  const tensors: Record<string, Tensor> = {};
+  // a Map: any string (`__proto__`, `toString`, ...) can be an input name
+  const tensors = new Map<string, Tensor>();
   for (const [name, f] of Object.entries(feeds)) {
-    tensors[name] = toTensor(name, f, graph.nodes[graph.inputs[name]!]!.shape, dtype);
+    tensors.set(name, toTensor(name, f, graph.nodes[graph.inputs[name]!]!.shape, dtype));
   }
 
   const fwd = compile(forward, { params });
@@ -295,18 +296,18 @@ export function gradcheck(graph: Graph, feeds: Feeds = {}, options: GradcheckOpt
   const entries: GradcheckEntry[] = [];
   try {
     const pick = (names: readonly string[]) => {
-      const out: Record<string, Tensor> = {};
+      const out: [string, Tensor][] = [];
       for (const n of names) {
-        const t = tensors[n];
+        const t = tensors.get(n);
         if (!t) {
           const decl = graph.nodes[graph.inputs[n]!]!;
           throw new GraphError(
             `gradcheck: missing feed for input '${n}' (expected ${decl.dtype} ${shapeToString(decl.shape)})`,
           );
         }
-        out[n] = t;
+        out.push([n, t]);
       }
-      return out;
+      return Object.fromEntries(out) as Record<string, Tensor>;
     };
     const fwdFeeds = pick(fwd.inputNames);
     const plan = fwd.plan(Object.fromEntries(Object.entries(fwdFeeds).map(([k, t]) => [k, t.shape])));
@@ -324,7 +325,7 @@ export function gradcheck(graph: Graph, feeds: Feeds = {}, options: GradcheckOpt
         return { name, kind: "param", shape: t.shape, buffer: used ? t.data : null };
       }
       const t = plan.inputs[name];
-      const fed = tensors[name];
+      const fed = tensors.get(name);
       if (!fed) throw new GraphError(`gradcheck: missing feed for input '${name}' (it is in wrt)`);
       return { name, kind: "input", shape: fed.shape, buffer: t ? t.data : null };
     });

@@ -160,6 +160,18 @@ describe("gradcheck", () => {
     );
   });
 
+  it("works with inputs and params named __proto__ or toString", () => {
+    const b = new GraphBuilder({ dtype: "float64" });
+    const x = b.input("__proto__", [2]);
+    const w = b.param("toString", [2], { init: { kind: "values", values: [0.5, -1] } });
+    b.output("f", x.mul(w).tanh().sum());
+    const feeds = Object.fromEntries([["__proto__", Tensor.from([0.3, -0.2])]]);
+    const report = gradcheck(b.build(), feeds, { wrt: ["__proto__", "toString"] });
+    expect(report.ok).toBe(true);
+    expect(report.wrt).toEqual(["__proto__", "toString"]);
+    expect(report.checked).toBe(4);
+  });
+
   it("explains bad requests", () => {
     const graph = mlp(3, 4, 2);
     const { x, y } = data(2, 3, 2, 3);

@@ -1,7 +1,7 @@
 /**
  * Saving and loading models as bytes (browser-safe; the Node file functions are in `./node.ts`).
  *
- * File layout (version 1; all integers little-endian):
+ * File layout (version 2; all integers little-endian):
  *
  * | bytes | content |
  * |---|---|
@@ -15,6 +15,20 @@
  *
  * The manifest holds the graph (as core's `graphToJSON` object), one entry per param (name, shape,
  * dtype, offset, byteLength), the user metadata and the CRC-32 of the whole weights section.
+ *
+ * Versions. Version 2 embeds graph format version 2, which writes non-finite constants as the
+ * strings `"NaN"`, `"Infinity"`, `"-Infinity"` (and `-0` as `"-0"`); version 1 files are still read.
+ *
+ * The reader trusts nothing in the file. The params' byte ranges must be listed in storage order,
+ * each starting at the next multiple of 8 after the previous one ends (the first at 0), and the
+ * weights section must end at the next multiple of 8 after the last one; all padding is zero.
+ * Overlapping, out-of-order or out-of-bounds ranges, unused bytes and non-zero padding are errors
+ * naming the params and byte ranges. Each param's `byteLength` must equal its elements times its
+ * dtype's size. Every declared size is checked against the bytes actually present before anything
+ * is allocated, so loading a file of `n` bytes allocates at most `n` bytes of param buffers (plus
+ * the decoded manifest text and its parsed JSON), whatever the file declares. Values nested more
+ * than 32 levels deep in the graph are rejected (see core's `parseGraph`). A file that loads is
+ * therefore laid out exactly as {@link serializeModel} writes it.
  * @module
  */
 import {
@@ -37,7 +51,15 @@ const MAGIC_BYTES = Uint8Array.from(MODEL_MAGIC, (c) => c.charCodeAt(0));
 /** The `format` tag of the manifest. */
 export const MODEL_FORMAT = "gradgraph.model";
 /** The newest file format version this build reads and the one it writes. */
-export const MODEL_VERSION = 1;
+export const MODEL_VERSION = 2;
+/** The oldest file format version this build reads. */
+export const MODEL_MIN_VERSION = 1;
+/**
+ * How deeply the user metadata may nest objects and arrays (the metadata object itself is level 1).
+ * {@link serializeModel} refuses deeper metadata and {@link deserializeModel} rejects it, so a
+ * loaded model's metadata can always be serialised again.
+ */
+export const MAX_METADATA_DEPTH = 64;
 /** Size of the fixed header before the manifest. */
 const HEADER_BYTES = 20;
 
@@ -90,7 +112,10 @@ export interface ManifestParam {
   shape: number[];
   /** Element type. */
   dtype: DType;
-  /** Byte offset from the start of the weights section (a multiple of 8). */
+  /**
+   * Byte offset from the start of the weights section: 0 for the first param, then the first
+   * multiple of 8 at or after the end of the previous one.
+   */
   offset: number;
   /** Byte length: elements times 4 (float32) or 8 (float64). */
   byteLength: number;
@@ -154,6 +179,27 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
+/** A short description of a JSON value for messages (never walks deep or large values). */
+function show(x: unknown): string {
+  if (typeof x === "string") return JSON.stringify(x.length > 60 ? `${x.slice(0, 60)}...` : x);
+  if (typeof x !== "object" || x === null) return String(x);
+  if (Array.isArray(x)) {
+    return x.length <= 8 && x.every((v) => typeof v !== "object" || v === null)
+      ? JSON.stringify(x)
+      : `an array of ${x.length}`;
+  }
+  return "an object";
+}
+
+/** True when `value` nests objects or arrays more than `limit` levels deep (recursion bounded by `limit`). */
+function nestsDeeper(value: unknown, limit: number): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  if (limit === 0) return true;
+  for (const v of Array.isArray(value) ? value : Object.values(value))
+    if (nestsDeeper(v, limit - 1)) return true;
+  return false;
+}
+
 function describeBytes(b: Uint8Array): string {
   const hex = Array.from(b, (v) => v.toString(16).padStart(2, "0")).join(" ");
   const ascii = Array.from(b, (v) => (v >= 0x20 && v < 0x7f ? String.fromCharCode(v) : ".")).join("");
@@ -191,7 +237,8 @@ function readTensor(bytes: Uint8Array, at: number, shape: readonly number[], dty
  * Encodes a model (graph, params, metadata) into the versioned single-file format described in
  * this module. Deterministic: the same model gives the same bytes. Throws a {@link ModelFileError}
  * (`invalid-model`) when a graph param is missing from `params` or differs in shape/dtype, or when
- * `metadata` is not a JSON-serialisable object (e.g. holds a BigInt or a cycle).
+ * `metadata` is not a JSON-serialisable object (e.g. holds a BigInt or a cycle) or nests deeper than
+ * {@link MAX_METADATA_DEPTH} levels. Metadata is written as `JSON.stringify` writes it.
  */
 export function serializeModel(model: ModelToSave): Uint8Array {
   const { graph, params } = model;
@@ -251,6 +298,9 @@ export function serializeModel(model: ModelToSave): Uint8Array {
       },
     );
   }
+  if (nestsDeeper(metadata, MAX_METADATA_DEPTH)) {
+    throw new ModelFileError(`metadata nests more than ${MAX_METADATA_DEPTH} levels deep`, "invalid-model");
+  }
   const manifestBytes = new TextEncoder().encode(json);
   const start = align8(HEADER_BYTES + manifestBytes.length);
   const out = new Uint8Array(start + weightBytes);
@@ -264,8 +314,90 @@ export function serializeModel(model: ModelToSave): Uint8Array {
   return out;
 }
 
+/** `param 'W' (bytes 0..24 of the weights)`. */
+const range = (e: ManifestParam): string =>
+  `param '${e.name}' (bytes ${e.offset}..${e.offset + e.byteLength} of the weights)`;
+
 function isShape(x: unknown): x is number[] {
-  return Array.isArray(x) && x.every((d) => Number.isInteger(d) && d >= 0);
+  return Array.isArray(x) && x.every((d) => Number.isSafeInteger(d) && d >= 0);
+}
+
+/**
+ * Validates the manifest's param entries against a weights section of `weightBytes` bytes: types,
+ * sizes, bounds and overlaps, all before any param buffer is allocated. Returns them by name.
+ */
+function readParamEntries(
+  list: unknown,
+  weightBytes: number,
+  bad: (what: string) => ModelFileError,
+): Map<string, ManifestParam> {
+  if (!Array.isArray(list)) throw bad("'params' is not an array");
+  const entries = new Map<string, ManifestParam>();
+  list.forEach((p: unknown, i: number) => {
+    if (!isRecord(p) || typeof p.name !== "string") throw bad(`params[${i}] has no name`);
+    const where = `param '${p.name}'`;
+    if (entries.has(p.name)) throw bad(`${where} is listed twice`);
+    if (!isShape(p.shape)) throw bad(`${where} has invalid shape ${show(p.shape)}`);
+    if (!isDType(p.dtype)) throw bad(`${where} has invalid dtype ${show(p.dtype)}`);
+    const what = `${where} (${p.dtype} ${shapeToString(p.shape)})`;
+    // arithmetic only: a huge shape is refused here, long before anything is allocated for it
+    const need = sizeOf(p.shape) * bytesPer(p.dtype);
+    if (need > weightBytes) {
+      throw bad(`${what} needs ${need} bytes, more than the weights section's ${weightBytes}`);
+    }
+    if (p.byteLength !== need) throw bad(`${what} has byteLength ${show(p.byteLength)}, expected ${need}`);
+    const off = p.offset;
+    if (typeof off !== "number" || !Number.isSafeInteger(off) || off < 0 || off % 8 !== 0) {
+      throw bad(`${where} has offset ${show(off)}: it must be a non-negative multiple of 8`);
+    }
+    const e: ManifestParam = { name: p.name, shape: p.shape, dtype: p.dtype, offset: off, byteLength: need };
+    if (off + need > weightBytes)
+      throw bad(`${range(e)} ends after the weights section (${weightBytes} bytes)`);
+    entries.set(p.name, e);
+  });
+  // no two ranges may share a byte: sweep them in storage order
+  const byOffset = [...entries.values()].filter((e) => e.byteLength > 0).sort((a, b) => a.offset - b.offset);
+  let last: ManifestParam | null = null;
+  for (const e of byOffset) {
+    if (last && e.offset < last.offset + last.byteLength) throw bad(`${range(e)} overlaps ${range(last)}`);
+    if (!last || e.offset + e.byteLength > last.offset + last.byteLength) last = e;
+  }
+  return entries;
+}
+
+/**
+ * Checks that the (valid, non-overlapping) ranges of `entries` are laid out in `weights` as the
+ * writer lays them out: in the order listed, each at the first multiple of 8 after the previous one,
+ * with zero padding between them, and that the weights section ends at the first multiple of 8
+ * after the last one (no unused bytes).
+ */
+function checkLayout(
+  entries: ReadonlyMap<string, ManifestParam>,
+  weights: Uint8Array,
+  bad: (what: string) => ModelFileError,
+): void {
+  const zeroPadding = (from: number, to: number): void => {
+    for (let i = from; i < to; i++) {
+      if (weights[i] !== 0) {
+        throw bad(`the padding bytes ${from}..${to} of the weights must be zero, byte ${i} is ${weights[i]}`);
+      }
+    }
+  };
+  // in the order listed, each range starts where the writer puts it: no gaps, no reordering
+  let end = 0;
+  for (const e of entries.values()) {
+    if (e.offset !== align8(end)) {
+      throw bad(
+        `${range(e)} starts at byte ${e.offset}, expected ${align8(end)}: params are stored in the order they are listed, each at the first multiple of 8 after the previous one`,
+      );
+    }
+    zeroPadding(end, e.offset);
+    end = e.offset + e.byteLength;
+  }
+  if (align8(end) !== weights.length) {
+    throw bad(`the params end at byte ${end} but the weights section has ${weights.length} bytes`);
+  }
+  zeroPadding(end, weights.length);
 }
 
 /**
@@ -301,8 +433,12 @@ export function deserializeModel(bytes: Uint8Array, options: DeserializeOptions 
       "unsupported-version",
     );
   }
-  if (version < 1)
-    throw err(`invalid format version ${version} (expected 1..${MODEL_VERSION})`, "unsupported-version");
+  if (version < MODEL_MIN_VERSION) {
+    throw err(
+      `invalid format version ${version} (expected ${MODEL_MIN_VERSION}..${MODEL_VERSION})`,
+      "unsupported-version",
+    );
+  }
   const manifestLength = view.getUint32(12, true);
   const manifestEnd = HEADER_BYTES + manifestLength;
   if (manifestEnd > bytes.length) {
@@ -330,12 +466,12 @@ export function deserializeModel(bytes: Uint8Array, options: DeserializeOptions 
   }
   const bad = (what: string): ModelFileError => err(`invalid manifest: ${what}`, "manifest");
   if (!isRecord(raw)) throw bad("the top level is not an object");
-  if (raw.format !== MODEL_FORMAT)
-    throw bad(`format is ${JSON.stringify(raw.format)}, expected "${MODEL_FORMAT}"`);
-  if (raw.version !== version)
-    throw bad(`version ${JSON.stringify(raw.version)} differs from the header's ${version}`);
+  if (raw.format !== MODEL_FORMAT) throw bad(`format is ${show(raw.format)}, expected "${MODEL_FORMAT}"`);
+  if (raw.version !== version) throw bad(`version ${show(raw.version)} differs from the header's ${version}`);
   const metadata = raw.metadata ?? {};
   if (!isRecord(metadata)) throw bad("'metadata' is not an object");
+  if (nestsDeeper(metadata, MAX_METADATA_DEPTH))
+    throw bad(`'metadata' nests more than ${MAX_METADATA_DEPTH} levels deep`);
   const w = raw.weights;
   if (
     !isRecord(w) ||
@@ -347,7 +483,7 @@ export function deserializeModel(bytes: Uint8Array, options: DeserializeOptions 
     !/^[0-9a-f]{8}$/.test(w.checksum.value)
   ) {
     throw bad(
-      `'weights' must be {byteLength, checksum: {algorithm: "crc32", value: <8 hex digits>}}, found ${JSON.stringify(w)}`,
+      `'weights' must be {byteLength, checksum: {algorithm: "crc32", value: <8 hex digits>}}, found ${show(w)}`,
     );
   }
   const weightBytes = w.byteLength as number;
@@ -365,6 +501,14 @@ export function deserializeModel(bytes: Uint8Array, options: DeserializeOptions 
       "trailing-data",
     );
   }
+  for (let i = manifestEnd; i < start; i++) {
+    if (bytes[i] !== 0) {
+      throw err(
+        `invalid manifest padding: bytes ${manifestEnd}..${start} after the manifest must be zero, byte ${i} is ${bytes[i]} (the file is corrupted)`,
+        "manifest",
+      );
+    }
+  }
   const weights = bytes.subarray(start, end);
   const crc = hex32(crc32(weights));
   if (crc !== w.checksum.value) {
@@ -373,34 +517,7 @@ export function deserializeModel(bytes: Uint8Array, options: DeserializeOptions 
       "checksum",
     );
   }
-  if (!Array.isArray(raw.params)) throw bad("'params' is not an array");
-  const entries = new Map<string, ManifestParam>();
-  raw.params.forEach((p: unknown, i: number) => {
-    if (!isRecord(p) || typeof p.name !== "string") throw bad(`params[${i}] has no name`);
-    const where = `param '${p.name}'`;
-    if (entries.has(p.name)) throw bad(`${where} is listed twice`);
-    if (!isShape(p.shape)) throw bad(`${where} has invalid shape ${JSON.stringify(p.shape)}`);
-    if (!isDType(p.dtype)) throw bad(`${where} has invalid dtype ${JSON.stringify(p.dtype)}`);
-    const need = sizeOf(p.shape) * bytesPer(p.dtype);
-    if (p.byteLength !== need) {
-      throw bad(
-        `${where} (${p.dtype} ${shapeToString(p.shape)}) has byteLength ${JSON.stringify(p.byteLength)}, expected ${need}`,
-      );
-    }
-    const off = p.offset;
-    if (
-      typeof off !== "number" ||
-      !Number.isInteger(off) ||
-      off < 0 ||
-      off % 8 !== 0 ||
-      off + need > weightBytes
-    ) {
-      throw bad(
-        `${where} has offset ${JSON.stringify(off)}: it must be a multiple of 8 with offset + ${need} <= ${weightBytes} (the weights' length)`,
-      );
-    }
-    entries.set(p.name, { name: p.name, shape: p.shape, dtype: p.dtype, offset: off, byteLength: need });
-  });
+  const entries = readParamEntries(raw.params, weightBytes, bad);
   let graph: Graph;
   try {
     graph = parseGraph(raw.graph);
@@ -428,6 +545,7 @@ export function deserializeModel(bytes: Uint8Array, options: DeserializeOptions 
     if (!Object.hasOwn(graph.params, name))
       throw bad(`param '${name}' is stored but the saved graph does not declare it`);
   }
+  checkLayout(entries, weights, bad);
 
   if (options.expectGraph) {
     const expected = options.expectGraph.params;

@@ -306,7 +306,8 @@ export function classificationReport(
     }
   }
   const lastHeading = "weighted avg";
-  const width = Math.max(...names.map((n) => n.length), lastHeading.length, digits);
+  // a loop, not Math.max(...names): spreading a huge array overflows the call stack
+  const width = names.reduce((w, n) => Math.max(w, n.length), Math.max(lastHeading.length, digits));
   const num = (v: number): string => ` ${pyFixed(v, digits).padStart(9)}`;
   const int = (v: number): string => ` ${String(v).padStart(9)}`;
   const row = (name: string, s: ClassScores): string =>

@@ -379,9 +379,10 @@ export class Model {
   private shapesFor(count: number, withTarget: boolean): Record<string, ConcreteShape> {
     const shape = (info: IoInfo) =>
       this.convention === "row" ? [count, ...info.sample] : [...info.sample, count];
-    const s: Record<string, ConcreteShape> = { [this.input]: shape(this.xInfo) };
-    if (withTarget) s[this.target] = shape(this.yInfo);
-    return s;
+    // a name such as `__proto__` must be an own key: assigning it would set the prototype
+    const entries: [string, ConcreteShape][] = [[this.input, shape(this.xInfo)]];
+    if (withTarget) entries.push([this.target, shape(this.yInfo)]);
+    return Object.fromEntries(entries);
   }
 
   private checkBatch(count: number): void {
@@ -406,7 +407,16 @@ export class Model {
     }
     const plan = this.trainExe.plan(this.shapesFor(batchSize, true));
     const grads: Record<string, Tensor> = {};
-    for (const p of this.trainable) grads[p] = plan.outputs[gradName(p)]!;
+    for (const p of this.trainable) {
+      // defined, not assigned: `grads.__proto__ = g` would set the prototype. (Not Object.fromEntries:
+      // with its objects, the optimizers' for-in over grads allocated in every step; see model.test.ts.)
+      Object.defineProperty(grads, p, {
+        value: plan.outputs[gradName(p)]!,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
     const tp = { ...this.views(batchSize, plan, true), grads } as TrainingPlan;
     this.trainPlans.set(batchSize, tp);
     return tp;

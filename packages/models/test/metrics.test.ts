@@ -100,6 +100,14 @@ describe("precisionRecallF1", () => {
 });
 
 describe("classificationReport", () => {
+  it("handles a huge number of classes (no spread of huge arrays)", () => {
+    const n = 200_000;
+    const labels = Int32Array.from({ length: n }, (_, i) => i);
+    const text = classificationReport(labels, labels);
+    expect(text.split("\n").length).toBeGreaterThan(n);
+    expect(text).toContain("accuracy");
+  });
+
   it("prints scikit-learn's documentation example exactly", () => {
     const expected = [
       "              precision    recall  f1-score   support",
