@@ -20,3 +20,13 @@ export function hex32(v: number): string {
 export function fmt(n: number): string {
   return n.toLocaleString("en-US");
 }
+
+/**
+ * Decodes bytes as Latin-1 (one character per byte), one byte at a time: no spreading of the array into
+ * a call, which overflows the stack for long inputs.
+ */
+export function latin1(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
+  return s;
+}

@@ -26,6 +26,17 @@ export type DatasetErrorCode =
   | "missing-variable"
   /** A valid file that uses a feature this reader does not implement (MAT v7.3, sparse matrices, ...). */
   | "unsupported"
+  /**
+   * Decompressed data exceeds the size its header declares or the `maxBytes` limit; decoding stopped
+   * there (a decompression bomb, or a genuinely larger file: raise `maxBytes`).
+   */
+  | "too-large"
+  /**
+   * A local file cannot be read (permission denied, a directory in its place, an I/O error, or a path
+   * given explicitly that does not exist); the message names the path and the system error code. A file
+   * that is there but unreadable is not downloaded again.
+   */
+  | "unreadable"
   /** A downloaded file's SHA-256 differs from the published one. */
   | "checksum-mismatch"
   /** Files are missing locally and could not be downloaded. */

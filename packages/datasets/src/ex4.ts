@@ -26,6 +26,8 @@ export interface Ex4Options {
   file?: string;
   /** Element type of the returned tensors (default `"float32"`; the files hold doubles). */
   dtype?: DType;
+  /** Limit on what the MAT-file may decode, in bytes (default 256 MiB; see `MatOptions.maxBytes`). */
+  maxBytes?: number;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface Ex4Options {
  */
 export function parseEx4Data(bytes: BytesLike, options: Ex4Options = {}): Ex4Data {
   const file = options.file ?? "ex4data1.mat";
-  const mat = readMat(bytes, { file });
+  const mat = readMat(bytes, { file, maxBytes: options.maxBytes });
   const x = matMatrix(mat, "X", { cols: 400, dtype: options.dtype ?? "float32" });
   const yv = matMatrix(mat, "y", { dtype: "float64" });
   const [r, c] = yv.shape as [number, number];
@@ -220,7 +222,7 @@ export interface Ex4Weights {
  * @throws DatasetError when a variable is missing or has another shape
  */
 export function parseEx4Weights(bytes: BytesLike, options: Ex4Options = {}): Ex4Weights {
-  const mat = readMat(bytes, { file: options.file ?? "ex4weights.mat" });
+  const mat = readMat(bytes, { file: options.file ?? "ex4weights.mat", maxBytes: options.maxBytes });
   const dtype = options.dtype ?? "float32";
   return {
     theta1: matMatrix(mat, "Theta1", { rows: 25, cols: 401, dtype }),

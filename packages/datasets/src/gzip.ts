@@ -1,11 +1,15 @@
 /**
- * gzip and zlib decoding with integrity checks. fflate inflates the deflate stream (fast, browser-safe);
- * this module parses the gzip/zlib framing itself so that it can verify what fflate does not: the gzip
- * CRC-32 and length trailer, the zlib Adler-32 trailer. A truncated or bit-flipped file therefore fails
- * loudly instead of yielding silently wrong data.
+ * gzip and zlib decoding with integrity checks and output limits. fflate inflates the deflate stream
+ * (fast, browser-safe); this module parses the gzip/zlib framing itself so that it can verify what fflate
+ * does not: the gzip CRC-32 and length trailer, the zlib Adler-32 trailer. A truncated or bit-flipped
+ * file therefore fails loudly instead of yielding silently wrong data.
+ *
+ * Decompression bombs: the deflate stream is fed to fflate in small steps and every output chunk is
+ * counted before it is stored, so decoding stops as soon as the output exceeds the size the content
+ * declares (e.g. its IDX header) or `maxBytes`; the output buffer never grows beyond that limit.
  * @module
  */
-import { inflateSync } from "fflate";
+import { Inflate } from "fflate";
 import { asBytes, type BytesLike, fmt, hex32 } from "./bytes.js";
 import { DatasetError } from "./errors.js";
 
@@ -69,15 +73,155 @@ export function adler32(data: Uint8Array): number {
   return ((b << 16) | a) >>> 0;
 }
 
+/** Default limit on the decompressed size of one file (or, for a MAT-file, of all its compressed elements): 256 MiB. */
+export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+
+/** The size a file's content declares in its first bytes (e.g. its IDX header). */
+export interface DeclaredSize {
+  /** The number of bytes the decompressed content may have at most. */
+  readonly bytes: number;
+  /** What declares it, for messages, e.g. `"the IDX header"` or `"its miMATRIX tag"`. */
+  readonly by: string;
+  /** Details for messages, e.g. `"dimensions [60000,28,28] of uint8"`. */
+  readonly detail?: string;
+}
+
+/** Limits on decompressed output (protection against decompression bombs). */
+export interface DecompressOptions {
+  /**
+   * The largest decompressed size accepted, in bytes (default {@link DEFAULT_MAX_BYTES}, 256 MiB).
+   * Decoding stops with a `too-large` {@link DatasetError} as soon as the output exceeds it.
+   */
+  maxBytes?: number;
+  /**
+   * Reads the size the content declares from its first decompressed bytes; called after each output
+   * chunk until it returns a value (return `undefined` while more bytes are needed). Decoding then stops
+   * as soon as the output exceeds that size. It may throw a {@link DatasetError} to stop at once (a wrong
+   * magic number, say).
+   */
+  declaredSize?: (head: Uint8Array) => DeclaredSize | undefined;
+}
+
+/** Compressed bytes given to fflate at a time after the first step: at most 1032x as many come out. */
+const INFLATE_STEP = 16 * 1024;
+/** The first step is smaller, so that a header-declared size is known after at most ~1 MiB of output. */
+const FIRST_INFLATE_STEP = 1024;
+/** A size in a gzip trailer is trusted to preallocate the output only up to this many times the file size. */
+const MAX_TRUSTED_RATIO = 64;
+
+/** A byte count for messages (sizes beyond 2^53 are reported as such rather than rounded). */
+function fmtBytes(n: number): string {
+  return Number.isSafeInteger(n) ? fmt(n) : `more than ${fmt(Number.MAX_SAFE_INTEGER)}`;
+}
+
 /**
- * The uncompressed length a gzip file declares in its trailer, when plausible (deflate expands at most
- * ~1032x; capped at 256 MiB), else null: a truncated file has garbage there. Used to size the output
- * buffer in one go; the decoders check the real length anyway.
+ * Collects decompressed chunks into one buffer, enforcing the limits of {@link DecompressOptions} chunk by
+ * chunk: nothing beyond the limit is ever stored, and the buffer never grows beyond the limit. Used by
+ * the portable decoders here and by the Node decoder of `@gradgraph/datasets/node`.
+ */
+export class InflateSink {
+  private out: Uint8Array;
+  private n = 0;
+  private limit: number;
+  private limitText: string;
+  private declared: DecompressOptions["declaredSize"];
+  /** Preallocating more than this (from a hint or a declared size) is not trusted. */
+  private readonly plausible: number;
+
+  /**
+   * @param file file name for messages
+   * @param what the stream, for messages (e.g. "gzip data")
+   * @param options the limits
+   * @param sizeHint the size the container announces (the gzip trailer), or null
+   * @param compressedLength the size of the compressed input: sizes announced or declared are trusted
+   *   to preallocate the output only up to 64 times this (real data sets compress far less); beyond
+   *   that the buffer grows with the output
+   * @param limitText how to name `maxBytes` in messages (default "the limit maxBytes")
+   */
+  constructor(
+    readonly file: string,
+    readonly what: string,
+    options: DecompressOptions,
+    sizeHint: number | null,
+    compressedLength: number,
+    limitText = "the limit maxBytes",
+  ) {
+    const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    if (!(max >= 0)) throw new RangeError(`maxBytes must be a number of bytes >= 0, got ${max}`);
+    this.limit = max;
+    this.limitText = limitText;
+    this.declared = options.declaredSize;
+    this.plausible = Math.max(1 << 16, MAX_TRUSTED_RATIO * compressedLength);
+    const initial = sizeHint !== null && sizeHint <= this.plausible ? sizeHint : 4 * compressedLength;
+    this.out = new Uint8Array(Math.min(Math.max(initial, 1024), max, 2 ** 31));
+  }
+
+  /** Number of bytes collected so far. */
+  get length(): number {
+    return this.n;
+  }
+
+  /**
+   * Adds a chunk of output.
+   * @throws DatasetError `too-large` when the output would exceed the limit, or what `declaredSize` throws
+   */
+  push(chunk: Uint8Array): void {
+    const end = this.n + chunk.length;
+    if (end > this.limit) this.tooLarge(end);
+    if (end > this.out.length) this.grow(Math.min(this.limit, Math.max(end, 2 * this.out.length)));
+    this.out.set(chunk, this.n);
+    this.n = end;
+    if (this.declared) {
+      const d = this.declared(this.out.subarray(0, this.n));
+      if (d) this.setDeclared(d);
+    }
+  }
+
+  private tooLarge(end: number): never {
+    throw new DatasetError(
+      "too-large",
+      this.file,
+      `${this.what} exceeds ${fmtBytes(this.limit)} bytes, ${this.limitText}: decompression stopped at ${fmt(end)} bytes of output (a decompression bomb or a corrupt file; raise maxBytes if the file is genuine)`,
+    );
+  }
+
+  private setDeclared(d: DeclaredSize): void {
+    this.declared = undefined;
+    const detail = d.detail ? ` (${d.detail})` : "";
+    if (d.bytes > this.limit) {
+      throw new DatasetError(
+        "too-large",
+        this.file,
+        `${this.what}: ${d.by} declares ${fmtBytes(d.bytes)} bytes${detail}, more than ${this.limitText} = ${fmtBytes(this.limit)} bytes (raise maxBytes if the file is genuine)`,
+      );
+    }
+    this.limit = d.bytes;
+    this.limitText = `the size ${d.by} declares${detail}`;
+    if (this.n > this.limit) this.tooLarge(this.n);
+    // The exact size is known: one allocation, if plausible for the input's size.
+    const size = Math.min(this.limit, this.plausible);
+    if (this.out.length < size) this.grow(size);
+  }
+
+  private grow(size: number): void {
+    const next = new Uint8Array(size);
+    next.set(this.out.subarray(0, this.n));
+    this.out = next;
+  }
+
+  /** The collected output (the buffer itself when it is full, else a trimmed copy). */
+  result(): Uint8Array {
+    return this.n === this.out.length ? this.out : this.out.slice(0, this.n);
+  }
+}
+
+/**
+ * The uncompressed length a gzip file declares in its trailer (garbage when the file is truncated or
+ * has trailing data), or null when the file is too short to have one. Only a hint: see {@link InflateSink}.
  */
 export function gzipSizeHint(d: Uint8Array): number | null {
   if (d.length < 18) return null;
-  const isize = new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(d.length - 4, true);
-  return isize <= d.length * 1032 && isize <= 2 ** 28 ? isize : null;
+  return new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(d.length - 4, true);
 }
 
 /** Returns true when `bytes` starts with the gzip signature 1f 8b. */
@@ -86,11 +230,22 @@ export function isGzip(bytes: BytesLike): boolean {
   return b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 }
 
-/** Inflates a raw deflate stream, turning fflate's errors into {@link DatasetError}s naming the file. */
-function inflate(data: Uint8Array, file: string, what: string, out?: Uint8Array): Uint8Array {
+/**
+ * Inflates a raw deflate stream into `sink`, a few kilobytes of input at a time, turning fflate's errors
+ * into {@link DatasetError}s naming the file. Data after the end of the deflate stream is ignored.
+ */
+function inflateInto(data: Uint8Array, sink: InflateSink): void {
+  const { file, what } = sink;
+  let fed = 0;
   try {
-    return out ? inflateSync(data, { out }) : inflateSync(data);
+    const inflater = new Inflate((chunk) => sink.push(chunk));
+    do {
+      const end = Math.min(data.length, fed + (fed === 0 ? FIRST_INFLATE_STEP : INFLATE_STEP));
+      inflater.push(data.subarray(fed, end), end === data.length);
+      fed = end;
+    } while (fed < data.length);
   } catch (e) {
+    if (e instanceof DatasetError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
     if ((e as { code?: unknown }).code === 0) {
       throw new DatasetError(
@@ -105,13 +260,10 @@ function inflate(data: Uint8Array, file: string, what: string, out?: Uint8Array)
 }
 
 /**
- * Decompresses a single-member gzip file and verifies its CRC-32 and length trailer.
- * @param bytes the whole `.gz` file
- * @param file name used in error messages
+ * Checks a gzip header and returns the offset of the deflate data.
  * @throws DatasetError (`bad-magic`, `truncated`, `corrupt`, `unsupported`) naming `file`
  */
-export function gunzip(bytes: BytesLike, file = "<gzip data>"): Uint8Array {
-  const d = asBytes(bytes);
+function gzipDataOffset(d: Uint8Array, file: string): number {
   if (d.length < 2 || d[0] !== 0x1f || d[1] !== 0x8b) {
     const found = Array.from(d.subarray(0, 2), (x) => x.toString(16).padStart(2, "0")).join(" ");
     throw new DatasetError(
@@ -158,40 +310,95 @@ export function gunzip(bytes: BytesLike, file = "<gzip data>"): Uint8Array {
       `gzip header runs to byte ${pos} but the file has only ${d.length} bytes`,
     );
   }
+  return pos;
+}
+
+/**
+ * Checks the gzip trailer against the decoded data. Looks for the real trailer (the CRC-32 and length of
+ * `out`) first, so that data after the end of the gzip data (garbage, or a second member) is reported
+ * with its byte offset instead of as a meaningless trailer value.
+ */
+function checkGzipTrailer(d: Uint8Array, dataOffset: number, out: Uint8Array, file: string): void {
   const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
   const expectedCrc = view.getUint32(d.length - 8, true);
   const isize = view.getUint32(d.length - 4, true);
-  const body = d.subarray(pos, d.length - 8);
-  const size = gzipSizeHint(d);
-  const out = inflate(body, file, "gzip data", size === null ? undefined : new Uint8Array(size));
-  if (out.length !== isize) {
+  const crc = crc32(out);
+  const size = out.length >>> 0;
+  // The real trailer is the first place after the header holding this CRC-32 and length (a chance
+  // match inside the deflate data has probability 2^-64 per byte).
+  for (
+    let i = d.indexOf(crc & 255, dataOffset);
+    i !== -1 && i + 8 < d.length;
+    i = d.indexOf(crc & 255, i + 1)
+  ) {
+    if (view.getUint32(i, true) === crc && view.getUint32(i + 4, true) === size) {
+      const end = i + 8;
+      const next =
+        d[end] === 0x1f && d[end + 1] === 0x8b
+          ? "it starts a second gzip member (concatenated gzip files are not supported)"
+          : "expected the file to end there";
+      throw new DatasetError(
+        "corrupt",
+        file,
+        `${fmt(d.length - end)} bytes of unexpected data after the end of the gzip data at byte ${fmt(end)} (the file has ${fmt(d.length)} bytes; ${next})`,
+      );
+    }
+  }
+  if (crc === expectedCrc && isize === size) return;
+  if (isize !== size) {
     throw new DatasetError(
       "corrupt",
       file,
       `gzip length check failed: the trailer says ${fmt(isize)} uncompressed bytes, found ${fmt(out.length)} (truncated, corrupt or multi-member gzip)`,
     );
   }
-  const crc = crc32(out);
-  if (crc !== expectedCrc) {
-    throw new DatasetError(
-      "corrupt",
-      file,
-      `gzip CRC-32 check failed: expected ${hex32(expectedCrc)} (from the trailer), found ${hex32(crc)}`,
-    );
-  }
-  return out;
-}
-
-/** Returns `bytes` gunzipped (and checked) when it starts with the gzip signature, unchanged otherwise. */
-export function maybeGunzip(bytes: BytesLike, file = "<data>"): Uint8Array {
-  return isGzip(bytes) ? gunzip(bytes, file) : asBytes(bytes);
+  throw new DatasetError(
+    "corrupt",
+    file,
+    `gzip CRC-32 check failed: expected ${hex32(expectedCrc)} (from the trailer), found ${hex32(crc)}`,
+  );
 }
 
 /**
- * Decompresses a zlib stream (RFC 1950, as in MAT-file `miCOMPRESSED` elements) and verifies its Adler-32.
- * @param what describes the stream in error messages, e.g. "compressed element at byte 128"
+ * Decompresses a single-member gzip file and verifies its CRC-32 and length trailer. Decoding stops as
+ * soon as the output exceeds `options.maxBytes` (default 256 MiB) or the size `options.declaredSize`
+ * reads from the first bytes.
+ * @param bytes the whole `.gz` file
+ * @param file name used in error messages
+ * @param options output limits
+ * @throws DatasetError (`bad-magic`, `truncated`, `corrupt`, `unsupported`, `too-large`) naming `file`
  */
-export function unzlib(bytes: BytesLike, file = "<zlib data>", what = "zlib data"): Uint8Array {
+export function gunzip(bytes: BytesLike, file = "<gzip data>", options: DecompressOptions = {}): Uint8Array {
+  const d = asBytes(bytes);
+  const pos = gzipDataOffset(d, file);
+  const sink = new InflateSink(file, "gzip data", options, gzipSizeHint(d), d.length);
+  inflateInto(d.subarray(pos, d.length - 8), sink);
+  const out = sink.result();
+  checkGzipTrailer(d, pos, out, file);
+  return out;
+}
+
+/**
+ * Returns `bytes` gunzipped (and checked, within the limits of `options`) when it starts with the gzip
+ * signature, unchanged otherwise.
+ */
+export function maybeGunzip(bytes: BytesLike, file = "<data>", options: DecompressOptions = {}): Uint8Array {
+  return isGzip(bytes) ? gunzip(bytes, file, options) : asBytes(bytes);
+}
+
+/**
+ * Decompresses a zlib stream (RFC 1950, as in MAT-file `miCOMPRESSED` elements) and verifies its Adler-32,
+ * within the limits of `options` (as {@link gunzip}).
+ * @param what describes the stream in error messages, e.g. "compressed element at byte 128"
+ * @param limitText how messages name `options.maxBytes` (default "the limit maxBytes")
+ */
+export function unzlib(
+  bytes: BytesLike,
+  file = "<zlib data>",
+  what = "zlib data",
+  options: DecompressOptions = {},
+  limitText?: string,
+): Uint8Array {
   const d = asBytes(bytes);
   if (d.length < 6) {
     throw new DatasetError(
@@ -211,7 +418,9 @@ export function unzlib(bytes: BytesLike, file = "<zlib data>", what = "zlib data
   }
   if (flg & 32)
     throw new DatasetError("unsupported", file, `${what}: zlib preset dictionaries are not supported`);
-  const out = inflate(d.subarray(2, d.length - 4), file, what);
+  const sink = new InflateSink(file, what, options, null, d.length, limitText);
+  inflateInto(d.subarray(2, d.length - 4), sink);
+  const out = sink.result();
   const expected = new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(d.length - 4, false);
   const found = adler32(out);
   if (found !== expected) {

@@ -7,7 +7,7 @@ import { allocArray, type DType, Tensor } from "@gradgraph/core";
 import type { BytesLike } from "./bytes.js";
 import { fmt, hex32 } from "./bytes.js";
 import { DatasetError } from "./errors.js";
-import { maybeGunzip } from "./gzip.js";
+import { type DeclaredSize, maybeGunzip } from "./gzip.js";
 
 /** Element types of the IDX format (the third byte of the magic number: 0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e). */
 export type IdxElementType = "uint8" | "int8" | "int16" | "int32" | "float32" | "float64";
@@ -26,6 +26,11 @@ export interface IdxArray {
 export interface IdxOptions {
   /** File name used in error messages (default `"<idx data>"`). */
   file?: string;
+  /**
+   * Largest decompressed size accepted for gzip'd input, in bytes (default 256 MiB, `DEFAULT_MAX_BYTES`).
+   * Decompression also stops as soon as the output exceeds the size the IDX header declares.
+   */
+  maxBytes?: number;
 }
 
 const IDX_TYPES: Record<number, [IdxElementType, number]> = {
@@ -44,7 +49,8 @@ interface IdxHeader {
   dataOffset: number;
 }
 
-function readHeader(d: Uint8Array, file: string): IdxHeader {
+/** Checks the magic number (bytes 0-3); returns the element type, its size and the rank. */
+function readMagic(d: Uint8Array, file: string): [IdxElementType, number, number] {
   if (d.length < 4) {
     throw new DatasetError(
       "truncated",
@@ -52,18 +58,21 @@ function readHeader(d: Uint8Array, file: string): IdxHeader {
       `IDX header truncated: expected at least 4 bytes, found ${d.length}`,
     );
   }
-  const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
-  const magic = view.getUint32(0, false);
-  const typeCode = d[2]!;
+  const t = IDX_TYPES[d[2]!];
   const rank = d[3]!;
-  const t = IDX_TYPES[typeCode];
   if (d[0] !== 0 || d[1] !== 0 || t === undefined || rank === 0) {
+    const magic = new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(0, false);
     throw new DatasetError(
       "bad-magic",
       file,
       `not an IDX file: expected a magic number 0x0000TTNN (TT in 08,09,0b,0c,0d,0e; NN >= 1) at byte 0, found ${hex32(magic)}`,
     );
   }
+  return [t[0], t[1], rank];
+}
+
+function readHeader(d: Uint8Array, file: string): IdxHeader {
+  const [type, size, rank] = readMagic(d, file);
   const dataOffset = 4 + 4 * rank;
   if (d.length < dataOffset) {
     throw new DatasetError(
@@ -72,14 +81,20 @@ function readHeader(d: Uint8Array, file: string): IdxHeader {
       `IDX header truncated: ${rank} dimensions need ${dataOffset} header bytes, found ${d.length}`,
     );
   }
+  const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
   const shape: number[] = [];
   for (let i = 0; i < rank; i++) shape.push(view.getUint32(4 + 4 * i, false));
-  return { type: t[0], size: t[1], shape, dataOffset };
+  return { type, size, shape, dataOffset };
+}
+
+/** The byte length of a whole IDX file with header `h`. */
+function idxLength(h: IdxHeader): number {
+  return h.dataOffset + h.shape.reduce((a, b) => a * b, 1) * h.size;
 }
 
 function checkLength(d: Uint8Array, h: IdxHeader, file: string): number {
   const count = h.shape.reduce((a, b) => a * b, 1);
-  const expected = h.dataOffset + count * h.size;
+  const expected = idxLength(h);
   if (d.length !== expected) {
     throw new DatasetError(
       d.length < expected ? "truncated" : "length-mismatch",
@@ -91,13 +106,39 @@ function checkLength(d: Uint8Array, h: IdxHeader, file: string): number {
 }
 
 /**
+ * For the decoders' `declaredSize` option: reads the size of the whole IDX file from its header once the
+ * first decompressed bytes are out, so that gzip decompression stops as soon as the output exceeds it.
+ * @param file file name for messages
+ * @param expected an MNIST magic number to check at once (as {@link parseMnistImages} and
+ *   {@link parseMnistLabels} do), so that a file of zeros fails on its first bytes
+ * @throws DatasetError `bad-magic` when the first 4 bytes are not an IDX (or the expected) magic number
+ */
+export function idxDeclaredSize(
+  file: string,
+  expected?: { magic: number; what: string },
+): (head: Uint8Array) => DeclaredSize | undefined {
+  return (head) => {
+    if (head.length < 4) return undefined;
+    if (expected) expectMagic(head, expected.magic, expected.what, file);
+    const [, , rank] = readMagic(head, file);
+    if (head.length < 4 + 4 * rank) return undefined;
+    const h = readHeader(head, file);
+    return {
+      bytes: idxLength(h),
+      by: "the IDX header",
+      detail: `dimensions [${h.shape.join(",")}] of ${h.type}`,
+    };
+  };
+}
+
+/**
  * Decodes any IDX file (gzip'd or raw): checks the magic number and that the byte length matches the
  * dimensions exactly.
  * @throws DatasetError naming the file on a bad magic number, truncation or length mismatch
  */
 export function parseIdx(bytes: BytesLike, options: IdxOptions = {}): IdxArray {
   const file = options.file ?? "<idx data>";
-  const d = maybeGunzip(bytes, file);
+  const d = maybeGunzip(bytes, file, { maxBytes: options.maxBytes, declaredSize: idxDeclaredSize(file) });
   const h = readHeader(d, file);
   const count = checkLength(d, h, file);
   const body = d.subarray(h.dataOffset);
@@ -164,8 +205,12 @@ export interface MnistImageOptions extends IdxOptions {
 export function parseMnistImages(bytes: BytesLike, options: MnistImageOptions = {}): Tensor {
   const file = options.file ?? "<mnist images>";
   const size = options.imageSize ?? 28;
-  const d = maybeGunzip(bytes, file);
-  expectMagic(d, 0x803, "IDX3 unsigned-byte images", file);
+  const magic = { magic: 0x803, what: "IDX3 unsigned-byte images" };
+  const d = maybeGunzip(bytes, file, {
+    maxBytes: options.maxBytes,
+    declaredSize: idxDeclaredSize(file, magic),
+  });
+  expectMagic(d, magic.magic, magic.what, file);
   const h = readHeader(d, file);
   const [n, rows, cols] = h.shape as [number, number, number];
   if (rows !== size || cols !== size) {
@@ -190,8 +235,12 @@ export function parseMnistImages(bytes: BytesLike, options: MnistImageOptions = 
  */
 export function parseMnistLabels(bytes: BytesLike, options: IdxOptions = {}): Uint8Array {
   const file = options.file ?? "<mnist labels>";
-  const d = maybeGunzip(bytes, file);
-  expectMagic(d, 0x801, "IDX1 unsigned-byte labels", file);
+  const magic = { magic: 0x801, what: "IDX1 unsigned-byte labels" };
+  const d = maybeGunzip(bytes, file, {
+    maxBytes: options.maxBytes,
+    declaredSize: idxDeclaredSize(file, magic),
+  });
+  expectMagic(d, magic.magic, magic.what, file);
   const h = readHeader(d, file);
   const n = checkLength(d, h, file);
   const labels = d.slice(h.dataOffset);

@@ -11,7 +11,15 @@ export * from "./digits.js";
 export * from "./errors.js";
 export * from "./ex4.js";
 export * from "./generators.js";
-export { gunzip, isGzip, maybeGunzip, unzlib } from "./gzip.js";
+export {
+  DEFAULT_MAX_BYTES,
+  type DeclaredSize,
+  type DecompressOptions,
+  gunzip,
+  isGzip,
+  maybeGunzip,
+  unzlib,
+} from "./gzip.js";
 export * from "./idx.js";
 export * from "./manifest.js";
 export * from "./mat.js";

@@ -6,9 +6,15 @@
  * @module
  */
 import { allocArray, type DType, Tensor } from "@gradgraph/core";
-import { asBytes, type BytesLike, fmt } from "./bytes.js";
+import { asBytes, type BytesLike, fmt, latin1 } from "./bytes.js";
 import { DatasetError } from "./errors.js";
-import { unzlib } from "./gzip.js";
+import { DEFAULT_MAX_BYTES, type DeclaredSize, unzlib } from "./gzip.js";
+
+/**
+ * The longest variable name accepted, in bytes: 4,096. MATLAB's own limit (`namelengthmax`) is 63
+ * characters; a longer name means a corrupt or hostile file.
+ */
+export const MAT_MAX_NAME_BYTES = 4096;
 
 /** The MATLAB class of a variable (`mxDOUBLE_CLASS` is `"double"`, and so on). */
 export type MatClass =
@@ -137,6 +143,43 @@ function typeName(t: number): string {
   return MI_NAMES[t] ? `${MI_NAMES[t]} (${t})` : `unknown type ${t}`;
 }
 
+/** What one file may decode, shared by the readers of its elements (see {@link MatOptions.maxBytes}). */
+interface Budget {
+  /** The limit for each of the two totals below. */
+  readonly max: number;
+  /** Bytes decompressed from miCOMPRESSED elements so far. */
+  inflated: number;
+  /** Bytes of float64 values decoded so far (8 per value). */
+  decoded: number;
+}
+
+/**
+ * For the zlib decoder's `declaredSize` option: the size of the miMATRIX element at the start of a
+ * compressed element, read from its tag, so that inflation stops as soon as the output exceeds it.
+ */
+function compressedElementSize(
+  le: boolean,
+  file: string,
+  what: string,
+): (head: Uint8Array) => DeclaredSize | undefined {
+  return (head) => {
+    if (head.length < 8) return undefined;
+    const view = new DataView(head.buffer, head.byteOffset, 8);
+    const w = view.getUint32(0, le);
+    const small = w >>> 16 !== 0;
+    const type = small ? w & 0xffff : w;
+    if (type !== 14) {
+      throw new DatasetError(
+        "bad-structure",
+        file,
+        `element at byte 0: expected miMATRIX (14), found ${typeName(type)} (inside the ${what})`,
+      );
+    }
+    const nbytes = small ? w >>> 16 : view.getUint32(4, le);
+    return { bytes: 8 + Math.ceil(nbytes / 8) * 8, by: "its miMATRIX tag" };
+  };
+}
+
 interface Tag {
   type: number;
   nbytes: number;
@@ -155,11 +198,12 @@ class ElementReader {
     readonly file: string,
     /** Describes where `bytes` sits, e.g. "" for the file, " (inside the compressed element at byte 128)". */
     readonly context: string,
+    readonly budget: Budget,
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  fail(code: "truncated" | "bad-structure" | "unsupported", detail: string): never {
+  fail(code: "truncated" | "bad-structure" | "unsupported" | "too-large", detail: string): never {
     throw new DatasetError(code, this.file, `${detail}${this.context}`);
   }
 
@@ -206,7 +250,16 @@ class ElementReader {
         `${what}: ${fmt(t.nbytes)} bytes is not a whole number of ${typeName(t.type)} values`,
       );
     }
-    const out = new Float64Array(t.nbytes / size);
+    const count = t.nbytes / size;
+    const b = this.budget;
+    if (b.decoded + 8 * count > b.max) {
+      this.fail(
+        "too-large",
+        `${what} at byte ${t.data - 8}: ${fmt(count)} values take ${fmt(8 * count)} bytes as float64, more than the ${fmt(b.max - b.decoded)} bytes left of the limit maxBytes = ${fmt(b.max)} bytes (all values of the file together; raise maxBytes if the file is genuine)`,
+      );
+    }
+    b.decoded += 8 * count;
+    const out = new Float64Array(count);
     for (let i = 0; i < out.length; i++) out[i] = read(this.view, t.data + i * size, this.le);
     return out;
   }
@@ -233,6 +286,9 @@ class ElementReader {
       );
     }
     const dims = Array.from(this.numbers(dimsTag, "dimensions"));
+    if (dims.some((n) => n < 0)) {
+      this.fail("bad-structure", `dimensions of the ${at}: expected sizes >= 0, found ${dims.join("x")}`);
+    }
     const nameTag = this.tag(dimsTag.next, end, `array name of the ${at}`);
     if (nameTag.type !== 1 && nameTag.type !== 2) {
       this.fail(
@@ -240,7 +296,13 @@ class ElementReader {
         `array name of the ${at}: expected miINT8 (1), found ${typeName(nameTag.type)}`,
       );
     }
-    const name = String.fromCharCode(...this.bytes.subarray(nameTag.data, nameTag.data + nameTag.nbytes));
+    if (nameTag.nbytes > MAT_MAX_NAME_BYTES) {
+      this.fail(
+        "bad-structure",
+        `array name of the ${at} is ${fmt(nameTag.nbytes)} bytes long: expected at most ${fmt(MAT_MAX_NAME_BYTES)} bytes (MAT_MAX_NAME_BYTES)`,
+      );
+    }
+    const name = latin1(this.bytes.subarray(nameTag.data, nameTag.data + nameTag.nbytes));
     const base = { name, className, dims, logical: (flags & 0x200) !== 0, global: (flags & 0x400) !== 0 };
     if (!NUMERIC.has(className)) return { ...base, data: null, imag: null };
     const count = dims.reduce((a, b) => a * b, 1);
@@ -265,6 +327,13 @@ class ElementReader {
 export interface MatOptions {
   /** File name used in error messages (default `"<mat file>"`). */
   file?: string;
+  /**
+   * Limit, in bytes, on each of two totals for the whole file (default 256 MiB, `DEFAULT_MAX_BYTES`):
+   * the data decompressed from all miCOMPRESSED elements, and the decoded values of all variables
+   * (8 bytes each, as float64). Inflating an element also stops as soon as its output exceeds the size
+   * its miMATRIX tag declares. Exceeding either is a `too-large` {@link DatasetError}.
+   */
+  maxBytes?: number;
 }
 
 /**
@@ -289,7 +358,7 @@ export function readMat(bytes: BytesLike, options: MatOptions = {}): MatFile {
       `MAT-file header truncated: expected 128 bytes, found ${d.length}`,
     );
   }
-  const header = String.fromCharCode(...d.subarray(0, 116)).replace(/[\s\0]+$/, "");
+  const header = latin1(d.subarray(0, 116)).replace(/[\s\0]+$/, "");
   if (!header.startsWith("MATLAB")) {
     throw new DatasetError(
       "bad-magic",
@@ -321,7 +390,9 @@ export function readMat(bytes: BytesLike, options: MatOptions = {}): MatFile {
       `version at byte 124: expected 0x0100, found 0x${version.toString(16).padStart(4, "0")}`,
     );
   }
-  const top: ElementReader = new ElementReader(d, le, file, "");
+  const budget: Budget = { max: options.maxBytes ?? DEFAULT_MAX_BYTES, inflated: 0, decoded: 0 };
+  if (!(budget.max >= 0)) throw new RangeError(`maxBytes must be a number of bytes >= 0, got ${budget.max}`);
+  const top: ElementReader = new ElementReader(d, le, file, "", budget);
   const variables = new Map<string, MatVariable>();
   for (let pos = 128; pos < d.length; ) {
     const t = top.tag(pos, d.length, "element");
@@ -330,12 +401,19 @@ export function readMat(bytes: BytesLike, options: MatOptions = {}): MatFile {
       v = top.matrix(t.data, t.data + t.nbytes);
     } else if (t.type === 15) {
       const what = `compressed element at byte ${pos}`;
-      const inner: ElementReader = new ElementReader(
-        unzlib(d.subarray(t.data, t.data + t.nbytes), file, what),
-        le,
+      const limitText =
+        budget.inflated === 0
+          ? "the limit maxBytes"
+          : `what is left of the limit maxBytes (${fmt(budget.max)} bytes for all compressed elements together)`;
+      const inflated = unzlib(
+        d.subarray(t.data, t.data + t.nbytes),
         file,
-        ` (inside the ${what})`,
+        what,
+        { maxBytes: budget.max - budget.inflated, declaredSize: compressedElementSize(le, file, what) },
+        limitText,
       );
+      budget.inflated += inflated.length;
+      const inner: ElementReader = new ElementReader(inflated, le, file, ` (inside the ${what})`, budget);
       const it = inner.tag(0, inner.bytes.length, "element");
       if (it.type !== 14) {
         inner.fail("bad-structure", `element at byte 0: expected miMATRIX (14), found ${typeName(it.type)}`);

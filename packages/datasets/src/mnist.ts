@@ -77,12 +77,13 @@ export type MnistFileNames = { [K in keyof MnistBytes]?: string };
 export function parseMnistSet(
   imageBytes: BytesLike,
   labelBytes: BytesLike,
-  options: { imageFile?: string; labelFile?: string; dtype?: DType } = {},
+  options: { imageFile?: string; labelFile?: string; dtype?: DType; maxBytes?: number } = {},
 ): ImageSet {
   const imageFile = options.imageFile ?? "<mnist images>";
   const labelFile = options.labelFile ?? "<mnist labels>";
-  const y = parseMnistLabels(labelBytes, { file: labelFile });
-  const x = parseMnistImages(imageBytes, { file: imageFile, dtype: options.dtype ?? "float32" });
+  const { maxBytes } = options;
+  const y = parseMnistLabels(labelBytes, { file: labelFile, maxBytes });
+  const x = parseMnistImages(imageBytes, { file: imageFile, dtype: options.dtype ?? "float32", maxBytes });
   const n = x.shape[0]!;
   if (n !== y.length) {
     throw new DatasetError(
@@ -139,23 +140,28 @@ export function splitMnist<S extends MnistSplit = "train-test">(
 /**
  * Builds MNIST from the bytes of its four files (browser-safe: fetch the files yourself, or use
  * `loadMnist` from `@gradgraph/datasets/node`).
- * @param options the split, dtype and `names`: file names for error messages (default: the standard names)
+ * @param options the split, dtype, `names`: file names for error messages (default: the standard names),
+ *   and `maxBytes`: the largest decompressed size of a gzip'd file (default 256 MiB; decompression also
+ *   stops at the size each IDX header declares)
  */
 export function mnistFromBytes<S extends MnistSplit = "train-test">(
   files: MnistBytes,
-  options: MnistOptions<S> & { names?: MnistFileNames } = {},
+  options: MnistOptions<S> & { names?: MnistFileNames; maxBytes?: number } = {},
 ): MnistSplits<S> {
   const names = { ...DEFAULT_NAMES, ...options.names };
+  const { maxBytes } = options;
   const dtype = options.dtype ?? "float32";
   const train = parseMnistSet(files.trainImages, files.trainLabels, {
     imageFile: names.trainImages,
     labelFile: names.trainLabels,
     dtype,
+    maxBytes,
   });
   const test = parseMnistSet(files.testImages, files.testLabels, {
     imageFile: names.testImages,
     labelFile: names.testLabels,
     dtype,
+    maxBytes,
   });
   return splitMnist(train, test, options);
 }

@@ -162,8 +162,10 @@ export function splitIndices(
   const test: number[] = [];
   byClass.forEach((rows, c) => {
     rng.shuffle(rows);
-    test.push(...rows.slice(0, testPer[c]));
-    train.push(...rows.slice(testPer[c], testPer[c]! + trainPer[c]!));
+    // A loop, not push(...rows): spreading a large class into a call overflows the stack.
+    const t = testPer[c]!;
+    for (let i = 0; i < t; i++) test.push(rows[i]!);
+    for (let i = t; i < t + trainPer[c]!; i++) train.push(rows[i]!);
   });
   return { train: rng.shuffle(Int32Array.from(train)), test: rng.shuffle(Int32Array.from(test)) };
 }

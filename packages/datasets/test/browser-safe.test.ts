@@ -45,7 +45,6 @@ describe("entry points", () => {
       "node:fs/promises",
       "node:os",
       "node:path",
-      "node:util",
       "node:zlib",
     ]);
   });

@@ -3,7 +3,7 @@
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
+import { deflateRawSync, gzipSync, constants as zlibConstants, crc32 as zlibCrc32 } from "node:zlib";
 import { zlibSync } from "fflate";
 import { expect } from "vitest";
 import { DatasetError, type DatasetErrorCode } from "../src/index.js";
@@ -201,4 +201,83 @@ export function matFile(
   new DataView(header.buffer).setUint16(124, 0x0100, le);
   header.set(new TextEncoder().encode(le ? "IM" : "MI"), 126);
   return concat(header, ...elements);
+}
+
+// ---- decompression bombs, built without ever holding the inflated data ----
+
+/** One mebibyte. */
+export const MIB = 1 << 20;
+
+/**
+ * A raw deflate stream of `prefix` followed by `zeroMiB` MiB of zero bytes. One MiB of zeros is
+ * compressed once (about 1 kB, ending in a full flush so it is byte-aligned and self-contained) and
+ * repeated, so a 512 MiB bomb costs half a megabyte and no large buffer.
+ */
+export function deflateBomb(prefix: Uint8Array, zeroMiB: number): Uint8Array {
+  const flush = { finishFlush: zlibConstants.Z_FULL_FLUSH };
+  const mib = new Uint8Array(deflateRawSync(new Uint8Array(MIB), flush));
+  return concat(
+    new Uint8Array(deflateRawSync(prefix, flush)),
+    ...Array.from({ length: zeroMiB }, () => mib),
+    new Uint8Array(deflateRawSync(new Uint8Array(0))), // the final (empty) block
+  );
+}
+
+/** A valid gzip file (right CRC-32 and length) whose content is `prefix` then `zeroMiB` MiB of zeros. */
+export function gzipBomb(prefix: Uint8Array, zeroMiB: number): Uint8Array {
+  const zeros = new Uint8Array(MIB);
+  let crc = zlibCrc32(prefix);
+  for (let i = 0; i < zeroMiB; i++) crc = zlibCrc32(zeros, crc);
+  const trailer = new Uint8Array(8);
+  const v = new DataView(trailer.buffer);
+  v.setUint32(0, crc >>> 0, true);
+  v.setUint32(4, (prefix.length + zeroMiB * MIB) >>> 0, true);
+  return concat(Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255), deflateBomb(prefix, zeroMiB), trailer);
+}
+
+/** A valid zlib stream (right Adler-32) whose content is `prefix` then `zeroMiB` MiB of zeros. */
+export function zlibBomb(prefix: Uint8Array, zeroMiB: number): Uint8Array {
+  let a = 1;
+  let b = 0;
+  for (const x of prefix) {
+    a = (a + x) % 65521;
+    b = (b + a) % 65521;
+  }
+  b = (b + a * ((zeroMiB * MIB) % 65521)) % 65521; // each zero byte adds a to b
+  const trailer = new Uint8Array(4);
+  new DataView(trailer.buffer).setUint32(0, ((b << 16) | a) >>> 0, false);
+  return concat(Uint8Array.of(0x78, 0x9c), deflateBomb(prefix, zeroMiB), trailer);
+}
+
+/** Peak resident memory of this process so far in MiB (a high-water mark: it never goes down). */
+export function peakRssMiB(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+// ---- property-test settings (the same variables as @gradgraph/autograd/testing's fcParameters) ----
+
+/**
+ * fast-check run parameters from `GRADGRAPH_FC_RUNS` (scales `numRuns`, relative to 30 as in autograd)
+ * and `GRADGRAPH_FC_SEED` (an integer, or `random`); fixed seed by default so CI is reproducible.
+ * (datasets does not depend on autograd, so its helper is not imported; this reads the variables the
+ * same way.)
+ */
+export function fcParams(numRuns: number): { seed: number; numRuns: number } {
+  const runs = process.env.GRADGRAPH_FC_RUNS?.trim();
+  const seedVar = process.env.GRADGRAPH_FC_SEED?.trim();
+  let n = numRuns;
+  if (runs) {
+    const r = Number(runs);
+    if (!Number.isInteger(r) || r <= 0)
+      throw new RangeError(`GRADGRAPH_FC_RUNS must be a positive integer, got ${runs}`);
+    n = Math.max(1, Math.round((numRuns * r) / 30));
+  }
+  let seed = 20240607;
+  if (seedVar === "random") seed = (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) | 0;
+  else if (seedVar) {
+    seed = Number(seedVar);
+    if (!Number.isInteger(seed))
+      throw new RangeError(`GRADGRAPH_FC_SEED must be an integer or 'random', got ${seedVar}`);
+  }
+  return { seed, numRuns: n };
 }

@@ -87,6 +87,20 @@ describe("gunzip", () => {
     );
   });
 
+  it("trailing data after the gzip member: names the file and the byte where the gzip data ends", () => {
+    const cases = [Uint8Array.of(7, 1, 2), new Uint8Array(5), new Uint8Array(100).fill(0x41), packed];
+    for (const extra of cases) {
+      const e = expectDatasetError(
+        () => gunzip(concat(packed, extra), "t.gz"),
+        "corrupt",
+        `t.gz: ${extra.length} bytes of unexpected data after the end of the gzip data at byte ${packed.length}`,
+        `the file has ${packed.length + extra.length} bytes`,
+      );
+      expect(e.message).not.toContain("trailer says");
+    }
+    expectDatasetError(() => gunzip(concat(packed, packed), "t.gz"), "corrupt", "a second gzip member");
+  });
+
   it("rejects non-gzip data and unknown methods", () => {
     expectDatasetError(
       () => gunzip(payload, "p"),

@@ -6,6 +6,7 @@ import {
   ex4Images,
   ex4LabelsToDigits,
   matMatrix as getMatrix,
+  MAT_MAX_NAME_BYTES,
   parseEx4Data,
   parseEx4Weights,
   readMat,
@@ -182,6 +183,46 @@ describe("MAT-file reader", () => {
     const header = packed.slice();
     header[136] = 0x12; // zlib header
     expectDatasetError(() => readMat(header), "corrupt", "invalid zlib header");
+  });
+});
+
+describe("MAT-file limits (issue 9)", () => {
+  it("a 300 kB variable name is refused naming the file, the byte offset and the limit (no stack overflow)", () => {
+    expect(MAT_MAX_NAME_BYTES).toBe(4096);
+    const long = matMatrix({ name: "x".repeat(300_000), dims: [1, 1], values: [1] });
+    expectDatasetError(
+      () => readMat(matFile([long]), { file: "long.mat" }),
+      "bad-structure",
+      "long.mat: array name of the miMATRIX at byte 128 is 300,000 bytes long: expected at most 4,096 bytes (MAT_MAX_NAME_BYTES)",
+    );
+    expectDatasetError(
+      () => readMat(matFile([matCompressed(long)]), { file: "long.mat" }),
+      "bad-structure",
+      "long.mat: array name of the miMATRIX at byte 0 is 300,000 bytes long",
+      "(inside the compressed element at byte 128)",
+    );
+    const ok = readMat(matFile([matMatrix({ name: "y".repeat(4096), dims: [1, 1], values: [2] })]));
+    expect([...ok.variables.keys()][0]!.length).toBe(4096);
+  });
+
+  it("maxBytes also bounds the decoded values (8 bytes each as float64), before allocating them", () => {
+    const bytes = matFile([
+      matMatrix({ name: "u", dims: [1000, 1], values: new Array(1000).fill(7), storage: 2 }),
+    ]);
+    expect(readMat(bytes, { maxBytes: 8016 }).variables.get("u")!.data!.length).toBe(1000);
+    expectDatasetError(
+      () => readMat(bytes, { file: "u.mat", maxBytes: 4000 }),
+      "too-large",
+      "u.mat: real part of 'u' at byte 176: 1,000 values take 8,000 bytes as float64, more than the 3,984 bytes left of the limit maxBytes = 4,000 bytes",
+    );
+  });
+
+  it("negative dimensions are refused", () => {
+    expectDatasetError(
+      () => readMat(matFile([matMatrix({ ...A, dims: [-2, -3] })]), { file: "neg.mat" }),
+      "bad-structure",
+      "neg.mat: dimensions of the miMATRIX at byte 128: expected sizes >= 0, found -2x-3",
+    );
   });
 });
 

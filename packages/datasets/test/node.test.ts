@@ -1,8 +1,18 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   DATASET_FILES,
   type DataFileSpec,
@@ -15,6 +25,9 @@ import {
 } from "../src/index.js";
 import {
   DATA_DIR_ENV,
+  DEFAULT_DOWNLOAD_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DOWNLOAD_TIMEOUT_ENV,
   defaultCacheDir,
   ensureDataset,
   ensureFiles,
@@ -27,7 +40,7 @@ import {
   resolveDataDirs,
   writeFileAtomic,
 } from "../src/node.js";
-import { DATA_DIR, expectDatasetErrorAsync, gz, idxImages, idxLabels } from "./helpers.js";
+import { concat, DATA_DIR, expectDatasetErrorAsync, gz, idxImages, idxLabels } from "./helpers.js";
 
 const TMP = mkdtempSync(path.join(os.tmpdir(), "gradgraph-datasets-"));
 let tmpCount = 0;
@@ -320,7 +333,7 @@ describe("downloads (fake fetch, no network)", () => {
       "mnist/train-images-idx3-ubyte.gz",
       "mnist/t10k-labels-idx1-ubyte.gz",
       `looked for: ${path.join(dir, "mnist/train-images-idx3-ubyte.gz")}, ${path.join(dir, "mnist/train-images-idx3-ubyte")}`,
-      "tried: https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz: fetch failed (getaddrinfo ENOTFOUND example.org)",
+      "tried: https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz: network error: fetch failed (getaddrinfo ENOTFOUND example.org)",
       "https://storage.googleapis.com/cvdf-datasets/mnist/t10k-labels-idx1-ubyte.gz",
       `put them at ${path.join(cacheDir, "mnist/train-images-idx3-ubyte.gz")}`,
       "GRADGRAPH_DATA_DIR",
@@ -416,5 +429,213 @@ describe("bad local files", () => {
       "missing-variable",
       "ex4weights.mat: no variable 'X' (variables present: Theta1 25x401 double, Theta2 10x26 double)",
     );
+  });
+});
+
+describe("download deadlines (issue 9)", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A black-holed network: never answers, rejects only when the request's signal aborts (as fetch does). */
+  function blackHole(): FetchLike & { calls: string[]; pending: number } {
+    const net = Object.assign(
+      (url: string, init?: { signal?: AbortSignal }) => {
+        net.calls.push(url);
+        net.pending++;
+        return new Promise<never>((_, reject) => {
+          init?.signal?.addEventListener("abort", () => {
+            net.pending--;
+            reject(init.signal!.reason);
+          });
+        });
+      },
+      { calls: [] as string[], pending: 0 },
+    );
+    return net;
+  }
+
+  const mnistUrls = DATASET_FILES.mnist.flatMap((s) => s.urls);
+
+  it("timeoutMs is an overall deadline; each request gets at most requestTimeoutMs of what remains", async () => {
+    const fetch = blackHole();
+    const t = performance.now();
+    const e = await expectDatasetErrorAsync(
+      () =>
+        loadMnist({
+          dir: tmpDir(),
+          cacheDir: tmpDir(),
+          env: {},
+          fetch,
+          timeoutMs: 500,
+          requestTimeoutMs: 200,
+        }),
+      "missing-files",
+      `tried: ${mnistUrls[0]}: timed out after 200 ms`,
+      `tried: ${mnistUrls[1]}: timed out after 200 ms`,
+      `tried: ${mnistUrls[2]}: timed out after`,
+      "(the overall deadline timeoutMs = 500 ms was reached)",
+      `skipped: ${mnistUrls[3]}: the overall download deadline (timeoutMs = 500 ms) had passed`,
+      `skipped: ${mnistUrls[11]}: the overall download deadline`,
+      "downloads stopped at the overall deadline of 500 ms (timeoutMs = 500 ms)",
+    );
+    expect(performance.now() - t).toBeLessThan(3000);
+    expect(fetch.calls).toEqual(mnistUrls.slice(0, 3));
+    expect(e.message).not.toContain("aborted");
+  });
+
+  it("a fetch that ignores its AbortSignal cannot stall the loader", async () => {
+    const deaf: FetchLike = () => new Promise(() => {});
+    const t = performance.now();
+    await expectDatasetErrorAsync(
+      () => loadEx4Weights({ cacheDir: tmpDir(), env: {}, fetch: deaf, timeoutMs: 300 }),
+      "missing-files",
+      "timed out after",
+    );
+    expect(performance.now() - t).toBeLessThan(3000);
+  }, 10_000);
+
+  /**
+   * Runs `start` under fake timers. The fake clock only moves while a request is waiting on the black
+   * hole (to its next timer); otherwise the real file-system work is let through. Returns the error and
+   * the fake seconds spent waiting on the network.
+   */
+  async function fakeSeconds(
+    net: { pending: number },
+    start: () => Promise<unknown>,
+  ): Promise<{ error: unknown; seconds: number }> {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    let done = false;
+    let error: unknown;
+    const t0 = Date.now();
+    start().then(
+      () => {
+        done = true;
+      },
+      (e: unknown) => {
+        error = e;
+        done = true;
+      },
+    );
+    for (let i = 0; i < 100_000 && !done; i++) {
+      if (net.pending > 0) await vi.advanceTimersToNextTimerAsync();
+      else await new Promise((r) => setImmediate(r));
+    }
+    return { error, seconds: (Date.now() - t0) / 1000 };
+  }
+
+  it("defaults: a black-holed network gives up after 5 minutes, not 24 (fake timers)", async () => {
+    expect(DEFAULT_DOWNLOAD_TIMEOUT_MS).toBe(300_000);
+    expect(DEFAULT_REQUEST_TIMEOUT_MS).toBe(120_000);
+    const fetch = blackHole();
+    const { error, seconds } = await fakeSeconds(fetch, () =>
+      loadMnist({ dir: tmpDir(), cacheDir: tmpDir(), env: {}, fetch }),
+    );
+    expect(seconds).toBe(300); // 120 + 120 + 60 s, then the other nine URLs are skipped
+    expect(String(error)).toContain(`${mnistUrls[0]}: timed out after 120,000 ms`);
+    expect(String(error)).toContain(
+      "the overall download deadline (default 300,000 ms; set timeoutMs or GRADGRAPH_DOWNLOAD_TIMEOUT)",
+    );
+    expect(fetch.calls.length).toBe(3);
+  });
+
+  it(`reads the deadline from ${"GRADGRAPH_DOWNLOAD_TIMEOUT"} (seconds) when timeoutMs is not given`, async () => {
+    expect(DOWNLOAD_TIMEOUT_ENV).toBe("GRADGRAPH_DOWNLOAD_TIMEOUT");
+    const fetch = blackHole();
+    const env = { [DOWNLOAD_TIMEOUT_ENV]: "30" };
+    const { error, seconds } = await fakeSeconds(fetch, () =>
+      loadEx4Weights({ cacheDir: tmpDir(), env, fetch }),
+    );
+    expect(seconds).toBe(30);
+    expect(String(error)).toContain("GRADGRAPH_DOWNLOAD_TIMEOUT=30");
+    await expect(
+      loadEx4Weights({ cacheDir: tmpDir(), env: { [DOWNLOAD_TIMEOUT_ENV]: "soon" }, fetch }),
+    ).rejects.toThrow(/GRADGRAPH_DOWNLOAD_TIMEOUT must be a positive number of seconds, got "soon"/);
+    await expect(loadEx4Weights({ cacheDir: tmpDir(), env: {}, fetch, timeoutMs: -1 })).rejects.toThrow(
+      /timeoutMs must be a positive number of milliseconds, got -1/,
+    );
+  });
+
+  it("says for each mirror what happened: HTTP status, checksum mismatch, network error", async () => {
+    const s = spec("t10k-labels-idx1-ubyte.gz");
+    const fetch = fakeFetch({ [s.urls[0]!]: 503, [s.urls[1]!]: gz(idxLabels([1, 2, 3])) });
+    await expectDatasetErrorAsync(
+      () => ensureFiles([s], { cacheDir: tmpDir(), env: {}, fetch }),
+      "missing-files",
+      `${s.urls[0]}: HTTP 503`,
+      `${s.urls[1]}: SHA-256 mismatch: expected ${s.sha256}`,
+      `${s.urls[2]}: network error: fetch failed`,
+    );
+  });
+});
+
+describe("local file errors and temporary files (issue 9)", () => {
+  const weights = sharedBytes("ng-ex4/ex4weights.mat");
+  const wSpec = spec("ex4weights.mat");
+
+  it("a file that exists but cannot be read fails at once, naming the path and the error code", async () => {
+    const dir = tmpDir();
+    mkdirSync(path.join(dir, "ng-ex4"));
+    const loop = path.join(dir, "ng-ex4/ex4weights.mat");
+    symlinkSync(loop, loop); // stat fails with ELOOP (a real non-ENOENT error, even for root)
+    const fetch = fakeFetch({ [wSpec.urls[0]!]: weights });
+    await expectDatasetErrorAsync(
+      () => loadEx4Weights({ dir, cacheDir: tmpDir(), env: {}, fetch }),
+      "unreadable",
+      `${loop}: cannot read the data file (ELOOP)`,
+    );
+    expect(fetch.calls).toEqual([]); // not downloaded again
+    const dir2 = tmpDir();
+    mkdirSync(path.join(dir2, "ng-ex4/ex4weights.mat"), { recursive: true });
+    await expectDatasetErrorAsync(
+      () => loadEx4Weights({ dir: dir2, cacheDir: tmpDir(), env: {}, fetch }),
+      "unreadable",
+      `${path.join(dir2, "ng-ex4/ex4weights.mat")}: expected a data file, found a directory`,
+    );
+    expect(fetch.calls).toEqual([]);
+  });
+
+  it("removes stale temporary files of earlier interrupted downloads of the same file", async () => {
+    const cacheDir = tmpDir();
+    const sub = path.join(cacheDir, "ng-ex4");
+    mkdirSync(sub);
+    const deadPid = spawnSync(process.execPath, ["-e", ""]).pid!; // exited: its pid is free
+    const dead = `ex4weights.mat.${deadPid}-0badc0de.part`;
+    const live = `ex4weights.mat.${process.pid}-00000001.part`; // a download in progress elsewhere
+    const old = `ex4weights.mat.${process.pid}-00000002.part`;
+    const other = `other.mat.${deadPid}-00000003.part`; // another target: left alone
+    for (const f of [dead, live, old, other]) writeFileSync(path.join(sub, f), weights.subarray(0, 10));
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(path.join(sub, old), twoHoursAgo, twoHoursAgo);
+    const logs: string[] = [];
+    await loadEx4Weights({
+      cacheDir,
+      env: {},
+      fetch: fakeFetch({ [wSpec.urls[0]!]: weights }),
+      log: (m) => logs.push(m),
+    });
+    expect(readdirSync(sub).sort()).toEqual(["ex4weights.mat", live, other].sort());
+    expect(logs).toContain(`removed stale temporary file ${path.join(sub, dead)}`);
+  });
+
+  it("gzip with trailing data is reported with the byte where the gzip data ends (native zlib path)", async () => {
+    const labels = sharedBytes("mnist/t10k-labels-idx1-ubyte.gz");
+    for (const extra of [Uint8Array.of(7, 1, 2), new Uint8Array(12)]) {
+      const dir = tmpDir();
+      mkdirSync(path.join(dir, "mnist"));
+      const file = path.join(dir, "mnist/t10k-labels-idx1-ubyte.gz");
+      writeFileSync(file, concat(labels, extra));
+      await expectDatasetErrorAsync(
+        () =>
+          readFiles([spec("t10k-labels-idx1-ubyte.gz")], {
+            dir,
+            cacheDir: tmpDir(),
+            env: {},
+            fetch: offline,
+          }),
+        "corrupt",
+        `${file}: ${extra.length} bytes of unexpected data after the end of the gzip data at byte 4,542`,
+      );
+    }
   });
 });

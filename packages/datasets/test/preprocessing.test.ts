@@ -66,6 +66,15 @@ describe("trainTestSplit", () => {
     expect(odd.train.length).toBe(7);
   });
 
+  it("stratifies large classes without spreading them into a call (no stack overflow)", () => {
+    const n = 1_000_000;
+    const y = new Uint8Array(n);
+    y.fill(1, n / 2);
+    const s = splitIndices(n, { stratify: y, testSize: 0.5, seed: 1 });
+    expect(s.test.length).toBe(n / 2);
+    expect(s.train.length).toBe(n / 2);
+  });
+
   it("supports counts, trainSize and no shuffling", () => {
     expect(splitIndices(10, { testSize: 2, trainSize: 5, seed: 0 }).train.length).toBe(5);
     const ordered = splitIndices(10, { trainSize: 0.7, shuffle: false });

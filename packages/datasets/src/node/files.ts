@@ -1,18 +1,21 @@
 /**
  * Finding data files on disk and downloading missing ones: every download is verified against the
  * published SHA-256 before anything is written, then written atomically (a temporary file renamed into
- * place), so an interrupted or bad download never leaves a file that looks valid.
+ * place), so an interrupted or bad download never leaves a file that looks valid. Downloads run under an
+ * overall deadline, and a local file that exists but cannot be read is an error at once.
  * @module
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { promisify } from "node:util";
-import { gunzip as nodeGunzip } from "node:zlib";
+import { createGunzip } from "node:zlib";
+import { fmt } from "../bytes.js";
+import { DIGITS_MAX_BYTES } from "../digits.js";
 import { DatasetError } from "../errors.js";
-import { gunzip, gzipSizeHint, isGzip, maybeGunzip } from "../gzip.js";
+import { type DecompressOptions, gunzip, gzipSizeHint, InflateSink, isGzip, maybeGunzip } from "../gzip.js";
+import { idxDeclaredSize } from "../idx.js";
 import { DATASET_FILES, type DataFileSpec, type DatasetName } from "../manifest.js";
-import { DATA_DIR_ENV, type DataDirOptions, resolveDataDirs } from "./datadir.js";
+import { DATA_DIR_ENV, type DataDirOptions, type Env, resolveDataDirs } from "./datadir.js";
 
 /** The part of a `fetch` response the downloader uses. */
 export interface FetchResponseLike {
@@ -29,16 +32,95 @@ export interface FetchResponseLike {
 /** A `fetch`-compatible function (the global `fetch` is one); inject a fake one in tests. */
 export type FetchLike = (url: string, init?: { signal?: AbortSignal }) => Promise<FetchResponseLike>;
 
+/** The environment variable giving the overall download deadline in **seconds**: `GRADGRAPH_DOWNLOAD_TIMEOUT`. */
+export const DOWNLOAD_TIMEOUT_ENV = "GRADGRAPH_DOWNLOAD_TIMEOUT";
+
+/** Default overall deadline for the downloads of one loader call: 300,000 ms (5 minutes). */
+export const DEFAULT_DOWNLOAD_TIMEOUT_MS = 300_000;
+
+/** Default limit for one request (one URL, body included): 120,000 ms. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
+
+/**
+ * Age after which a temporary download file (`<name>.<pid>-<random>.part`) is removed even if its process
+ * still seems to run: one hour. Those of processes that no longer run are removed at once.
+ */
+export const STALE_PART_MS = 3_600_000;
+
 /** Options for locating and downloading files. */
 export interface FetchOptions extends DataDirOptions {
   /** Download missing files into the cache (default true). With false, missing files are an error at once. */
   download?: boolean;
   /** The fetch function (default the global `fetch`). */
   fetch?: FetchLike;
-  /** Time limit per download attempt in milliseconds (default 120,000). */
+  /**
+   * Overall deadline, in milliseconds, for all the downloads of one call (every file, every mirror):
+   * when it passes, the request in flight is aborted and the remaining URLs are skipped. Default: the
+   * environment variable `GRADGRAPH_DOWNLOAD_TIMEOUT` (in seconds) if set, else
+   * {@link DEFAULT_DOWNLOAD_TIMEOUT_MS} (5 minutes). `Infinity` means no overall deadline.
+   */
   timeoutMs?: number;
+  /**
+   * Limit for each request in milliseconds (default {@link DEFAULT_REQUEST_TIMEOUT_MS}, 2 minutes),
+   * shortened to what is left of `timeoutMs`.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Largest decompressed size accepted for a gzip'd file, in bytes (default 256 MiB; 4 MiB for the
+   * digits CSV). Decompression also stops at the size an IDX header declares.
+   */
+  maxBytes?: number;
   /** Receives progress messages ("downloading ..."); default: silent. */
   log?: (message: string) => void;
+}
+
+/** The download time limits of one call, resolved from the options and the environment. */
+export interface DownloadTimeouts {
+  /** The overall deadline in milliseconds (may be `Infinity`). */
+  readonly totalMs: number;
+  /** The limit per request in milliseconds. */
+  readonly requestMs: number;
+  /**
+   * Where `totalMs` comes from, for messages: `"timeoutMs = 500 ms"`, `"GRADGRAPH_DOWNLOAD_TIMEOUT=30"`
+   * or the default.
+   */
+  readonly source: string;
+}
+
+/**
+ * Resolves the download deadline: the `timeoutMs` option, else `GRADGRAPH_DOWNLOAD_TIMEOUT` (seconds)
+ * from `options.env` (default `process.env`), else {@link DEFAULT_DOWNLOAD_TIMEOUT_MS}; and the limit per
+ * request. A command-line `--timeout <seconds>` maps to `timeoutMs: seconds * 1000`.
+ * @throws RangeError when an option or the environment variable is not a positive number
+ */
+export function resolveDownloadTimeouts(options: FetchOptions = {}): DownloadTimeouts {
+  const positive = (v: number) => typeof v === "number" && v > 0; // NaN fails too
+  const requestMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  if (!positive(requestMs)) {
+    throw new RangeError(`requestTimeoutMs must be a positive number of milliseconds, got ${requestMs}`);
+  }
+  if (options.timeoutMs !== undefined) {
+    if (!positive(options.timeoutMs)) {
+      throw new RangeError(`timeoutMs must be a positive number of milliseconds, got ${options.timeoutMs}`);
+    }
+    return { totalMs: options.timeoutMs, requestMs, source: `timeoutMs = ${fmt(options.timeoutMs)} ms` };
+  }
+  const env: Env = options.env ?? process.env;
+  const raw = env[DOWNLOAD_TIMEOUT_ENV]?.trim();
+  if (raw) {
+    const seconds = Number(raw);
+    if (!positive(seconds)) {
+      throw new RangeError(
+        `${DOWNLOAD_TIMEOUT_ENV} must be a positive number of seconds, got ${JSON.stringify(raw)}`,
+      );
+    }
+    return { totalMs: seconds * 1000, requestMs, source: `${DOWNLOAD_TIMEOUT_ENV}=${raw}` };
+  }
+  return {
+    totalMs: DEFAULT_DOWNLOAD_TIMEOUT_MS,
+    requestMs,
+    source: `default ${fmt(DEFAULT_DOWNLOAD_TIMEOUT_MS)} ms; set timeoutMs or ${DOWNLOAD_TIMEOUT_ENV}`,
+  };
 }
 
 /** SHA-256 of `data` as lowercase hex. */
@@ -52,6 +134,7 @@ export function sha256Hex(data: Uint8Array): string {
  * uncompressed stand-in).
  * @param file name or path used in the message
  * @param content the gunzipped bytes if already known (else computed when needed)
+ * @param limits output limits for that decompression (default: those of {@link contentLimits})
  * @throws DatasetError `checksum-mismatch` with the expected and found SHA-256
  */
 export function verifyChecksum(
@@ -59,6 +142,7 @@ export function verifyChecksum(
   spec: DataFileSpec,
   file: string,
   content?: Uint8Array,
+  limits: DecompressOptions = contentLimits(spec, file),
 ): void {
   const gz = isGzip(bytes);
   // The file checksum applies to the file as published (a .gz stays gzip'd; others as they are).
@@ -73,7 +157,7 @@ export function verifyChecksum(
     }
     return;
   }
-  const found = sha256Hex(content ?? maybeGunzip(bytes, file));
+  const found = sha256Hex(content ?? maybeGunzip(bytes, file, limits));
   if (found !== spec.contentSha256) {
     const what = gz ? "SHA-256 of the uncompressed content" : "SHA-256";
     throw new DatasetError(
@@ -84,20 +168,62 @@ export function verifyChecksum(
   }
 }
 
-const zlibGunzip = promisify(nodeGunzip);
+/**
+ * The output limits for decompressing a data file: the size its IDX header declares (MNIST), the
+ * digits bound `DIGITS_MAX_BYTES` (digits CSV), and `options.maxBytes` (default 256 MiB) for all.
+ */
+export function contentLimits(
+  spec: DataFileSpec,
+  file: string,
+  options: { maxBytes?: number } = {},
+): DecompressOptions {
+  if (/-idx\d-ubyte/.test(spec.path))
+    return { maxBytes: options.maxBytes, declaredSize: idxDeclaredSize(file) };
+  if (spec.path.startsWith("sklearn-digits/")) return { maxBytes: options.maxBytes ?? DIGITS_MAX_BYTES };
+  return { maxBytes: options.maxBytes };
+}
+
+/** Output chunk size of the native decoder: as fast as one big chunk, and the granularity of the limits. */
+const ZLIB_CHUNK = 1 << 20;
+
+/** Streams `bytes` through Node's zlib gunzip into an {@link InflateSink} (which enforces the limits). */
+function zlibGunzip(bytes: Uint8Array, file: string, options: DecompressOptions): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const sink = new InflateSink(file, "gzip data", options, gzipSizeHint(bytes), bytes.length);
+    const z = createGunzip({ chunkSize: ZLIB_CHUNK });
+    z.on("data", (chunk: Buffer) => {
+      try {
+        sink.push(chunk);
+      } catch (e) {
+        z.destroy();
+        reject(e);
+      }
+    });
+    z.on("error", reject);
+    z.on("end", () => resolve(sink.result()));
+    z.end(bytes);
+  });
+}
 
 /**
  * Gunzips with Node's native zlib on the thread pool (several files decompress in parallel, faster than
- * the portable decoder). On failure, the portable {@link gunzip} re-reads the file to report exactly
- * what is wrong (expected vs found CRC or length, truncation), as in the browser.
+ * the portable decoder), in 1 MiB output chunks counted against the limits of `options` (as the portable
+ * {@link gunzip}: decompression stops as soon as the output exceeds them). On failure, the portable
+ * decoder re-reads the file to report exactly what is wrong (expected vs found CRC or length, truncation,
+ * data after the end of the gzip data), as in the browser.
+ * @throws DatasetError naming `file`
  */
-export async function gunzipFile(bytes: Uint8Array, file: string): Promise<Uint8Array> {
+export async function gunzipFile(
+  bytes: Uint8Array,
+  file: string,
+  options: DecompressOptions = {},
+): Promise<Uint8Array> {
+  let out: Uint8Array;
   try {
-    // One output chunk of the declared length: twice as fast as zlib's default 16 KiB chunks.
-    const out = await zlibGunzip(bytes, { chunkSize: Math.max((gzipSizeHint(bytes) ?? 0) + 1, 1 << 16) });
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    out = await zlibGunzip(bytes, file, options);
   } catch (e) {
-    gunzip(bytes, file); // throws the detailed DatasetError in practice
+    if (e instanceof DatasetError) throw e; // a limit, or a wrong magic number in the first bytes
+    gunzip(bytes, file, options); // throws the detailed DatasetError in practice
     const msg = e instanceof Error ? e.message : String(e);
     const truncated = (e as { code?: unknown }).code === "Z_BUF_ERROR";
     throw new DatasetError(
@@ -107,6 +233,13 @@ export async function gunzipFile(bytes: Uint8Array, file: string): Promise<Uint8
       { cause: e },
     );
   }
+  // zlib accepts what the portable decoder refuses: several gzip members, and data after the end that
+  // starts with a zero byte. Then the last 4 bytes are not the length of the output.
+  if (gzipSizeHint(bytes) !== out.length >>> 0) {
+    gunzip(bytes, file, options); // reports the data after the end, with its byte offset
+    throw new DatasetError("corrupt", file, "gzip length check failed: the trailer does not match the data");
+  }
+  return out;
 }
 
 /** Writes `data` to `file` atomically: a temporary file in the same directory, flushed, then renamed. */
@@ -128,14 +261,48 @@ export async function writeFileAtomic(file: string, data: Uint8Array): Promise<v
   }
 }
 
-/** The first of `paths` that is an existing file. */
+/** A file-system error as an `unreadable` {@link DatasetError} naming the path and the error code. */
+function unreadable(p: string, e: unknown, advice = ""): DatasetError {
+  const code = (e as { code?: unknown }).code ?? "no error code";
+  const msg = e instanceof Error ? e.message : String(e);
+  return new DatasetError("unreadable", p, `cannot read the data file (${String(code)}): ${msg}${advice}`, {
+    cause: e,
+  });
+}
+
+/**
+ * Reads a local data file.
+ * @throws DatasetError `unreadable` naming the path and the system error code (EACCES, EISDIR, ENOENT, ...)
+ */
+export async function readDataFile(p: string): Promise<Uint8Array> {
+  try {
+    return await readFile(p);
+  } catch (e) {
+    throw unreadable(p, e);
+  }
+}
+
+/**
+ * The first of `paths` that is an existing file. Only "no such file" (ENOENT) moves on to the next path:
+ * any other error (EACCES, ELOOP, ...) or something that is not a file is an error at once, rather than
+ * a reason to download the file again.
+ */
 async function firstFile(paths: readonly string[]): Promise<string | undefined> {
   for (const p of paths) {
+    let info: Awaited<ReturnType<typeof stat>>;
     try {
-      if ((await stat(p)).isFile()) return p;
-    } catch {
-      // not there: try the next one
+      info = await stat(p);
+    } catch (e) {
+      if ((e as { code?: unknown }).code === "ENOENT") continue;
+      throw unreadable(p, e, ". Fix it or remove it: a file that is there is not downloaded again");
     }
+    if (info.isFile()) return p;
+    const found = info.isDirectory() ? "a directory" : "something that is not a regular file";
+    throw new DatasetError(
+      "unreadable",
+      p,
+      `expected a data file, found ${found}: remove it or move it away`,
+    );
   }
   return undefined;
 }
@@ -152,32 +319,146 @@ function describeError(e: unknown): string {
   return `${e.message}${cause}`;
 }
 
-/** Tries each URL of `spec` in turn; returns the cached path, or the list of failures. */
+/** True when a process with this id runs (on this machine). */
+function processRuns(pid: number): boolean {
+  if (!(pid > 0)) return false;
+  try {
+    process.kill(pid, 0); // signal 0: only checks
+    return true;
+  } catch (e) {
+    return (e as { code?: unknown }).code === "EPERM"; // it exists, but is not ours
+  }
+}
+
+/**
+ * Removes the temporary files (`<name>.<pid>-<random>.part`) that earlier downloads of `target` left
+ * behind when interrupted: those of processes that no longer run, and any older than {@link STALE_PART_MS}.
+ */
+async function removeStaleParts(target: string, log?: (message: string) => void): Promise<void> {
+  const dir = path.dirname(target);
+  const base = `${path.basename(target)}.`;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return; // no directory yet: nothing to clean
+  }
+  for (const name of names) {
+    const m = name.startsWith(base) ? /^(\d+)-[0-9a-z]+\.part$/i.exec(name.slice(base.length)) : null;
+    if (!m) continue;
+    const p = path.join(dir, name);
+    try {
+      const age = Date.now() - (await stat(p)).mtimeMs;
+      if (age < STALE_PART_MS && processRuns(Number(m[1]))) continue; // maybe a download in progress
+      await rm(p, { force: true });
+      log?.(`removed stale temporary file ${p}`);
+    } catch {
+      // gone meanwhile, or not removable: harmless, the download writes its own temporary file
+    }
+  }
+}
+
+/** A request that took longer than its time limit. */
+class RequestTimeout extends Error {
+  constructor(readonly ms: number) {
+    super(`timed out after ${fmt(ms)} ms`);
+  }
+}
+
+/** An HTTP response that is not 2xx. */
+class HttpStatusError extends Error {}
+
+/**
+ * Fetches `url` and reads the body within `ms` milliseconds: the request is aborted through its signal
+ * then, and the result is abandoned even if the fetch function ignores the signal.
+ */
+async function fetchBytes(fetchFn: FetchLike, url: string, ms: number): Promise<Uint8Array> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => {
+        const e = new RequestTimeout(ms);
+        reject(e);
+        controller.abort(e);
+      },
+      Math.min(ms, 2 ** 31 - 1),
+    );
+  });
+  const work = (async () => {
+    const res = await fetchFn(url, { signal: controller.signal });
+    if (!res.ok) throw new HttpStatusError(`HTTP ${res.status} ${res.statusText}`.trimEnd());
+    return new Uint8Array(await res.arrayBuffer());
+  })();
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The overall deadline of one call's downloads. */
+interface Deadline extends DownloadTimeouts {
+  /** `Date.now()` value at which it passes. */
+  readonly end: number;
+  /** Set when a URL was skipped or cut short because of it. */
+  reached: boolean;
+}
+
+/**
+ * Tries each URL of `spec` in turn, within the deadline; returns the cached path, or one line per URL
+ * saying what happened (timeout, HTTP status, checksum mismatch, network error, skipped).
+ */
 async function download(
   spec: DataFileSpec,
   cacheDir: string,
   options: FetchOptions,
+  deadline: Deadline,
 ): Promise<string | string[]> {
   const fetchFn: FetchLike | undefined = options.fetch ?? globalThis.fetch;
   const failures: string[] = [];
   const target = path.join(cacheDir, ...spec.path.split("/"));
+  await removeStaleParts(target, options.log);
   for (const url of spec.urls) {
+    const left = deadline.end - Date.now();
+    if (left <= 0) {
+      deadline.reached = true;
+      failures.push(`skipped: ${url}: the overall download deadline (${deadline.source}) had passed`);
+      continue;
+    }
+    const ms = Math.min(deadline.requestMs, left);
+    let bytes: Uint8Array;
     try {
       if (!fetchFn) throw new Error("no fetch function available");
       options.log?.(`downloading ${url}`);
-      const res = await fetchFn(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 120_000) });
-      if (!res.ok) {
-        failures.push(`${url}: HTTP ${res.status} ${res.statusText}`.trimEnd());
-        continue;
-      }
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      verifyChecksum(bytes, spec, url);
-      await writeFileAtomic(target, bytes);
-      options.log?.(`saved ${target}`);
-      return target;
+      bytes = await fetchBytes(fetchFn, url, ms);
+      verifyChecksum(bytes, spec, url, undefined, contentLimits(spec, url, options));
     } catch (e) {
-      failures.push(e instanceof DatasetError ? e.message : `${url}: ${describeError(e)}`);
+      let what: string;
+      if (e instanceof RequestTimeout) {
+        what = `${url}: ${e.message}`;
+        if (ms < deadline.requestMs) {
+          deadline.reached = true;
+          what += ` (the overall deadline ${deadline.source} was reached)`;
+        }
+      } else if (e instanceof HttpStatusError) what = `${url}: ${e.message}`;
+      else if (e instanceof DatasetError)
+        what = e.message; // checksum mismatch, too large: names the URL
+      else what = `${url}: network error: ${describeError(e)}`;
+      failures.push(`tried: ${what}`);
+      continue;
     }
+    try {
+      await writeFileAtomic(target, bytes);
+    } catch (e) {
+      const code = (e as { code?: unknown }).code ?? "no error code";
+      failures.push(
+        `tried: ${url}: downloaded and verified, but saving it to ${target} failed (${String(code)}): ${describeError(e)}`,
+      );
+      return failures; // a local problem: the other mirrors would fail the same way
+    }
+    options.log?.(`saved ${target}`);
+    return target;
   }
   return failures;
 }
@@ -185,9 +466,12 @@ async function download(
 /**
  * Makes sure the files exist locally and returns their paths, keyed by their path in the data directory
  * (e.g. `"mnist/train-images-idx3-ubyte.gz"`; the value may be the uncompressed stand-in). Looks in the
- * directories of {@link resolveDataDirs}, downloads what is missing into the cache (verified, atomic).
+ * directories of {@link resolveDataDirs}, downloads what is missing into the cache (verified, atomic)
+ * within the deadline of {@link resolveDownloadTimeouts}.
  * @throws DatasetError `missing-files` listing the missing files, where they were looked for, the URLs
- *   tried with what went wrong, and where to put the files by hand
+ *   tried with what went wrong (or skipped at the deadline), and where to put the files by hand;
+ *   `unreadable` when a file exists but cannot be read
+ * @throws RangeError when a time limit (option or environment variable) is not a positive number
  */
 export async function ensureFiles(
   specs: readonly DataFileSpec[],
@@ -202,12 +486,17 @@ export async function ensureFiles(
     else missing.push({ spec, failures: [] });
   }
   if (missing.length === 0) return found;
+  let deadline: Deadline | undefined;
   for (const m of missing) {
     if (options.download === false) {
       m.failures.push("download disabled (download: false)");
       continue;
     }
-    const r = await download(m.spec, dirs.cacheDir, options);
+    if (!deadline) {
+      const t = resolveDownloadTimeouts(options);
+      deadline = { ...t, end: Date.now() + t.totalMs, reached: false };
+    }
+    const r = await download(m.spec, dirs.cacheDir, options, deadline);
     if (typeof r === "string") found.set(m.spec.path, r);
     else m.failures = r;
   }
@@ -217,7 +506,12 @@ export async function ensureFiles(
   for (const { spec, failures } of still) {
     lines.push(`  ${spec.path}`);
     lines.push(`    looked for: ${dirs.search.flatMap((d) => candidates(d, spec)).join(", ")}`);
-    for (const f of failures) lines.push(`    tried: ${f}`);
+    for (const f of failures) lines.push(`    ${f}`);
+  }
+  if (deadline?.reached) {
+    lines.push(
+      `downloads stopped at the overall deadline of ${fmt(deadline.totalMs)} ms (${deadline.source})`,
+    );
   }
   lines.push(
     `To fix: download ${still.length > 1 ? "them" : "it"} by hand (URLs above) and put ${still.length > 1 ? "them" : "it"} at ` +
@@ -233,7 +527,7 @@ export function ensureDataset(name: DatasetName, options: FetchOptions = {}): Pr
   return ensureFiles(DATASET_FILES[name], options);
 }
 
-/** Options of the Node loaders. */
+/** Options of the Node loaders (`timeoutMs` is the one for a command-line `--timeout`). */
 export interface LoadOptions extends FetchOptions {
   /** Verify the SHA-256 of files already on disk too (downloads are always verified; default false). */
   verify?: boolean;
@@ -260,9 +554,10 @@ export async function readFiles(
   await Promise.all(
     specs.map(async (spec) => {
       const p = paths.get(spec.path)!;
-      const bytes: Uint8Array = await readFile(p);
-      const content = isGzip(bytes) ? await gunzipFile(bytes, p) : bytes;
-      if (options.verify) verifyChecksum(bytes, spec, p, content);
+      const bytes = await readDataFile(p);
+      const limits = contentLimits(spec, p, options);
+      const content = isGzip(bytes) ? await gunzipFile(bytes, p, limits) : bytes;
+      if (options.verify) verifyChecksum(bytes, spec, p, content, limits);
       out.set(spec.path, { path: p, content });
     }),
   );

@@ -2,14 +2,13 @@
  * One-call loaders: locate (or download) the files, read, verify and parse them.
  * @module
  */
-import { readFile } from "node:fs/promises";
 import type { DType } from "@gradgraph/core";
 import { parseDigits } from "../digits.js";
 import { type Ex4Data, type Ex4Weights, ex4FromMnist, parseEx4Data, parseEx4Weights } from "../ex4.js";
 import { DATASET_FILES } from "../manifest.js";
 import { type MnistOptions, type MnistSplit, type MnistSplits, parseMnistSet, splitMnist } from "../mnist.js";
 import type { ImageSet } from "../types.js";
-import { type LoadedFile, type LoadOptions, readFiles } from "./files.js";
+import { type LoadedFile, type LoadOptions, readDataFile, readFiles } from "./files.js";
 
 /** Parses the images and labels of one MNIST part ("train" or "t10k") from loaded files. */
 function mnistPart(files: ReadonlyMap<string, LoadedFile>, part: "train" | "t10k", dtype?: DType): ImageSet {
@@ -66,7 +65,11 @@ export interface Ex4LoadOptions extends LoadOptions {
 export async function loadEx4(options: Ex4LoadOptions = {}): Promise<Ex4Data> {
   const dtype = options.dtype ?? "float32";
   if (options.path !== undefined) {
-    return parseEx4Data(await readFile(options.path), { file: options.path, dtype });
+    return parseEx4Data(await readDataFile(options.path), {
+      file: options.path,
+      dtype,
+      maxBytes: options.maxBytes,
+    });
   }
   const trainSpecs = DATASET_FILES.mnist.filter((s) => s.path.startsWith("mnist/train-"));
   const train = mnistPart(await readFiles(trainSpecs, options), "train");
@@ -82,8 +85,12 @@ export async function loadEx4Weights(
 ): Promise<Ex4Weights> {
   const dtype = options.dtype ?? "float32";
   if (options.path !== undefined) {
-    return parseEx4Weights(await readFile(options.path), { file: options.path, dtype });
+    return parseEx4Weights(await readDataFile(options.path), {
+      file: options.path,
+      dtype,
+      maxBytes: options.maxBytes,
+    });
   }
   const file = (await readFiles(DATASET_FILES.ex4weights, options)).get("ng-ex4/ex4weights.mat")!;
-  return parseEx4Weights(file.content, { file: file.path, dtype });
+  return parseEx4Weights(file.content, { file: file.path, dtype, maxBytes: options.maxBytes });
 }
