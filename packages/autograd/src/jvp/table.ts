@@ -1,0 +1,124 @@
+/**
+ * The JVP table: each op's directional derivative, written with builder ops so tangents can be
+ * differentiated again (forward-over-reverse, reverse-over-forward). A rule sees the tangent of
+ * each input (`null` when it is zero) and returns the output's tangent; broadcasting of that
+ * result to the output's shape is done centrally by the walker, not here.
+ *
+ * Conventions at kinks and ties match the VJP table, so that `<J v, u> = <v, J^T u>` holds
+ * exactly everywhere: `relu'(0) = 0`, `abs'(0) = sign(0) = 0`, `maximum` gives ties to its first
+ * argument (`minimum` likewise), and `max` shares a tie equally among the tied elements.
+ * @module
+ */
+import type { Dim, GraphBuilder, OpName, Shape, Value } from "@gradgraph/core";
+import { isConcrete } from "@gradgraph/core";
+import type { JvpRule, JvpTable } from "./types.js";
+
+function normAxes(axes: readonly number[] | null, rank: number): number[] {
+  if (axes === null) return Array.from({ length: rank }, (_, i) => i);
+  return [...new Set(axes.map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+}
+
+/** Shape of x with `axes` set to 1 (the keepdims form of a reduction's output). */
+function keptShape(shape: Shape, axes: readonly number[]): Dim[] {
+  return shape.map((d, i) => (axes.includes(i) ? 1 : d));
+}
+
+/** A reduction's output `y`, reshaped so that it broadcasts against the input `x`. */
+function keptForm(b: GraphBuilder, y: Value, x: Value, axes: readonly number[], keepdims: boolean): Value {
+  return keepdims ? y : b.reshape(y, keptShape(x.shape, axes));
+}
+
+/** Zeros of `v`'s shape (a folded constant when the shape is concrete). */
+function zerosLike(b: GraphBuilder, v: Value): Value {
+  return isConcrete(v.shape) ? b.fill(0, v.shape, v.dtype) : b.where(0, v, 0);
+}
+
+/** `p + q` where `null` stands for zero. */
+function plus(b: GraphBuilder, p: Value | null, q: Value | null): Value | null {
+  if (!p) return q;
+  if (!q) return p;
+  return b.add(p, q);
+}
+
+/** The JVP rule of every op, keyed by op name. */
+export const JVP: JvpTable = {
+  input: "leaf",
+  param: "leaf",
+  constant: "leaf",
+  fill: "leaf",
+  neg: ({ b, t }) => b.neg(t[0]!),
+  exp: ({ b, t, y }) => b.mul(t[0]!, y),
+  log: ({ b, t, x }) => b.div(t[0]!, x[0]!),
+  tanh: ({ b, t, y }) => b.mul(t[0]!, b.sub(1, b.square(y))),
+  sigmoid: ({ b, t, y }) => b.mul(t[0]!, b.mul(y, b.sub(1, y))),
+  relu: ({ b, t, x }) => b.mul(t[0]!, b.greater(x[0]!, 0)),
+  square: ({ b, t, x }) => b.mul(t[0]!, b.mul(x[0]!, 2)),
+  sqrt: ({ b, t, y }) => b.div(b.mul(t[0]!, 0.5), y),
+  abs: ({ b, t, x }) => b.mul(t[0]!, b.sign(x[0]!)),
+  sign: "zero",
+  add: ({ b, t }) => plus(b, t[0] ?? null, t[1] ?? null),
+  sub: ({ b, t }) => {
+    const [ta, tb] = [t[0] ?? null, t[1] ?? null];
+    if (!tb) return ta;
+    return ta ? b.sub(ta, tb) : b.neg(tb);
+  },
+  mul: ({ b, t, x }) => plus(b, t[0] ? b.mul(t[0], x[1]!) : null, t[1] ? b.mul(x[0]!, t[1]) : null),
+  // d(a / b) = (da - y db) / b
+  div: ({ b, t, x, y }) => {
+    const [ta, tb] = [t[0] ?? null, t[1] ?? null];
+    const num = tb ? (ta ? b.sub(ta, b.mul(y, tb)) : b.neg(b.mul(y, tb))) : ta!;
+    return b.div(num, x[1]!);
+  },
+  // d(a^b) = b a^(b-1) da + a^b log(a) db (log(a) only when b varies, as in the VJP)
+  pow: ({ b, t, x, y }) =>
+    plus(
+      b,
+      t[0] ? b.mul(t[0], b.mul(x[1]!, b.pow(x[0]!, b.sub(x[1]!, 1)))) : null,
+      t[1] ? b.mul(t[1], b.mul(y, b.log(x[0]!))) : null,
+    ),
+  // ties go to the first argument, as in the VJP
+  maximum: ({ b, t, x }) => b.where(b.greaterEqual(x[0]!, x[1]!), t[0] ?? 0, t[1] ?? 0),
+  minimum: ({ b, t, x }) => b.where(b.lessEqual(x[0]!, x[1]!), t[0] ?? 0, t[1] ?? 0),
+  greater: "zero",
+  greaterEqual: "zero",
+  less: "zero",
+  lessEqual: "zero",
+  equal: "zero",
+  // the condition's tangent does not matter
+  where: ({ b, t, x }) => (t[1] || t[2] ? b.where(x[0]!, t[1] ?? 0, t[2] ?? 0) : null),
+  matmul: ({ b, t, x, attrs }) =>
+    plus(b, t[0] ? b.matmul(t[0], x[1]!, attrs) : null, t[1] ? b.matmul(x[0]!, t[1], attrs) : null),
+  transpose: ({ b, t, attrs }) => b.transpose(t[0]!, attrs.perm ?? undefined),
+  // y's shape, not the attribute: it may hold a -1
+  reshape: ({ b, t, y }) => b.reshape(t[0]!, y.shape),
+  broadcastTo: ({ b, t, y }) => b.broadcastTo(t[0]!, y.shape),
+  concat: ({ b, t, x, attrs }) =>
+    b.concat(
+      x.map((xi, k) => t[k] ?? zerosLike(b, xi)),
+      attrs.axis,
+    ),
+  slice: ({ b, t, attrs }) => b.slice(t[0]!, attrs.begin, attrs.end),
+  pad: ({ b, t, attrs }) => b.pad(t[0]!, attrs.before, attrs.after),
+  sum: ({ b, t, attrs }) => b.sum(t[0]!, attrs.axes, attrs.keepdims),
+  mean: ({ b, t, attrs }) => b.mean(t[0]!, attrs.axes, attrs.keepdims),
+  // the tangent of the maximum, shared equally among tied elements (the VJP's convention)
+  max: ({ b, t, x, y, attrs }) => {
+    const axes = normAxes(attrs.axes, x[0]!.rank);
+    const mask = b.equal(x[0]!, keptForm(b, y, x[0]!, axes, attrs.keepdims));
+    return b.div(b.sum(b.mul(t[0]!, mask), axes, attrs.keepdims), b.sum(mask, axes, attrs.keepdims));
+  },
+  // the softmax-weighted sum of the tangent
+  logSumExp: ({ b, t, x, y, attrs }) => {
+    const axes = normAxes(attrs.axes, x[0]!.rank);
+    const w = b.exp(b.sub(x[0]!, keptForm(b, y, x[0]!, axes, attrs.keepdims)));
+    return b.sum(b.mul(t[0]!, w), axes, attrs.keepdims);
+  },
+  softmax: ({ b, t, y, attrs }) => b.mul(y, b.sub(t[0]!, b.sum(b.mul(y, t[0]!), attrs.axis, true))),
+  logSoftmax: ({ b, t, y, attrs }) => b.sub(t[0]!, b.sum(b.mul(b.exp(y), t[0]!), attrs.axis, true)),
+  stopGradient: "zero",
+};
+
+/** The built-in JVP entry of `op` (a rule, `"leaf"` or `"zero"`). */
+export function jvpRuleOf<K extends OpName>(op: K): JvpRule<K> {
+  return JVP[op] as JvpRule<K>;
+}

@@ -1,0 +1,39 @@
+/**
+ * The contract of a JVP (Jacobian-vector product) rule.
+ * @module
+ */
+import type { AttrsOf, GraphBuilder, GraphNode, OpName, Value } from "@gradgraph/core";
+
+/** What a JVP rule receives. */
+export interface JvpArgs<K extends OpName> {
+  /** Builder to emit tangent nodes with (rules use ordinary ops, so tangents are differentiable). */
+  readonly b: GraphBuilder;
+  /** The forward node. */
+  readonly node: GraphNode<K>;
+  /** Attributes of the forward node. */
+  readonly attrs: AttrsOf<K>;
+  /** The forward node's inputs, as values. */
+  readonly x: readonly Value[];
+  /** The forward node's output. */
+  readonly y: Value;
+  /**
+   * The tangent of each input (same shape as that input), or `null` when it is zero (the input
+   * does not depend on any `wrt`). At least one entry is not `null` when a rule is called.
+   */
+  readonly t: readonly (Value | null)[];
+}
+
+/**
+ * A JVP rule: returns the tangent of the output, or `null` for a zero tangent. The result may
+ * have any shape that broadcasts to `y`'s; the walker broadcasts it to `y`'s shape in one place.
+ */
+export type JvpFn<K extends OpName> = (args: JvpArgs<K>) => Value | null;
+
+/**
+ * An entry of the JVP table: a rule, `"leaf"` for sources (inputs, params, constants, fills), or
+ * `"zero"` for ops whose derivative is zero everywhere it exists (comparisons, sign, stopGradient).
+ */
+export type JvpRule<K extends OpName> = JvpFn<K> | "leaf" | "zero";
+
+/** The JVP table type: one entry per op, checked exhaustively by the compiler. */
+export type JvpTable = { readonly [K in OpName]: JvpRule<K> };
