@@ -3,6 +3,7 @@
  * @module
  */
 import {
+  type AnyOpName,
   ancestors,
   broadcastAxes,
   dependents,
@@ -10,16 +11,20 @@ import {
   type Graph,
   GraphBuilder,
   GraphError,
+  type GraphNode,
   isConcrete,
+  isCustomOpName,
+  isOpName,
   type NodeId,
   resolveNode,
   type Shape,
   shapesEqual,
   shapeToString,
-  type Value,
+  tryBroadcastShapes,
+  Value,
 } from "@gradgraph/core";
-import { VJP } from "./vjp/table.js";
-import type { VjpFn, VjpTable } from "./vjp/types.js";
+import { vjpRuleOf } from "./vjp/table.js";
+import type { VjpFn, VjpRule, VjpTable } from "./vjp/types.js";
 
 /** Options of {@link grad}. */
 export interface GradOptions {
@@ -32,7 +37,8 @@ export interface GradOptions {
   prefix?: string;
   /**
    * VJP rules to use instead of the built-in ones, by op name (for experiments, custom
-   * derivatives, or testing that {@link gradcheck} catches a wrong rule).
+   * derivatives, or testing that {@link gradcheck} catches a wrong rule). User ops take their
+   * rules from `defineOp` (redefine one with `replace: true` to try another rule).
    */
   rules?: Partial<VjpTable>;
 }
@@ -44,6 +50,54 @@ export function gradName(wrt: string, prefix = "grad:"): string {
 
 function isScalarShape(shape: Shape): boolean {
   return shape.every((d) => d === 1);
+}
+
+/**
+ * The VJP entry of `node`: an override from `rules`, the built-in table's, or the user op's own;
+ * a GraphError naming the node when there is none.
+ */
+function lookupRule(node: GraphNode, rules: Partial<VjpTable> | undefined): VjpRule<AnyOpName> {
+  const op = node.op;
+  const rule = (isOpName(op) ? rules?.[op] : undefined) ?? vjpRuleOf(op);
+  if (rule === "leaf" || rule === "zero" || typeof rule === "function") return rule as VjpRule<AnyOpName>;
+  if (rule !== undefined) {
+    throw new GraphError(
+      `grad: the VJP rule of ${describeNode(node)} is not a function (got ${String(rule)})`,
+    );
+  }
+  if (isCustomOpName(op)) {
+    throw new GraphError(
+      `grad: no VJP rule for ${describeNode(node)}: user op '${op}' was defined without 'vjp'; give defineOp a vjp rule (or vjp: "zero" for a gradient that is zero everywhere)`,
+    );
+  }
+  throw new GraphError(
+    `grad: no VJP rule for ${describeNode(node)}: '${op}' is neither a built-in op nor registered with defineOp (define it before differentiating)`,
+  );
+}
+
+/** Checks what a rule returned: one entry per input, each null or a value that reduces to its input. */
+function checkGrads(
+  b: GraphBuilder,
+  node: GraphNode,
+  x: readonly Value[],
+  grads: readonly (Value | null)[],
+): void {
+  if (!Array.isArray(grads) || grads.length !== x.length) {
+    throw new GraphError(
+      `grad: the VJP rule of ${describeNode(node)} must return ${x.length} gradient${x.length === 1 ? "" : "s"} (or nulls), one per input; got ${Array.isArray(grads) ? grads.length : String(grads)}`,
+    );
+  }
+  grads.forEach((gk, k) => {
+    if (gk === null || gk === undefined) return;
+    const xk = x[k]!;
+    const bs = gk instanceof Value && gk.builder === b ? tryBroadcastShapes(xk.shape, gk.shape) : null;
+    if (!bs || !shapesEqual(bs, gk.shape) || gk.dtype !== xk.dtype) {
+      const got = gk instanceof Value ? `${gk.dtype} ${shapeToString(gk.shape)}` : String(gk);
+      throw new GraphError(
+        `grad: the VJP rule of ${describeNode(node)} returned ${gk instanceof Value && gk.builder !== b ? "a value of another builder" : got} for input ${k}, which is ${xk.dtype} ${shapeToString(xk.shape)}`,
+      );
+    }
+  });
 }
 
 /** Sums a gradient over the axes it was broadcast along, back to `shape`. One place for all ops. */
@@ -123,20 +177,27 @@ export function grad(
     const g = cot.get(id);
     if (!onPath[id] || !g) continue;
     const node = graph.nodes[id]!;
-    const rule = options.rules?.[node.op] ?? VJP[node.op];
+    const rule = lookupRule(node, options.rules);
     if (rule === "leaf" || rule === "zero") continue;
     const needs = node.inputs.map((i) => onPath[i] === 1);
     if (!needs.some(Boolean)) continue;
     const x = node.inputs.map((i) => b.ref(i));
-    const grads = (rule as VjpFn<typeof node.op>)({
-      b,
-      node: node as never,
-      attrs: node.attrs as never,
-      x,
-      y: b.ref(id),
-      g,
-      needs,
-    });
+    let grads: readonly (Value | null)[];
+    try {
+      grads = (rule as VjpFn<AnyOpName>)({
+        b,
+        node,
+        attrs: node.attrs,
+        x,
+        y: b.ref(id),
+        g,
+        needs,
+      });
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new GraphError(`grad: the VJP rule of ${describeNode(node)} failed: ${msg}`, { cause: e });
+    }
+    checkGrads(b, node, x, grads);
     node.inputs.forEach((inId, k) => {
       const gk = grads[k];
       if (!needs[k] || !gk) return;

@@ -4,6 +4,8 @@
  * checking. Property-based testing helpers live in the `@gradgraph/autograd/testing` entry.
  * @packageDocumentation
  */
+
+export * from "./customGradient.js";
 export {
   type HessianOptions,
   type HvpOptions,
@@ -19,5 +21,5 @@ export * from "./gradcheck.js";
 export { JVP, jvpRuleOf } from "./jvp/table.js";
 export type { JvpArgs, JvpFn, JvpRule, JvpTable } from "./jvp/types.js";
 export { type JvpOptions, jvp, jvpName, type TangentNames, tangentName } from "./jvp.js";
-export { VJP } from "./vjp/table.js";
+export { VJP, vjpRuleOf } from "./vjp/table.js";
 export type { VjpArgs, VjpFn, VjpRule, VjpTable } from "./vjp/types.js";

@@ -11,14 +11,17 @@ import {
   GraphError,
   type GraphNode,
   isConcrete,
+  isCustomOpName,
+  isOpName,
   type NodeId,
+  type OpName,
   resolveNode,
   shapesEqual,
   shapeToString,
   tryBroadcastShapes,
   type Value,
 } from "@gradgraph/core";
-import { JVP } from "./jvp/table.js";
+import { JVP, jvpRuleOf } from "./jvp/table.js";
 import type { JvpFn, JvpTable } from "./jvp/types.js";
 
 /**
@@ -233,15 +236,21 @@ function applyRule(
   rules: Partial<JvpTable> | undefined,
   who: string,
 ): Value | null {
-  const rule = rules?.[node.op] ?? JVP[node.op];
+  const op = node.op;
+  const rule = isOpName(op) ? (rules?.[op] ?? JVP[op]) : jvpRuleOf(op);
   if (rule === "leaf" || rule === "zero") return null;
   if (typeof rule !== "function") {
-    throw new GraphError(`${who}: no JVP rule for ${describeNode(node)} (got ${JSON.stringify(rule)})`);
+    const why = isOpName(op)
+      ? `got ${JSON.stringify(rule)}`
+      : isCustomOpName(op)
+        ? `user op '${op}' was defined without a 'jvp' rule; give defineOp one (or jvp: "zero")`
+        : `'${op}' is neither a built-in op nor registered with defineOp`;
+    throw new GraphError(`${who}: no JVP rule for ${describeNode(node)} (${why})`);
   }
   const y = b.ref(node.id);
   let r: Value | null;
   try {
-    r = (rule as JvpFn<typeof node.op>)({
+    r = (rule as JvpFn<OpName>)({
       b,
       node: node as never,
       attrs: node.attrs as never,

@@ -20,7 +20,10 @@ import {
 } from "./graph.js";
 import { checkInit, type Init } from "./init.js";
 import { nameTable } from "./names.js";
-import { type AttrsOf, isOpName, type OpName, opDef } from "./ops/index.js";
+import type { CustomArity, CustomOp } from "./ops/define.js";
+import { type AttrsOf, isOpName, type OpName, opDef, userOpDef } from "./ops/index.js";
+import { jsonAttrs } from "./ops/jsonAttrs.js";
+import type { OpDef } from "./ops/types.js";
 import { type ConcreteShape, type Dim, type Shape, ShapeError, shapeToString, sizeOf } from "./shape.js";
 import { Tensor } from "./tensor.js";
 
@@ -197,6 +200,10 @@ export class Value {
   }
 }
 
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+}
+
 function axesArg(axes: number | readonly number[] | null | undefined): number[] | null {
   if (axes === undefined || axes === null) return null;
   return typeof axes === "number" ? [axes] : [...axes];
@@ -299,27 +306,54 @@ export class GraphBuilder {
   }
 
   /**
-   * Adds a node of any op. Attributes are validated and the output shape inferred now; a
-   * mismatch throws a ShapeError naming the op, the node (and its name) and the input shapes.
+   * Adds a node of any op: a built-in op by name (its attributes typed), or a user op registered
+   * with `defineOp`, by name or handle. Attributes are validated and the output shape inferred
+   * now; a mismatch throws a ShapeError naming the op, the node (and its name) and the input
+   * shapes. An unknown op name throws a GraphError.
+   * @example
+   * b.op("matmul", [x, W], { transB: true }, "logits");
+   * b.op("softplus", [x]); // a user op registered under that name
    */
   op<K extends OpName>(
     op: K,
     inputs: readonly ValueLike[],
-    attrs: Partial<AttrsOf<K>> = {},
+    attrs?: Partial<AttrsOf<K>>,
+    name?: string,
+  ): Value;
+  op<A extends object, N extends CustomArity>(
+    op: CustomOp<A, N>,
+    inputs: readonly ValueLike[],
+    attrs?: Partial<A>,
+    name?: string,
+  ): Value;
+  op(op: string, inputs: readonly ValueLike[], attrs?: object, name?: string): Value;
+  op(
+    op: string | { readonly name: string },
+    inputs: readonly ValueLike[],
+    attrs: object = {},
     name?: string,
   ): Value {
+    const opName = typeof op === "function" || (typeof op === "object" && op !== null) ? op.name : op;
     if (this.built) throw new GraphError("this builder has already built its graph; start a new one");
-    if (!isOpName(op)) throw new GraphError(`unknown op '${String(op)}'`);
-    if ((op === "input" || op === "param") && !this.declaring) {
-      throw new GraphError(`use GraphBuilder.${op}() to declare ${op}s, so they are registered by name`);
+    if (typeof opName !== "string") throw new GraphError(`unknown op ${String(opName)}`);
+    const custom = userOpDef(opName);
+    if (!isOpName(opName) && !custom) {
+      throw new GraphError(
+        `unknown op '${opName}': neither a built-in op nor registered with defineOp (define it before building)`,
+      );
     }
-    const def = opDef(op);
+    if ((opName === "input" || opName === "param") && !this.declaring) {
+      throw new GraphError(
+        `use GraphBuilder.${opName}() to declare ${opName}s, so they are registered by name`,
+      );
+    }
+    const def = (custom as OpDef<unknown> | undefined) ?? opDef(opName);
     const dtypeHint = inputs.find((v): v is Value => v instanceof Value)?.dtype ?? this.dtype;
     const ins = inputs.map((v) => this.lift(v, dtypeHint));
     const id = this.size;
     const fullName = this.scoped(name);
     const where = () =>
-      `${op} at node #${id}${fullName ? ` '${fullName}'` : ""}${this.scopes.length && !fullName ? ` in scope '${this.scopes.join("/")}'` : ""}`;
+      `${opName} at node #${id}${fullName ? ` '${fullName}'` : ""}${this.scopes.length && !fullName ? ` in scope '${this.scopes.join("/")}'` : ""}`;
     const inputsDesc = () =>
       ins.length
         ? ` (inputs: ${ins.map((v) => `${describeNode(this.nodeOf(v.id))} ${shapeToString(v.shape)} ${v.dtype}`).join(", ")})`
@@ -330,22 +364,27 @@ export class GraphBuilder {
     for (const v of ins) {
       if (v.builder !== this) throw new GraphError(`${where()}: an input belongs to a different builder`);
     }
-    let normalized: AttrsOf<K>;
+    let normalized: unknown;
     let info: { shape: Shape; dtype: DType };
     try {
-      normalized = def.attrs(attrs as AttrsOf<K>);
+      normalized = def.attrs(attrs);
+      // a user op's attributes are stored as the JSON data they serialise to
+      if (custom) normalized = jsonAttrs(normalized);
       info = def.shape(
         ins.map((v) => ({ shape: v.shape, dtype: v.dtype })),
         normalized,
       );
     } catch (e) {
-      const msg = e instanceof Error ? e.message.replace(new RegExp(`^${op}( '[^']*')?: `), "") : String(e);
+      const msg =
+        e instanceof Error
+          ? e.message.replace(new RegExp(`^${escapeRegExp(opName)}( '[^']*')?: `), "")
+          : String(e);
       const err = new ShapeError(`${where()}: ${msg}${inputsDesc()}`);
       throw err;
     }
     const node: GraphNode = {
       id,
-      op,
+      op: opName as GraphNode["op"],
       inputs: ins.map((v) => v.id),
       attrs: normalized as GraphNode["attrs"],
       shape: [...info.shape],
@@ -354,6 +393,21 @@ export class GraphBuilder {
     };
     this.pending.push(node);
     return new Value(this, id, node.shape, node.dtype);
+  }
+
+  /**
+   * Adds a node of a user op (a `defineOp` handle or a registered name): the same as
+   * {@link GraphBuilder.op}, with the handle's attribute type.
+   * @example
+   * const y = b.call(softplus, [x]);
+   */
+  call<A extends object, N extends CustomArity>(
+    op: CustomOp<A, N> | string,
+    inputs: readonly ValueLike[],
+    attrs?: Partial<A>,
+    name?: string,
+  ): Value {
+    return this.op(typeof op === "string" ? op : op.name, inputs, attrs ?? {}, name);
   }
 
   private lift(v: ValueLike, dtype: DType): Value {

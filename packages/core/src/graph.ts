@@ -13,22 +13,26 @@
 import type { DType } from "./dtype.js";
 import type { Init } from "./init.js";
 import { nameTable } from "./names.js";
-import type { AttrsOf, OpName } from "./ops/index.js";
+import type { AnyOpName, NodeAttrs } from "./ops/index.js";
 import type { ConcreteShape, Shape } from "./shape.js";
 
 /** Identifier of a node: its index in {@link Graph.nodes}. */
 export type NodeId = number;
 
-/** One node of the graph. */
-export interface GraphNode<K extends OpName = OpName> {
+/**
+ * One node of the graph. Its op is a built-in op (an `OpName`) or a user op registered with
+ * `defineOp` (a `CustomOpName`); tell them apart with `isOpName` before indexing a table typed
+ * over the built-in ops.
+ */
+export interface GraphNode<K extends AnyOpName = AnyOpName> {
   /** Index in the graph's node list. */
   readonly id: NodeId;
-  /** Op name (a key of the op table). */
+  /** Op name: a key of the built-in op table, or a registered user op's name. */
   readonly op: K;
   /** Ids of the input nodes, in order. */
   readonly inputs: readonly NodeId[];
   /** Op attributes (JSON-serialisable). */
-  readonly attrs: AttrsOf<K>;
+  readonly attrs: NodeAttrs<K>;
   /** Output shape (possibly symbolic). */
   readonly shape: Shape;
   /** Output dtype. */

@@ -3,6 +3,7 @@
  * @module
  */
 import type { Graph, GraphNode } from "./graph.js";
+import { isGraphValue } from "./ops/customGradient.js";
 import { shapeToString } from "./shape.js";
 
 const SHORT: Record<string, string> = { float32: "f32", float64: "f64" };
@@ -17,7 +18,9 @@ function attrsText(node: GraphNode): string {
     return ` [${v.slice(0, 6).join(", ")}${v.length > 6 ? ", ..." : ""}]`;
   }
   if (!entries.length) return "";
-  return ` {${entries.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ")}}`;
+  // nested graphs (a customGradient's rules) are summarised, not spelt out
+  const text = (v: unknown) => (isGraphValue(v) ? `<graph: ${v.nodes.length} nodes>` : JSON.stringify(v));
+  return ` {${entries.map(([k, v]) => `${k}=${text(v)}`).join(", ")}}`;
 }
 
 /**

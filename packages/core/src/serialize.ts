@@ -17,6 +17,14 @@
  *
  * Limits. Values nested more than {@link MAX_GRAPH_JSON_DEPTH} levels deep are rejected before
  * anything walks them recursively.
+ *
+ * User ops and custom gradients. A node of a user op (see `defineOp`) stores the op's name and its
+ * attributes as plain JSON; the reader must have registered an op of that name (with the same
+ * contract) before `parseGraph`, or parsing fails with a message naming the node and the op. The
+ * attributes go through the registered op's validator and the shape is re-inferred by its shape
+ * rule, as for a built-in op. A `customGradient` node stores its rule graphs (`backward`,
+ * `tangent`) as nested graph objects, parsed and checked the same way, so a graph with custom
+ * gradients needs nothing registered to be read back and differentiated.
  * @module
  */
 import { produce } from "immer";
@@ -33,7 +41,9 @@ import {
 } from "./graph.js";
 import { checkInit, type Init } from "./init.js";
 import { nameTable } from "./names.js";
-import { isOpName, opDef } from "./ops/index.js";
+import type { CustomGradientAttrs } from "./ops/customGradient.js";
+import { type AnyOpName, isCustomOpName, isOpName, opDef } from "./ops/index.js";
+import { jsonAttrs } from "./ops/jsonAttrs.js";
 import { isValidDim, shapesEqual, shapeToString, sizeOf } from "./shape.js";
 
 /** The oldest graph format version {@link parseGraph} reads (it reads every version up to {@link GRAPH_VERSION}). */
@@ -74,8 +84,15 @@ function encodeInit(init: Init): Init {
   ) as unknown as Init;
 }
 
-/** The node's attributes with their float fields encoded (the same object when nothing needs it). */
+/**
+ * The node's attributes with their float fields encoded (the same object when nothing needs it);
+ * a `customGradient`'s rule graphs are written as nested graph objects.
+ */
 function encodeAttrs(node: GraphNode): unknown {
+  if (node.op === "customGradient") {
+    const a = node.attrs as CustomGradientAttrs;
+    return { ...a, backward: graphObject(a.backward), tangent: a.tangent ? graphObject(a.tangent) : null };
+  }
   if (node.op === "fill") {
     const a = node.attrs as { value: number };
     return needsEncoding(a.value) ? { ...a, value: encodeFloat(a.value) } : a;
@@ -93,6 +110,11 @@ function encodeAttrs(node: GraphNode): unknown {
  * documentation), so every graph the builder can make parses back to an equal graph.
  */
 export function graphToJSON(graph: Graph, indent?: number): string {
+  return JSON.stringify(graphObject(graph), null, indent);
+}
+
+/** The JSON object of a graph (what {@link graphToJSON} stringifies). */
+function graphObject(graph: Graph): unknown {
   const nodes = new Array<unknown>(graph.nodes.length);
   for (let i = 0; i < nodes.length; i++) {
     const n = graph.nodes[i]!;
@@ -107,18 +129,14 @@ export function graphToJSON(graph: Graph, indent?: number): string {
     };
   }
   const params = Object.entries(graph.params).map(([k, p]) => [k, { ...p, init: encodeInit(p.init) }]);
-  return JSON.stringify(
-    {
-      format: GRAPH_FORMAT,
-      version: GRAPH_VERSION,
-      nodes,
-      inputs: graph.inputs,
-      params: nameTable(params as [string, ParamSpec][]),
-      outputs: graph.outputs,
-    },
-    null,
-    indent,
-  );
+  return {
+    format: GRAPH_FORMAT,
+    version: GRAPH_VERSION,
+    nodes,
+    inputs: graph.inputs,
+    params: nameTable(params as [string, ParamSpec][]),
+    outputs: graph.outputs,
+  };
 }
 
 function fail(msg: string): never {
@@ -191,6 +209,23 @@ const unsignedZero = <T>(d: T): T => (d === 0 ? (0 as T) : d);
  * 0 in their integer fields (every other op: their attributes are numbers or lists of numbers).
  */
 function decodeAttrs(op: string, attrs: Record<string, unknown>, version: number): Record<string, unknown> {
+  // a user op's attributes are its own JSON data, given to its validator as they are
+  if (!isOpName(op)) return attrs;
+  if (op === "customGradient") {
+    const graph = (field: string, v: unknown): Graph | null => {
+      if (v === null || v === undefined) return null;
+      try {
+        return parseGraph(v);
+      } catch (e) {
+        throw new Error(`'${field}': ${(e as Error).message.replace(/^invalid graph JSON: /, "")}`);
+      }
+    };
+    return {
+      ...attrs,
+      backward: graph("backward", attrs.backward),
+      tangent: graph("tangent", attrs.tangent),
+    };
+  }
   if (op === "fill") return { ...attrs, value: decodeFloat(attrs.value, "'value'", version) };
   if (op === "constant") {
     // checked here: the op's own check would copy any array-like, e.g. {"length": 1e9}
@@ -239,14 +274,23 @@ export function parseGraph(json: string | unknown): Graph {
     if (!isRecord(n)) fail(`node #${i} is not an object`);
     const where = `node #${i}${typeof n.name === "string" ? ` '${n.name}'` : ""}`;
     if (n.id !== i) fail(`${where} has id ${show(n.id)}, expected ${i}`);
-    if (!isOpName(n.op)) fail(`${where} has unknown op ${show(n.op)}`);
+    if (!isOpName(n.op)) {
+      if (typeof n.op !== "string") fail(`${where} has op ${show(n.op)}, not a string`);
+      if (!isCustomOpName(n.op)) {
+        fail(
+          `${where} has unknown op ${show(n.op)}: neither a built-in op nor registered here (define it with defineOp before parsing)`,
+        );
+      }
+    }
+    const op = n.op as AnyOpName;
+    const custom = !isOpName(op);
     if (!Array.isArray(n.inputs) || !n.inputs.every((x) => Number.isInteger(x) && x >= 0 && x < i)) {
       fail(`${where} (${n.op}) has inputs ${show(n.inputs)}: each must be the id of an earlier node`);
     }
     if (!isDType(n.dtype)) fail(`${where} has invalid dtype ${show(n.dtype)}`);
     if (!Array.isArray(n.shape) || !n.shape.every(isValidDim))
       fail(`${where} has invalid shape ${show(n.shape)}`);
-    const def = opDef(n.op);
+    const def = opDef(op);
     if (def.arity !== "variadic" && n.inputs.length !== def.arity) {
       fail(`${where} (${n.op}) has ${n.inputs.length} inputs, the op takes ${def.arity}`);
     }
@@ -255,7 +299,8 @@ export function parseGraph(json: string | unknown): Graph {
     let attrs: unknown;
     let inferred: { shape: readonly (number | string)[]; dtype: string };
     try {
-      attrs = def.attrs(decodeAttrs(n.op, rawAttrs, version) as never);
+      attrs = def.attrs(decodeAttrs(op, rawAttrs, version) as never);
+      if (custom) attrs = jsonAttrs(attrs);
       inferred = def.shape(
         (n.inputs as number[]).map((k) => ({ shape: nodes[k]!.shape, dtype: nodes[k]!.dtype })),
         attrs as never,
@@ -270,7 +315,7 @@ export function parseGraph(json: string | unknown): Graph {
     }
     nodes.push({
       id: i,
-      op: n.op,
+      op,
       inputs: (n.inputs as number[]).map(unsignedZero),
       attrs: attrs as GraphNode["attrs"],
       shape: (n.shape as (number | string)[]).map(unsignedZero),

@@ -152,7 +152,9 @@ describe("shape errors name the op, node, name and shapes", () => {
     const g = new GraphBuilder();
     const e = thrown(() => g.op("conv9d" as OpName, []));
     expect(e).toBeInstanceOf(GraphError);
-    expect(e.message).toBe("unknown op 'conv9d'");
+    expect(e.message).toBe(
+      "unknown op 'conv9d': neither a built-in op nor registered with defineOp (define it before building)",
+    );
     expect(() => g.op("toString" as OpName, [])).toThrow(/unknown op 'toString'/);
   });
 

@@ -4,6 +4,7 @@
  */
 import {
   compile,
+  customGradient,
   DTYPES,
   type DType,
   type GraphBuilder,
@@ -487,6 +488,24 @@ for (const op of ["softmax", "logSoftmax"] as const) {
       build: (g, v) => g.op(op, [v.x!], { axis }),
     });
   }
+}
+
+// ---- customGradient: the identity on the wrapped value (its kernel only runs when pinned) ----
+for (const pinned of [false, true]) {
+  const name = `customGradient ${pinned ? "as the output" : "inside"} [2,3]`;
+  add({
+    name,
+    feeds: { x: randTensor(rngFor(name), [2, 3]), w: randTensor(rngFor(`${name}w`), [3]) },
+    build: (g, v) => {
+      const y = customGradient(
+        g,
+        [v.x!, v.w!],
+        (b, x, w) => b.mul(b.tanh(x), w),
+        ({ g: ct }) => [ct, ct],
+      );
+      return pinned ? y : y.square();
+    },
+  });
 }
 
 // ---- running ---------------------------------------------------------------------------------

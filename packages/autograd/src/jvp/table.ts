@@ -9,8 +9,8 @@
  * argument (`minimum` likewise), and `max` shares a tie equally among the tied elements.
  * @module
  */
-import type { Dim, GraphBuilder, OpName, Shape, Value } from "@gradgraph/core";
-import { isConcrete } from "@gradgraph/core";
+import type { CustomAttrs, Dim, GraphBuilder, JvpRuleFn, OpName, Shape, Value } from "@gradgraph/core";
+import { customGradientJvp, customOpDef, isConcrete, isOpName } from "@gradgraph/core";
 import type { JvpRule, JvpTable } from "./types.js";
 
 function normAxes(axes: readonly number[] | null, rank: number): number[] {
@@ -116,9 +116,17 @@ export const JVP: JvpTable = {
   softmax: ({ b, t, y, attrs }) => b.mul(y, b.sub(t[0]!, b.sum(b.mul(y, t[0]!), attrs.axis, true))),
   logSoftmax: ({ b, t, y, attrs }) => b.sub(t[0]!, b.sum(b.mul(b.exp(y), t[0]!), attrs.axis, true)),
   stopGradient: "zero",
+  customGradient: customGradientJvp,
 };
 
-/** The built-in JVP entry of `op` (a rule, `"leaf"` or `"zero"`). */
-export function jvpRuleOf<K extends OpName>(op: K): JvpRule<K> {
-  return JVP[op] as JvpRule<K>;
+/**
+ * The JVP entry of `op`: the built-in table's (a rule, `"leaf"` or `"zero"`), or a user op's own
+ * rule (or `"zero"`) registered with `defineOp`; `undefined` when a user op has none or the name
+ * is neither built in nor registered.
+ */
+export function jvpRuleOf<K extends OpName>(op: K): JvpRule<K>;
+export function jvpRuleOf(op: string): JvpRule<OpName> | JvpRuleFn<CustomAttrs> | "zero" | undefined;
+export function jvpRuleOf(op: string): JvpRule<OpName> | JvpRuleFn<CustomAttrs> | "zero" | undefined {
+  if (isOpName(op)) return JVP[op] as JvpRule<OpName>;
+  return customOpDef(op)?.jvp ?? undefined;
 }

@@ -4,7 +4,15 @@
  * exhaustively over `OpName`, so an op without a test spec fails type checking.
  * @module
  */
-import { type AttrsOf, type GraphBuilder, type OpName, sizeOf, Tensor, type Value } from "@gradgraph/core";
+import {
+  type AttrsOf,
+  customGradient,
+  type GraphBuilder,
+  type OpName,
+  sizeOf,
+  Tensor,
+  type Value,
+} from "@gradgraph/core";
 import fc from "fast-check";
 import {
   axesArb,
@@ -33,33 +41,55 @@ export interface OpArg {
   readonly source?: "input" | "param";
 }
 
-/** A generated test case of op `K`: its arguments and attributes. */
-export interface OpCase<K extends OpName = OpName> {
+/** A generated test case of an op whose attributes are `A`: its arguments and attributes. */
+export interface OpTestCase<A> {
   /** Arguments, in the op's input order. */
   readonly args: readonly OpArg[];
   /** Attributes passed to the builder. */
-  readonly attrs: Partial<AttrsOf<K>>;
+  readonly attrs: Partial<A>;
 }
 
-/** How to test op `K`. */
-export interface OpSpec<K extends OpName> {
+/**
+ * How to test an op whose attributes are `A` (a built-in op's {@link OpSpec}, or the spec you give
+ * `checkOpGradients` for a user op).
+ */
+export interface OpTestSpec<A> {
   /** Valid cases inside the op's smooth domain. */
-  readonly cases: fc.Arbitrary<OpCase<K>>;
+  readonly cases: fc.Arbitrary<OpTestCase<A>>;
   /**
    * Emits the node under test from the arguments' source nodes (default:
    * `b.op(name, xs, attrs)`). Source ops use it to wrap themselves in something differentiable.
    */
-  readonly build?: (b: GraphBuilder, xs: readonly Value[], attrs: Partial<AttrsOf<K>>) => Value;
+  readonly build?: (b: GraphBuilder, xs: readonly Value[], attrs: Partial<A>) => Value;
 }
+
+/** A generated test case of built-in op `K`. */
+export type OpCase<K extends OpName = OpName> = OpTestCase<AttrsOf<K>>;
+
+/** How to test built-in op `K`. */
+export type OpSpec<K extends OpName> = OpTestSpec<AttrsOf<K>>;
 
 /** The op test-spec table type: one entry per op, checked exhaustively by the compiler. */
 export type OpSpecTable = { readonly [K in OpName]: OpSpec<K> };
 
 const fd = (value: Tensor): OpArg => ({ value, grad: "fd" });
+const unary = <K extends OpName>(c: TensorConstraints, grad: OpArg["grad"] = "fd"): OpSpec<K> =>
+  unaryOpSpec<AttrsOf<K>>(c, grad);
+const binary = <K extends OpName>(
+  ca: TensorConstraints,
+  cb: TensorConstraints,
+  grads: readonly [OpArg["grad"], OpArg["grad"]] = ["fd", "fd"],
+): OpSpec<K> => binaryOpSpec<AttrsOf<K>>(ca, cb, grads);
 const zero = (value: Tensor): OpArg => ({ value, grad: "zero" });
 
-/** A unary elementwise op on any shape, with values as `c` says. */
-function unary<K extends OpName>(c: TensorConstraints, grad: OpArg["grad"] = "fd"): OpSpec<K> {
+/**
+ * Test cases for a unary elementwise op (built-in or user-defined): any shape, values as `c`
+ * says (e.g. `{ min: 0.2, max: 4 }` for a log-like domain, `{ avoid: [0] }` away from a kink).
+ */
+export function unaryOpSpec<A = Record<string, never>>(
+  c: TensorConstraints = {},
+  grad: OpArg["grad"] = "fd",
+): OpTestSpec<A> {
   return {
     cases: shapeArb()
       .chain((s) => tensorArb(s, c))
@@ -67,12 +97,15 @@ function unary<K extends OpName>(c: TensorConstraints, grad: OpArg["grad"] = "fd
   };
 }
 
-/** A binary elementwise op on broadcast-compatible shapes. */
-function binary<K extends OpName>(
-  ca: TensorConstraints,
-  cb: TensorConstraints,
-  grads: [OpArg["grad"], OpArg["grad"]] = ["fd", "fd"],
-): OpSpec<K> {
+/**
+ * Test cases for a binary elementwise op (built-in or user-defined) on broadcast-compatible
+ * shapes, the two arguments' values as `ca` and `cb` say.
+ */
+export function binaryOpSpec<A = Record<string, never>>(
+  ca: TensorConstraints = {},
+  cb: TensorConstraints = {},
+  grads: readonly [OpArg["grad"], OpArg["grad"]] = ["fd", "fd"],
+): OpTestSpec<A> {
   return {
     cases: broadcastPairArb()
       .chain(([sa, sb]) => fc.tuple(tensorArb(sa, ca), tensorArb(sb, cb)))
@@ -336,4 +369,19 @@ export const OP_SPECS: OpSpecTable = {
   logSoftmax: softmaxLike(),
   logSumExp: { cases: logSumExpCases },
   stopGradient: unary({}, "zero"),
+  // a two-input sub-graph `a * tanh(c)` (broadcasting) whose hand-written rule is its derivative
+  customGradient: {
+    cases: binaryOpSpec({}, { min: -2, max: 2 }).cases.map((c) => ({ args: c.args, attrs: {} })),
+    build: (b, xs) =>
+      customGradient(
+        b,
+        xs,
+        (b, a, c) => b.mul(a, b.tanh(c)),
+        ({ b, x, g }) => {
+          const t = b.tanh(x[1]!);
+          return [b.mul(g, t), b.mul(g, b.mul(x[0]!, b.sub(1, b.square(t))))];
+        },
+        { name: "mulTanh" },
+      ),
+  },
 };

@@ -3,8 +3,17 @@
  * differentiated again. Broadcasting is undone centrally by the walker, not here.
  * @module
  */
-import type { Dim, GraphBuilder, Shape, Value } from "@gradgraph/core";
-import type { VjpTable } from "./types.js";
+import {
+  type AnyOpName,
+  customGradientVjp,
+  customOpDef,
+  type Dim,
+  type GraphBuilder,
+  isOpName,
+  type Shape,
+  type Value,
+} from "@gradgraph/core";
+import type { VjpRule, VjpTable } from "./types.js";
 
 function normAxes(axes: readonly number[] | null, rank: number): number[] {
   if (axes === null) return Array.from({ length: rank }, (_, i) => i);
@@ -170,4 +179,16 @@ export const VJP: VjpTable = {
   softmax: ({ b, g, y, attrs }) => [b.mul(y, b.sub(g, b.sum(b.mul(g, y), attrs.axis, true)))],
   logSoftmax: ({ b, g, y, attrs }) => [b.sub(g, b.mul(b.exp(y), b.sum(g, attrs.axis, true)))],
   stopGradient: "zero",
+  customGradient: customGradientVjp,
 };
+
+/**
+ * The VJP entry of op `op`: the built-in table's for a built-in op, a registered user op's own
+ * rule (or `"zero"`), or `undefined` when the op has none (a user op defined without `vjp`, or a
+ * name that is neither built in nor registered). `grad` turns `undefined` into an error naming
+ * the node.
+ */
+export function vjpRuleOf<K extends AnyOpName>(op: K): VjpRule<K> | undefined {
+  if (isOpName(op)) return VJP[op] as VjpRule<K>;
+  return (customOpDef(op)?.vjp ?? undefined) as VjpRule<K> | undefined;
+}

@@ -2,13 +2,20 @@
  * The op table: one module per op, one line per op here. Its keys define {@link OpName};
  * the autograd package keys its VJP table by the same names, so a new op without a gradient
  * rule fails type checking.
+ *
+ * User ops ({@link defineOp}) live beside the table in a run-time registry; {@link opDef} finds
+ * both kinds, so the compiler and the builder need not tell them apart. Code that indexes a
+ * table typed over {@link OpName} by a node's op first checks {@link isOpName}.
  * @module
  */
+
+import { GraphError } from "../graph.js";
 import { abs } from "./abs.js";
 import { add } from "./add.js";
 import { broadcastTo } from "./broadcastTo.js";
 import { concat } from "./concat.js";
 import { constant, fill } from "./constant.js";
+import { customGradient } from "./customGradient.js";
 import { div } from "./div.js";
 import { equal } from "./equal.js";
 import { exp } from "./exp.js";
@@ -27,6 +34,7 @@ import { mul } from "./mul.js";
 import { neg } from "./neg.js";
 import { pad } from "./pad.js";
 import { pow } from "./pow.js";
+import { type CustomOpDef, type CustomOpName, customOpDef, isCustomOpName } from "./registry.js";
 import { relu } from "./relu.js";
 import { reshape } from "./reshape.js";
 import { sigmoid } from "./sigmoid.js";
@@ -41,7 +49,7 @@ import { sub } from "./sub.js";
 import { sum } from "./sum.js";
 import { tanh } from "./tanh.js";
 import { transpose } from "./transpose.js";
-import type { OpDef } from "./types.js";
+import type { CustomAttrs, OpDef } from "./types.js";
 import { where } from "./where.js";
 
 /** Every op gradgraph knows, keyed by name. */
@@ -87,33 +95,67 @@ export const OPS = {
   logSoftmax,
   logSumExp,
   stopGradient,
+  customGradient,
 } as const;
 
-/** The name of an op in the table. */
+/** The name of an op in the table (a built-in op). */
 export type OpName = keyof typeof OPS;
+
+/** The name of any op a graph node may hold: a built-in op or a registered user op. */
+export type AnyOpName = OpName | CustomOpName;
 
 /** The attribute type of op `K`. */
 export type AttrsOf<K extends OpName> = (typeof OPS)[K] extends OpDef<infer A> ? A : never;
 
-/** All op names, in table order. */
+/** The attribute type of a node of op `K`: a built-in op's attributes, or a user op's JSON attributes. */
+export type NodeAttrs<K extends AnyOpName> = K extends OpName ? AttrsOf<K> : CustomAttrs;
+
+/** All built-in op names, in table order (user ops: {@link customOpNames}). */
 export const OP_NAMES = Object.keys(OPS) as OpName[];
 
-/** Returns true when `name` is an op in the table. */
+/** Returns true when `name` is an op in the built-in table. */
 export function isOpName(name: unknown): name is OpName {
   return typeof name === "string" && Object.hasOwn(OPS, name);
 }
 
-/** The definition of op `name`. */
-export function opDef<K extends OpName>(name: K): OpDef<AttrsOf<K>> {
-  return OPS[name] as unknown as OpDef<AttrsOf<K>>;
+/** Returns true when `name` is a built-in op or a registered user op. */
+export function isKnownOp(name: unknown): name is AnyOpName {
+  return isOpName(name) || isCustomOpName(name);
+}
+
+/**
+ * The definition of op `name`: a built-in op's, or a registered user op's. Throws a GraphError
+ * for a name that is neither.
+ */
+export function opDef<K extends OpName>(name: K): OpDef<AttrsOf<K>>;
+export function opDef(name: string): OpDef<unknown>;
+export function opDef(name: string): OpDef<unknown> {
+  if (isOpName(name)) return OPS[name] as unknown as OpDef<unknown>;
+  const def = customOpDef(name);
+  if (def) return def as OpDef<unknown>;
+  throw new GraphError(`unknown op '${name}': neither a built-in op nor registered with defineOp`);
+}
+
+/** The user-op definition of `name`, or undefined for a built-in or unknown name. */
+export function userOpDef(name: string): CustomOpDef<CustomAttrs> | undefined {
+  return isOpName(name) ? undefined : customOpDef(name);
 }
 
 export type { BroadcastToAttrs } from "./broadcastTo.js";
 export type { ConcatAttrs } from "./concat.js";
 export type { ConstantAttrs, FillAttrs } from "./constant.js";
+export type { CustomGradientAttrs } from "./customGradient.js";
 export type { MatmulAttrs } from "./matmul.js";
 export type { PadAttrs } from "./pad.js";
 export type { ReduceAttrs } from "./reduce.js";
+export {
+  type CustomOpDef,
+  type CustomOpName,
+  customOpDef,
+  customOpNames,
+  isCustomOpName,
+  undefineOp,
+} from "./registry.js";
 export type { ReshapeAttrs } from "./reshape.js";
 export type { SliceAttrs } from "./slice.js";
 export type { SoftmaxAttrs } from "./softmax.js";
@@ -121,11 +163,16 @@ export type { SourceAttrs } from "./source.js";
 export type { TransposeAttrs } from "./transpose.js";
 export type {
   Arity,
+  CustomAttrs,
   ElementwiseSpec,
+  JvpRuleArgs,
+  JvpRuleFn,
   Kernel,
   KernelContext,
   NoAttrs,
   OpDef,
   OpKind,
   TypeInfo,
+  VjpRuleArgs,
+  VjpRuleFn,
 } from "./types.js";

@@ -1,8 +1,13 @@
 /**
- * The contract every op module fulfils: attribute validation, a shape rule and kernels.
+ * The contract every op fulfils: attribute validation, a shape rule and kernels; and the
+ * contract of derivative rules (VJP and JVP), written with builder ops. Built-in ops keep their
+ * rules in the autograd package's exhaustively typed tables; user ops (see `defineOp`) carry
+ * theirs in their definition. Both use the argument types declared here.
  * @module
  */
+import type { GraphBuilder, Value } from "../builder.js";
 import type { DType, FloatArray } from "../dtype.js";
+import type { GraphNode } from "../graph.js";
 import type { ConcreteShape, Shape } from "../shape.js";
 
 /** Shape and dtype of a value flowing along a graph edge. */
@@ -79,3 +84,56 @@ export function noAttrs(raw: NoAttrs): NoAttrs {
   if (raw && Object.keys(raw).length > 0) throw new Error(`unexpected attributes ${JSON.stringify(raw)}`);
   return {};
 }
+
+/**
+ * Attributes of a user-defined op as they are stored in a graph node: plain JSON data (objects,
+ * arrays, strings, finite numbers, booleans, null).
+ */
+export type CustomAttrs = Readonly<Record<string, unknown>>;
+
+/** What a VJP (vector-Jacobian product) rule receives; `A` is the op's attribute type. */
+export interface VjpRuleArgs<A> {
+  /** Builder to emit gradient nodes with (rules use ordinary ops, so gradients are differentiable). */
+  readonly b: GraphBuilder;
+  /** The forward node. */
+  readonly node: GraphNode;
+  /** Attributes of the forward node. */
+  readonly attrs: A;
+  /** The forward node's inputs, as values. */
+  readonly x: readonly Value[];
+  /** The forward node's output. */
+  readonly y: Value;
+  /** The cotangent flowing into the output (same shape as `y`). */
+  readonly g: Value;
+  /** `needs[k]` is false when input k's gradient is not wanted (the rule may skip it). */
+  readonly needs: readonly boolean[];
+}
+
+/**
+ * A VJP rule: one gradient per input (or `null` for none), built with ordinary ops on `b`. A
+ * gradient may have the broadcast output shape; the reverse-mode walker sums it back to the
+ * input's shape in one place.
+ */
+export type VjpRuleFn<A> = (args: VjpRuleArgs<A>) => readonly (Value | null)[];
+
+/** What a JVP (Jacobian-vector product) rule receives; `A` is the op's attribute type. */
+export interface JvpRuleArgs<A> {
+  /** Builder to emit tangent nodes with. */
+  readonly b: GraphBuilder;
+  /** The forward node. */
+  readonly node: GraphNode;
+  /** Attributes of the forward node. */
+  readonly attrs: A;
+  /** The forward node's inputs, as values. */
+  readonly x: readonly Value[];
+  /** The forward node's output. */
+  readonly y: Value;
+  /** The tangent of each input (its shape), or `null` where it is zero. At least one is not `null`. */
+  readonly t: readonly (Value | null)[];
+}
+
+/**
+ * A JVP rule: the tangent of the output (or `null` for zero), built with ordinary ops on `b`. It
+ * may have any shape that broadcasts to `y`'s; the forward-mode walker broadcasts it.
+ */
+export type JvpRuleFn<A> = (args: JvpRuleArgs<A>) => Value | null;

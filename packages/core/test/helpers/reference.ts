@@ -5,7 +5,17 @@
  * `REFERENCE` is a mapped type over `OpName`, so an op added to the table without a reference
  * entry fails `tsc`; the op tests also check the keys at run time.
  */
-import type { Dim, Graph, GraphNode, OpName, ParamStore, Shape, Tensor } from "@gradgraph/core";
+import {
+  customOpDef,
+  type Dim,
+  type Graph,
+  type GraphNode,
+  isOpName,
+  type OpName,
+  type ParamStore,
+  type Shape,
+  type Tensor,
+} from "@gradgraph/core";
 
 /** A reference value: concrete shape plus row-major float64 data. */
 export interface RefTensor {
@@ -331,6 +341,7 @@ export const REFERENCE: { readonly [K in OpName]: RefFn<K> } = {
   softmax: softmaxRef(false),
   logSoftmax: softmaxRef(true),
   stopGradient: unary(id),
+  customGradient: (_node, ins) => ins[0]!,
 };
 
 function bindDims(graph: Graph, feeds: Readonly<Record<string, Tensor>>): Map<string, number> {
@@ -344,6 +355,14 @@ function bindDims(graph: Graph, feeds: Readonly<Record<string, Tensor>>): Map<st
     });
   }
   return dims;
+}
+
+/** The reference of a node's op: the table's, or for an elementwise user op its scalar function. */
+function refOf(node: GraphNode): RefFn<OpName> {
+  if (isOpName(node.op)) return REFERENCE[node.op] as RefFn<OpName>;
+  const ew = customOpDef(node.op)?.elementwise;
+  if (!ew) throw new Error(`reference: no reference for user op '${node.op}' (only elementwise ones)`);
+  return nary(ew.fn);
 }
 
 /**
@@ -364,9 +383,8 @@ export function referenceRun(
   const values: RefTensor[] = [];
   for (const node of graph.nodes) {
     if (!needed[node.id]) continue;
-    const fn = REFERENCE[node.op] as RefFn<OpName>;
-    let v = fn(
-      node,
+    let v = refOf(node)(
+      node as GraphNode<OpName>,
       node.inputs.map((i) => values[i]!),
       env,
     );
