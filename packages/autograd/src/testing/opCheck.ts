@@ -1,11 +1,20 @@
 /**
- * Checking one op's VJP rule against finite differences on generated cases.
+ * Checking one op's VJP rule against finite differences on generated cases: a built-in op with
+ * its {@link OP_SPECS} entry, or a user op (`defineOp`) with the cases you give (elementwise user
+ * ops of arity 1 or 2 have default cases).
  * @module
  */
 import {
+  type AnyOpName,
+  type CustomArity,
+  type CustomAttrs,
+  type CustomOp,
   compile,
+  customOpDef,
   type Graph,
   GraphBuilder,
+  GraphError,
+  isOpName,
   type OpName,
   ParamStore,
   printGraph,
@@ -22,17 +31,57 @@ import {
   type GradcheckReport,
   gradcheck,
 } from "../gradcheck.js";
-import { OP_SPECS, type OpCase, type OpSpec } from "./opSpecs.js";
+import {
+  binaryOpSpec,
+  OP_SPECS,
+  type OpArg,
+  type OpCase,
+  type OpTestCase,
+  type OpTestSpec,
+  unaryOpSpec,
+} from "./opSpecs.js";
 
 /** Options of {@link checkOpCase} and {@link checkOpGradients}: gradcheck's, minus what the case decides. */
 export type OpCheckOptions = Omit<GradcheckOptions, "of" | "wrt" | "params">;
+
+/** Options of {@link checkOpCase} and {@link checkOpGradients} for a user op. */
+export interface UserOpCheckOptions<A> extends OpCheckOptions {
+  /**
+   * How to generate the op's cases and build its node (see `unaryOpSpec`, `binaryOpSpec`).
+   * Required unless the op is elementwise with arity 1 or 2: those default to values in [-3, 3]
+   * (broadcast-compatible shapes for two inputs).
+   */
+  readonly spec?: OpTestSpec<A>;
+}
+
+/** The name of an op given as a name or a user op's handle. */
+function nameOf(op: string | { readonly name: string }): string {
+  return typeof op === "string" ? op : op.name;
+}
+
+/**
+ * The test spec of `op`: the given one, the built-in table's, or the default of an elementwise
+ * user op; a GraphError when there is none.
+ * @internal
+ */
+export function opTestSpec(op: string, given?: OpTestSpec<object>): OpTestSpec<object> {
+  if (given) return given;
+  if (isOpName(op)) return OP_SPECS[op] as OpTestSpec<object>;
+  const def = customOpDef(op);
+  if (!def) throw new GraphError(`unknown op '${op}': neither a built-in op nor registered with defineOp`);
+  if (def.elementwise && def.arity === 1) return unaryOpSpec({ min: -3, max: 3 });
+  if (def.elementwise && def.arity === 2) return binaryOpSpec({ min: -3, max: 3 }, { min: -3, max: 3 });
+  throw new GraphError(
+    `user op '${op}' has no default test cases (only elementwise ops of arity 1 or 2 do); pass options.spec`,
+  );
+}
 
 /** The outcome of {@link checkOpCase}. */
 export interface OpCheckResult {
   /** True when finite differences agree and every "zero" gradient is exactly zero. */
   readonly ok: boolean;
   /** The op. */
-  readonly op: OpName;
+  readonly op: AnyOpName;
   /** The graph checked: the op on its arguments, then `loss = sum(y * w)` with fixed weights `w`. */
   readonly graph: Graph;
   /** The finite-difference report (null when no argument is checked that way). */
@@ -53,8 +102,19 @@ function weights(n: number): number[] {
 export function opCaseGraph<K extends OpName>(
   op: K,
   c: OpCase<K>,
+): { graph: Graph; feeds: Record<string, Tensor>; params: ParamStore; names: string[] };
+export function opCaseGraph<A extends object, N extends CustomArity>(
+  op: CustomOp<A, N> | string,
+  c: OpTestCase<A>,
+  spec?: OpTestSpec<A>,
+): { graph: Graph; feeds: Record<string, Tensor>; params: ParamStore; names: string[] };
+export function opCaseGraph(
+  op: string | { readonly name: string },
+  c: OpTestCase<object>,
+  spec?: OpTestSpec<object>,
 ): { graph: Graph; feeds: Record<string, Tensor>; params: ParamStore; names: string[] } {
-  const spec = OP_SPECS[op] as OpSpec<K>;
+  const name = nameOf(op);
+  const build = spec?.build ?? (isOpName(name) ? (OP_SPECS[name] as OpTestSpec<object>).build : undefined);
   const b = new GraphBuilder({ dtype: "float64" });
   const feeds: Record<string, Tensor> = {};
   const params = new ParamStore();
@@ -71,7 +131,7 @@ export function opCaseGraph<K extends OpName>(
     feeds[name] = a.value;
     return b.input(name, a.value.shape);
   });
-  const y = spec.build ? spec.build(b, xs, c.attrs) : b.op(op, xs, c.attrs);
+  const y = build ? build(b, xs, c.attrs) : b.op(name, xs, c.attrs);
   const n = y.shape.reduce<number>((p, d) => p * (d as number), 1);
   const w = b.constant(weights(n)).reshape(y.shape);
   b.output("y", y);
@@ -80,7 +140,10 @@ export function opCaseGraph<K extends OpName>(
 }
 
 /** A readable one-case description: the op, its attributes, and each argument's shape and values. */
-export function describeOpCase(op: OpName, c: OpCase): string {
+export function describeOpCase(
+  op: string,
+  c: { readonly args: readonly OpArg[]; readonly attrs: object },
+): string {
   const args = c.args.map(
     (a, i) =>
       `${a.source === "param" ? "p" : "x"}${i} (${a.grad}) ${shapeToString(a.value.shape)} [${Array.from(a.value.data).join(", ")}]`,
@@ -91,22 +154,31 @@ export function describeOpCase(op: OpName, c: OpCase): string {
 /**
  * Checks op `op` on one case: the VJP of every `"fd"` argument against central finite
  * differences (exhaustively, in float64), and that every `"zero"` argument gets an exactly-zero
- * gradient.
+ * gradient. `op` is a built-in op, or a user op's handle or name (its node is built with
+ * `options.spec.build` when given, else with `b.op`).
  */
-export function checkOpCase<K extends OpName>(
-  op: K,
-  c: OpCase<K>,
-  options: OpCheckOptions = {},
+export function checkOpCase<K extends OpName>(op: K, c: OpCase<K>, options?: OpCheckOptions): OpCheckResult;
+export function checkOpCase<A extends object, N extends CustomArity>(
+  op: CustomOp<A, N> | string,
+  c: OpTestCase<A>,
+  options?: UserOpCheckOptions<A>,
+): OpCheckResult;
+export function checkOpCase(
+  op: string | { readonly name: string },
+  c: OpTestCase<object>,
+  options: UserOpCheckOptions<object> = {},
 ): OpCheckResult {
-  const { graph, feeds, params, names } = opCaseGraph(op, c);
+  const { spec, ...gradcheckOptions } = options;
+  const opName = nameOf(op) as AnyOpName;
+  const { graph, feeds, params, names } = opCaseGraph(opName, c, spec);
   const fdNames = names.filter((_, i) => c.args[i]!.grad === "fd");
   const zeroNames = names.filter((_, i) => c.args[i]!.grad === "zero");
   const report = fdNames.length
-    ? gradcheck(graph, feeds, { ...options, of: "loss", wrt: fdNames, params })
+    ? gradcheck(graph, feeds, { ...gradcheckOptions, of: "loss", wrt: fdNames, params })
     : null;
   const zeroViolations: string[] = [];
   if (zeroNames.length) {
-    const g = grad(graph, "loss", zeroNames, { rules: options.rules });
+    const g = grad(graph, "loss", zeroNames, { rules: gradcheckOptions.rules });
     const exe = compile(g, { outputs: zeroNames.map((n) => gradName(n)), params });
     try {
       const out = exe.run(Object.fromEntries(exe.inputNames.map((k) => [k, feeds[k]!])));
@@ -122,37 +194,54 @@ export function checkOpCase<K extends OpName>(
   }
   const ok = (report?.ok ?? true) && zeroViolations.length === 0;
   const message = ok
-    ? `${op}: ok`
+    ? `${opName}: ok`
     : [
-        `${op}: gradient check failed`,
-        describeOpCase(op, c as OpCase),
+        `${opName}: gradient check failed`,
+        describeOpCase(opName, c),
         printGraph(graph),
         report ? formatGradcheckReport(report) : "",
         ...zeroViolations,
       ]
         .filter(Boolean)
         .join("\n");
-  return { ok, op, graph, report, zeroViolations, message };
+  return { ok, op: opName, graph, report, zeroViolations, message };
 }
 
 /**
- * A fast-check property: op `op`'s VJP equals finite differences on every case its
- * {@link OP_SPECS} entry generates (and zero gradients are exactly zero). A failure throws
- * with the case, the graph and the gradcheck report; fast-check shrinks it first.
+ * A fast-check property: op `op`'s VJP equals finite differences on every case its test spec
+ * generates (and zero gradients are exactly zero). A failure throws with the case, the graph and
+ * the gradcheck report; fast-check shrinks it first. `op` is a built-in op (cases from
+ * {@link OP_SPECS}) or a user op's handle or name (cases from `options.spec`, or the default of an
+ * elementwise op).
  * @example
  * fc.assert(checkOpGradients("softmax"), fcParameters());
+ * fc.assert(checkOpGradients(softplus), fcParameters()); // a user op (elementwise: default cases)
+ * fc.assert(checkOpGradients(myLog, { spec: unaryOpSpec({ min: 0.2, max: 4 }) }), fcParameters());
  */
 export function checkOpGradients<K extends OpName>(
   op: K,
-  options: OpCheckOptions = {},
-): fc.IPropertyWithHooks<[OpCase<K>]> {
-  const spec = OP_SPECS[op] as OpSpec<K>;
-  const cases: fc.Arbitrary<OpCase<K>> = spec.cases.map((c) => ({
+  options?: OpCheckOptions,
+): fc.IPropertyWithHooks<[OpCase<K>]>;
+export function checkOpGradients<A extends object, N extends CustomArity>(
+  op: CustomOp<A, N>,
+  options?: UserOpCheckOptions<A>,
+): fc.IPropertyWithHooks<[OpTestCase<A>]>;
+export function checkOpGradients(
+  op: string,
+  options?: UserOpCheckOptions<CustomAttrs>,
+): fc.IPropertyWithHooks<[OpTestCase<CustomAttrs>]>;
+export function checkOpGradients(
+  op: string | { readonly name: string },
+  options: UserOpCheckOptions<object> = {},
+): fc.IPropertyWithHooks<[OpTestCase<object>]> {
+  const name = nameOf(op);
+  const spec = opTestSpec(name, options.spec);
+  const cases: fc.Arbitrary<OpTestCase<object>> = spec.cases.map((c) => ({
     ...c,
-    [fc.toStringMethod]: () => describeOpCase(op, c as OpCase),
+    [fc.toStringMethod]: () => describeOpCase(name, c),
   }));
   return fc.property(cases, (c) => {
-    const r = checkOpCase(op, c, options);
+    const r = checkOpCase(name, c, { ...options, spec });
     if (!r.ok) throw new Error(r.message);
   });
 }

@@ -8,9 +8,16 @@
  * that may grow large is squashed with `tanh` before it feeds `exp`, `square` or a product).
  * Instructions whose shapes do not fit are skipped. When a property fails, fast-check drops
  * instructions and simplifies the rest, so the counterexample is a small graph.
+ *
+ * Registered user ops (`defineOp`) join the instruction set when asked (`userOps`): their inputs
+ * are squashed into a bounded range (or made positive), and an instruction whose shapes the op
+ * rejects is skipped like any other.
  * @module
  */
 import {
+  type CustomAttrs,
+  type CustomOpName,
+  customOpDef,
   type Feeds,
   type Graph,
   GraphBuilder,
@@ -18,6 +25,7 @@ import {
   printGraph,
   Rng,
   type Shape,
+  ShapeError,
   shapeToString,
   Tensor,
   tryBroadcastShapes,
@@ -60,10 +68,27 @@ export const RANDOM_GRAPH_OPS = [
 /** An op random graphs use. */
 export type RandomGraphOp = (typeof RANDOM_GRAPH_OPS)[number];
 
+/**
+ * A registered user op in random graphs, with what the generator needs to keep it in its smooth
+ * domain.
+ */
+export interface RandomGraphUserOp {
+  /** The op's registered name. */
+  readonly op: string;
+  /** Attributes passed to the builder (default none). */
+  readonly attrs?: CustomAttrs;
+  /** Inputs are squashed (with tanh) into [-inputBound, inputBound] (default 4). */
+  readonly inputBound?: number;
+  /** `"positive"`: inputs are made positive as `square(x) + 0.5` (default `"real"`). */
+  readonly domain?: "real" | "positive";
+  /** A bound on |output| given such inputs (default: none, so later ops squash it). */
+  readonly outputBound?: number;
+}
+
 /** One instruction of a random program. */
 export interface GraphInstruction {
-  /** The op. */
-  readonly op: RandomGraphOp;
+  /** The op (a built-in one, or a user op of the program's `userOps`). */
+  readonly op: RandomGraphOp | CustomOpName;
   /** First operand: an index into the values so far (modulo their number). */
   readonly a: number;
   /** Second operand (binary ops), likewise. */
@@ -94,6 +119,8 @@ export interface GraphProgram {
   readonly instructions: readonly GraphInstruction[];
   /** Seed of the loss weights and of `where` masks. */
   readonly seed: number;
+  /** The user ops instructions may name (none by default). */
+  readonly userOps?: readonly RandomGraphUserOp[];
 }
 
 /** A graph with everything needed to run and check it. */
@@ -120,6 +147,23 @@ export interface RandomGraphConstraints {
   maxDim?: number;
   /** Ops to draw from (default {@link RANDOM_GRAPH_OPS}; the first is the one shrinking goes towards). */
   ops?: readonly RandomGraphOp[];
+  /**
+   * Registered user ops to draw from as well: handles, names, or {@link RandomGraphUserOp}s
+   * saying how to feed them. Each must have a VJP rule for gradient properties.
+   */
+  userOps?: readonly (string | { readonly name: string } | RandomGraphUserOp)[];
+}
+
+/** The user ops of `constraints` as plain descriptions (each checked to be registered). */
+function userOpList(constraints: RandomGraphConstraints): RandomGraphUserOp[] {
+  return (constraints.userOps ?? []).map((u) => {
+    const d: RandomGraphUserOp =
+      typeof u === "string" ? { op: u } : "op" in u ? u : { op: (u as { readonly name: string }).name };
+    if (!customOpDef(d.op)) {
+      throw new Error(`randomGraphArb: '${d.op}' is not a registered user op (define it with defineOp)`);
+    }
+    return d;
+  });
 }
 
 const LIMIT = 4;
@@ -390,6 +434,43 @@ export function buildRandomGraph(p: GraphProgram): GraphCase {
         };
         break;
       }
+      default: {
+        const u = p.userOps?.find((o) => o.op === ins.op);
+        const def = u ? customOpDef(u.op) : undefined;
+        if (!u || !def) break;
+        const limit = u.inputBound ?? LIMIT;
+        const prep = (s: Slot): Slot => {
+          const x = tame(s, limit);
+          if (u.domain !== "positive") return x;
+          return {
+            v: b.add(b.square(x.v), 0.5),
+            bound: x.bound * x.bound + 0.5,
+            label: `square(${x.label}) + 0.5`,
+          };
+        };
+        const x = prep(A);
+        const n = def.arity === "variadic" ? 2 : def.arity;
+        const args = n === 1 ? [x] : [x, fit(x, prep(B))];
+        while (args.length < n) args.push(args[1]!);
+        usesB = n > 1;
+        let v: Value;
+        try {
+          v = b.op(
+            u.op,
+            args.map((s) => s.v),
+            u.attrs ?? {},
+          );
+        } catch (e) {
+          if (e instanceof ShapeError) break; // shapes the op does not take: skip, like other ops
+          throw e;
+        }
+        out = {
+          v,
+          bound: u.outputBound ?? Number.POSITIVE_INFINITY,
+          text: `${u.op}(${args.map((s) => s.label).join(", ")}${u.attrs ? `, ${JSON.stringify(u.attrs)}` : ""})`,
+        };
+        break;
+      }
     }
     if (!out) continue;
     used.add(ia);
@@ -421,7 +502,9 @@ export function buildRandomGraph(p: GraphProgram): GraphCase {
 export function graphProgramArb(constraints: RandomGraphConstraints = {}): fc.Arbitrary<GraphProgram> {
   const { maxNodes = 8, maxSources = 3, maxDim = 3, ops = RANDOM_GRAPH_OPS } = constraints;
   const maxSize = maxDim * maxDim;
-  return fc.record({
+  const userOps = userOpList(constraints);
+  const opNames: (RandomGraphOp | CustomOpName)[] = [...ops, ...userOps.map((u) => u.op as CustomOpName)];
+  const program = fc.record({
     m: fc.integer({ min: 1, max: maxDim }),
     n: fc.integer({ min: 1, max: maxDim }),
     sources: fc.array(
@@ -437,7 +520,7 @@ export function graphProgramArb(constraints: RandomGraphConstraints = {}): fc.Ar
     ),
     instructions: fc.array(
       fc.record({
-        op: fc.constantFrom(...ops),
+        op: fc.constantFrom(...opNames),
         a: fc.nat({ max: 63 }),
         b: fc.nat({ max: 63 }),
         k: fc.nat({ max: 15 }),
@@ -446,12 +529,16 @@ export function graphProgramArb(constraints: RandomGraphConstraints = {}): fc.Ar
     ),
     seed: fc.nat({ max: 1000 }),
   });
+  return userOps.length ? program.map((p) => ({ ...p, userOps })) : program;
 }
 
 /**
- * Random DAGs built from (a domain-safe subset of) the op table, with shared subexpressions
- * (instructions reuse earlier values, so fan-out is common), ending in the scalar `loss`:
- * the sum of every unused value times fixed random weights. Shrinks to small graphs.
+ * Random DAGs built from (a domain-safe subset of) the op table, and the user ops given in
+ * `userOps`, with shared subexpressions (instructions reuse earlier values, so fan-out is common),
+ * ending in the scalar `loss`: the sum of every unused value times fixed random weights. Shrinks
+ * to small graphs.
+ * @example
+ * fc.assert(gradientMatchesFiniteDifferences(randomGraphArb({ userOps: [softplus] })), fcParameters());
  */
 export function randomGraphArb(constraints: RandomGraphConstraints = {}): fc.Arbitrary<GraphCase> {
   return graphProgramArb(constraints).map((p) => {
