@@ -2,8 +2,8 @@
  * `pnpm example gradcheck`: property-based gradient testing of your own op.
  *
  * The op is swish, `x * sigmoid(x)`, given a hand-written derivative (as you would for a custom
- * kernel or a numerically stabler formula) with {@link withGradient}: the value comes from one
- * expression, the gradient from another. Two derivatives are tested:
+ * kernel or a numerically stabler formula) with `customGradient` from `@gradgraph/autograd`: the
+ * value comes from the wrapped sub-graph, the gradient from the rule. Two derivatives are tested:
  *
  * - correct: `s * (1 + x * (1 - s))` with `s = sigmoid(x)`;
  * - buggy:   `s * (1 + x * s)`, a slip (`s` where `1 - s` belongs) that is exact at `x = 0` and
@@ -17,6 +17,7 @@
  * @module
  */
 import {
+  customGradient,
   formatGradcheckReport,
   type GradcheckEntry,
   type GradcheckReport,
@@ -36,28 +37,28 @@ import fc from "fast-check";
 import type { ExampleContext, ExampleResult } from "../context.js";
 import { type GradPoint, gradScatterSpec, type TopLevelSpec, tableChart } from "../plots.js";
 
-/**
- * A value equal to `value` whose gradient with respect to `x` is `derivative` (elementwise): the
- * usual custom-gradient idiom, built from ordinary nodes. `stopGradient` hides `value` and the
- * correction term from autodiff, and `x * stopGradient(derivative)` carries the gradient; in the
- * forward pass the two `x * derivative` terms cancel.
- */
-export function withGradient(x: Value, value: Value, derivative: Value): Value {
-  return value.stopGradient().add(x.mul(derivative.stopGradient())).sub(x.mul(derivative).stopGradient());
-}
-
 /** Which hand-written derivative swish uses. */
 export type SwishDerivative = "correct" | "buggy";
 
-/** swish(x) = x * sigmoid(x), with a hand-written derivative. */
+/**
+ * swish(x) = x * sigmoid(x), with a hand-written derivative: `customGradient` computes the value
+ * with the wrapped sub-graph and makes `grad` use the rule instead of differentiating it.
+ */
 export function swish(x: Value, derivative: SwishDerivative): Value {
-  const s = x.sigmoid();
-  const value = x.mul(s);
-  const d =
-    derivative === "correct"
-      ? s.mul(x.mul(s.neg().add(1)).add(1)) // s * (1 + x * (1 - s))
-      : s.mul(x.mul(s).add(1)); // s * (1 + x * s)   <- the bug
-  return withGradient(x, value, d);
+  return customGradient(
+    x.builder,
+    [x],
+    (b, x) => b.mul(x, b.sigmoid(x)),
+    ({ b, x: [x], g }) => {
+      const s = b.sigmoid(x!);
+      const d =
+        derivative === "correct"
+          ? s.mul(x!.mul(s.neg().add(1)).add(1)) // s * (1 + x * (1 - s))
+          : s.mul(x!.mul(s).add(1)); // s * (1 + x * s)   <- the bug
+      return [b.mul(g, d)];
+    },
+    { name: `swish (${derivative} derivative)` },
+  );
 }
 
 /** `loss = sum(swish(x))` for an input of `shape`. */
@@ -133,7 +134,7 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
 
   // 1. the property with the correct derivative
   ctx.log(
-    "swish(x) = x * sigmoid(x) with a hand-written derivative (see withGradient in examples/src/examples/gradcheck.ts).",
+    "swish(x) = x * sigmoid(x) with a hand-written derivative (customGradient, see examples/src/examples/gradcheck.ts).",
   );
   ctx.log(
     `Property: for every generated x (shapeArb + tensorArb, values in [-4, 4]), gradcheck(sum(swish(x))) passes.`,

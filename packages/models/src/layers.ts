@@ -17,6 +17,7 @@ import {
   type GraphBuilder,
   type Init,
   ShapeError,
+  shapesEqual,
   shapeToString,
   type Value,
 } from "@gradgraph/core";
@@ -27,6 +28,16 @@ export type ActivationName = "identity" | "sigmoid" | "tanh" | "relu" | "softmax
 
 /** Every {@link ActivationName}, in a stable order. */
 export const ACTIVATIONS: readonly ActivationName[] = ["identity", "sigmoid", "tanh", "relu", "softmax"];
+
+/**
+ * An activation of your own: a function of the pre-activation that keeps its shape. A unary user
+ * op's handle (`defineOp({ arity: 1, ... })`) is one, so `dense(b, x, 16, { activation: softplus })`
+ * puts a user op in a layer.
+ */
+export type ActivationFn = (b: GraphBuilder, x: Value) => Value;
+
+/** An activation by name, or a function (e.g. a user op's handle). */
+export type Activation = ActivationName | ActivationFn;
 
 /** Where activations keep their features: `[batch, features]` (`"row"`) or `[features, batch]` (`"column"`). */
 export type Convention = "row" | "column";
@@ -53,16 +64,26 @@ export interface ActivationOptions {
 }
 
 /**
- * Applies a named activation. `"identity"` returns `x` itself (no node); `"softmax"` normalises over
- * `options.axis` (default last; use 0 for the column convention).
+ * Applies an activation. `"identity"` returns `x` itself (no node); `"softmax"` normalises over
+ * `options.axis` (default last; use 0 for the column convention); a function (e.g. a user op's
+ * handle) is called as `kind(b, x)` and must keep `x`'s shape.
  */
 export function activation(
   b: GraphBuilder,
   x: Value,
-  kind: ActivationName,
+  kind: Activation,
   options: ActivationOptions = {},
 ): Value {
   let y: Value;
+  if (typeof kind === "function") {
+    y = kind(b, x);
+    if (!shapesEqual(y.shape, x.shape)) {
+      throw new ShapeError(
+        `activation '${kind.name || "<function>"}' changed the shape ${shapeToString(x.shape)} to ${shapeToString(y.shape)}; an activation must keep its input's shape`,
+      );
+    }
+    return options.name === undefined ? y : y.named(options.name);
+  }
   switch (kind) {
     case "identity":
       return x;
@@ -116,8 +137,8 @@ export interface DenseOptions {
    * errors name the layer. Default: `dense1`, `dense2`, ... (unique per builder).
    */
   name?: string;
-  /** Activation applied to `z` (default `"identity"`). */
-  activation?: ActivationName;
+  /** Activation applied to `z` (default `"identity"`): a name or a function such as a user op's handle. */
+  activation?: Activation;
   /** Weight initialiser (default `init.glorotUniform()`); unset fans are filled with the layer's. */
   weightInit?: Init;
   /** Bias initialiser (default `init.zeros()`). */
@@ -342,9 +363,9 @@ export interface MlpOptions {
    * Activation of every layer (one name), or one per layer (`sizes.length - 1` names).
    * Default `"sigmoid"` everywhere (the classic tutorials).
    */
-  activation?: ActivationName | readonly ActivationName[];
+  activation?: Activation | readonly Activation[];
   /** Activation of the last layer, overriding `activation` for it. */
-  outputActivation?: ActivationName;
+  outputActivation?: Activation;
   /** Weight initialiser for every layer, or one per layer (default `init.glorotUniform()`). */
   weightInit?: Init | readonly Init[];
   /** Bias initialiser (default zeros). */
@@ -394,7 +415,7 @@ export function mlp(b: GraphBuilder, x: Value, sizes: readonly number[], options
       `mlp: sizes[0] is ${sizes[0]} but the input has shape ${shapeToString(x.shape)} (features on axis ${featAxis} for the ${convention} convention)`,
     );
   }
-  const acts = perLayer<ActivationName>(options.activation, n, "activation", "sigmoid");
+  const acts = perLayer<Activation>(options.activation, n, "activation", "sigmoid");
   if (options.outputActivation) acts[n - 1] = options.outputActivation;
   const inits = perLayer<Init>(options.weightInit, n, "weightInit", init.glorotUniform());
   const scheme = options.bias ?? "vector";
