@@ -87,7 +87,9 @@ describe("training through a user op", () => {
         const h = dense(b, x, 3, { activation: (b, z) => b.sum(z, 1) });
         return { input: x, target: b.input("y", ["N"]), predictions: h, loss: h.sum() };
       }),
-    ).toThrow(/activation 'activation' changed the shape \[N,3\] to \[N\]; an activation must keep its input's shape/);
+    ).toThrow(
+      /activation 'activation' changed the shape \[N,3\] to \[N\]; an activation must keep its input's shape/,
+    );
   });
 
   it("saves and loads with the op registered; a reader without it is told which op and node", () => {
