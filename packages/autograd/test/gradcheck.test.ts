@@ -150,7 +150,9 @@ describe("gradcheck", () => {
     b.output("f", x.square().sum());
     const text = formatGradcheckReport(gradcheck(b.build()));
     const lines = text.split("\n");
-    expect(lines[0]).toBe("gradcheck exhaustive float64: ok (2 entries) (rtol 1e-6, atol 1e-8, eps 1e-5)");
+    expect(lines[0]).toBe(
+      "gradcheck exhaustive float64: ok (2 entries) (rtol 1e-6, atol 1e-8, eps 1e-5*max(1,|x|))",
+    );
     expect(lines[2]).toMatch(/^wrt\s+index\s+analytic\s+numeric\s+rel error$/);
     expect(lines.slice(3).map((l) => l.split(/\s+/).slice(0, 4))).toEqual(
       expect.arrayContaining([
@@ -175,8 +177,23 @@ describe("gradcheck", () => {
   it("explains bad requests", () => {
     const graph = mlp(3, 4, 2);
     const { x, y } = data(2, 3, 2, 3);
-    expect(() => gradcheck(graph, { x, y }, { of: "logits" })).toThrow(
-      /shape \[N,2\]; gradcheck needs a scalar/,
+    expect(() => gradcheck(graph, { x, y }, { of: ["loss", "loss"] })).toThrow(
+      /'loss' appears twice in 'of'/,
+    );
+    expect(() => gradcheck(graph, { x, y }, { of: "nope" })).toThrow(/nope/);
+    expect(() => gradcheck(graph, { x, y }, { wrt: ["W1", "W1"] })).toThrow(/names an entry twice/);
+    expect(() => gradcheck(graph, { x, y }, { cotangents: { nope: 1 } })).toThrow(
+      /cotangent for 'nope', which is not checked/,
+    );
+    expect(() =>
+      gradcheck(graph, { x, y }, { of: "logits", cotangents: { logits: Tensor.zeros([3, 2]) } }),
+    ).toThrow(/cotangent of 'logits' has shape \[3,2\], expected \[2,2\]/);
+    expect(() => gradcheck(graph, { x, y }, { eps: 0 })).toThrow(/eps must be positive/);
+    expect(() => gradcheck(graph, { x, y }, { mode: "sideways" as never })).toThrow(/unknown mode/);
+    expect(() => gradcheck(graph, { x, y }, { step: "huge" as never })).toThrow(/unknown step/);
+    expect(() => gradcheck(graph, { x, y }, { richardson: "maybe" as never })).toThrow(/unknown richardson/);
+    expect(() => gradcheck(graph, { x, y }, { mode: "random", directions: 0 })).toThrow(
+      /directions must be a positive integer/,
     );
     expect(() => gradcheck(graph, { x, y }, { wrt: ["W9"] })).toThrow(/no param or input named 'W9'/);
     expect(() => gradcheck(graph, { x, y, z: 1 })).toThrow(/unknown feed 'z'/);
