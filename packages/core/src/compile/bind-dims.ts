@@ -1,0 +1,45 @@
+/**
+ * Pass 2, bind dims: finds the inputs the outputs need, checks each given input shape against
+ * its declaration and binds the symbolic dims (`N` in `[N, 784]`) to numbers.
+ * @module
+ */
+import { nameTable, ownValue } from "../names.js";
+import type { Shape } from "../shape.js";
+import { shapeToString } from "../shape.js";
+import { FeedError } from "./errors.js";
+import { bindShape } from "./feeds.js";
+import type { BoundForm, SelectedForm } from "./form.js";
+
+/**
+ * Binds the symbolic dims from the input shapes. A needed input without a shape, a shape that
+ * contradicts its declaration or another input, and a name of no needed input are FeedErrors.
+ */
+export function bindDims(form: SelectedForm): BoundForm {
+  const { graph, order, inputShapes } = form;
+  const nodes = graph.nodes;
+  const dims = new Map<string, number>();
+  const inputNames: string[] = [];
+  const inputDecl = nameTable<Shape>();
+  for (let p = 0; p < order.length; p++) {
+    const node = nodes[order[p]!]!;
+    if (node.op !== "input") continue;
+    const name = (node.attrs as { name: string }).name;
+    inputNames.push(name);
+    inputDecl[name] = node.shape;
+    const given = ownValue(inputShapes, name);
+    if (!given) {
+      throw new FeedError(
+        `missing feed for input '${name}' (expected ${node.dtype} ${shapeToString(node.shape)})`,
+      );
+    }
+    bindShape(name, node.shape, given, dims);
+  }
+  for (const name of Object.keys(inputShapes)) {
+    if (!inputNames.includes(name)) {
+      throw new FeedError(
+        `unknown feed '${name}' (inputs used by ${form.outNames.join(", ")}: ${inputNames.join(", ") || "none"})`,
+      );
+    }
+  }
+  return { ...form, inputNames, inputDecl, dims };
+}

@@ -1,0 +1,80 @@
+/**
+ * Pass 8, lower: a kernel for every step, bound to its buffers.
+ *
+ * A fused group gets one generated elementwise loop for its composed expression; every other
+ * node gets its op's kernel for the concrete shapes (kernels pick WebAssembly SIMD where it
+ * exists; see `kernel-choice.ts`). Folded steps run once, here. The rest become the closures
+ * `Plan.run` calls: param mirror copies first, then one closure per kernel step, with a scan for
+ * NaN and Inf after each under `checkNumerics`.
+ *
+ * Elementwise kernels are pure functions of their shapes, so steps with the same expression and
+ * shapes share one kernel (a long chain repeats a few group structures thousands of times).
+ * @module
+ */
+import type { FloatArray } from "../dtype.js";
+import { describeNode } from "../graph.js";
+import { elementwiseKernel } from "../ops/elementwise.js";
+import { isOpName, opDef } from "../ops/index.js";
+import type { Kernel } from "../ops/types.js";
+import { NumericsError } from "./errors.js";
+import type { AllocatedForm, KernelChoice, LoweredForm } from "./form.js";
+import { kernelChoice } from "./kernel-choice.js";
+
+/** Builds and binds the kernels; evaluates folded steps. */
+export function lowerToKernels(form: AllocatedForm): LoweredForm {
+  const { graph, steps, shapes, arrays, mirrors } = form;
+  const nodes = graph.nodes;
+  const checkNumerics = form.options.checkNumerics ?? false;
+  const kernels: (KernelChoice | null)[] = new Array(steps.length).fill(null);
+  const run: (() => void)[] = [];
+  for (const { src, dst } of mirrors) run.push(() => dst.set(src));
+  const shared = new Map<string, { kernel: Kernel; choice: KernelChoice }>();
+  let kernelSteps = 0;
+  for (let s = 0; s < steps.length; s++) {
+    const step = steps[s]!;
+    if (step.kind !== "kernel" && step.kind !== "folded") continue;
+    const id = step.node;
+    const node = nodes[id]!;
+    const outShape = shapes[id]!;
+    const inShapes = step.reads.map((i) => shapes[i]!);
+    const group = step.group;
+    // built-in elementwise ops have no attributes and no state; user ops' kernels might
+    const pure = group !== null || (isOpName(node.op) && opDef(node.op).elementwise !== undefined);
+    const key = pure
+      ? `${group ? `#${group.structure}` : node.op}|${node.dtype}|${inShapes.join(";")}|${outShape.join()}`
+      : "";
+    let made = pure ? shared.get(key) : undefined;
+    if (!made) {
+      const ctx = { attrs: node.attrs as never, inShapes, outShape, dtype: node.dtype };
+      made = {
+        kernel: group
+          ? elementwiseKernel(group.key, group.spec, { ...ctx, attrs: {} }, group.tree)
+          : opDef(node.op).kernel!(ctx),
+        choice: kernelChoice(node, group, inShapes, outShape, node.dtype),
+      };
+      if (pure) shared.set(key, made);
+    }
+    const kernel = made.kernel;
+    kernels[step.index] = made.choice;
+    const out = arrays[id]!;
+    const ins: FloatArray[] = step.reads.map((i) => arrays[i]!);
+    if (step.kind === "folded") {
+      kernel(ins, out);
+      continue;
+    }
+    kernelSteps++;
+    if (checkNumerics) {
+      const inputsDesc = ` (inputs: ${node.inputs.map((i) => describeNode(nodes[i]!)).join(", ") || "none"})`;
+      run.push(() => {
+        kernel(ins, out);
+        for (let k = 0; k < out.length; k++) {
+          const v = out[k]!;
+          if (v - v !== 0) throw new NumericsError(node, k, v, inputsDesc);
+        }
+      });
+    } else {
+      run.push(() => kernel(ins, out));
+    }
+  }
+  return { ...form, kernels, run, kernelSteps };
+}
