@@ -12,6 +12,7 @@
 import { wasmBackend } from "./backend/memory.js";
 import { FeedError } from "./compile/errors.js";
 import {
+  checkFeedsObject,
   type Feeds,
   type FeedTargets,
   feedFits,
@@ -100,6 +101,7 @@ export class Plan {
       names: form.inputNames,
       inputs: form.inputs,
       declared: form.inputDecl,
+      graphInputs: graph.inputs,
     };
     this.stats = {
       steps: form.kernelSteps,
@@ -116,7 +118,7 @@ export class Plan {
    */
   run(feeds?: Feeds): Readonly<Record<string, Tensor>> {
     if (this.disposed) throw new Error("this plan was disposed");
-    if (feeds) this.feed(feeds);
+    if (feeds !== undefined) this.feed(feeds);
     const steps = this.steps;
     for (let i = 0; i < steps.length; i++) steps[i]!();
     return this.outputs;
@@ -196,6 +198,10 @@ export class CompiledGraph {
 
   /** The plan for these concrete input shapes (compiled on first use, then cached). */
   plan(shapes: Readonly<Record<string, ConcreteShape>>): Plan {
+    // checked here too, so a cached plan does not hide a name the graph lacks
+    for (const name of Object.keys(shapes)) {
+      if (!Object.hasOwn(this.graph.inputs, name)) throw unknownFeed(name, this.graph.inputs);
+    }
     const key = Object.keys(this.inputDecl)
       .map((n) => `${n}:${ownValue(shapes, n)?.join("x") ?? "?"}`)
       .join(";");
@@ -224,20 +230,21 @@ export class CompiledGraph {
    * otherwise looking up or compiling the plan for the new shapes.
    */
   run(feeds: Feeds = {}): Readonly<Record<string, Tensor>> {
+    checkFeedsObject(feeds);
     const last = this.last;
     if (last && this.matches(last, feeds)) return last.run(feeds);
     const shapes = nameTable<ConcreteShape>();
     for (const name of Object.keys(this.inputDecl)) {
-      const f = ownValue(feeds, name);
-      if (f === undefined) {
+      if (!Object.hasOwn(feeds, name)) {
         throw new FeedError(
           `missing feed for input '${name}' (declared ${shapeToString(this.inputDecl[name]!)})`,
         );
       }
-      shapes[name] = feedShape(name, f, this.inputDecl[name]!);
+      shapes[name] = feedShape(name, feeds[name]!, this.inputDecl[name]!);
     }
+    // feeds for declared inputs these outputs do not use are ignored
     for (const name of Object.keys(feeds)) {
-      if (!Object.hasOwn(this.inputDecl, name)) throw unknownFeed(name, this.declNames);
+      if (!Object.hasOwn(this.graph.inputs, name)) throw unknownFeed(name, this.graph.inputs);
     }
     const p = this.plan(shapes);
     this.last = p;

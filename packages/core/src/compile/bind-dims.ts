@@ -7,12 +7,13 @@ import { nameTable, ownValue } from "../names.js";
 import type { Shape } from "../shape.js";
 import { shapeToString } from "../shape.js";
 import { FeedError } from "./errors.js";
-import { bindShape } from "./feeds.js";
+import { bindShape, unknownFeed } from "./feeds.js";
 import type { BoundForm, SelectedForm } from "./form.js";
 
 /**
  * Binds the symbolic dims from the input shapes. A needed input without a shape, a shape that
- * contradicts its declaration or another input, and a name of no needed input are FeedErrors.
+ * contradicts its declaration or another input, and a name the graph does not declare are
+ * FeedErrors; shapes of declared inputs the outputs do not use are ignored.
  */
 export function bindDims(form: SelectedForm): BoundForm {
   const { graph, order, inputShapes } = form;
@@ -35,11 +36,7 @@ export function bindDims(form: SelectedForm): BoundForm {
     bindShape(name, node.shape, given, dims);
   }
   for (const name of Object.keys(inputShapes)) {
-    if (!inputNames.includes(name)) {
-      throw new FeedError(
-        `unknown feed '${name}' (inputs used by ${form.outNames.join(", ")}: ${inputNames.join(", ") || "none"})`,
-      );
-    }
+    if (!Object.hasOwn(graph.inputs, name)) throw unknownFeed(name, graph.inputs);
   }
   return { ...form, inputNames, inputDecl, dims };
 }

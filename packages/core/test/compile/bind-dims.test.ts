@@ -42,9 +42,12 @@ describe("bind dims", () => {
     expect(() => bind({ x: [-1, 3], z: [5, 3] })).toThrow(/dim 0 is -1/);
   });
 
-  test("a shape for an input the outputs do not need is an unknown feed", () => {
-    expect(() => bind({ x: [2, 3], z: [2, 3] }, ["a"])).toThrow(
-      new FeedError("unknown feed 'z' (inputs used by a: x)"),
+  test("shapes of declared inputs the outputs do not need are ignored; undeclared names are errors", () => {
+    const f = bind({ x: [2, 3], z: [7, 3] }, ["a"]);
+    expect(f.inputNames).toEqual(["x"]);
+    expect([...f.dims]).toEqual([["N", 2]]);
+    expect(() => bind({ x: [2, 3], q: [1] }, ["a"])).toThrow(
+      new FeedError("unknown feed 'q' (inputs: x, z)"),
     );
   });
 });
