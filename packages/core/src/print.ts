@@ -1,7 +1,11 @@
 /**
- * Human-readable views of a graph: an SSA-style text listing and Graphviz DOT.
+ * Human-readable views of a graph (an SSA-style text listing and Graphviz DOT) and of a compiled
+ * plan (its steps, fused groups, buffers and kernels).
  * @module
  */
+import { threadMinWork } from "./backend/threads.js";
+import type { FusedTree, KernelChoice, LoweredForm, Step } from "./compile/form.js";
+import type { Plan } from "./compile.js";
 import type { Graph, GraphNode } from "./graph.js";
 import { isGraphValue } from "./ops/customGradient.js";
 import { shapeToString } from "./shape.js";
@@ -84,4 +88,125 @@ export function toDot(graph: Graph, options: { title?: string } = {}): string {
   }
   out.push("}");
   return out.join("\n");
+}
+
+/** A node's right-hand side as {@link printGraph} writes it: `matmul(%0, %1) {transA=false, ...}`. */
+function callText(node: GraphNode): string {
+  if (node.op === "input" || node.op === "param")
+    return `${node.op} "${(node.attrs as { name: string }).name}"`;
+  return `${node.op}(${node.inputs.map((i) => `%${i}`).join(", ")})${attrsText(node)}`;
+}
+
+/** A fused group's expression with its leaves as value references: `tanh(add(%4, %2))`. */
+function exprText(t: FusedTree | number, leaves: readonly number[]): string {
+  return typeof t === "number"
+    ? `%${leaves[t]}`
+    : `${t.op}(${t.kids.map((k) => exprText(k, leaves)).join(", ")})`;
+}
+
+/** What runs a step: `js`, `wasm-simd`, or for a matrix product its size and whether the pool splits it. */
+function kernelText(k: KernelChoice): string {
+  if (!k.gemm) return k.impl;
+  const { M, N, K, batches } = k.gemm;
+  const minWork = threadMinWork();
+  // the pool splits products of at least minWork multiply-adds and 16 rows (see gemmF32)
+  const threaded = minWork !== null && M * N * K >= minWork && M >= 16;
+  return `${k.impl} gemm ${M}x${N}x${K}${batches > 1 ? ` x${batches}` : ""}${threaded ? ", threaded" : ""}`;
+}
+
+function typeText(form: LoweredForm, id: number): string {
+  return `${SHORT[form.graph.nodes[id]!.dtype]}${shapeToString(form.shapes[id]!)}`;
+}
+
+function stepLine(form: LoweredForm, step: Step, number: string): string {
+  const node = form.graph.nodes[step.node]!;
+  const id = step.node;
+  const rhs = step.group ? exprText(step.group.tree, step.group.leaves) : callText(node);
+  const buffer = `b${form.bufferOf[id]}`;
+  let line = `${number}%${id} = ${rhs} : ${typeText(form, id)}`;
+  if (step.kind === "alias") return `${line} -> ${buffer} (view)`;
+  line += ` -> ${buffer}`;
+  const kernel = form.kernels[step.index];
+  if (kernel && step.kind === "kernel") line += `  [${kernelText(kernel)}]`;
+  if (step.group) line += `  fuses ${step.group.members.map((m) => `%${m}`).join(" ")}`;
+  return line;
+}
+
+/** Options of {@link printPlan}. */
+export interface PrintPlanOptions {
+  /** List at most this many steps (default: all); the rest are counted. */
+  readonly maxSteps?: number;
+}
+
+/**
+ * A plan as text: its symbolic dims and statistics, the inputs and params with their buffers,
+ * the values folded at build time, then every step in run order: the value it computes (a fused
+ * group as one expression over the values it reads, with the nodes it fuses), its type, its buffer
+ * and which kernel runs it (`js`, `wasm-simd`, and for matrix products the size and whether the
+ * worker pool splits it now). Aliases are listed as views of their input's buffer. Then the
+ * outputs, and every buffer with its size and the values it holds in turn (reuse by liveness).
+ * Stable for a given plan, so it suits snapshot tests.
+ * @example
+ * console.log(printPlan(compile(graph, { params }).plan({ x: [32, 784] })));
+ */
+export function printPlan(plan: Plan, options: PrintPlanOptions = {}): string {
+  const form = plan.planForm;
+  const nodes = form.graph.nodes;
+  const { stats } = plan;
+  const lines: string[] = [];
+  const dims = [...form.dims].map(([d, v]) => `${d}=${v}`).join(", ");
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+  lines.push(
+    `plan${dims ? ` (${dims})` : ""}: ${count(stats.steps, "step")}, ${count(stats.fused, "node")} fused, ${stats.folded} folded`,
+  );
+  const sources = form.steps.filter((s) => s.kind === "input" || s.kind === "param");
+  for (const kind of ["input", "param"] as const) {
+    const of = sources.filter((s) => s.kind === kind);
+    if (!of.length) continue;
+    lines.push(`${kind}s`);
+    for (const s of of) {
+      const name = (nodes[s.node]!.attrs as { name: string }).name;
+      const b = form.bufferOf[s.node]!;
+      const how =
+        kind === "input" ? "" : form.buffers[b]!.kind === "mirror" ? " (copied in each run)" : " (in place)";
+      lines.push(`  ${name}: %${s.node} ${typeText(form, s.node)} -> b${b}${how}`);
+    }
+  }
+  const folded = form.steps.filter((s) => s.kind === "folded");
+  if (folded.length) {
+    lines.push("folded (computed once, at build time)");
+    for (const s of folded) lines.push(stepLine(form, s, "  "));
+  }
+  lines.push("steps");
+  const limit = options.maxSteps ?? Number.POSITIVE_INFINITY;
+  let listed = 0;
+  let number = 0;
+  let hidden = 0;
+  for (const s of form.steps) {
+    if (s.kind !== "kernel" && s.kind !== "alias") continue;
+    if (s.kind === "kernel") number++;
+    if (listed >= limit) {
+      if (s.kind === "kernel") hidden++;
+      continue;
+    }
+    listed++;
+    lines.push(stepLine(form, s, s.kind === "kernel" ? `  ${String(number).padStart(3)}  ` : "       "));
+  }
+  if (hidden) lines.push(`  ... ${hidden} more steps`);
+  lines.push("outputs");
+  form.outNames.forEach((name, k) => {
+    const id = form.outIds[k]!;
+    lines.push(`  ${name} = %${id} -> b${form.bufferOf[id]}`);
+  });
+  lines.push("buffers");
+  let pooled = 0;
+  for (const b of form.buffers) {
+    if (b.kind === "pool") pooled++;
+    const values = b.values.map((v) => `%${v}`).join(" ");
+    lines.push(`  b${b.id} ${b.kind} ${SHORT[b.dtype]} x${b.elements}: ${values}`);
+  }
+  lines.push(
+    `memory: ${pooled} pooled buffers, ${stats.pooledElements} elements for ${stats.unpooledElements} without reuse`,
+  );
+  return lines.join("\n");
 }

@@ -222,6 +222,14 @@ export function threadCount(): number {
   return n;
 }
 
+/**
+ * The smallest product (M·N·K) the pool splits across threads, or null without a pool or live
+ * workers (used by `printPlan` to say which products run threaded). @internal
+ */
+export function threadMinWork(): number | null {
+  return pool && !pool.stopped && liveWorkers(pool) > 0 ? pool.minWork : null;
+}
+
 /** Workers neither dead nor retired (serving or still starting). */
 function liveWorkers(p: Pool): number {
   let n = 0;

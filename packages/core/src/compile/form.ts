@@ -84,6 +84,8 @@ export interface FusedGroup {
   readonly root: NodeId;
   /** Number of nodes fused into the root (they get no buffer and no step). */
   readonly absorbed: number;
+  /** The group's nodes (the root and those fused into it), in id order. */
+  readonly members: readonly NodeId[];
   /** The values the loop reads, in leaf order. */
   readonly leaves: readonly NodeId[];
   /** The expression, with leaves as indices into `leaves`. */

@@ -76,7 +76,10 @@ export function fuseElementwise(form: FoldedForm): FusedForm {
   return { ...form, fusedInto, groups, fusedCount };
 }
 
-/** Walks a group: collects its leaves (each once, in first-use order) and writes its structure into `parts`. */
+/**
+ * Walks a group: collects its leaves (each once, in first-use order) and its members, and writes
+ * its structure into `parts`. Returns the number of nodes absorbed below `id`.
+ */
 function walk(
   nodes: readonly GraphNode[],
   id: NodeId,
@@ -84,17 +87,19 @@ function walk(
   leaves: NodeId[],
   leafIndex: Map<NodeId, number>,
   parts: string[],
+  members: NodeId[],
 ): number {
   // recursion depth is bounded by MAX_FUSED
   const node = nodes[id]!;
   let absorbed = 0;
+  members.push(id);
   parts.push(node.op, "(");
   const inputs = node.inputs;
   for (let k = 0; k < inputs.length; k++) {
     const i = inputs[k]!;
     if (k > 0) parts.push(",");
     if (fusedInto[i] === id) {
-      absorbed += 1 + walk(nodes, i, fusedInto, leaves, leafIndex, parts);
+      absorbed += 1 + walk(nodes, i, fusedInto, leaves, leafIndex, parts, members);
       continue;
     }
     let leaf = leafIndex.get(i);
@@ -151,7 +156,8 @@ export function fusedGroup(
   const leaves: NodeId[] = [];
   const leafIndex = new Map<NodeId, number>();
   const parts: string[] = [];
-  const absorbed = walk(nodes, root, fusedInto, leaves, leafIndex, parts);
+  const members: NodeId[] = [];
+  const absorbed = walk(nodes, root, fusedInto, leaves, leafIndex, parts, members);
   const signature = parts.join("");
   let s = structures.get(signature);
   if (!s) {
@@ -167,5 +173,6 @@ export function fusedGroup(
     };
     structures.set(signature, s);
   }
-  return { root, absorbed, leaves, tree: s.tree, key: s.key, spec: s.spec, structure: s.index };
+  members.sort((a, b) => a - b);
+  return { root, absorbed, members, leaves, tree: s.tree, key: s.key, spec: s.spec, structure: s.index };
 }
