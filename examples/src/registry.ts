@@ -178,6 +178,20 @@ export const EXAMPLES: readonly ExampleDef[] = [
     defaults: { seed: 20240607, runs: 100 },
     load: () => import("./examples/gradcheck.js"),
   },
+  {
+    name: "custom-op",
+    summary:
+      "your own op: softplus defined with defineOp, gradchecked, a wrong VJP caught and shrunk, trained through",
+    description:
+      "Defines softplus (log(1 + exp(beta * x)) / beta, torch's beta as a validated attribute) outside the op table with defineOp: a shape rule, float32/float64 kernels, a VJP written with builder ops and a JVP. Checks it with gradcheck, gradgradcheck and jvpcheck (printing the reports), runs the fast-check property of @gradgraph/autograd/testing on it, shows a copy whose VJP forgot beta caught and shrunk to a minimal counterexample, then trains a 2-16-2 softplus network on make_moons with Adam, saves and reloads it. Writes the training curves, the decision boundary and the derivative plot. Needs no download.",
+    options: ["epochs", "lr", "seed", "runs", "timeLimit"],
+    defaults: { epochs: 100, lr: 0.05, seed: 1, runs: 100 },
+    overrides: {
+      seed: { description: "seed of the data, the initial weights, the shuffling and fast-check" },
+      runs: { description: "generated cases per fast-check property" },
+    },
+    load: () => import("./examples/custom-op.js"),
+  },
 ];
 
 /** The example called `name`, or undefined. */
