@@ -28,6 +28,8 @@ import {
   checkJvpVjpConsistency,
   checkOpCase,
   checkOpGradients,
+  checkOpJvp,
+  checkOpJvpCase,
   fcParameters,
   gradientMatchesFiniteDifferences,
   graphProgramArb,
@@ -302,6 +304,50 @@ describe("gradcheck and the testing arbitraries pick user ops up", () => {
     expect(one.ok).toBe(false);
     expect(one.op).toBe("ag.wrongSoftplus");
     expect(one.message).toContain("ag.wrongSoftplus: gradient check failed");
+  });
+
+  it("checkOpJvp/checkOpJvpCase take user ops: default cases for elementwise ones, a spec for others", () => {
+    fc.assert(checkOpJvp(softplus), fcParameters({ numRuns: 15 }));
+    fc.assert(
+      checkOpJvp(softplus.name, { spec: unaryOpSpec({ min: -2, max: 2 }) }),
+      fcParameters({ numRuns: 5 }),
+    );
+    const sqSpec = {
+      cases: fc
+        .tuple(
+          shapeArb({ minRank: 1, maxRank: 3 }),
+          fc.integer({ min: -8, max: 8 }).map((k) => k / 4) /* no subnormal factors */,
+        )
+        .chain(([s, factor]) =>
+          tensorArb(s).map((t) => ({ args: [{ value: t, grad: "fd" as const }], attrs: { factor } })),
+        ),
+    };
+    fc.assert(checkOpJvp(sqRowSum, { spec: sqSpec }), fcParameters({ numRuns: 15 }));
+    expect(() => checkOpJvp(sqRowSum)).toThrow(/user op 'ag.sqRowSum' has no default test cases/);
+    const one = checkOpJvpCase(sqRowSum, {
+      args: [{ value: Tensor.from([[1, -2, 0.5]]), grad: "fd" }],
+      attrs: { factor: 3 },
+    });
+    expect(one.ok).toBe(true);
+    expect(one.op).toBe("ag.sqRowSum");
+  });
+
+  it("checkOpJvp catches a user op's wrong JVP and shrinks it", () => {
+    const wrongJvp = defineOp({
+      name: "ag.wrongJvpSoftplus",
+      doc: "softplus whose JVP is off by 0.01",
+      arity: 1,
+      elementwise: softplus.def.elementwise!,
+      vjp: softplus.def.vjp!,
+      jvp: ({ b, t, x }) => b.mul(t[0]!, b.sub(b.sigmoid(x[0]!), 0.01)),
+    });
+    const details = fc.check(checkOpJvp(wrongJvp), { seed: 1, numRuns: 50 });
+    expect(details.failed).toBe(true);
+    expect(details.counterexample![0].args[0]!.value.size).toBe(1);
+    const one = checkOpJvpCase(wrongJvp, details.counterexample![0]);
+    expect(one.ok).toBe(false);
+    expect(one.message).toContain("ag.wrongJvpSoftplus: JVP check failed");
+    undefineOp(wrongJvp);
   });
 
   it("random graphs include user ops when asked, and their gradients check", () => {

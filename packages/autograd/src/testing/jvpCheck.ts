@@ -4,8 +4,12 @@
  * @module
  */
 import {
+  type AnyOpName,
   ancestors,
   type ConcreteShape,
+  type CustomArity,
+  type CustomAttrs,
+  type CustomOp,
   castGraph,
   compile,
   type Feed,
@@ -33,8 +37,8 @@ import type { JvpTable } from "../jvp/types.js";
 import { jvp, pushForward, refName } from "../jvp.js";
 import { freshName, freshPrefix, pickFeeds } from "../util.js";
 import type { VjpTable } from "../vjp/types.js";
-import { describeOpCase, opCaseGraph } from "./opCheck.js";
-import { OP_SPECS, type OpCase, type OpSpec } from "./opSpecs.js";
+import { describeOpCase, opCaseGraph, opTestSpec } from "./opCheck.js";
+import type { OpCase, OpTestCase, OpTestSpec } from "./opSpecs.js";
 import type { GraphCase } from "./randomGraph.js";
 
 /** Default tolerances of {@link checkJvpVjpConsistency} (float64). */
@@ -364,12 +368,22 @@ export function checkJvpVjpConsistency(graph: Graph, options: JvpCheckOptions = 
 /** Options of {@link checkOpJvpCase} and {@link checkOpJvp}: the check's, minus what the case decides. */
 export type OpJvpCheckOptions = Omit<JvpCheckOptions, "of" | "wrt" | "feeds" | "params">;
 
+/** Options of {@link checkOpJvpCase} and {@link checkOpJvp} for a user op. */
+export interface UserOpJvpCheckOptions<A> extends OpJvpCheckOptions {
+  /**
+   * How to generate the op's cases and build its node (see `unaryOpSpec`, `binaryOpSpec`), as for
+   * `checkOpGradients`. Required unless the op is elementwise with arity 1 or 2: those default to
+   * values in [-3, 3] (broadcast-compatible shapes for two inputs).
+   */
+  readonly spec?: OpTestSpec<A>;
+}
+
 /** The outcome of {@link checkOpJvpCase}. */
 export interface OpJvpCheckResult {
   /** True when the JVP agrees with the VJP and finite differences, and zero tangents are exactly zero. */
   readonly ok: boolean;
-  /** The op. */
-  readonly op: OpName;
+  /** The op (a built-in op's name or a user op's). */
+  readonly op: AnyOpName;
   /** The graph checked: the op on its arguments (output `y`), as `checkOpCase` builds it. */
   readonly graph: Graph;
   /** The check of the arguments with a derivative (null when there are none). */
@@ -381,26 +395,40 @@ export interface OpJvpCheckResult {
 }
 
 /**
- * Checks op `op`'s JVP rule on one case of its `OP_SPECS` entry: `<J v, u> = <v, J^T u>` and
- * `J v` against finite differences over the arguments with a derivative, and that moving an
- * argument whose derivative is zero (comparisons, `sign`, `stopGradient`, `where`'s condition)
- * leaves the output's tangent exactly zero. `seed` picks the random directions.
+ * Checks op `op`'s JVP rule on one case: `<J v, u> = <v, J^T u>` and `J v` against finite
+ * differences over the arguments with a derivative, and that moving an argument whose derivative
+ * is zero (comparisons, `sign`, `stopGradient`, `where`'s condition) leaves the output's tangent
+ * exactly zero. `seed` picks the random directions. `op` is a built-in op (a case of its
+ * `OP_SPECS` entry), or a user op's handle or name (its node is built with `options.spec.build`
+ * when given, else with `b.op`).
  */
 export function checkOpJvpCase<K extends OpName>(
   op: K,
   c: OpCase<K>,
-  options: OpJvpCheckOptions = {},
+  options?: OpJvpCheckOptions,
+): OpJvpCheckResult;
+export function checkOpJvpCase<A extends object, N extends CustomArity>(
+  op: CustomOp<A, N> | string,
+  c: OpTestCase<A>,
+  options?: UserOpJvpCheckOptions<A>,
+): OpJvpCheckResult;
+export function checkOpJvpCase(
+  op: string | { readonly name: string },
+  c: OpTestCase<object>,
+  options: UserOpJvpCheckOptions<object> = {},
 ): OpJvpCheckResult {
-  const { graph, feeds, params, names } = opCaseGraph(op, c);
+  const { spec, ...checkOptions } = options;
+  const opName = (typeof op === "string" ? op : op.name) as AnyOpName;
+  const { graph, feeds, params, names } = opCaseGraph(opName, c, spec);
   const fdNames = names.filter((_, i) => c.args[i]!.grad === "fd");
   const zeroNames = names.filter((_, i) => c.args[i]!.grad === "zero");
   const check = fdNames.length
-    ? checkJvpVjpConsistency(graph, { ...options, of: ["y"], wrt: fdNames, feeds, params })
+    ? checkJvpVjpConsistency(graph, { ...checkOptions, of: ["y"], wrt: fdNames, feeds, params })
     : null;
   const zeroViolations: string[] = [];
   if (zeroNames.length) {
-    const g = jvp(graph, "y", zeroNames, { rules: options.jvpRules, tangentPrefix: "check:tangent:" });
-    const rng = new Rng((options.seed ?? 0) ^ 0x5a5a);
+    const g = jvp(graph, "y", zeroNames, { rules: checkOptions.jvpRules, tangentPrefix: "check:tangent:" });
+    const rng = new Rng((checkOptions.seed ?? 0) ^ 0x5a5a);
     const all: Record<string, Tensor> = { ...feeds };
     for (const n of zeroNames) {
       const x = feeds[n] ?? params.get(n);
@@ -421,34 +449,50 @@ export function checkOpJvpCase<K extends OpName>(
   }
   const ok = (check?.ok ?? true) && zeroViolations.length === 0;
   const message = ok
-    ? `${op}: ok`
+    ? `${opName}: ok`
     : [
-        `${op}: JVP check failed`,
-        describeOpCase(op, c as OpCase),
+        `${opName}: JVP check failed`,
+        describeOpCase(opName, c),
         check && !check.ok ? check.message : printGraph(graph),
         ...zeroViolations,
       ].join("\n");
-  return { ok, op, graph, check, zeroViolations, message };
+  return { ok, op: opName, graph, check, zeroViolations, message };
 }
 
 /**
  * A fast-check property: op `op`'s JVP agrees with its VJP (`<J v, u> = <v, J^T u>`) and with
- * finite differences on every case its `OP_SPECS` entry generates, with random directions (the
- * second value, a seed, shrinks to 0). A failure throws with the case, the graph and the errors.
+ * finite differences on every case its test spec generates, with random directions (the second
+ * value, a seed, shrinks to 0). A failure throws with the case, the graph and the errors. `op` is
+ * a built-in op (cases from `OP_SPECS`) or a user op's handle or name (cases from `options.spec`,
+ * or the default of an elementwise op of arity 1 or 2), as for `checkOpGradients`.
  * @example
  * fc.assert(checkOpJvp("softmax"), fcParameters());
+ * fc.assert(checkOpJvp(softplus, { spec: softplusSpec }), fcParameters()); // a user op
  */
 export function checkOpJvp<K extends OpName>(
   op: K,
-  options: OpJvpCheckOptions = {},
-): fc.IPropertyWithHooks<[OpCase<K>, number]> {
-  const spec = OP_SPECS[op] as OpSpec<K>;
-  const cases: fc.Arbitrary<OpCase<K>> = spec.cases.map((c) => ({
+  options?: OpJvpCheckOptions,
+): fc.IPropertyWithHooks<[OpCase<K>, number]>;
+export function checkOpJvp<A extends object, N extends CustomArity>(
+  op: CustomOp<A, N>,
+  options?: UserOpJvpCheckOptions<A>,
+): fc.IPropertyWithHooks<[OpTestCase<A>, number]>;
+export function checkOpJvp<A extends object = CustomAttrs>(
+  op: string,
+  options?: UserOpJvpCheckOptions<A>,
+): fc.IPropertyWithHooks<[OpTestCase<A>, number]>;
+export function checkOpJvp(
+  op: string | { readonly name: string },
+  options: UserOpJvpCheckOptions<object> = {},
+): fc.IPropertyWithHooks<[OpTestCase<object>, number]> {
+  const name = typeof op === "string" ? op : op.name;
+  const spec = opTestSpec(name, options.spec);
+  const cases: fc.Arbitrary<OpTestCase<object>> = spec.cases.map((c) => ({
     ...c,
-    [fc.toStringMethod]: () => describeOpCase(op, c as OpCase),
+    [fc.toStringMethod]: () => describeOpCase(name, c),
   }));
   return fc.property(cases, fc.nat({ max: 1 << 20 }), (c, seed) => {
-    const r = checkOpJvpCase(op, c, { ...options, seed });
+    const r = checkOpJvpCase(name, c, { ...options, spec, seed });
     if (!r.ok) throw new Error(r.message);
   });
 }

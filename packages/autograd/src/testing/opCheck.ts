@@ -226,10 +226,10 @@ export function checkOpGradients<A extends object, N extends CustomArity>(
   op: CustomOp<A, N>,
   options?: UserOpCheckOptions<A>,
 ): fc.IPropertyWithHooks<[OpTestCase<A>]>;
-export function checkOpGradients(
+export function checkOpGradients<A extends object = CustomAttrs>(
   op: string,
-  options?: UserOpCheckOptions<CustomAttrs>,
-): fc.IPropertyWithHooks<[OpTestCase<CustomAttrs>]>;
+  options?: UserOpCheckOptions<A>,
+): fc.IPropertyWithHooks<[OpTestCase<A>]>;
 export function checkOpGradients(
   op: string | { readonly name: string },
   options: UserOpCheckOptions<object> = {},
