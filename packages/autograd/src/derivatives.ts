@@ -21,10 +21,10 @@ import {
   withOutputs,
 } from "@gradgraph/core";
 import { grad, gradName } from "./grad.js";
-import type { JvpTable } from "./jvp/types.js";
+import type { JvpRules } from "./jvp/types.js";
 import { pushForward, refList, refName, type TangentNames, tangentSources } from "./jvp.js";
 import { completeParams, freshName, freshPrefix, pickFeeds as pick } from "./util.js";
-import type { VjpTable } from "./vjp/types.js";
+import type { VjpRules } from "./vjp/types.js";
 
 /** A node reference: a node id, or the name of an output, input or param. */
 type Ref = NodeId | string;
@@ -44,9 +44,9 @@ export interface HvpOptions {
   /** Prefix of the gradient outputs the result also has (default `"grad:"`). */
   gradPrefix?: string;
   /** VJP rule overrides for the reverse pass (see `GradOptions.rules`). */
-  vjpRules?: Partial<VjpTable>;
+  vjpRules?: VjpRules;
   /** JVP rule overrides for the forward pass over it (see `JvpOptions.rules`). */
-  jvpRules?: Partial<JvpTable>;
+  jvpRules?: JvpRules;
 }
 
 /** The output name {@link hvp} gives the Hessian-vector product of `wrt` (default prefix `hvp:`). */
@@ -106,9 +106,9 @@ export interface JacobianOptions {
    */
   mode?: JacobianMode;
   /** VJP rule overrides (reverse mode). */
-  vjpRules?: Partial<VjpTable>;
+  vjpRules?: VjpRules;
   /** JVP rule overrides (forward mode). */
-  jvpRules?: Partial<JvpTable>;
+  jvpRules?: JvpRules;
 }
 
 /** Options of {@link hessian}. */
@@ -116,9 +116,9 @@ export interface HessianOptions {
   /** Param values (read, never changed); missing ones are initialised (seed 0). */
   params?: ParamStore;
   /** VJP rule overrides for the reverse pass. */
-  vjpRules?: Partial<VjpTable>;
+  vjpRules?: VjpRules;
   /** JVP rule overrides for the forward pass over it. */
-  jvpRules?: Partial<JvpTable>;
+  jvpRules?: JvpRules;
 }
 
 /** Concrete shapes of nodes (one forward run when some are symbolic). */

@@ -14,7 +14,6 @@ import {
   type GraphNode,
   isConcrete,
   isCustomOpName,
-  isOpName,
   type NodeId,
   resolveNode,
   type Shape,
@@ -24,7 +23,7 @@ import {
   Value,
 } from "@gradgraph/core";
 import { vjpRuleOf } from "./vjp/table.js";
-import type { VjpFn, VjpRule, VjpTable } from "./vjp/types.js";
+import type { VjpFn, VjpRule, VjpRules } from "./vjp/types.js";
 
 /** Options of {@link grad}. */
 export interface GradOptions {
@@ -36,11 +35,11 @@ export interface GradOptions {
   /** Prefix of the gradient outputs' names (default `"grad:"`, giving e.g. `grad:W1`). */
   prefix?: string;
   /**
-   * VJP rules to use instead of the built-in ones, by op name (for experiments, custom
-   * derivatives, or testing that {@link gradcheck} catches a wrong rule). User ops take their
-   * rules from `defineOp` (redefine one with `replace: true` to try another rule).
+   * VJP rules to use instead of the ops' own, by op name (for experiments, custom derivatives,
+   * or testing that {@link gradcheck} catches a wrong rule): a built-in op's name, or a user op's
+   * (`{ [softplus.name]: rule }`), whose `defineOp` rule is then not used. See {@link VjpRules}.
    */
-  rules?: Partial<VjpTable>;
+  rules?: VjpRules;
 }
 
 /** The output name `grad` gives the gradient with respect to `wrt` (default prefix `grad:`). */
@@ -53,12 +52,14 @@ function isScalarShape(shape: Shape): boolean {
 }
 
 /**
- * The VJP entry of `node`: an override from `rules`, the built-in table's, or the user op's own;
+ * The VJP entry of `node`: an override from `rules` (built-in or user op), the built-in table's,
+ * or the user op's own;
  * a GraphError naming the node when there is none.
  */
-function lookupRule(node: GraphNode, rules: Partial<VjpTable> | undefined): VjpRule<AnyOpName> {
+function lookupRule(node: GraphNode, rules: VjpRules | undefined): VjpRule<AnyOpName> {
   const op = node.op;
-  const rule = (isOpName(op) ? rules?.[op] : undefined) ?? vjpRuleOf(op);
+  const override = rules && Object.hasOwn(rules, op) ? rules[op] : undefined;
+  const rule = override ?? vjpRuleOf(op);
   if (rule === "leaf" || rule === "zero" || typeof rule === "function") return rule as VjpRule<AnyOpName>;
   if (rule !== undefined) {
     throw new GraphError(

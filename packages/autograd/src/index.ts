@@ -19,7 +19,7 @@ export {
 export * from "./grad.js";
 export * from "./gradcheck.js";
 export { JVP, jvpRuleOf } from "./jvp/table.js";
-export type { JvpArgs, JvpFn, JvpRule, JvpTable } from "./jvp/types.js";
+export type { JvpArgs, JvpFn, JvpOverrideArgs, JvpRule, JvpRules, JvpTable } from "./jvp/types.js";
 export { type JvpOptions, jvp, jvpName, type TangentNames, tangentName } from "./jvp.js";
 export { VJP, vjpRuleOf } from "./vjp/table.js";
-export type { VjpArgs, VjpFn, VjpRule, VjpTable } from "./vjp/types.js";
+export type { VjpArgs, VjpFn, VjpOverrideArgs, VjpRule, VjpRules, VjpTable } from "./vjp/types.js";

@@ -22,7 +22,7 @@ import {
   type Value,
 } from "@gradgraph/core";
 import { JVP, jvpRuleOf } from "./jvp/table.js";
-import type { JvpFn, JvpTable } from "./jvp/types.js";
+import type { JvpFn, JvpRules } from "./jvp/types.js";
 
 /**
  * Names of the tangent inputs of {@link jvp}: one per `wrt` entry, either as a list in `wrt`'s
@@ -43,10 +43,11 @@ export interface JvpOptions {
   /** Prefix of the directional-derivative outputs (default `"jvp:"`, giving e.g. `jvp:loss`). */
   prefix?: string;
   /**
-   * JVP rules to use instead of the built-in ones, by op name (custom derivatives, experiments,
-   * or testing that the consistency checks catch a wrong rule).
+   * JVP rules to use instead of the ops' own, by op name (custom derivatives, experiments, or
+   * testing that the consistency checks catch a wrong rule): a built-in op's name, or a user op's
+   * (`{ [softplus.name]: rule }`). See {@link JvpRules}.
    */
-  rules?: Partial<JvpTable>;
+  rules?: JvpRules;
 }
 
 /** The output name {@link jvp} gives the directional derivative of `of` (default prefix `jvp:`). */
@@ -101,7 +102,7 @@ export interface PushForwardConfig {
   /** Tangent input of each `wrt` entry. */
   readonly tangents: readonly TangentSource[];
   /** Rule overrides. */
-  readonly rules?: Partial<JvpTable>;
+  readonly rules?: JvpRules;
   /** Function name used in error messages (`jvp`, `hvp`, ...). */
   readonly who: string;
 }
@@ -233,11 +234,12 @@ function applyRule(
   b: GraphBuilder,
   node: GraphNode,
   tan: ReadonlyMap<NodeId, Value>,
-  rules: Partial<JvpTable> | undefined,
+  rules: JvpRules | undefined,
   who: string,
 ): Value | null {
   const op = node.op;
-  const rule = isOpName(op) ? (rules?.[op] ?? JVP[op]) : jvpRuleOf(op);
+  const override = rules && Object.hasOwn(rules, op) ? rules[op] : undefined;
+  const rule = override ?? (isOpName(op) ? JVP[op] : jvpRuleOf(op));
   if (rule === "leaf" || rule === "zero") return null;
   if (typeof rule !== "function") {
     const why = isOpName(op)

@@ -20,10 +20,11 @@ import {
   Tensor,
   undefineOp,
   type Value,
+  type VjpRuleArgs,
 } from "@gradgraph/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { grad, gradcheck, hvp, jvp, VJP, vjpRuleOf } from "../src/index.js";
+import { grad, gradcheck, hvp, type JvpRules, jvp, VJP, type VjpRules, vjpRuleOf } from "../src/index.js";
 import {
   checkJvpVjpConsistency,
   checkOpCase,
@@ -348,6 +349,55 @@ describe("gradcheck and the testing arbitraries pick user ops up", () => {
     expect(one.ok).toBe(false);
     expect(one.message).toContain("ag.wrongJvpSoftplus: JVP check failed");
     undefineOp(wrongJvp);
+  });
+
+  it("rules override a user op's own rules by name (grad, jvp, gradcheck, checkOpGradients/checkOpJvp)", () => {
+    // sigmoid(x) - 0.01: a wrong derivative, tried without redefining the op
+    const wrongVjp: VjpRules = {
+      [softplus.name]: ({ b, g, x }) => [b.mul(g, b.sub(b.sigmoid(x[0]!), 0.01))],
+    };
+    const wrongJvp: JvpRules = {
+      [softplus.name]: ({ b, t, x }) => b.mul(t[0]!, b.sub(b.sigmoid(x[0]!), 0.01)),
+    };
+    const graph = scalarGraph((b, x) => softplus(b, x));
+    const right = evaluate(grad(graph, "loss", ["x"]), { x: X })["grad:x"]!.toArray();
+    const wrong = evaluate(grad(graph, "loss", ["x"], { rules: wrongVjp }), { x: X })["grad:x"]!.toArray();
+    right.forEach((v, i) => {
+      expect(wrong[i]).toBeCloseTo(v - 0.01, 12);
+    });
+    const jv = evaluate(jvp(graph, "loss", ["x"], { rules: wrongJvp }), {
+      x: X,
+      "tangent:x": Tensor.from([1, 1, 1]),
+    });
+    expect(jv["jvp:loss"]!.item()).toBeCloseTo(right.reduce((p, q) => p + q, 0) - 0.03, 12);
+    // the op's own rules are untouched
+    expect(gradcheck(graph, { x: X }, { wrt: ["x"] }).ok).toBe(true);
+    expect(gradcheck(graph, { x: X }, { wrt: ["x"], rules: wrongVjp }).ok).toBe(false);
+    expect(
+      checkOpCase(softplus, { args: [{ value: X, grad: "fd" }], attrs: {} }, { rules: wrongVjp }).ok,
+    ).toBe(false);
+    const caught = fc.check(checkOpGradients(softplus, { rules: wrongVjp }), { seed: 1, numRuns: 30 });
+    expect(caught.failed).toBe(true);
+    const jvpCaught = fc.check(checkOpJvp(softplus, { jvpRules: wrongJvp }), { seed: 1, numRuns: 30 });
+    expect(jvpCaught.failed).toBe(true);
+    fc.assert(checkOpJvp(softplus), fcParameters({ numRuns: 5 }));
+    // a user op's rule with typed attributes, annotated; "zero" works too
+    const typed: VjpRules = {
+      [sqRowSum.name]: ({ b, g, x, attrs }: VjpRuleArgs<{ factor: number }>) => [
+        b.mul(b.mul(b.reshape(g, [...x[0]!.shape.slice(0, -1), 1]), x[0]!), 3 * attrs.factor),
+      ],
+    };
+    const sq = scalarGraph((b, x) => sqRowSum(b, x, { factor: 0.5 }), [2, 3]);
+    const x23 = Tensor.from([
+      [1, 2, 3],
+      [-1, 0.5, 2],
+    ]);
+    expect(gradcheck(sq, { x: x23 }, { wrt: ["x"] }).ok).toBe(true);
+    expect(gradcheck(sq, { x: x23 }, { wrt: ["x"], rules: typed }).ok).toBe(false);
+    const zero = evaluate(grad(sq, "loss", ["x"], { rules: { [sqRowSum.name]: "zero" } }), { x: x23 });
+    expect(Array.from(zero["grad:x"]!.data)).toEqual([0, 0, 0, 0, 0, 0]);
+    // an own property only: a name such as 'constructor' does not pick up Object.prototype
+    expect(grad(graph, "loss", ["x"], { rules: {} }).outputs["grad:x"]).toBeDefined();
   });
 
   it("random graphs include user ops when asked, and their gradients check", () => {

@@ -33,9 +33,9 @@ import {
   withOutputs,
 } from "@gradgraph/core";
 import { grad, gradName } from "../grad.js";
-import type { JvpTable } from "../jvp/types.js";
+import type { JvpRules } from "../jvp/types.js";
 import { jvp, jvpName } from "../jvp.js";
-import type { VjpTable } from "../vjp/types.js";
+import type { VjpRules } from "../vjp/types.js";
 
 /** A param or input being perturbed. */
 export interface Target {
@@ -80,7 +80,7 @@ export interface ProbeConfig {
   /** Relative rounding error of one evaluation. */
   readonly roundoff: number;
   /** VJP overrides. */
-  readonly rules?: Partial<VjpTable>;
+  readonly rules?: VjpRules;
 }
 
 /** A name not used by any input, param or output of `graph` (nor in `taken`, to which it is added). */
@@ -186,7 +186,7 @@ export class Probe {
 
   private readonly who: string;
   private readonly roundoff: number;
-  private readonly rules: Partial<VjpTable> | undefined;
+  private readonly rules: VjpRules | undefined;
   private readonly tensors = new Map<string, Tensor>();
   private readonly fwd: CompiledGraph;
   private readonly plan: Plan;
@@ -350,7 +350,7 @@ export class Probe {
    * `rules`) and returns a function computing `J v` per output (float64 copies) for tangents `v`
    * (one per target, null for zero).
    */
-  jvpRunner(rules: Partial<JvpTable> | undefined): (v: readonly (Float64Array | null)[]) => Float64Array[] {
+  jvpRunner(rules: JvpRules | undefined): (v: readonly (Float64Array | null)[]) => Float64Array[] {
     const tNames = this.wrt.map((_, k) => freshName(this.cast, `gradcheck:tangent:${k}`, this.taken));
     const prefix = freshName(this.cast, "gradcheck:jvp:", this.taken);
     const g = jvp(this.forward, this.fNames, this.wrt, { tangents: tNames, prefix, rules });

@@ -4,8 +4,8 @@
  * @module
  */
 import type { DType, Feed, NodeId, ParamStore } from "@gradgraph/core";
-import type { JvpTable } from "../jvp/types.js";
-import type { VjpTable } from "../vjp/types.js";
+import type { JvpRules } from "../jvp/types.js";
+import type { VjpRules } from "../vjp/types.js";
 
 /**
  * How a check probes the derivative:
@@ -150,7 +150,7 @@ export interface GradcheckOptions {
   /** How many of the worst entries the report keeps (default 10). */
   topK?: number;
   /** VJP rules overriding the built-in ones while computing the analytic gradient (see `GradOptions.rules` of `grad`). */
-  rules?: Partial<VjpTable>;
+  rules?: VjpRules;
 }
 
 /** Options of {@link gradgradcheck}. */
@@ -177,7 +177,7 @@ export interface GradgradcheckOptions extends GradcheckOptions {
 /** Options of {@link jvpcheck}. */
 export interface JvpcheckOptions extends Omit<GradcheckOptions, "perBlock" | "cotangents"> {
   /** JVP rules overriding the built-in ones (see `JvpOptions.rules` of `jvp`); `rules` overrides VJP rules. */
-  jvpRules?: Partial<JvpTable>;
+  jvpRules?: JvpRules;
   /** Also compare `J v` from `jvp` with finite differences element by element (default true). */
   finiteDifferences?: boolean;
   /** Relative tolerance of the consistency entries (default from {@link GRADCHECK_TOLERANCES}). */

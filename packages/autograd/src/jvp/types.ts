@@ -2,7 +2,7 @@
  * The contract of a JVP (Jacobian-vector product) rule.
  * @module
  */
-import type { AttrsOf, GraphBuilder, GraphNode, OpName, Value } from "@gradgraph/core";
+import type { AttrsOf, GraphBuilder, GraphNode, JvpRuleArgs, OpName, Value } from "@gradgraph/core";
 
 /** What a JVP rule receives. */
 export interface JvpArgs<K extends OpName> {
@@ -37,3 +37,19 @@ export type JvpRule<K extends OpName> = JvpFn<K> | "leaf" | "zero";
 
 /** The JVP table type: one entry per op, checked exhaustively by the compiler. */
 export type JvpTable = { readonly [K in OpName]: JvpRule<K> };
+
+/**
+ * What a rule in {@link JvpRules} is given under a user op's name: `b`, `x`, `y` and `t` are
+ * typed; `attrs` and `node` are `never` unless the rule annotates its argument (write
+ * `(args: JvpRuleArgs<MyAttrs>) => ...`, or pass a rule typed `JvpRuleFn<MyAttrs>`).
+ */
+export type JvpOverrideArgs = Omit<JvpRuleArgs<never>, "node"> & { readonly node: GraphNode<never> };
+
+/**
+ * JVP rule overrides by op name, as `jvp`'s `rules` (and gradcheck's `jvpRules`) take them: a
+ * built-in op's key is typed with its table entry, and any other key is a user op's name whose own
+ * JVP rule is replaced. A user op's rule may be any `JvpRuleFn<A>` or `"zero"`.
+ */
+export type JvpRules = Partial<JvpTable> & {
+  readonly [op: string]: ((args: JvpOverrideArgs) => Value | null) | "leaf" | "zero" | undefined;
+};

@@ -33,10 +33,10 @@ import {
 } from "@gradgraph/core";
 import fc from "fast-check";
 import { grad, gradName } from "../grad.js";
-import type { JvpTable } from "../jvp/types.js";
+import type { JvpRules } from "../jvp/types.js";
 import { jvp, pushForward, refName } from "../jvp.js";
 import { freshName, freshPrefix, pickFeeds } from "../util.js";
-import type { VjpTable } from "../vjp/types.js";
+import type { VjpRules } from "../vjp/types.js";
 import { describeOpCase, opCaseGraph, opTestSpec } from "./opCheck.js";
 import type { OpCase, OpTestCase, OpTestSpec } from "./opSpecs.js";
 import type { GraphCase } from "./randomGraph.js";
@@ -76,9 +76,9 @@ export interface JvpCheckOptions {
   /** Tolerance of `|<J v, u> - <v, J^T u>|`, relative to the sum of the absolute terms of both products. */
   consistencyTol?: number;
   /** JVP rules overriding the built-in ones (see `JvpOptions.rules`). */
-  jvpRules?: Partial<JvpTable>;
+  jvpRules?: JvpRules;
   /** VJP rules overriding the built-in ones (see `GradOptions.rules`). */
-  vjpRules?: Partial<VjpTable>;
+  vjpRules?: VjpRules;
 }
 
 /** One element of `J v` compared with finite differences. */

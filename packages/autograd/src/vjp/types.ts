@@ -25,3 +25,22 @@ export type VjpRule<K extends AnyOpName> = VjpFn<K> | "leaf" | "zero";
 
 /** The VJP table type: one entry per built-in op, checked exhaustively by the compiler. */
 export type VjpTable = { readonly [K in OpName]: VjpRule<K> };
+
+/**
+ * What a rule in {@link VjpRules} is given under a user op's name: `b`, `x`, `y`, `g` and `needs`
+ * are typed; `attrs` and `node` are `never` unless the rule annotates its argument (write
+ * `(args: VjpRuleArgs<MyAttrs>) => ...`, or pass a rule typed `VjpRuleFn<MyAttrs>`).
+ */
+export type VjpOverrideArgs = Omit<VjpRuleArgs<never>, "node"> & { readonly node: GraphNode<never> };
+
+/**
+ * VJP rule overrides by op name, as `grad`'s `rules` (and gradcheck's) take them: a built-in op's
+ * key is typed with its table entry, and any other key is a user op's name (`defineOp`) whose own
+ * rule is replaced, so a candidate rule can be tried without redefining the op. A user op's rule
+ * may be any `VjpRuleFn<A>` or `"zero"`.
+ * @example
+ * grad(graph, "loss", ["x"], { rules: { tanh: myTanhRule, [softplus.name]: ({ b, g, x }) => [b.mul(g, b.sigmoid(x[0]!))] } });
+ */
+export type VjpRules = Partial<VjpTable> & {
+  readonly [op: string]: ((args: VjpOverrideArgs) => readonly (Value | null)[]) | "leaf" | "zero" | undefined;
+};
