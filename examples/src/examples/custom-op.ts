@@ -44,14 +44,12 @@ import {
   tensorArb,
 } from "@gradgraph/autograd/testing";
 import {
-  type CustomAttrs,
+  type AttrsInput,
   compile,
   defineOp,
   type Graph,
   GraphBuilder,
-  type Kernel,
   printGraph,
-  sizeOf,
   Tensor,
   type Value,
 } from "@gradgraph/core";
@@ -94,8 +92,8 @@ function show(v: unknown): string {
  * Validates and normalises the attributes: `beta` defaults to 1 and must be a finite number > 0
  * (`beta = 0` would divide by zero, a negative one flips the curve). Idempotent, as defineOp asks.
  */
-export function softplusAttrs(raw: CustomAttrs): SoftplusAttrs {
-  const { beta = 1, ...rest } = raw as { beta?: unknown };
+export function softplusAttrs(raw: AttrsInput<SoftplusAttrs>): SoftplusAttrs {
+  const { beta = 1, ...rest } = raw;
   const unknown = Object.keys(rest);
   if (unknown.length > 0) {
     throw new Error(`example.softplus: unknown attribute '${unknown[0]}' (it takes only 'beta')`);
@@ -140,13 +138,17 @@ export const softplus = defineOp<SoftplusAttrs, 1>({
   attrs: softplusAttrs,
   // elementwise: the output has the input's shape and dtype
   shape: ([x]) => x!,
-  // ctx.dtype says which arrays the kernel gets; it reads its input and writes the whole output
-  kernel: ({ attrs, dtype, inShapes, outShape }): Kernel => {
-    if (sizeOf(inShapes[0]!) !== sizeOf(outShape)) throw new Error("example.softplus: size mismatch");
-    const beta = attrs.beta;
-    return dtype === "float32"
-      ? (ins, out) => loop32(ins[0] as Float32Array, out as Float32Array, beta)
-      : (ins, out) => loop64(ins[0] as Float64Array, out as Float64Array, beta);
+  // one kernel factory per dtype: each kernel gets its own array type (no casts); it reads its
+  // input and writes the whole output
+  kernel: {
+    float32:
+      ({ attrs }) =>
+      (ins, out) =>
+        loop32(ins[0]!, out, attrs.beta),
+    float64:
+      ({ attrs }) =>
+      (ins, out) =>
+        loop64(ins[0]!, out, attrs.beta),
   },
   // reverse mode: the cotangent times sigmoid(beta * x)
   vjp: ({ b, g, x, attrs }) => [b.mul(g, slope(b, x[0]!, attrs.beta))],

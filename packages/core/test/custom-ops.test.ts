@@ -4,12 +4,14 @@
  * rule graphs, inlineGraph).
  */
 import {
+  type AttrsInput,
   type CustomOp,
   castGraph,
   compile,
   customGradient,
   customOpDef,
   customOpNames,
+  type DTypeKernels,
   defineOp,
   evaluate,
   GraphBuilder,
@@ -21,6 +23,7 @@ import {
   isKnownOp,
   isOpName,
   type Kernel,
+  type NoAttrs,
   opDef,
   parseGraph,
   printGraph,
@@ -322,6 +325,81 @@ describe("compiling a user op", () => {
     const out = exe.run({ x: Tensor.from([0, 0]) });
     expect(out.y!.toArray()[0]).toBeCloseTo(Math.LN2, 15);
     expect(exe.plan({ x: [2] }).stats.folded).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("typing a user op with an attribute interface", () => {
+  /** An interface (not a type alias): not assignable to CustomAttrs, a record type. */
+  interface ScaleAttrs {
+    readonly factor: number;
+  }
+  /** A validator typed with AttrsInput accepts raw JSON, partial attrs and its own result. */
+  function scaleAttrs(raw: AttrsInput<ScaleAttrs>): ScaleAttrs {
+    const { factor = 1, ...rest } = raw;
+    if (Object.keys(rest).length > 0)
+      throw new Error(`test.scale: unknown attribute '${Object.keys(rest)[0]}'`);
+    if (typeof factor !== "number" || !Number.isFinite(factor))
+      throw new Error("test.scale: 'factor' must be a number");
+    return { factor };
+  }
+  const seen: string[] = [];
+  const scale = defineOp<ScaleAttrs, 1>({
+    name: "test.scale",
+    doc: "factor * x, with a typed kernel per dtype",
+    arity: 1,
+    attrs: scaleAttrs,
+    shape: ([x]) => x!,
+    kernel: {
+      float32: ({ attrs }) => {
+        seen.push("float32");
+        return (ins, out) => {
+          const x: Float32Array = ins[0]!; // typed, no cast
+          for (let i = 0; i < out.length; i++) out[i] = attrs.factor * x[i]!;
+        };
+      },
+      float64: ({ attrs }) => {
+        seen.push("float64");
+        return (ins, out) => {
+          const x: Float64Array = ins[0]!;
+          for (let i = 0; i < out.length; i++) out[i] = attrs.factor * x[i]!;
+        };
+      },
+    },
+  });
+
+  test("the validator takes its own result back (idempotent, typechecks without a spread)", () => {
+    const once = scaleAttrs({ factor: 2 });
+    expect(scaleAttrs(once)).toEqual(once);
+    expect(scaleAttrs(scaleAttrs({}))).toEqual({ factor: 1 });
+    const partial: Partial<ScaleAttrs> = {};
+    expect(scaleAttrs(partial)).toEqual({ factor: 1 });
+    expect(() => scaleAttrs({ factor: "2" })).toThrow(/'factor' must be a number/);
+  });
+
+  test("{ float32, float64 } kernels: each dtype gets its own array type", () => {
+    for (const dtype of ["float32", "float64"] as const) {
+      const b = new GraphBuilder({ dtype });
+      const x = b.input("x", [3]);
+      b.output("y", scale(b, x, { factor: 3 }));
+      const exe = compile(b.build());
+      const y = exe.run({ x: Tensor.from([1, -2, 0.5], { dtype }) }).y!;
+      expect(y.data).toBeInstanceOf(dtype === "float32" ? Float32Array : Float64Array);
+      expect(Array.from(y.data)).toEqual([3, -6, 1.5]);
+      exe.dispose();
+      expect(seen.at(-1)).toBe(dtype);
+    }
+  });
+
+  test("a kernel object without a function per dtype is refused, naming the field", () => {
+    expect(() =>
+      defineOp({
+        name: "test.halfKernel",
+        doc: "only float32",
+        arity: 1,
+        shape: ([x]) => x!,
+        kernel: { float32: () => () => {} } as unknown as DTypeKernels<NoAttrs>,
+      }),
+    ).toThrow(/defineOp 'test.halfKernel': 'kernel' must be a function, or \{ float32, float64 \}/);
   });
 });
 

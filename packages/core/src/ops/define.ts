@@ -33,6 +33,38 @@ export type OpInputs<N extends CustomArity> = N extends 1
       ? [a: ValueLike, b: ValueLike, c: ValueLike]
       : [xs: readonly ValueLike[]];
 
+/**
+ * What an attribute validator is given: the node's stored attributes (plain JSON data, from the
+ * builder or read from JSON), or the attributes typed as the op's `Partial<A>`, or its own result
+ * `A` (validators are idempotent). Declare a validator `(raw: AttrsInput<MyAttrs>) => MyAttrs` so
+ * that `myAttrs(myAttrs(raw))` typechecks even when `MyAttrs` is an interface (an interface is not
+ * assignable to {@link CustomAttrs}, a record type).
+ */
+export type AttrsInput<A extends object> = CustomAttrs | Partial<A>;
+
+/**
+ * A kernel for one array type: `Float32Array`s for `"float32"` graphs, `Float64Array`s for
+ * `"float64"` ones (inputs and output alike).
+ */
+export type TypedKernel<T extends Float32Array | Float64Array> = (inputs: readonly T[], out: T) => void;
+
+/**
+ * A kernel factory per dtype, the alternative to one `kernel(ctx)` that checks `ctx.dtype`: each
+ * builds a kernel that gets its own array type, so each loop is typed (and stays monomorphic)
+ * without casts. `defineOp` calls the one matching the node's dtype.
+ * @example
+ * kernel: {
+ *   float32: ({ attrs }) => (ins, out) => loop(ins[0]!, out, attrs.beta), // Float32Array
+ *   float64: ({ attrs }) => (ins, out) => loop(ins[0]!, out, attrs.beta), // Float64Array
+ * },
+ */
+export interface DTypeKernels<A> {
+  /** Builds the kernel for a float32 node. */
+  readonly float32: (ctx: KernelContext<A>) => TypedKernel<Float32Array>;
+  /** Builds the kernel for a float64 node. */
+  readonly float64: (ctx: KernelContext<A>) => TypedKernel<Float64Array>;
+}
+
 /** Everything {@link defineOp} needs to know about an op. `A` is its attribute type. */
 export interface DefineOpConfig<A extends object, N extends CustomArity> {
   /**
@@ -49,6 +81,8 @@ export interface DefineOpConfig<A extends object, N extends CustomArity> {
    * Error naming the bad field. It must be idempotent (`attrs(attrs(raw))` equals `attrs(raw)`),
    * and its result must be plain JSON data: it is what graphs store and serialise. Without it the
    * op takes no attributes. Not allowed with `elementwise` (a fused expression cannot see them).
+   * A validator written on its own may type its parameter {@link AttrsInput}`<A>`, so that it
+   * also accepts its own result (`softplusAttrs(softplusAttrs(raw))`) when `A` is an interface.
    */
   readonly attrs?: (raw: CustomAttrs) => A;
   /**
@@ -60,10 +94,11 @@ export interface DefineOpConfig<A extends object, N extends CustomArity> {
   /**
    * Builds the kernel for concrete shapes; `ctx.dtype` says whether it gets Float32Arrays or
    * Float64Arrays. The kernel reads its inputs and writes the whole output, must not allocate, and
-   * may assume the output does not alias an input. Optional when `elementwise` is given (a
-   * generated loop is used).
+   * may assume the output does not alias an input. Or `{ float32, float64 }` ({@link DTypeKernels}):
+   * one factory per dtype, each building a kernel typed with its own array type. Optional when
+   * `elementwise` is given (a generated loop is used).
    */
-  readonly kernel?: (ctx: KernelContext<A>) => Kernel;
+  readonly kernel?: ((ctx: KernelContext<A>) => Kernel) | DTypeKernels<A>;
   /**
    * For elementwise ops (fixed arity, no attributes): the arithmetic as expression text and as a
    * function. The compiler then fuses the op into loops with its elementwise neighbours.
@@ -217,16 +252,31 @@ export function defineOp<A extends object = NoAttrs, const N extends CustomArity
     checkElementwise(name, arity as number, ew);
   } else {
     if (typeof config.shape !== "function") fail("'shape' must be a function (or give 'elementwise')");
-    if (typeof config.kernel !== "function") fail("'kernel' must be a function (or give 'elementwise')");
+    if (config.kernel === undefined) fail("'kernel' must be a function (or give 'elementwise')");
   }
-  if (config.kernel !== undefined && typeof config.kernel !== "function") fail("'kernel' must be a function");
+  const kernelConfig = config.kernel;
+  if (kernelConfig !== undefined && typeof kernelConfig !== "function") {
+    const k = kernelConfig as Partial<DTypeKernels<A>> | null;
+    if (
+      typeof k !== "object" ||
+      k === null ||
+      typeof k.float32 !== "function" ||
+      typeof k.float64 !== "function"
+    ) {
+      fail("'kernel' must be a function, or { float32, float64 } with a function for each dtype");
+    }
+  }
   if (config.attrs !== undefined && typeof config.attrs !== "function") fail("'attrs' must be a function");
   checkRule(name, "vjp", config.vjp);
   checkRule(name, "jvp", config.jvp);
 
   const userAttrs = config.attrs;
   const userShape = config.shape;
-  const userKernel = config.kernel;
+  const userKernel: ((ctx: KernelContext<A>) => Kernel) | undefined =
+    kernelConfig === undefined || typeof kernelConfig === "function"
+      ? kernelConfig
+      : // the executor gives a node of dtype D arrays of type D (inputs and output)
+        (ctx) => (ctx.dtype === "float32" ? kernelConfig.float32(ctx) : kernelConfig.float64(ctx)) as Kernel;
   const make = (version: number): CustomOpDef<A> => {
     // the kernel caches are keyed by name: a redefinition must not find the old loops
     const cacheName = `${name}@${version}`;
