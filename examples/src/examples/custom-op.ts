@@ -45,6 +45,7 @@ import {
 } from "@gradgraph/autograd/testing";
 import {
   type AttrsInput,
+  broadcastShapeRule,
   compile,
   defineOp,
   type Graph,
@@ -136,8 +137,8 @@ export const softplus = defineOp<SoftplusAttrs, 1>({
   doc: "softplus(x; beta) = log(1 + exp(beta * x)) / beta, computed stably (torch.nn.Softplus).",
   arity: 1,
   attrs: softplusAttrs,
-  // elementwise: the output has the input's shape and dtype
-  shape: ([x]) => x!,
+  // elementwise: the output has the input's shape and dtype (numpy broadcasting for several inputs)
+  shape: broadcastShapeRule,
   // one kernel factory per dtype: each kernel gets its own array type (no casts); it reads its
   // input and writes the whole output
   kernel: {

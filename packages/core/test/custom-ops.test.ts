@@ -5,6 +5,7 @@
  */
 import {
   type AttrsInput,
+  broadcastShapeRule,
   type CustomOp,
   castGraph,
   compile,
@@ -400,6 +401,55 @@ describe("typing a user op with an attribute interface", () => {
         kernel: { float32: () => () => {} } as unknown as DTypeKernels<NoAttrs>,
       }),
     ).toThrow(/defineOp 'test.halfKernel': 'kernel' must be a function, or \{ float32, float64 \}/);
+  });
+});
+
+describe("broadcastShapeRule", () => {
+  const scaledAdd = defineOp<{ factor: number }, 2>({
+    name: "test.scaledAdd",
+    doc: "a + factor * b, numpy broadcasting (here: b the same shape as a, or one element)",
+    arity: 2,
+    attrs: (raw) => {
+      const factor = raw.factor ?? 1;
+      if (typeof factor !== "number") throw new Error("test.scaledAdd: 'factor' must be a number");
+      return { factor };
+    },
+    shape: broadcastShapeRule,
+    kernel:
+      ({ attrs }): Kernel =>
+      (ins, out) => {
+        const [a, b] = [ins[0]!, ins[1]!];
+        for (let i = 0; i < out.length; i++) out[i] = a[i % a.length]! + attrs.factor * b[i % b.length]!;
+      },
+  });
+
+  test("broadcasts like a built-in elementwise op, symbolic dims included", () => {
+    const b = new GraphBuilder({ dtype: "float64" });
+    const x = b.input("x", ["N", 3]);
+    const s = b.input("s", [1]);
+    const y = scaledAdd(b, x, s, { factor: 2 });
+    expect(y.shape).toEqual(["N", 3]);
+    expect(y.shape).toEqual(b.add(x, s).shape);
+    expect(scaledAdd(b, b.input("r", [4, 1, 1]), x).shape).toEqual([4, "N", 3]);
+    b.output("y", y);
+    const out = evaluate(b.build(), {
+      x: Tensor.from([[1, 2, 3]], { dtype: "float64" }),
+      s: Tensor.from([10], { dtype: "float64" }),
+    });
+    expect(Array.from(out.y!.data)).toEqual([21, 22, 23]);
+  });
+
+  test("shapes that do not broadcast, and mixed dtypes, are ShapeErrors naming the op and node", () => {
+    const b = new GraphBuilder();
+    expect(() => scaledAdd(b, b.input("a", [2, 3]), b.input("c", [4]))).toThrow(
+      /^test\.scaledAdd at node #2: shapes \[2,3\] and \[4\] cannot be broadcast together/,
+    );
+    expect(() =>
+      broadcastShapeRule([
+        { shape: [2], dtype: "float32" },
+        { shape: [2], dtype: "float64" },
+      ]),
+    ).toThrow(/mixed dtypes float32 and float64/);
   });
 });
 

@@ -5,7 +5,7 @@
 import type { GraphBuilder, Value, ValueLike } from "../builder.js";
 import { isDType } from "../dtype.js";
 import { GraphError } from "../graph.js";
-import { isValidDim, ShapeError } from "../shape.js";
+import { isValidDim, ShapeError, shapeToString, tryBroadcastShapes } from "../shape.js";
 import { elementwiseKernel, elementwiseShape } from "./elementwise.js";
 import { isOpName } from "./index.js";
 import { type CustomOpDef, type CustomOpName, customOpDef, registerOp } from "./registry.js";
@@ -138,6 +138,31 @@ export interface CustomOp<A extends object = NoAttrs, N extends CustomArity = Cu
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.:/-]*$/;
+
+/**
+ * The shape rule of an elementwise op, for a user op that needs `shape` (one with attributes, or
+ * a hand-written kernel): the inputs broadcast together with numpy's rules (symbolic dims
+ * included), and the output has their common dtype. Pass it as is (`shape: broadcastShapeRule`)
+ * or call it from a rule of your own. Throws a ShapeError when the shapes do not broadcast or
+ * the dtypes differ (the builder adds the op, the node and the input shapes).
+ * @example
+ * defineOp({ name: "myproject.scaledAdd", doc: "a + factor * b", arity: 2, attrs, shape: broadcastShapeRule, kernel });
+ */
+export function broadcastShapeRule(inputs: readonly TypeInfo[], _attrs?: unknown): TypeInfo {
+  if (inputs.length === 0) throw new ShapeError("broadcastShapeRule: needs at least one input");
+  let shape: TypeInfo["shape"] | null = inputs[0]!.shape;
+  for (let i = 1; i < inputs.length && shape; i++) shape = tryBroadcastShapes(shape, inputs[i]!.shape);
+  if (!shape) {
+    throw new ShapeError(
+      `shapes ${inputs.map((t) => shapeToString(t.shape)).join(" and ")} cannot be broadcast together`,
+    );
+  }
+  const dtype = inputs[0]!.dtype;
+  if (inputs.some((t) => t.dtype !== dtype)) {
+    throw new ShapeError(`mixed dtypes ${inputs.map((t) => t.dtype).join(" and ")}`);
+  }
+  return { shape: [...shape], dtype };
+}
 
 function checkTypeInfo(name: string, t: unknown): TypeInfo {
   const info = t as TypeInfo | null;
