@@ -689,3 +689,56 @@ export function gradScatterSpec(
     ],
   };
 }
+
+/** One sample of a derivative curve ({@link derivativeCurvesChart}). */
+export interface DerivativePoint {
+  readonly x: number;
+  readonly derivative: number;
+  /** The curve it belongs to (its legend label). */
+  readonly curve: string;
+}
+
+/**
+ * A derivative plotted against x, three curves: `order[0]` (blue, solid), `order[1]` (orange,
+ * dashed, drawn over the first, e.g. central differences) and `order[2]` (red, solid, e.g. a wrong
+ * rule). `yTitle` names the y axis, e.g. "d swish / dx".
+ */
+export function derivativeCurvesChart(
+  title: string,
+  yTitle: string,
+  values: readonly DerivativePoint[],
+  order: readonly [string, string, string],
+): TopLevelSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title,
+    data: { values: values as DerivativePoint[] },
+    width: 420,
+    height: 260,
+    mark: { type: "line", strokeWidth: 2 },
+    encoding: {
+      x: { field: "x", type: "quantitative" },
+      y: { field: "derivative", type: "quantitative", title: yTitle },
+      color: {
+        field: "curve",
+        type: "nominal",
+        title: null,
+        scale: { domain: [...order], range: ["#2471a3", "#f39c12", "#d62728"] },
+        legend: { orient: "bottom", direction: "vertical", labelLimit: 400 },
+      },
+      strokeDash: {
+        field: "curve",
+        type: "nominal",
+        sort: [...order],
+        scale: {
+          range: [
+            [1, 0],
+            [6, 4],
+            [1, 0],
+          ],
+        },
+        legend: null,
+      },
+    },
+  } as TopLevelSpec;
+}

@@ -23,7 +23,6 @@
  *    `Model`/`fit`, saves it to model.ggm (the graph names the op) and loads it back.
  * @module
  */
-import { join } from "node:path";
 import {
   formatGradcheckReport,
   type GradcheckReport,
@@ -55,27 +54,20 @@ import {
   type Value,
 } from "@gradgraph/core";
 import { makeMoons, trainTestSplit } from "@gradgraph/datasets";
-import {
-  adam,
-  dense,
-  fit,
-  type History,
-  Model,
-  NonFiniteLossError,
-  softmaxCrossEntropy,
-} from "@gradgraph/models";
-import { loadModel, saveModel } from "@gradgraph/models/node";
+import { dense, Model, softmaxCrossEntropy } from "@gradgraph/models";
 import fc from "fast-check";
+import { fitClassifier, saveAndReload } from "../classifier.js";
 import type { ExampleContext, ExampleResult } from "../context.js";
-import { boundsOf, curvesChart, decisionBoundaryChart, historyCurves, type TopLevelSpec } from "../plots.js";
 import {
-  classGrid,
-  historyJson,
-  labeledPoints,
-  nonFiniteFailure,
-  trainingCallback,
-  trainingSummary,
-} from "../training.js";
+  boundsOf,
+  curvesChart,
+  type DerivativePoint,
+  decisionBoundaryChart,
+  derivativeCurvesChart,
+  historyCurves,
+  type TopLevelSpec,
+} from "../plots.js";
+import { classGrid, historyJson, labeledPoints, nonFiniteFailure } from "../training.js";
 
 // ---- the op -------------------------------------------------------------------------------------
 
@@ -455,60 +447,27 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
   log(
     `Training 2-${hidden}-2 (softplus hidden layer, softmax output; ${model.parameterCount} parameters, ${opNodes} ${softplus.name} node in the training graph) with Adam (lr ${lr}) on ${split.yTrain.length} moons, validating on ${split.yTest.length}.`,
   );
-  const nTrain = split.yTrain.length;
-  const every = Math.max(1, Math.round(epochs / 10));
-  let history: History;
-  let nonFinite: NonFiniteLossError | null = null;
-  try {
-    history = fit(
-      model,
-      { x: split.xTrain, y: split.yTrain },
-      {
-        optimizer: adam({ lr }),
-        rollbackPartialEpoch: true,
-        epochs,
-        batchSize,
-        seed,
-        metrics: ["accuracy"],
-        validation: { x: split.xTest, y: split.yTest },
-        callbacks: trainingCallback(ctx, {
-          epochs,
-          batches: Math.ceil(nTrain / batchSize),
-          samples: nTrain,
-          bar: "run",
-          line: (e, l) =>
-            e === 1 || e % every === 0 || e === epochs
-              ? `Epoch ${e}: loss ${l.loss!.toFixed(4)}, accuracy ${l.accuracy!.toFixed(3)}, val_loss ${l.val_loss!.toFixed(4)}, val_accuracy ${l.val_accuracy!.toFixed(3)}`
-              : null,
-        }),
-      },
-    ).history;
-  } catch (e) {
-    if (!(e instanceof NonFiniteLossError)) throw e;
-    ctx.reporter.stop();
-    nonFinite = e;
-    history = e.history;
-  }
-  if (history.stoppedEarly) log(`Stopped after ${history.epochs} of ${epochs} epochs.`);
-  const training = trainingSummary(ctx, { planned: epochs, history, nonFinite });
+  const { history, training } = fitClassifier(
+    ctx,
+    model,
+    { x: split.xTrain, y: split.yTrain },
+    { x: split.xTest, y: split.yTest },
+    { epochs, lr, batchSize, seed, lines: 10 },
+  );
   const test = model.evaluate(split.xTest, split.yTest, { metrics: ["accuracy"] });
   log(`Test: loss ${test.loss.toFixed(4)}, accuracy ${(100 * test.accuracy!).toFixed(1)}%`);
 
   // the graph names the op, so a reader must have it registered (this process has)
-  const modelPath = join(ctx.outDir, "model.ggm");
-  await saveModel(modelPath, {
-    graph: model.graph,
-    params: model.params,
-    metadata: { example: "custom-op", ...hyper, testAccuracy: test.accuracy, training },
-  });
-  ctx.addFile(modelPath);
-  const saved = await loadModel(modelPath);
-  const loaded = new Model(saved.graph, { params: saved.params });
-  const a = model.predict(split.xTest);
-  const p = loaded.predict(split.xTest);
-  let maxDiff = 0;
-  for (let i = 0; i < a.size; i++) maxDiff = Math.max(maxDiff, Math.abs(a.data[i]! - p.data[i]!));
-  const reloadIdentical = maxDiff === 0;
+  const {
+    loaded,
+    maxDiff,
+    identical: reloadIdentical,
+  } = await saveAndReload(
+    ctx,
+    model,
+    { example: "custom-op", ...hyper, testAccuracy: test.accuracy, training },
+    split.xTest,
+  );
   log(
     `Saved model.ggm (its graph names ${softplus.name}; a reader must define the op first) and loaded it back: predictions ${reloadIdentical ? "identical" : `differ (max |diff| ${maxDiff})`}.`,
   );
@@ -566,7 +525,7 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
 function derivativeChart(beta: number): TopLevelSpec {
   const n = 161;
   const xs = Float64Array.from({ length: n }, (_, i) => -4 + (8 * i) / (n - 1));
-  const values: { x: number; derivative: number; curve: string }[] = [];
+  const values: DerivativePoint[] = [];
   const curves = [
     [undefined, "VJP g * sigmoid(beta x)"],
     [forgotBeta, "wrong VJP g * sigmoid(x)"],
@@ -589,37 +548,15 @@ function derivativeChart(beta: number): TopLevelSpec {
     const fd = (softplusValue(xs[i]! + h, beta) - softplusValue(xs[i]! - h, beta)) / (2 * h);
     values.push({ x: xs[i]!, derivative: fd, curve: "central differences" });
   }
-  const order = ["VJP g * sigmoid(beta x)", "central differences", "wrong VJP g * sigmoid(x)"];
-  return {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title: `softplus'(x) at beta = ${beta}: the VJP rules vs finite differences`,
-    data: { values },
-    width: 420,
-    height: 260,
-    mark: { type: "line", strokeWidth: 2 },
-    encoding: {
-      x: { field: "x", type: "quantitative" },
-      y: { field: "derivative", type: "quantitative", title: "d softplus / dx" },
-      color: {
-        field: "curve",
-        type: "nominal",
-        title: null,
-        scale: { domain: order, range: ["#2471a3", "#f39c12", "#d62728"] },
-        legend: { orient: "bottom", direction: "vertical", labelLimit: 400 },
-      },
-      strokeDash: {
-        field: "curve",
-        type: "nominal",
-        sort: order,
-        scale: {
-          range: [
-            [1, 0],
-            [6, 4],
-            [1, 0],
-          ],
-        },
-        legend: null,
-      },
-    },
-  } as TopLevelSpec;
+  const order: [string, string, string] = [
+    "VJP g * sigmoid(beta x)",
+    "central differences",
+    "wrong VJP g * sigmoid(x)",
+  ];
+  return derivativeCurvesChart(
+    `softplus'(x) at beta = ${beta}: the VJP rules vs finite differences`,
+    "d softplus / dx",
+    values,
+    order,
+  );
 }

@@ -7,30 +7,13 @@
  * loaded back with `loadModel`, and the loaded copy must predict exactly what the original does.
  * @module
  */
-import { join } from "node:path";
 import { type Graph, type GraphBuilder, Tensor } from "@gradgraph/core";
 import { makeCircles, trainTestSplit } from "@gradgraph/datasets";
-import {
-  adam,
-  dense,
-  fit,
-  type History,
-  init,
-  Model,
-  NonFiniteLossError,
-  softmaxCrossEntropy,
-} from "@gradgraph/models";
-import { loadModel, saveModel } from "@gradgraph/models/node";
+import { dense, init, Model, softmaxCrossEntropy } from "@gradgraph/models";
+import { fitClassifier, saveAndReload } from "../classifier.js";
 import type { ExampleContext, ExampleResult } from "../context.js";
 import { boundsOf, curvesChart, decisionBoundaryChart, historyCurves } from "../plots.js";
-import {
-  classGrid,
-  historyJson,
-  labeledPoints,
-  nonFiniteFailure,
-  trainingCallback,
-  trainingSummary,
-} from "../training.js";
+import { classGrid, historyJson, labeledPoints, nonFiniteFailure } from "../training.js";
 
 /**
  * The architecture, as a function of a builder: inputs, layers, a raw skip connection, the loss.
@@ -79,63 +62,26 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     `Training with Adam (lr ${lr}) on ${split.yTrain.length} points, validating on ${split.yTest.length}.`,
   );
 
-  const nTrain = split.yTrain.length;
-  const every = Math.max(1, Math.round(epochs / 15));
   // a stop (Ctrl-C, --time-limit) inside an epoch rolls that epoch back, and a non-finite loss rolls
   // back to the last finite epoch, so the model saved below always holds `history.epochs` epochs
-  let history: History;
-  let nonFinite: NonFiniteLossError | null = null;
-  try {
-    history = fit(
-      model,
-      { x: split.xTrain, y: split.yTrain },
-      {
-        optimizer: adam({ lr }),
-        rollbackPartialEpoch: true,
-        epochs,
-        batchSize,
-        seed,
-        metrics: ["accuracy"],
-        validation: { x: split.xTest, y: split.yTest },
-        callbacks: trainingCallback(ctx, {
-          epochs,
-          batches: Math.ceil(nTrain / batchSize),
-          samples: nTrain,
-          bar: "run",
-          line: (e, l) =>
-            e === 1 || e % every === 0 || e === epochs
-              ? `Epoch ${e}: loss ${l.loss!.toFixed(4)}, accuracy ${l.accuracy!.toFixed(3)}, val_loss ${l.val_loss!.toFixed(4)}, val_accuracy ${l.val_accuracy!.toFixed(3)}`
-              : null,
-        }),
-      },
-    ).history;
-  } catch (e) {
-    if (!(e instanceof NonFiniteLossError)) throw e;
-    ctx.reporter.stop();
-    nonFinite = e;
-    history = e.history;
-  }
-  if (history.stoppedEarly) ctx.log(`Stopped after ${history.epochs} of ${epochs} epochs.`);
-  const training = trainingSummary(ctx, { planned: epochs, history, nonFinite });
+  const { history, training } = fitClassifier(
+    ctx,
+    model,
+    { x: split.xTrain, y: split.yTrain },
+    { x: split.xTest, y: split.yTest },
+    { epochs, lr, batchSize, seed, lines: 15 },
+  );
 
   const test = model.evaluate(split.xTest, split.yTest, { metrics: ["accuracy"] });
   ctx.log(`Test: loss ${test.loss.toFixed(4)}, accuracy ${(100 * test.accuracy!).toFixed(1)}%`);
 
   // save, load, predict with the loaded copy
-  const modelPath = join(ctx.outDir, "model.ggm");
-  await saveModel(modelPath, {
-    graph: model.graph,
-    params: model.params,
-    metadata: { example: "custom", ...hyper, testAccuracy: test.accuracy, training },
-  });
-  ctx.addFile(modelPath);
-  const saved = await loadModel(modelPath);
-  const loaded = new Model(saved.graph, { params: saved.params });
-  const a = model.predict(split.xTest);
-  const b = loaded.predict(split.xTest);
-  let maxDiff = 0;
-  for (let i = 0; i < a.size; i++) maxDiff = Math.max(maxDiff, Math.abs(a.data[i]! - b.data[i]!));
-  const identical = maxDiff === 0;
+  const { loaded, maxDiff, identical } = await saveAndReload(
+    ctx,
+    model,
+    { example: "custom", ...hyper, testAccuracy: test.accuracy, training },
+    split.xTest,
+  );
   ctx.log(
     `Saved model.ggm and loaded it back: predictions ${identical ? "identical" : `differ (max |diff| ${maxDiff})`} on ${split.yTest.length} test points.`,
   );

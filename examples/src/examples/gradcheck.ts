@@ -35,7 +35,14 @@ import {
 } from "@gradgraph/core";
 import fc from "fast-check";
 import type { ExampleContext, ExampleResult } from "../context.js";
-import { type GradPoint, gradScatterSpec, type TopLevelSpec, tableChart } from "../plots.js";
+import {
+  type DerivativePoint,
+  derivativeCurvesChart,
+  type GradPoint,
+  gradScatterSpec,
+  type TopLevelSpec,
+  tableChart,
+} from "../plots.js";
 
 /** Which hand-written derivative swish uses. */
 export type SwishDerivative = "correct" | "buggy";
@@ -272,7 +279,7 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
 function derivativeChart(): TopLevelSpec {
   const n = 241;
   const xs = Float64Array.from({ length: n }, (_, i) => -6 + (12 * i) / (n - 1));
-  const values: { x: number; derivative: number; curve: string }[] = [];
+  const values: DerivativePoint[] = [];
   for (const kind of ["correct", "buggy"] as const) {
     const r = gradcheck(swishGraph([n], kind), { x: new Tensor([n], xs) }, { wrt: ["x"], topK: n });
     const byIndex = [...r.worst].sort((a, b) => a.index - b.index);
@@ -283,37 +290,15 @@ function derivativeChart(): TopLevelSpec {
         values.push({ x: xs[e.index]!, derivative: e.numeric, curve: "central differences" });
     }
   }
-  const order = ["correct derivative (autodiff)", "central differences", "buggy derivative (autodiff)"];
-  return {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title: "swish'(x): hand-written derivatives vs finite differences",
-    data: { values },
-    width: 420,
-    height: 260,
-    mark: { type: "line", strokeWidth: 2 },
-    encoding: {
-      x: { field: "x", type: "quantitative" },
-      y: { field: "derivative", type: "quantitative", title: "d swish / dx" },
-      color: {
-        field: "curve",
-        type: "nominal",
-        title: null,
-        scale: { domain: order, range: ["#2471a3", "#f39c12", "#d62728"] },
-        legend: { orient: "bottom", direction: "vertical", labelLimit: 400 },
-      },
-      strokeDash: {
-        field: "curve",
-        type: "nominal",
-        sort: order,
-        scale: {
-          range: [
-            [1, 0],
-            [6, 4],
-            [1, 0],
-          ],
-        },
-        legend: null,
-      },
-    },
-  } as TopLevelSpec;
+  const order: [string, string, string] = [
+    "correct derivative (autodiff)",
+    "central differences",
+    "buggy derivative (autodiff)",
+  ];
+  return derivativeCurvesChart(
+    "swish'(x): hand-written derivatives vs finite differences",
+    "d swish / dx",
+    values,
+    order,
+  );
 }
