@@ -3,9 +3,18 @@
  * @module
  */
 import { type Feeds, type Graph, Rng, sizeOf } from "@gradgraph/core";
-import { type Difference, multiIndexOf, normals, Probe } from "./probe.js";
+import { type Difference, multiIndexOf, normals, type Probe } from "./probe.js";
 import { type EntryInit, fdEntry, relEntry, summarize } from "./report.js";
-import { dot, headerOf, judged, randomDirection, resolveSettings, reverseJacobian } from "./reverse.js";
+import {
+  dot,
+  headerOf,
+  judgedCoordinate,
+  judgedDirection,
+  probeOf,
+  randomDirection,
+  resolveSettings,
+  reverseJacobian,
+} from "./reverse.js";
 import {
   GRADCHECK_TOLERANCES,
   type GradcheckEntry,
@@ -50,16 +59,7 @@ export function jvpcheck(graph: Graph, feeds: Feeds = {}, options: JvpcheckOptio
   if (!(tol >= 0)) throw new RangeError(`${WHO}: consistencyTol must be non-negative, got ${tol}`);
   if (!(cAtol >= 0)) throw new RangeError(`${WHO}: consistencyAtol must be non-negative, got ${cAtol}`);
   const fd = options.finiteDifferences ?? true;
-  const probe = new Probe(graph, feeds, {
-    who: WHO,
-    of: options.of,
-    wrt: options.wrt,
-    params: options.params,
-    seed: s.seed,
-    dtype: s.dtype,
-    roundoff: s.roundoff,
-    rules: options.rules,
-  });
+  const probe = probeOf(WHO, graph, feeds, options, s);
   try {
     const runJvp = probe.jvpRunner(options.jvpRules);
     let mode: GradcheckReport["mode"];
@@ -126,18 +126,9 @@ export function jvpcheck(graph: Graph, feeds: Feeds = {}, options: JvpcheckOptio
         });
         if (!fd) return;
         for (let e = 0; e < t.size; e++) {
-          const h = probe.stepOf(k, e, s.eps, scaled);
           const make = (d: Difference) =>
             tangentEntries(probe, s, columns[k]![e]!, d, t.name, e, multiIndexOf(e, t.shape));
-          entries.push(
-            ...judged(
-              s.richardson,
-              h > s.eps,
-              probe.coordinate(k, e, h),
-              (c) => probe.coordinate(k, e, h, c),
-              make,
-            ),
-          );
+          entries.push(...judgedCoordinate(probe, s, k, e, make));
         }
       });
     } else {
@@ -184,15 +175,7 @@ export function jvpcheck(graph: Graph, feeds: Feeds = {}, options: JvpcheckOptio
           });
           if (!fd) return;
           const make = (diff: Difference) => tangentEntries(probe, s, jv, diff, t.name, d, []);
-          entries.push(
-            ...judged(
-              s.richardson,
-              enlarged,
-              probe.direction(v, s.eps),
-              (c) => probe.direction(v, s.eps, c),
-              make,
-            ),
-          );
+          entries.push(...judgedDirection(probe, s, v, enlarged, make));
         });
       }
     }

@@ -35,6 +35,7 @@ import {
 import { grad, gradName } from "../grad.js";
 import type { JvpRules } from "../jvp/types.js";
 import { jvp, jvpName } from "../jvp.js";
+import { freshName } from "../util.js";
 import type { VjpRules } from "../vjp/types.js";
 
 /** A param or input being perturbed. */
@@ -83,19 +84,6 @@ export interface ProbeConfig {
   readonly rules?: VjpRules;
 }
 
-/** A name not used by any input, param or output of `graph` (nor in `taken`, to which it is added). */
-export function freshName(graph: Graph, base: string, taken: Set<string>): string {
-  const used = (n: string) =>
-    taken.has(n) ||
-    Object.hasOwn(graph.inputs, n) ||
-    Object.hasOwn(graph.params, n) ||
-    Object.hasOwn(graph.outputs, n);
-  let name = base;
-  for (let i = 1; used(name); i++) name = `${base}~${i}`;
-  taken.add(name);
-  return name;
-}
-
 /** The name a check reports for an `of` reference: the output's, input's or param's name, or `#id`. */
 export function refName(graph: Graph, ref: NodeId | string): string {
   if (typeof ref === "string") return ref;
@@ -103,6 +91,85 @@ export function refName(graph: Graph, ref: NodeId | string): string {
   const node = graph.nodes[ref];
   if (node && (node.op === "input" || node.op === "param")) return (node.attrs as { name: string }).name;
   return `#${ref}`;
+}
+
+/**
+ * Resolves a check's `of` option (default: the graph's first output) to node ids and the names
+ * the report gives them; throws a `GraphError` when there is nothing to check.
+ */
+export function resolveOf(
+  who: string,
+  graph: Graph,
+  of: NodeId | string | readonly (NodeId | string)[] | undefined,
+): { ids: NodeId[]; names: string[] } {
+  const outputNames = Object.keys(graph.outputs);
+  const ofRefs: readonly (NodeId | string)[] =
+    of === undefined
+      ? outputNames.length
+        ? [outputNames[0]!]
+        : []
+      : Array.isArray(of)
+        ? (of as readonly (NodeId | string)[])
+        : [of as NodeId | string];
+  if (ofRefs.length === 0) throw new GraphError(`${who}: the graph has no outputs; pass options.of`);
+  return { ids: ofRefs.map((o) => resolveNode(graph, o)), names: ofRefs.map((o) => refName(graph, o)) };
+}
+
+/**
+ * A check's `wrt` names: the given ones, each of which must name a param or input of `graph`, or
+ * by default every param among `needed` (the nodes the checked outputs depend on).
+ */
+export function resolveWrt(
+  who: string,
+  graph: Graph,
+  needed: ReadonlySet<NodeId>,
+  wrt: readonly string[] | undefined,
+): readonly string[] {
+  const names = wrt ?? Object.keys(graph.params).filter((p) => needed.has(graph.params[p]!.node));
+  for (const w of names) {
+    if (!Object.hasOwn(graph.params, w) && !Object.hasOwn(graph.inputs, w)) {
+      throw new GraphError(
+        `${who}: no param or input named '${w}' (params: ${Object.keys(graph.params).join(", ") || "none"}; inputs: ${
+          Object.keys(graph.inputs).join(", ") || "none"
+        })`,
+      );
+    }
+  }
+  return names;
+}
+
+/** Throws a `GraphError` when `cotangents` names an output that is not among `ofNames`. */
+export function checkCotangentNames(
+  who: string,
+  cotangents: Readonly<Record<string, unknown>>,
+  ofNames: readonly string[],
+): void {
+  for (const name of Object.keys(cotangents)) {
+    if (!ofNames.includes(name)) {
+      throw new GraphError(
+        `${who}: cotangent for '${name}', which is not checked (of: ${ofNames.join(", ")})`,
+      );
+    }
+  }
+}
+
+/**
+ * A check's private params in `dtype`: copies of the `given` values of `graph`'s params, and
+ * values initialised with `seed` for the ones missing (as `cast`, `graph` in the dtype, declares them).
+ */
+export function paramsIn(
+  graph: Graph,
+  cast: Graph,
+  dtype: DType,
+  given: ParamStore | undefined,
+  seed: number,
+): ParamStore {
+  const params = new ParamStore();
+  for (const name of Object.keys(graph.params)) {
+    if (given?.has(name)) params.set(name, given.get(name).astype(dtype));
+  }
+  params.initMissing(cast, seed);
+  return params;
 }
 
 /** Converts a feed to a tensor of `dtype` (a private copy). */
@@ -205,18 +272,9 @@ export class Probe {
     this.dtype = config.dtype;
     this.roundoff = config.roundoff;
     this.rules = config.rules;
-    const outputNames = Object.keys(graph.outputs);
-    const ofRefs: readonly (NodeId | string)[] =
-      config.of === undefined
-        ? outputNames.length
-          ? [outputNames[0]!]
-          : []
-        : Array.isArray(config.of)
-          ? (config.of as readonly (NodeId | string)[])
-          : [config.of as NodeId | string];
-    if (ofRefs.length === 0) throw new GraphError(`${who}: the graph has no outputs; pass options.of`);
-    this.ofIds = ofRefs.map((o) => resolveNode(graph, o));
-    this.ofNames = ofRefs.map((o) => refName(graph, o));
+    const of = resolveOf(who, graph, config.of);
+    this.ofIds = of.ids;
+    this.ofNames = of.names;
     // two names of one node are fine (e.g. two gradients that are the same node); one name twice is not
     this.ofNames.forEach((name, i) => {
       const first = this.ofNames.indexOf(name);
@@ -234,16 +292,7 @@ export class Probe {
       Object.fromEntries(this.ofIds.map((id, i) => [this.fNames[i]!, id])),
     );
     const needed = new Set(topoOrder(graph, this.ofIds));
-    this.wrt = config.wrt ?? Object.keys(graph.params).filter((p) => needed.has(graph.params[p]!.node));
-    for (const w of this.wrt) {
-      if (!Object.hasOwn(graph.params, w) && !Object.hasOwn(graph.inputs, w)) {
-        throw new GraphError(
-          `${who}: no param or input named '${w}' (params: ${Object.keys(graph.params).join(", ") || "none"}; inputs: ${
-            Object.keys(graph.inputs).join(", ") || "none"
-          })`,
-        );
-      }
-    }
+    this.wrt = resolveWrt(who, graph, needed, config.wrt);
     if (new Set(this.wrt).size !== this.wrt.length) {
       throw new GraphError(`${who}: 'wrt' names an entry twice (${this.wrt.join(", ")})`);
     }
@@ -256,11 +305,7 @@ export class Probe {
     }
 
     // private copies of params and feeds, in the check's dtype
-    this.params = new ParamStore();
-    for (const name of Object.keys(graph.params)) {
-      if (config.params?.has(name)) this.params.set(name, config.params.get(name).astype(this.dtype));
-    }
-    this.params.initMissing(this.cast, config.seed ?? 0);
+    this.params = paramsIn(graph, this.cast, this.dtype, config.params, config.seed ?? 0);
     for (const [name, f] of Object.entries(feeds)) {
       this.tensors.set(name, toTensor(who, name, f, graph.nodes[graph.inputs[name]!]!.shape, this.dtype));
     }

@@ -2,44 +2,14 @@
  * Entries, reports and their text form, shared by the gradient checks.
  * @module
  */
-import type { DType } from "@gradgraph/core";
-import type {
-  GradcheckBlock,
-  GradcheckEntry,
-  GradcheckEntryKind,
-  GradcheckReport,
-  GradcheckRichardson,
-  GradcheckStep,
-} from "./types.js";
+import type { GradcheckBlock, GradcheckEntry, GradcheckReport } from "./types.js";
 
 /**
- * What identifies and measures one entry, before its errors are computed.
+ * What identifies and measures one entry, before its errors are computed: a
+ * {@link GradcheckEntry} without the fields {@link fdEntry} and {@link relEntry} derive.
  * @internal
  */
-export interface EntryInit {
-  /** See {@link GradcheckEntry.kind}. */
-  readonly kind: GradcheckEntryKind;
-  /** See {@link GradcheckEntry.of}. */
-  readonly of: string;
-  /** See {@link GradcheckEntry.outIndex}. */
-  readonly outIndex: number;
-  /** See {@link GradcheckEntry.outMultiIndex}. */
-  readonly outMultiIndex: readonly number[];
-  /** See {@link GradcheckEntry.wrt}. */
-  readonly wrt: string;
-  /** See {@link GradcheckEntry.index}. */
-  readonly index: number;
-  /** See {@link GradcheckEntry.multiIndex}. */
-  readonly multiIndex: readonly number[];
-  /** See {@link GradcheckEntry.analytic}. */
-  readonly analytic: number;
-  /** See {@link GradcheckEntry.numeric}. */
-  readonly numeric: number;
-  /** See {@link GradcheckEntry.noise}. */
-  readonly noise: number;
-  /** See {@link GradcheckEntry.refined}. */
-  readonly refined: boolean;
-}
+export type EntryInit = Omit<GradcheckEntry, "absError" | "relError" | "allowed" | "tolRatio">;
 
 /**
  * An entry judged against a finite difference: it may err by
@@ -81,35 +51,25 @@ function finish(init: EntryInit, allowed: number, atol: number): GradcheckEntry 
 }
 
 /**
- * The settings a report records.
+ * The settings a report records: the fields of a {@link GradcheckReport} that do not come from
+ * its entries.
  * @internal
  */
-export interface ReportHeader {
-  /** See {@link GradcheckReport.check}. */
-  readonly check: GradcheckReport["check"];
-  /** See {@link GradcheckReport.mode}. */
-  readonly mode: GradcheckReport["mode"];
-  /** See {@link GradcheckReport.dtype}. */
-  readonly dtype: DType;
-  /** See {@link GradcheckReport.eps}. */
-  readonly eps: number;
-  /** See {@link GradcheckReport.step}. */
-  readonly step: GradcheckStep;
-  /** See {@link GradcheckReport.richardson}. */
-  readonly richardson: GradcheckRichardson;
-  /** See {@link GradcheckReport.rtol}. */
-  readonly rtol: number;
-  /** See {@link GradcheckReport.atol}. */
-  readonly atol: number;
-  /** See {@link GradcheckReport.roundoff}. */
-  readonly roundoff: number;
-  /** See {@link GradcheckReport.of}. */
-  readonly of: readonly string[];
-  /** See {@link GradcheckReport.wrt}. */
-  readonly wrt: readonly string[];
-  /** See {@link GradcheckReport.evaluations}. */
-  readonly evaluations: number;
-}
+export type ReportHeader = Pick<
+  GradcheckReport,
+  | "check"
+  | "mode"
+  | "dtype"
+  | "eps"
+  | "step"
+  | "richardson"
+  | "rtol"
+  | "atol"
+  | "roundoff"
+  | "of"
+  | "wrt"
+  | "evaluations"
+>;
 
 const orInf = (x: number) => (Number.isNaN(x) ? Number.POSITIVE_INFINITY : x);
 

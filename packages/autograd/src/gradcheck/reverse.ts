@@ -4,8 +4,8 @@
  * @internal
  * @module
  */
-import { type DType, type Feeds, type Graph, GraphError, Rng, sizeOf } from "@gradgraph/core";
-import { type Difference, multiIndexOf, normals, Probe, userVector } from "./probe.js";
+import { type DType, type Feeds, type Graph, Rng, sizeOf } from "@gradgraph/core";
+import { checkCotangentNames, type Difference, multiIndexOf, normals, Probe, userVector } from "./probe.js";
 import { type EntryInit, fdEntry, type ReportHeader, summarize } from "./report.js";
 import {
   GRADCHECK_TOLERANCES,
@@ -206,6 +206,67 @@ export function judged(
 }
 
 /**
+ * The {@link Probe} of a check: `options`' `of`, `wrt`, `params` and VJP `rules`, with the
+ * resolved settings' seed, dtype and roundoff.
+ * @internal
+ */
+export function probeOf(
+  who: string,
+  graph: Graph,
+  feeds: Feeds,
+  options: Pick<GradcheckOptions, "of" | "wrt" | "params" | "rules">,
+  s: Settings,
+): Probe {
+  return new Probe(graph, feeds, {
+    who,
+    of: options.of,
+    wrt: options.wrt,
+    params: options.params,
+    seed: s.seed,
+    dtype: s.dtype,
+    roundoff: s.roundoff,
+    rules: options.rules,
+  });
+}
+
+/**
+ * {@link judged} entries of coordinate `e` of target `k`, differenced with its step
+ * (`probe.stepOf`, scaled or not as `s.step` says).
+ * @internal
+ */
+export function judgedCoordinate(
+  probe: Probe,
+  s: Settings,
+  k: number,
+  e: number,
+  make: (d: Difference) => GradcheckEntry[],
+): GradcheckEntry[] {
+  const h = probe.stepOf(k, e, s.eps, s.step === "scaled");
+  return judged(
+    s.richardson,
+    h > s.eps,
+    probe.coordinate(k, e, h),
+    (c) => probe.coordinate(k, e, h, c),
+    make,
+  );
+}
+
+/**
+ * {@link judged} entries along the direction `v` (from {@link randomDirection}, `enlarged` when
+ * its scaling made the step larger than `eps`).
+ * @internal
+ */
+export function judgedDirection(
+  probe: Probe,
+  s: Settings,
+  v: readonly (Float64Array | null)[],
+  enlarged: boolean,
+  make: (d: Difference) => GradcheckEntry[],
+): GradcheckEntry[] {
+  return judged(s.richardson, enlarged, probe.direction(v, s.eps), (c) => probe.direction(v, s.eps, c), make);
+}
+
+/**
  * The first-order check on an arbitrary graph (`gradcheck`, and `gradgradcheck` on the gradient
  * graph): see {@link gradcheck}.
  * @internal
@@ -217,25 +278,10 @@ export function runGradcheck(
   check: "gradcheck" | "gradgradcheck",
 ): GradcheckReport {
   const s = resolveSettings(check, options);
-  const probe = new Probe(graph, feeds, {
-    who: check,
-    of: options.of,
-    wrt: options.wrt,
-    params: options.params,
-    seed: s.seed,
-    dtype: s.dtype,
-    roundoff: s.roundoff,
-    rules: options.rules,
-  });
+  const probe = probeOf(check, graph, feeds, options, s);
   try {
     const given = options.cotangents ?? {};
-    for (const name of Object.keys(given)) {
-      if (!probe.ofNames.includes(name)) {
-        throw new GraphError(
-          `${check}: cotangent for '${name}', which is not checked (of: ${probe.ofNames.join(", ")})`,
-        );
-      }
-    }
+    checkCotangentNames(check, given, probe.ofNames);
     const fixed = probe.ofNames.map((name, i) =>
       Object.hasOwn(given, name)
         ? userVector(check, `cotangent of '${name}'`, given[name]!, probe.ofShapes[i]!)
@@ -265,7 +311,6 @@ function exhaustive(probe: Probe, s: Settings): GradcheckEntry[] {
   const entries: GradcheckEntry[] = [];
   probe.targets.forEach((t, k) => {
     for (let e = 0; e < t.size; e++) {
-      const h = probe.stepOf(k, e, s.eps, s.step === "scaled");
       const multiIndex = multiIndexOf(e, t.shape);
       const make = (d: Difference): GradcheckEntry[] => {
         const out: GradcheckEntry[] = [];
@@ -290,15 +335,7 @@ function exhaustive(probe: Probe, s: Settings): GradcheckEntry[] {
         });
         return out;
       };
-      entries.push(
-        ...judged(
-          s.richardson,
-          h > s.eps,
-          probe.coordinate(k, e, h),
-          (c) => probe.coordinate(k, e, h, c),
-          make,
-        ),
-      );
+      entries.push(...judgedCoordinate(probe, s, k, e, make));
     }
   });
   return entries;
@@ -332,7 +369,6 @@ function exhaustiveContracted(
   const entries: GradcheckEntry[] = [];
   probe.targets.forEach((t, k) => {
     for (let e = 0; e < t.size; e++) {
-      const h = probe.stepOf(k, e, s.eps, s.step === "scaled");
       const make = (d: Difference): GradcheckEntry[] => [
         fdEntry(
           {
@@ -352,15 +388,7 @@ function exhaustiveContracted(
           s.atol,
         ),
       ];
-      entries.push(
-        ...judged(
-          s.richardson,
-          h > s.eps,
-          probe.coordinate(k, e, h),
-          (c) => probe.coordinate(k, e, h, c),
-          make,
-        ),
-      );
+      entries.push(...judgedCoordinate(probe, s, k, e, make));
     }
   });
   return entries;
@@ -420,15 +448,7 @@ function random(
           s.atol,
         ),
       ];
-      entries.push(
-        ...judged(
-          s.richardson,
-          enlarged,
-          probe.direction(v, s.eps),
-          (c) => probe.direction(v, s.eps, c),
-          make,
-        ),
-      );
+      entries.push(...judgedDirection(probe, s, v, enlarged, make));
       continue;
     }
     const g = u.map((ui, i) => vjp(i, ui));
@@ -454,15 +474,7 @@ function random(
             s.atol,
           ),
         );
-      entries.push(
-        ...judged(
-          s.richardson,
-          enlarged,
-          probe.direction(v, s.eps),
-          (c) => probe.direction(v, s.eps, c),
-          make,
-        ),
-      );
+      entries.push(...judgedDirection(probe, s, v, enlarged, make));
     });
   }
   return entries;

@@ -13,9 +13,8 @@ import {
   GraphError,
   isConcrete,
   type NodeId,
-  ParamStore,
+  type ParamStore,
   Rng,
-  resolveNode,
   sizeOf,
   Tensor,
   topoOrder,
@@ -23,7 +22,16 @@ import {
   withOutputs,
 } from "@gradgraph/core";
 import { grad, gradName } from "../grad.js";
-import { freshName, normals, refName, toTensor, userVector } from "./probe.js";
+import { freshName } from "../util.js";
+import {
+  checkCotangentNames,
+  normals,
+  paramsIn,
+  resolveOf,
+  resolveWrt,
+  toTensor,
+  userVector,
+} from "./probe.js";
 import { resolveSettings, runGradcheck } from "./reverse.js";
 import type { GradcheckReport, GradgradcheckOptions } from "./types.js";
 
@@ -88,47 +96,17 @@ export function gradgradcheck(
   options: GradgradcheckOptions = {},
 ): GradcheckReport {
   const s = resolveSettings(WHO, options);
-  const outputNames = Object.keys(graph.outputs);
-  const ofRefs: readonly (NodeId | string)[] =
-    options.of === undefined
-      ? outputNames.length
-        ? [outputNames[0]!]
-        : []
-      : Array.isArray(options.of)
-        ? (options.of as readonly (NodeId | string)[])
-        : [options.of as NodeId | string];
-  if (ofRefs.length === 0) throw new GraphError(`${WHO}: the graph has no outputs; pass options.of`);
-  const ofIds = ofRefs.map((o) => resolveNode(graph, o));
-  const ofNames = ofRefs.map((o) => refName(graph, o));
+  const { ids: ofIds, names: ofNames } = resolveOf(WHO, graph, options.of);
   if (new Set(ofNames).size !== ofNames.length)
     throw new GraphError(`${WHO}: an output appears twice in 'of'`);
   const needed = new Set(topoOrder(graph, ofIds));
-  const wrt = options.wrt ?? Object.keys(graph.params).filter((p) => needed.has(graph.params[p]!.node));
-  for (const w of wrt) {
-    if (!Object.hasOwn(graph.params, w) && !Object.hasOwn(graph.inputs, w)) {
-      throw new GraphError(
-        `${WHO}: no param or input named '${w}' (params: ${Object.keys(graph.params).join(", ") || "none"}; inputs: ${
-          Object.keys(graph.inputs).join(", ") || "none"
-        })`,
-      );
-    }
-  }
+  const wrt = resolveWrt(WHO, graph, needed, options.wrt);
   const given = options.cotangents ?? {};
-  for (const name of Object.keys(given)) {
-    if (!ofNames.includes(name)) {
-      throw new GraphError(
-        `${WHO}: cotangent for '${name}', which is not checked (of: ${ofNames.join(", ")})`,
-      );
-    }
-  }
+  checkCotangentNames(WHO, given, ofNames);
 
   // the first-order cotangents u
   const cast = castGraph(graph, "float64");
-  const params = new ParamStore();
-  for (const name of Object.keys(graph.params)) {
-    if (options.params?.has(name)) params.set(name, options.params.get(name).astype("float64"));
-  }
-  params.initMissing(cast, s.seed);
+  const params = paramsIn(graph, cast, "float64", options.params, s.seed);
   const shapes = concreteShapes(cast, ofIds, feeds, params);
   const rng = new Rng(s.seed ^ 0x99c0);
   const scalarOnly = ofIds.length === 1 && sizeOf(shapes[0]!) === 1 && !Object.hasOwn(given, ofNames[0]!);
