@@ -1,30 +1,7 @@
 import { type Graph, GraphBuilder, initTensor, ParamStore, Rng, Tensor } from "@gradgraph/core";
 import { describe, expect, it } from "vitest";
 import { formatGradcheckReport, GRADCHECK_TOLERANCES, gradcheck, type VjpTable } from "../src/index.js";
-
-/** A two-layer MLP (tanh hidden layer) with a softmax cross-entropy loss, declared in float32. */
-function mlp(inputs: number, hidden: number, classes: number): Graph {
-  const b = new GraphBuilder({ dtype: "float32" });
-  const x = b.input("x", ["N", inputs]);
-  const y = b.input("y", ["N", classes]);
-  const W1 = b.param("W1", [inputs, hidden], { init: { kind: "glorotUniform" } });
-  const b1 = b.param("b1", [hidden], { init: { kind: "normal", std: 0.1 } });
-  const W2 = b.param("W2", [hidden, classes], { init: { kind: "glorotUniform" } });
-  const b2 = b.param("b2", [classes], { init: { kind: "normal", std: 0.1 } });
-  const h = x.matmul(W1).add(b1).tanh();
-  const logits = h.matmul(W2).add(b2);
-  b.output("loss", logits.logSoftmax(-1).mul(y).sum(-1).mean().neg());
-  b.output("logits", logits);
-  return b.build();
-}
-
-function data(n: number, inputs: number, classes: number, seed: number): { x: Tensor; y: Tensor } {
-  const rng = new Rng(seed);
-  const x = new Tensor([n, inputs], rng.fillNormal(new Float32Array(n * inputs)));
-  const y = Tensor.zeros([n, classes]);
-  for (let i = 0; i < n; i++) y.data[i * classes + rng.int(classes)] = 1;
-  return { x, y };
-}
+import { data, mlp } from "./gradcheck.nets.js";
 
 /** Andrew Ng's ex4 checkNNGradients network: 3 inputs, 5 hidden sigmoid units, 3 sigmoid outputs, m = 5. */
 function ex4Net(lambda: number): { graph: Graph; feeds: { X: Tensor; Y: Tensor } } {
