@@ -13,7 +13,7 @@ import {
   softplusGraph,
   softplusValue,
 } from "../src/examples/custom-op.js";
-import { checkChart, lastJson, marks, readJson, runCli, tempOut } from "./helpers.js";
+import { checkChart, lastJson, marks, readJson, runCli, runCliInterrupted, tempOut } from "./helpers.js";
 
 interface Check {
   ok: boolean;
@@ -99,16 +99,11 @@ describe("pnpm example custom-op", () => {
 
   test("Ctrl-C while training: exit 130, the files hold the completed epochs", async () => {
     const out = tempOut("custom-op-int");
-    let sent = false;
-    const r = await runCli(["custom-op", "--runs", "3", "--epochs", "100000", "--json", "--out", out], {
-      onStdout: (soFar, child) => {
-        if (!sent && soFar.includes("Epoch 1: loss")) {
-          sent = true;
-          child.kill("SIGINT");
-        }
-      },
-    });
-    expect(sent).toBe(true);
+    const r = await runCliInterrupted(
+      ["custom-op", "--runs", "3", "--epochs", "100000", "--json", "--out", out],
+      "Epoch 1: loss",
+    );
+    expect(r.sent).toBe(true);
     expect(r.code, r.stderr).toBe(130);
     expect(r.stdout).toContain("Stopped early by Ctrl-C");
     const j = lastJson(r.stdout);

@@ -72,6 +72,26 @@ export function runCli(
   });
 }
 
+/**
+ * Runs the CLI to the end, sending SIGINT (Ctrl-C) once, as soon as its output so far contains
+ * `when` (a string) or matches it (a RegExp). `sent` says whether the signal was sent.
+ */
+export async function runCliInterrupted(
+  args: readonly string[],
+  when: string | RegExp,
+): Promise<CliRun & { sent: boolean }> {
+  let sent = false;
+  const r = await runCli(args, {
+    onStdout: (soFar, child) => {
+      if (!sent && (typeof when === "string" ? soFar.includes(when) : when.test(soFar))) {
+        sent = true;
+        child.kill("SIGINT");
+      }
+    },
+  });
+  return { ...r, sent };
+}
+
 /** The last non-empty line of `text`, parsed as JSON. */
 export function lastJson(text: string): Record<string, unknown> {
   const lines = text.trim().split("\n");

@@ -8,21 +8,16 @@ import { loadMnist } from "@gradgraph/datasets/node";
 import { Model } from "@gradgraph/models";
 import { loadModel } from "@gradgraph/models/node";
 import { describe, expect, test } from "vitest";
-import { checkChart, DATA_DIR, lastJson, readJson, runCli, tempOut } from "./helpers.js";
+import { checkChart, DATA_DIR, lastJson, readJson, runCli, runCliInterrupted, tempOut } from "./helpers.js";
 
 describe("Ctrl-C", () => {
   test("moons: SIGINT after the first loss lines -> exit 130, partial history and plots", async () => {
     const out = tempOut("int-moons");
-    let sent = false;
-    const r = await runCli(["moons", "--hidden", "3,5", "--epochs", "1000000", "--json", "--out", out], {
-      onStdout: (soFar, child) => {
-        if (!sent && soFar.includes("Loss after iteration 1000:")) {
-          sent = true;
-          child.kill("SIGINT");
-        }
-      },
-    });
-    expect(sent).toBe(true);
+    const r = await runCliInterrupted(
+      ["moons", "--hidden", "3,5", "--epochs", "1000000", "--json", "--out", out],
+      "Loss after iteration 1000:",
+    );
+    expect(r.sent).toBe(true);
     expect(r.code, r.stderr).toBe(130);
     expect(r.stdout).toContain("stopping after the current batch");
     expect(r.stdout).toContain("Stopped early by Ctrl-C");
@@ -43,16 +38,11 @@ describe("Ctrl-C", () => {
     "nielsen: SIGINT after the first epoch -> exit 130 with that epoch recorded",
     async () => {
       const out = tempOut("int-nielsen");
-      let sent = false;
-      const r = await runCli(["nielsen", "--epochs", "30", "--train-size", "4000", "--json", "--out", out], {
-        onStdout: (soFar, child) => {
-          if (!sent && /Epoch 0 : \d+ \/ 10000/.test(soFar)) {
-            sent = true;
-            child.kill("SIGINT");
-          }
-        },
-      });
-      expect(sent).toBe(true);
+      const r = await runCliInterrupted(
+        ["nielsen", "--epochs", "30", "--train-size", "4000", "--json", "--out", out],
+        /Epoch 0 : \d+ \/ 10000/,
+      );
+      expect(r.sent).toBe(true);
       expect(r.code, r.stderr).toBe(130);
       const h = readJson(join(out, "history.json"));
       const epochs = h.epochs as number;
@@ -70,17 +60,12 @@ describe("Ctrl-C", () => {
     "nielsen: SIGINT in mid-epoch -> every output describes the same weights, those after the completed epochs",
     async () => {
       const out = tempOut("int-nielsen-mid");
-      let sent = false;
       // 5,000 batches per epoch: the signal sent after "Epoch 0" lands in the middle of epoch 2
-      const r = await runCli(["nielsen", "--epochs", "30", "--json", "--out", out], {
-        onStdout: (soFar, child) => {
-          if (!sent && /Epoch 0 : \d+ \/ 10000/.test(soFar)) {
-            sent = true;
-            child.kill("SIGINT");
-          }
-        },
-      });
-      expect(sent).toBe(true);
+      const r = await runCliInterrupted(
+        ["nielsen", "--epochs", "30", "--json", "--out", out],
+        /Epoch 0 : \d+ \/ 10000/,
+      );
+      expect(r.sent).toBe(true);
       expect(r.code, r.stderr).toBe(130);
       const file = readJson(join(out, "metrics.json"));
       const m = file.metrics as Record<string, number & number[]>;
