@@ -6,9 +6,11 @@
  * - steps: one SGD training step (copy a batch in, forward + backward, in-place update) of workloads
  *   A, B and E from bench/compare (the same networks as `pnpm bench:compare`).
  * - threads: matmul 512 A·B again with the worker pool (`enableThreads()`), run last.
+ * - large (only when asked for): build, differentiate, compile and run a 1,000,000-node chain,
+ *   timing each phase (see large.ts; `pnpm bench:large` runs it with a larger heap).
  *
  * Results are printed and saved as benny JSON and CSV under bench/results/. Runs in about a minute.
- * Options: --only kernels,steps,threads
+ * Options: --only kernels,steps,threads,large (large also takes --nodes N, --no-fuse, --runs N)
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +20,7 @@ import b from "benny";
 import { buildTrainer } from "./compare/cells/gradgraph.js";
 import { Batcher, makeDataset, makeMatrices, makeWeights } from "./compare/data.js";
 import { type TrainWorkload, WORKLOADS } from "./compare/workloads.js";
+import { largeGraphBenchmark, parseLargeOptions } from "./large.js";
 
 const folder = path.join(path.dirname(fileURLToPath(import.meta.url)), "results");
 const cases = { minSamples: 5, maxTime: 2 };
@@ -153,6 +156,7 @@ async function threads(): Promise<void> {
 const t0 = performance.now();
 if (only.has("kernels")) await kernels();
 if (only.has("steps")) await steps();
+if (only.has("large")) largeGraphBenchmark(parseLargeOptions(argv));
 if (only.has("threads")) await threads();
 console.log(`\nbench: done in ${((performance.now() - t0) / 1000).toFixed(0)} s; results in ${folder}`);
 process.exit(0);

@@ -85,8 +85,9 @@ export class Plan {
     private readonly graph: Graph,
     inputShapes: Readonly<Record<string, ConcreteShape>>,
     private readonly options: CompileOptions,
+    order?: readonly NodeId[],
   ) {
-    const form = compilePlanForm(graph, inputShapes, options);
+    const form = compilePlanForm(graph, inputShapes, options, order);
     this.form = form;
     this.inputNames = form.inputNames;
     this.inputDecl = form.inputDecl;
@@ -171,6 +172,8 @@ export class CompiledGraph {
   private readonly inputDecl: Record<string, Shape>;
   /** The keys of `inputDecl`, for allocation-free loops (a prototype-less object is a dictionary in V8). */
   private readonly declNames: readonly string[];
+  /** The needed nodes in topological order, shared by every plan (a DFS over a 1M-node graph is not free). */
+  private readonly order: readonly NodeId[];
 
   /** @internal use {@link compile} */
   constructor(
@@ -184,6 +187,7 @@ export class CompiledGraph {
     const roots = resolveOutputs(graph, outs);
     this.inputDecl = nameTable();
     const order = topoOrder(graph, roots);
+    this.order = order;
     for (let p = 0; p < order.length; p++) {
       const n = graph.nodes[order[p]!]!;
       if (n.op === "input") this.inputDecl[(n.attrs as { name: string }).name] = n.shape;
@@ -207,7 +211,7 @@ export class CompiledGraph {
       .join(";");
     let p = this.cache.get(key);
     if (!p) {
-      p = new Plan(this.graph, shapes, this.options);
+      p = new Plan(this.graph, shapes, this.options, this.order);
       this.cache.set(key, p);
     }
     return p;

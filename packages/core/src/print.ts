@@ -4,7 +4,9 @@
  * @module
  */
 import { threadMinWork } from "./backend/threads.js";
+import { valuesByBuffer } from "./compile/allocate.js";
 import type { FusedTree, KernelChoice, LoweredForm, Step } from "./compile/form.js";
+import { groupMembers } from "./compile/fuse.js";
 import type { Plan } from "./compile.js";
 import type { Graph, GraphNode } from "./graph.js";
 import { isGraphValue } from "./ops/customGradient.js";
@@ -118,7 +120,12 @@ function typeText(form: LoweredForm, id: number): string {
   return `${SHORT[form.graph.nodes[id]!.dtype]}${shapeToString(form.shapes[id]!)}`;
 }
 
-function stepLine(form: LoweredForm, step: Step, number: string): string {
+function stepLine(
+  form: LoweredForm,
+  members: ReadonlyMap<number, readonly number[]>,
+  step: Step,
+  number: string,
+): string {
   const node = form.graph.nodes[step.node]!;
   const id = step.node;
   const rhs = step.group ? exprText(step.group.tree, step.group.leaves) : callText(node);
@@ -128,7 +135,11 @@ function stepLine(form: LoweredForm, step: Step, number: string): string {
   line += ` -> ${buffer}`;
   const kernel = form.kernels[step.index];
   if (kernel && step.kind === "kernel") line += `  [${kernelText(kernel)}]`;
-  if (step.group) line += `  fuses ${step.group.members.map((m) => `%${m}`).join(" ")}`;
+  if (step.group)
+    line += `  fuses ${members
+      .get(id)!
+      .map((m) => `%${m}`)
+      .join(" ")}`;
   return line;
 }
 
@@ -154,6 +165,7 @@ export function printPlan(plan: Plan, options: PrintPlanOptions = {}): string {
   const nodes = form.graph.nodes;
   const { stats } = plan;
   const lines: string[] = [];
+  const members = groupMembers(form);
   const dims = [...form.dims].map(([d, v]) => `${d}=${v}`).join(", ");
   const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
   lines.push(
@@ -175,7 +187,7 @@ export function printPlan(plan: Plan, options: PrintPlanOptions = {}): string {
   const folded = form.steps.filter((s) => s.kind === "folded");
   if (folded.length) {
     lines.push("folded (computed once, at build time)");
-    for (const s of folded) lines.push(stepLine(form, s, "  "));
+    for (const s of folded) lines.push(stepLine(form, members, s, "  "));
   }
   lines.push("steps");
   const limit = options.maxSteps ?? Number.POSITIVE_INFINITY;
@@ -190,7 +202,9 @@ export function printPlan(plan: Plan, options: PrintPlanOptions = {}): string {
       continue;
     }
     listed++;
-    lines.push(stepLine(form, s, s.kind === "kernel" ? `  ${String(number).padStart(3)}  ` : "       "));
+    lines.push(
+      stepLine(form, members, s, s.kind === "kernel" ? `  ${String(number).padStart(3)}  ` : "       "),
+    );
   }
   if (hidden) lines.push(`  ... ${hidden} more steps`);
   lines.push("outputs");
@@ -200,9 +214,10 @@ export function printPlan(plan: Plan, options: PrintPlanOptions = {}): string {
   });
   lines.push("buffers");
   let pooled = 0;
+  const held = valuesByBuffer(form);
   for (const b of form.buffers) {
     if (b.kind === "pool") pooled++;
-    const values = b.values.map((v) => `%${v}`).join(" ");
+    const values = held[b.id]!.map((v) => `%${v}`).join(" ");
     lines.push(`  b${b.id} ${b.kind} ${SHORT[b.dtype]} x${b.elements}: ${values}`);
   }
   lines.push(

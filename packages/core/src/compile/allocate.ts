@@ -98,8 +98,8 @@ function assign(form: ScheduledForm, allocator: Allocator): AllocatedForm {
   const inputs = nameTable<Tensor>();
   const mirrors: { src: FloatArray; dst: FloatArray }[] = [];
   const fixed: Storage = { slot: null, last: -1, released: false };
-  const newBuffer = (kind: BufferKind, dtype: DType, elements: number, id: NodeId): number => {
-    buffers.push({ id: buffers.length, kind, dtype, elements, values: [id] });
+  const newBuffer = (kind: BufferKind, dtype: DType, elements: number): number => {
+    buffers.push({ id: buffers.length, kind, dtype, elements });
     return buffers.length - 1;
   };
   // every size the pool will be asked for, so it can index them up front
@@ -110,7 +110,7 @@ function assign(form: ScheduledForm, allocator: Allocator): AllocatedForm {
   }
   const pool = new BufferPool(requests, (dtype, capacity) => {
     const buf = allocator.pooled(dtype, capacity);
-    buffers.push({ id: buffers.length, kind: "pool", dtype, elements: capacity, values: [] });
+    buffers.push({ id: buffers.length, kind: "pool", dtype, elements: capacity });
     return { buf, id: buffers.length - 1 };
   });
   let unpooled = 0;
@@ -143,7 +143,7 @@ function assign(form: ScheduledForm, allocator: Allocator): AllocatedForm {
       }
       storage[id] = fixed;
       arrays[id] = data;
-      bufferOf[id] = newBuffer(kind, dtype, size, id);
+      bufferOf[id] = newBuffer(kind, dtype, size);
       continue;
     }
     if (step.kind === "alias") {
@@ -153,20 +153,18 @@ function assign(form: ScheduledForm, allocator: Allocator): AllocatedForm {
       if (s.slot && step.last > s.last) s.last = step.last;
       arrays[id] = arrays[src]!.subarray(0, size);
       bufferOf[id] = bufferOf[src]!;
-      buffers[bufferOf[id]!]!.values.push(id);
       continue;
     }
     if (step.kind === "folded" || step.output) {
       arrays[id] = allocator.alloc(dtype, size);
       storage[id] = fixed;
-      bufferOf[id] = newBuffer(step.kind === "folded" ? "folded" : "output", dtype, size, id);
+      bufferOf[id] = newBuffer(step.kind === "folded" ? "folded" : "output", dtype, size);
     } else {
       const slot = pool.take(dtype, size);
       arrays[id] = slot.buf.length === size ? slot.buf : slot.buf.subarray(0, size);
       unpooled += size;
       storage[id] = { slot, last: step.last, released: false };
       bufferOf[id] = slot.id;
-      buffers[slot.id]!.values.push(id);
     }
     // free inputs whose storage dies here (after the output was taken, so no aliasing)
     const reads = step.reads;
@@ -196,6 +194,19 @@ function assign(form: ScheduledForm, allocator: Allocator): AllocatedForm {
     pooledElements: pool.allocated,
     unpooledElements: unpooled,
   };
+}
+
+/**
+ * The values each buffer holds, in the order they were assigned (aliases included): the schedule
+ * order, since `allocate` assigns one value per step. Shows the reuse by liveness.
+ */
+export function valuesByBuffer(form: AllocatedForm): NodeId[][] {
+  const values: NodeId[][] = form.buffers.map(() => []);
+  for (const s of form.steps) {
+    const b = form.bufferOf[s.node]!;
+    if (b >= 0) values[b]!.push(s.node);
+  }
+  return values;
 }
 
 /** The store's tensor for a param node, checked against the graph's declaration. */

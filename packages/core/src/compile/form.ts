@@ -31,6 +31,8 @@ export interface CompileOptions {
 export interface PlanRequest {
   /** The graph. */
   readonly graph: Graph;
+  /** The needed nodes in topological order, when the caller has them already (`CompiledGraph` does). */
+  readonly order?: readonly NodeId[];
   /** Concrete shape of each fed input, by name. */
   readonly inputShapes: Readonly<Record<string, ConcreteShape>>;
   /** Compile options. */
@@ -47,6 +49,10 @@ export interface SelectedForm extends PlanRequest {
   readonly order: readonly NodeId[];
   /** 1 for output nodes (by node id): they keep a buffer of their own. */
   readonly isOutput: Uint8Array;
+  /** The kind of each needed node's op (by node id; codes in `select.ts`'s `KIND_CODE`). */
+  readonly opKind: Uint8Array;
+  /** 1 for needed nodes whose op is elementwise (fusable), by node id. */
+  readonly elementwise: Uint8Array;
 }
 
 /** After `bind dims`: the needed inputs, their declarations, and the symbolic dims' values. */
@@ -84,8 +90,6 @@ export interface FusedGroup {
   readonly root: NodeId;
   /** Number of nodes fused into the root (they get no buffer and no step). */
   readonly absorbed: number;
-  /** The group's nodes (the root and those fused into it), in id order. */
-  readonly members: readonly NodeId[];
   /** The values the loop reads, in leaf order. */
   readonly leaves: readonly NodeId[];
   /** The expression, with leaves as indices into `leaves`. */
@@ -155,8 +159,6 @@ export interface PlanBuffer {
   readonly dtype: DType;
   /** Capacity in elements. */
   readonly elements: number;
-  /** The values stored in it, in the order they were assigned (aliases included). */
-  readonly values: NodeId[];
 }
 
 /** After `allocate`: a buffer for every value, and the plan's input and output tensors. */

@@ -16,25 +16,9 @@ import type { FoldedForm, FusedForm, FusedGroup, FusedTree } from "./form.js";
 /** Largest number of elementwise nodes fused into one loop. */
 export const MAX_FUSED = 24;
 
-function isElementwise(node: GraphNode): boolean {
-  return opDef(node.op).elementwise !== undefined;
-}
-
-/** The expression of a group structure, shared by all groups of that structure. */
-export interface Structure {
-  /** Index among the plan's distinct structures. */
-  readonly index: number;
-  /** The expression tree. */
-  readonly tree: FusedTree;
-  /** Cache key of the generated loop. */
-  readonly key: string;
-  /** The composed expression. */
-  readonly spec: ElementwiseSpec;
-}
-
 /** Decides the groups (one linear walk over the order), then composes each group's expression. */
 export function fuseElementwise(form: FoldedForm): FusedForm {
-  const { graph, order, folded, isOutput, sizes, options } = form;
+  const { graph, order, folded, isOutput, sizes, options, elementwise } = form;
   const nodes = graph.nodes;
   const n = nodes.length;
   const fusedInto = new Int32Array(n).fill(-1);
@@ -57,9 +41,9 @@ export function fuseElementwise(form: FoldedForm): FusedForm {
   let fusedCount = 0;
   for (let p = 0; p < order.length; p++) {
     const id = order[p]!;
-    if (uses[id] !== 1 || folded[id] || isOutput[id] || !isElementwise(nodes[id]!)) continue;
+    if (uses[id] !== 1 || folded[id] || isOutput[id] || !elementwise[id]) continue;
     const c = consumer[id]!;
-    if (folded[c] || !isElementwise(nodes[c]!) || sizes[id] !== sizes[c]) continue;
+    if (folded[c] || !elementwise[c] || sizes[id] !== sizes[c]) continue;
     const mine = groupSize[id] || 1;
     const theirs = groupSize[c] || 1;
     if (mine + theirs > MAX_FUSED) continue;
@@ -67,67 +51,27 @@ export function fuseElementwise(form: FoldedForm): FusedForm {
     groupSize[c] = mine + theirs;
     fusedCount++;
   }
-  const structures = new Map<string, Structure>();
+  const walker = new GroupWalker(nodes, fusedInto);
   for (let p = 0; p < order.length; p++) {
     const id = order[p]!;
-    if (groupSize[id]! > 0 && fusedInto[id] === -1)
-      groups.set(id, fusedGroup(nodes, id, fusedInto, structures));
+    if (groupSize[id]! > 0 && fusedInto[id] === -1) groups.set(id, walker.group(id));
   }
   return { ...form, fusedInto, groups, fusedCount };
 }
 
-/**
- * Walks a group: collects its leaves (each once, in first-use order) and its members, and writes
- * its structure into `parts`. Returns the number of nodes absorbed below `id`.
- */
-function walk(
-  nodes: readonly GraphNode[],
-  id: NodeId,
-  fusedInto: Int32Array,
-  leaves: NodeId[],
-  leafIndex: Map<NodeId, number>,
-  parts: string[],
-  members: NodeId[],
-): number {
-  // recursion depth is bounded by MAX_FUSED
-  const node = nodes[id]!;
-  let absorbed = 0;
-  members.push(id);
-  parts.push(node.op, "(");
-  const inputs = node.inputs;
-  for (let k = 0; k < inputs.length; k++) {
-    const i = inputs[k]!;
-    if (k > 0) parts.push(",");
-    if (fusedInto[i] === id) {
-      absorbed += 1 + walk(nodes, i, fusedInto, leaves, leafIndex, parts, members);
-      continue;
-    }
-    let leaf = leafIndex.get(i);
-    if (leaf === undefined) {
-      leaf = leaves.length;
-      leafIndex.set(i, leaf);
-      leaves.push(i);
-    }
-    parts.push(`$${leaf}`);
+/** The nodes of each group (its root and the nodes fused into it, in id order), by root. */
+export function groupMembers(form: FusedForm): Map<NodeId, NodeId[]> {
+  const members = new Map<NodeId, NodeId[]>();
+  for (const root of form.groups.keys()) members.set(root, [root]);
+  for (let p = 0; p < form.order.length; p++) {
+    let r = form.order[p]!;
+    if (form.fusedInto[r] === -1) continue;
+    const id = r;
+    while (form.fusedInto[r] !== -1) r = form.fusedInto[r]!;
+    members.get(r)!.push(id);
   }
-  parts.push(")");
-  return absorbed;
-}
-
-/** The expression tree of the group rooted at `id`, with leaves numbered as `walk` numbers them. */
-function buildTree(
-  nodes: readonly GraphNode[],
-  id: NodeId,
-  fusedInto: Int32Array,
-  leafIndex: Map<NodeId, number>,
-): FusedTree {
-  const node = nodes[id]!;
-  return {
-    op: node.op,
-    kids: node.inputs.map((i) =>
-      fusedInto[i] === id ? buildTree(nodes, i, fusedInto, leafIndex) : leafIndex.get(i)!,
-    ),
-  };
+  for (const m of members.values()) m.sort((a, b) => a - b);
+  return members;
 }
 
 function specOf(op: string): ElementwiseSpec {
@@ -142,37 +86,94 @@ function exprValue(t: FusedTree | number, args: readonly number[]): number {
   return typeof t === "number" ? args[t]! : specOf(t.op).fn(...t.kids.map((k) => exprValue(k, args)));
 }
 
+/** The expression of a group structure, shared by all groups of that structure. */
+interface Structure {
+  readonly index: number;
+  readonly tree: FusedTree;
+  readonly key: string;
+  readonly spec: ElementwiseSpec;
+}
+
 /**
- * The group rooted at `root`: its leaves (the values read from memory, each once) and its
- * expression (a tree, the loop cache key, and the composed expression as text and function).
- * Groups of one structure share the expression, found in `structures` (per compile).
+ * Builds the groups of one compile. Its scratch tables (which node is a leaf of the current group,
+ * and its index) are shared by all groups, and groups of one structure share their expression,
+ * so a group costs one walk over its nodes (a long chain has thousands of identical groups).
  */
-export function fusedGroup(
-  nodes: readonly GraphNode[],
-  root: NodeId,
-  fusedInto: Int32Array,
-  structures: Map<string, Structure> = new Map(),
-): FusedGroup {
-  const leaves: NodeId[] = [];
-  const leafIndex = new Map<NodeId, number>();
-  const parts: string[] = [];
-  const members: NodeId[] = [];
-  const absorbed = walk(nodes, root, fusedInto, leaves, leafIndex, parts, members);
-  const signature = parts.join("");
-  let s = structures.get(signature);
-  if (!s) {
-    const tree = buildTree(nodes, root, fusedInto, leafIndex);
-    s = {
-      index: structures.size,
-      tree,
-      key: `fused:${exprText(
-        tree,
-        leaves.map((_, k) => `$${k}`),
-      )}`,
-      spec: { expr: (...args) => exprText(tree, args), fn: (...args) => exprValue(tree, args) },
-    };
-    structures.set(signature, s);
+class GroupWalker {
+  /** 1 + the number of the group that last numbered this node as a leaf. */
+  private readonly leafStamp: Int32Array;
+  private readonly leafSlot: Int32Array;
+  private stamp = 0;
+  private leaves: NodeId[] = [];
+  private signature = "";
+  private readonly structures = new Map<string, Structure>();
+
+  constructor(
+    private readonly nodes: readonly GraphNode[],
+    private readonly fusedInto: Int32Array,
+  ) {
+    this.leafStamp = new Int32Array(nodes.length);
+    this.leafSlot = new Int32Array(nodes.length);
   }
-  members.sort((a, b) => a - b);
-  return { root, absorbed, members, leaves, tree: s.tree, key: s.key, spec: s.spec, structure: s.index };
+
+  /**
+   * The group rooted at `root`: its leaves (the values read from memory, each once, in first-use
+   * order) and its expression (a tree, the loop cache key, and the composed expression).
+   */
+  group(root: NodeId): FusedGroup {
+    this.stamp++;
+    this.leaves = [];
+    this.signature = "";
+    const absorbed = this.walk(root);
+    const leaves = this.leaves;
+    let s = this.structures.get(this.signature);
+    if (!s) {
+      const tree = this.tree(root);
+      s = {
+        index: this.structures.size,
+        tree,
+        key: `fused:${exprText(
+          tree,
+          leaves.map((_, k) => `$${k}`),
+        )}`,
+        spec: { expr: (...args) => exprText(tree, args), fn: (...args) => exprValue(tree, args) },
+      };
+      this.structures.set(this.signature, s);
+    }
+    return { root, absorbed, leaves, tree: s.tree, key: s.key, spec: s.spec, structure: s.index };
+  }
+
+  /** Numbers the leaves below `id` and appends its structure to the signature; returns the nodes absorbed. */
+  private walk(id: NodeId): number {
+    // recursion depth is bounded by MAX_FUSED
+    const node = this.nodes[id]!;
+    let absorbed = 0;
+    this.signature += `${node.op}(`;
+    const inputs = node.inputs;
+    for (let k = 0; k < inputs.length; k++) {
+      const i = inputs[k]!;
+      if (k > 0) this.signature += ",";
+      if (this.fusedInto[i] === id) {
+        absorbed += 1 + this.walk(i);
+        continue;
+      }
+      if (this.leafStamp[i] !== this.stamp) {
+        this.leafStamp[i] = this.stamp;
+        this.leafSlot[i] = this.leaves.length;
+        this.leaves.push(i);
+      }
+      this.signature += `$${this.leafSlot[i]}`;
+    }
+    this.signature += ")";
+    return absorbed;
+  }
+
+  /** The expression tree of the group rooted at `id`, with leaves numbered as `walk` numbered them. */
+  private tree(id: NodeId): FusedTree {
+    const node = this.nodes[id]!;
+    return {
+      op: node.op,
+      kids: node.inputs.map((i) => (this.fusedInto[i] === id ? this.tree(i) : this.leafSlot[i]!)),
+    };
+  }
 }

@@ -22,7 +22,7 @@ import { kernelChoice } from "./kernel-choice.js";
 
 /** Builds and binds the kernels; evaluates folded steps. */
 export function lowerToKernels(form: AllocatedForm): LoweredForm {
-  const { graph, steps, shapes, arrays, mirrors } = form;
+  const { graph, steps, shapes, arrays, mirrors, elementwise } = form;
   const nodes = graph.nodes;
   const checkNumerics = form.options.checkNumerics ?? false;
   const kernels: (KernelChoice | null)[] = new Array(steps.length).fill(null);
@@ -39,7 +39,7 @@ export function lowerToKernels(form: AllocatedForm): LoweredForm {
     const inShapes = step.reads.map((i) => shapes[i]!);
     const group = step.group;
     // built-in elementwise ops have no attributes and no state; user ops' kernels might
-    const pure = group !== null || (isOpName(node.op) && opDef(node.op).elementwise !== undefined);
+    const pure = group !== null || (elementwise[id] === 1 && isOpName(node.op));
     const key = pure
       ? `${group ? `#${group.structure}` : node.op}|${node.dtype}|${inShapes.join(";")}|${outShape.join()}`
       : "";

@@ -18,7 +18,7 @@
  * @module
  */
 
-import type { Graph } from "../graph.js";
+import type { Graph, NodeId } from "../graph.js";
 import type { ConcreteShape } from "../shape.js";
 import { Allocator, allocateBuffers } from "./allocate.js";
 import { bindDims } from "./bind-dims.js";
@@ -30,13 +30,19 @@ import { schedule } from "./schedule.js";
 import { selectOutputs } from "./select.js";
 import { concretiseShapes } from "./shapes.js";
 
-/** Runs every pass in order. A pass that throws after `allocate` frees the memory allocated so far. */
+/**
+ * Runs every pass in order (`order`: the needed nodes in topological order, if known). A pass that
+ * throws after `allocate` frees the memory allocated so far.
+ */
 export function compilePlanForm(
   graph: Graph,
   inputShapes: Readonly<Record<string, ConcreteShape>>,
   options: CompileOptions,
+  order?: readonly NodeId[],
 ): LoweredForm {
-  const selected = selectOutputs({ graph, inputShapes, options });
+  const selected = selectOutputs(
+    order ? { graph, inputShapes, options, order } : { graph, inputShapes, options },
+  );
   const bound = bindDims(selected);
   const concrete = concretiseShapes(bound);
   const folded = foldConstants(concrete);

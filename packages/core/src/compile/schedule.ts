@@ -4,12 +4,12 @@
  * can be reused). Linear in the number of needed nodes and edges.
  * @module
  */
-import { opDef } from "../ops/index.js";
 import type { FusedForm, ScheduledForm, Step, StepKind } from "./form.js";
+import { KIND_CODE } from "./select.js";
 
 /** Builds the steps and the live range of every value. */
 export function schedule(form: FusedForm): ScheduledForm {
-  const { graph, order, fusedInto, groups, folded, isOutput } = form;
+  const { graph, order, fusedInto, groups, folded, isOutput, opKind } = form;
   const nodes = graph.nodes;
   // the step that computes each node: its own, or its group root's (consumers come later in the
   // order, so walking it backwards finds a consumer's root before the node's)
@@ -37,12 +37,12 @@ export function schedule(form: FusedForm): ScheduledForm {
     const node = nodes[id]!;
     const index = steps.length;
     const output = isOutput[id] === 1;
-    const kind = opDef(node.op).kind;
+    const kind = opKind[id];
     let stepKind: StepKind;
-    if (kind === "source") stepKind = node.op === "input" ? "input" : "param";
+    if (kind === KIND_CODE.source) stepKind = node.op === "input" ? "input" : "param";
     else if (folded[id]) stepKind = "folded";
     // an alias shares its input's storage, unless it is an output (which keeps its own buffer)
-    else if (kind === "alias" && !output) stepKind = "alias";
+    else if (kind === KIND_CODE.alias && !output) stepKind = "alias";
     else stepKind = "kernel";
     const group = groups.get(id) ?? null;
     steps.push({
