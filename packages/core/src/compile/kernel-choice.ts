@@ -2,7 +2,7 @@
  * Which implementation a kernel step gets: a JavaScript loop or a WebAssembly SIMD kernel (and,
  * for large matrix products, the worker pool). This mirrors the choices the kernel factories make
  * (`ops/elementwise.ts` with `backend/elementwise-wasm.ts`, `ops/matmul.ts`, `ops/reduce.ts`)
- * so a printed plan can say what runs; `compile-kernel-choice.test.ts` pins each rule.
+ * so a printed plan can say what runs; `test/compile/kernel-choice.test.ts` pins each rule.
  * @module
  */
 import { simdSupported } from "../backend/elementwise-wasm.js";
