@@ -174,6 +174,10 @@ export class CompiledGraph {
   private readonly declNames: readonly string[];
   /** The needed nodes in topological order, shared by every plan (a DFS over a 1M-node graph is not free). */
   private readonly order: readonly NodeId[];
+  /** Unused inputs that bind a symbolic dim no needed input binds (see {@link dimSources}). */
+  private readonly dimSources: readonly string[];
+  /** The dim sources' shapes of the last plan run. */
+  private lastSourceKey = "";
 
   /** @internal use {@link compile} */
   constructor(
@@ -193,6 +197,7 @@ export class CompiledGraph {
       if (n.op === "input") this.inputDecl[(n.attrs as { name: string }).name] = n.shape;
     }
     this.declNames = Object.keys(this.inputDecl);
+    this.dimSources = dimSources(graph, order, this.inputDecl);
   }
 
   /** Names of the inputs the selected outputs need. */
@@ -206,7 +211,7 @@ export class CompiledGraph {
     for (const name of Object.keys(shapes)) {
       if (!Object.hasOwn(this.graph.inputs, name)) throw unknownFeed(name, this.graph.inputs);
     }
-    const key = Object.keys(this.inputDecl)
+    const key = [...Object.keys(this.inputDecl), ...this.dimSources]
       .map((n) => `${n}:${ownValue(shapes, n)?.join("x") ?? "?"}`)
       .join(";");
     let p = this.cache.get(key);
@@ -246,13 +251,32 @@ export class CompiledGraph {
       }
       shapes[name] = feedShape(name, feeds[name]!, this.inputDecl[name]!);
     }
-    // feeds for declared inputs these outputs do not use are ignored
+    // feeds for declared inputs these outputs do not use are ignored, except to bind free dims
     for (const name of Object.keys(feeds)) {
       if (!Object.hasOwn(this.graph.inputs, name)) throw unknownFeed(name, this.graph.inputs);
     }
+    for (const name of this.dimSources) {
+      const f = ownValue(feeds, name);
+      if (f !== undefined)
+        shapes[name] = feedShape(name, f, this.graph.nodes[this.graph.inputs[name]!]!.shape);
+    }
     const p = this.plan(shapes);
     this.last = p;
+    this.lastSourceKey = this.sourceKey(feeds);
     return p.run(feeds);
+  }
+
+  /** The dim sources' fed shapes as a string ("" without dim sources, the common case: no allocation). */
+  private sourceKey(feeds: Feeds): string {
+    if (this.dimSources.length === 0) return "";
+    return this.dimSources
+      .map((n) => {
+        const f = ownValue(feeds, n);
+        return f === undefined
+          ? "?"
+          : feedShape(n, f, this.graph.nodes[this.graph.inputs[n]!]!.shape).join("x");
+      })
+      .join(";");
   }
 
   /** Whether every needed feed fits `p`'s input buffers as they are; allocates nothing. */
@@ -262,8 +286,27 @@ export class CompiledGraph {
       const name = names[k]!;
       if (!feedFits(p.inputs[name]!, ownValue(feeds, name))) return false;
     }
-    return true;
+    return this.dimSources.length === 0 || this.sourceKey(feeds) === this.lastSourceKey;
   }
+}
+
+/**
+ * The inputs the selected outputs do not read but whose declared shapes name a symbolic dim that
+ * the needed nodes use and no needed input binds (e.g. `x` for the gradient of `sum(x)`, which
+ * is `broadcastTo(1, [N, 3])`). Their feeds, when given, bind those dims.
+ */
+function dimSources(graph: Graph, order: readonly NodeId[], used: Record<string, Shape>): string[] {
+  const bound = new Set<string>();
+  for (const name of Object.keys(used)) for (const d of used[name]!) if (typeof d === "string") bound.add(d);
+  const free = new Set<string>();
+  for (let p = 0; p < order.length; p++)
+    for (const d of graph.nodes[order[p]!]!.shape) if (typeof d === "string" && !bound.has(d)) free.add(d);
+  if (free.size === 0) return [];
+  return Object.keys(graph.inputs).filter(
+    (name) =>
+      !Object.hasOwn(used, name) &&
+      graph.nodes[graph.inputs[name]!]!.shape.some((d) => typeof d === "string" && free.has(d)),
+  );
 }
 
 /**

@@ -26,8 +26,12 @@ export function concretiseShapes(form: BoundForm): ConcreteForm {
           if (typeof d === "number") return d;
           const v = dims.get(d);
           if (v === undefined) {
+            const declaring = Object.keys(form.graph.inputs).filter((name) =>
+              form.graph.nodes[form.graph.inputs[name]!]!.shape.includes(d),
+            );
             throw new ShapeError(
-              `node ${describeNode(node)}: symbolic dim '${d}' is not bound by any fed input`,
+              `node ${describeNode(node)}: symbolic dim '${d}' is not bound by any fed input` +
+                (declaring.length ? ` (feed one of: ${declaring.join(", ")})` : ""),
             );
           }
           return v;

@@ -1,5 +1,5 @@
 /** Pass 2, bind dims: feed shapes checked against declarations, symbolic dims bound. */
-import { FeedError, GraphBuilder } from "@gradgraph/core";
+import { compile, FeedError, GraphBuilder, Tensor } from "@gradgraph/core";
 import { describe, expect, test } from "vitest";
 import { bindDims } from "../../src/compile/bind-dims.js";
 import { selectOutputs } from "../../src/compile/select.js";
@@ -48,6 +48,41 @@ describe("bind dims", () => {
     expect([...f.dims]).toEqual([["N", 2]]);
     expect(() => bind({ x: [2, 3], q: [1] }, ["a"])).toThrow(
       new FeedError("unknown feed 'q' (inputs: x, z)"),
+    );
+  });
+});
+
+describe("dims bound by inputs the outputs do not read", () => {
+  /** d sum(x) / dx = broadcastTo(1, [N, 3]): the gradient needs N from x without reading x. */
+  function gradOfSum() {
+    const g = new GraphBuilder({ dtype: "float64" });
+    g.input("x", ["N", 3]);
+    const one = g.fill(1, [1, 1], "float64");
+    g.output("ones", g.broadcastTo(one, ["N", 3]));
+    return g.build();
+  }
+
+  test("a fed input that binds a free dim is used for it, and a new shape gives a new plan", () => {
+    const c = compile(gradOfSum());
+    const x2 = Tensor.from(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { dtype: "float64" },
+    );
+    const x1 = Tensor.from([[1, 2, 3]], { dtype: "float64" });
+    expect(c.run({ x: x2 }).ones!.shape).toEqual([2, 3]);
+    expect(c.run({ x: x1 }).ones!.shape).toEqual([1, 3]);
+    expect(c.run({ x: x2 }).ones!.toNested()).toEqual([
+      [1, 1, 1],
+      [1, 1, 1],
+    ]);
+  });
+
+  test("without that feed the error names the inputs that could bind it", () => {
+    expect(() => compile(gradOfSum()).run({})).toThrow(
+      /symbolic dim 'N' is not bound by any fed input \(feed one of: x\)/,
     );
   });
 });
