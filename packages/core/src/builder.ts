@@ -7,7 +7,7 @@
  * linear, and the result shares every node of the graph it extended.
  * @module
  */
-import { produce } from "immer";
+import { freeze, produce } from "immer";
 import type { DType } from "./dtype.js";
 import {
   describeNode,
@@ -660,10 +660,14 @@ export class GraphBuilder {
     if (this.built) throw new GraphError("build() was already called on this builder");
     this.built = true;
     const pending = this.pending;
+    // The node list is assembled outside the draft and frozen here: pushing a million nodes through
+    // immer's proxy and letting it walk them to freeze them took seconds (7.8 s for 1M nodes).
+    const nodes = this.base.nodes.concat(pending);
+    for (const n of pending) freeze(n, true);
+    for (const [id, name] of this.renamed) nodes[id] = freeze({ ...nodes[id]!, name }, true);
+    Object.freeze(nodes);
     return produce(this.base, (draft) => {
-      for (const [id, name] of this.renamed) (draft.nodes[id] as { name?: string }).name = name;
-      const nodes = draft.nodes as GraphNode[];
-      for (const n of pending) nodes.push(n);
+      if (pending.length || this.renamed.size) (draft as { nodes: readonly GraphNode[] }).nodes = nodes;
       // fresh prototype-less tables (assigning `__proto__` on a plain object would set its prototype)
       const base = this.base;
       if (this.newInputs.size) draft.inputs = nameTable([...Object.entries(base.inputs), ...this.newInputs]);
