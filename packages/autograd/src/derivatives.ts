@@ -10,7 +10,6 @@ import {
   type Graph,
   GraphBuilder,
   GraphError,
-  isConcrete,
   type NodeId,
   type ParamStore,
   resolveNode,
@@ -18,9 +17,9 @@ import {
   sizeOf,
   Tensor,
   type Value,
-  withOutputs,
 } from "@gradgraph/core";
 import { grad, gradName } from "./grad.js";
+import { concreteShapes } from "./gradcheck/probe.js";
 import type { JvpRules } from "./jvp/types.js";
 import { pushForward, refList, refName, type TangentNames, tangentSources } from "./jvp.js";
 import { completeParams, freshName, freshPrefix, pickFeeds as pick } from "./util.js";
@@ -121,25 +120,6 @@ export interface HessianOptions {
   jvpRules?: JvpRules;
 }
 
-/** Concrete shapes of nodes (one forward run when some are symbolic). */
-function concreteShapes(
-  graph: Graph,
-  ids: readonly NodeId[],
-  feeds: Feeds,
-  params: ParamStore,
-): ConcreteShape[] {
-  const shapes = ids.map((id) => graph.nodes[id]!.shape);
-  if (shapes.every(isConcrete)) return shapes as ConcreteShape[];
-  const probe = withOutputs(graph, Object.fromEntries(ids.map((id, k) => [`s${k}`, id])));
-  const exe = compile(probe, { params });
-  try {
-    const out = exe.run(pick(feeds, exe.inputNames));
-    return ids.map((_, k) => [...out[`s${k}`]!.shape]);
-  } finally {
-    exe.dispose();
-  }
-}
-
 /** Offsets of consecutive blocks of the given sizes, and their total. */
 function offsets(sizes: readonly number[]): { offs: number[]; total: number } {
   const offs: number[] = [];
@@ -227,7 +207,7 @@ export function jacobian(
   const params = completeParams(graph, options.params);
   const ofIds = ofs.map((o) => resolveNode(graph, o));
   const wrtIds = wrts.map((w) => resolveNode(graph, w));
-  const shapes = concreteShapes(graph, [...ofIds, ...wrtIds], feeds, params);
+  const shapes = concreteShapes("jacobian", graph, [...ofIds, ...wrtIds], feeds, params);
   const ofShapes = shapes.slice(0, ofIds.length);
   const wrtShapes = shapes.slice(ofIds.length);
   const rows = offsets(ofShapes.map(sizeOf));
@@ -301,7 +281,7 @@ export function hessian(
   }
   const params = completeParams(graph, options.params);
   const wrtIds = wrts.map((w) => resolveNode(graph, w));
-  const shapes = concreteShapes(graph, wrtIds, feeds, params);
+  const shapes = concreteShapes("hessian", graph, wrtIds, feeds, params);
   const { offs, total: n } = offsets(shapes.map(sizeOf));
   const H = new Float64Array(n * n);
   if (n > 0) {

@@ -560,3 +560,36 @@ export function normals(rng: Rng, n: number): Float64Array {
   rng.fillNormal(out);
   return out;
 }
+
+/**
+ * Concrete shapes of `ids`: their declared shapes, or, when some are symbolic, those of a plan
+ * built for the feeds' shapes (nothing is run). A missing feed is a GraphError naming `who`.
+ */
+export function concreteShapes(
+  who: string,
+  graph: Graph,
+  ids: readonly NodeId[],
+  feeds: Feeds,
+  params: ParamStore,
+): ConcreteShape[] {
+  const declared = ids.map((id) => graph.nodes[id]!.shape);
+  if (declared.every(isConcrete)) return declared as ConcreteShape[];
+  const names = ids.map((_, i) => `s${i}`);
+  const exe = compile(withOutputs(graph, Object.fromEntries(ids.map((id, i) => [names[i]!, id]))), {
+    params,
+  });
+  try {
+    const shapes: Record<string, ConcreteShape> = {};
+    for (const n of exe.inputNames) {
+      const f = feeds[n];
+      if (f === undefined || !Object.hasOwn(feeds, n)) {
+        throw new GraphError(`${who}: missing feed for input '${n}'`);
+      }
+      shapes[n] = toTensor(who, n, f, graph.nodes[graph.inputs[n]!]!.shape, "float64").shape;
+    }
+    const plan = exe.plan(shapes);
+    return names.map((n) => [...plan.outputs[n]!.shape]);
+  } finally {
+    exe.dispose();
+  }
+}

@@ -3,17 +3,12 @@
  * @module
  */
 import {
-  type ConcreteShape,
   castGraph,
-  compile,
   type Feed,
   type Feeds,
   type Graph,
   GraphBuilder,
   GraphError,
-  isConcrete,
-  type NodeId,
-  type ParamStore,
   Rng,
   sizeOf,
   Tensor,
@@ -25,46 +20,17 @@ import { grad, gradName } from "../grad.js";
 import { freshName } from "../util.js";
 import {
   checkCotangentNames,
+  concreteShapes,
   normals,
   paramsIn,
   resolveOf,
   resolveWrt,
-  toTensor,
   userVector,
 } from "./probe.js";
 import { resolveSettings, runGradcheck } from "./reverse.js";
 import type { GradcheckReport, GradgradcheckOptions } from "./types.js";
 
 const WHO = "gradgradcheck";
-
-/** Concrete shapes of `ids` (a plan is built when some are symbolic; nothing is run). */
-function concreteShapes(
-  graph: Graph,
-  ids: readonly NodeId[],
-  feeds: Feeds,
-  params: ParamStore,
-): ConcreteShape[] {
-  const declared = ids.map((id) => graph.nodes[id]!.shape);
-  if (declared.every(isConcrete)) return declared as ConcreteShape[];
-  const names = ids.map((_, i) => `s${i}`);
-  const exe = compile(withOutputs(graph, Object.fromEntries(ids.map((id, i) => [names[i]!, id]))), {
-    params,
-  });
-  try {
-    const shapes: Record<string, ConcreteShape> = {};
-    for (const n of exe.inputNames) {
-      const f = feeds[n];
-      if (f === undefined || !Object.hasOwn(feeds, n)) {
-        throw new GraphError(`${WHO}: missing feed for input '${n}'`);
-      }
-      shapes[n] = toTensor(WHO, n, f, graph.nodes[graph.inputs[n]!]!.shape, "float64").shape;
-    }
-    const plan = exe.plan(shapes);
-    return names.map((n) => [...plan.outputs[n]!.shape]);
-  } finally {
-    exe.dispose();
-  }
-}
 
 /**
  * Checks second derivatives, like `torch.autograd.gradgradcheck`: builds the first-order gradient
@@ -107,7 +73,7 @@ export function gradgradcheck(
   // the first-order cotangents u
   const cast = castGraph(graph, "float64");
   const params = paramsIn(graph, cast, "float64", options.params, s.seed);
-  const shapes = concreteShapes(cast, ofIds, feeds, params);
+  const shapes = concreteShapes(WHO, cast, ofIds, feeds, params);
   const rng = new Rng(s.seed ^ 0x99c0);
   const scalarOnly = ofIds.length === 1 && sizeOf(shapes[0]!) === 1 && !Object.hasOwn(given, ofNames[0]!);
   const u: Float64Array[] = shapes.map((shape, i) => {
