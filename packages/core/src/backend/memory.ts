@@ -10,39 +10,39 @@
  */
 import { AllocationError, type DType, type FloatArray, formatBytes } from "../dtype.js";
 import { emitAxpy } from "./axpy-wasm.js";
-import { emitGemm } from "./gemm-wasm.js";
-import { assembleModule } from "./wasm-emit.js";
+import { emitGemm, GEMM_WORKSPACE_BYTES } from "./gemm-wasm.js";
+import { assembleModule, FunctionBuilder, V128 } from "./wasm-emit.js";
 
 const PAGE = 65536;
 const MAX_PAGES = 32768; // 2 GiB of address space reserved, committed as it grows
 const ALIGN = 64;
 
+/**
+ * A float32 matrix product `(a, b, c, M, N, K, lda, ldb, ldc, ws)` over byte addresses in the
+ * arena, with row strides lda, ldb, ldc (elements) and a per-thread packing workspace `ws` of
+ * {@link GEMM_WORKSPACE_BYTES} bytes (see gemm-wasm.ts).
+ */
+export type GemmKernel = (
+  a: number,
+  b: number,
+  c: number,
+  M: number,
+  N: number,
+  K: number,
+  lda: number,
+  ldb: number,
+  ldc: number,
+  ws: number,
+) => void;
+
 /** Exported kernel functions of the generated module (byte addresses into the arena). */
 export interface WasmKernels {
-  /** C[M,N] = A[M,K] B[K,N], float32, with row strides lda, ldb, ldc (elements). */
-  gemm_nn(
-    a: number,
-    b: number,
-    c: number,
-    M: number,
-    N: number,
-    K: number,
-    lda: number,
-    ldb: number,
-    ldc: number,
-  ): void;
-  /** C[M,N] = A^T B with A stored [K,lda], float32, with row strides lda, ldb, ldc (elements). */
-  gemm_tn(
-    a: number,
-    b: number,
-    c: number,
-    M: number,
-    N: number,
-    K: number,
-    lda: number,
-    ldb: number,
-    ldc: number,
-  ): void;
+  /** C[M,N] = A[M,K]·B[K,N]. */
+  gemm_nn: GemmKernel;
+  /** C[M,N] = Aᵀ·B with A stored [K,lda]. */
+  gemm_tn: GemmKernel;
+  /** C[M,N] = A·Bᵀ with B stored [N,ldb]. */
+  gemm_nt: GemmKernel;
   /** y[i] += alpha·x[i] for n float32 elements at byte addresses y and x. */
   axpy_f32(y: number, x: number, n: number, alpha: number): void;
 }
@@ -63,6 +63,13 @@ export interface WasmBackend {
   owns(array: FloatArray): boolean;
   /** Bytes currently handed out. */
   readonly bytesInUse: number;
+  /** True when the kernels use relaxed-SIMD fused multiply-adds (see {@link relaxedSimdSupported}). */
+  readonly fma: boolean;
+  /**
+   * The calling thread's packing workspace for the matrix kernels (a byte address), allocated on
+   * first use. Worker threads get their own.
+   */
+  gemmWorkspace(): number;
 }
 
 interface Block {
@@ -78,10 +85,13 @@ class Arena implements WasmBackend {
   private used = 0;
   private readonly sizes = new Map<number, number>();
 
+  private workspace = 0;
+
   constructor(
     readonly memory: WebAssembly.Memory,
     readonly module: WebAssembly.Module,
     instance: WebAssembly.Instance,
+    readonly fma: boolean,
   ) {
     this.kernels = instance.exports as unknown as WasmKernels;
     this.buffers.add(memory.buffer);
@@ -90,6 +100,11 @@ class Arena implements WasmBackend {
 
   get bytesInUse(): number {
     return this.used;
+  }
+
+  gemmWorkspace(): number {
+    if (this.workspace === 0) this.workspace = this.alloc("float32", GEMM_WORKSPACE_BYTES / 4).byteOffset;
+    return this.workspace;
   }
 
   private reserve(bytes: number): number {
@@ -185,21 +200,39 @@ class Arena implements WasmBackend {
 let backend: WasmBackend | null | undefined;
 let disabled = false;
 
+let relaxed: boolean | undefined;
+
+/**
+ * True when this runtime validates relaxed SIMD (`f32x4.relaxed_madd`): Node >= 22 and current
+ * browsers; Node 20 only with `--experimental-wasm-relaxed-simd`.
+ */
+export function relaxedSimdSupported(): boolean {
+  if (relaxed === undefined) {
+    const f = new FunctionBuilder([], [V128]);
+    f.v128Zero().v128Zero().v128Zero().f32x4RelaxedMadd();
+    const bytes = assembleModule([{ name: "f", fn: f }], { initial: 1, maximum: 1, shared: false });
+    relaxed = typeof WebAssembly !== "undefined" && WebAssembly.validate(bytes);
+  }
+  return relaxed;
+}
+
 function create(): WasmBackend | null {
   if (typeof WebAssembly === "undefined" || typeof SharedArrayBuffer === "undefined") return null;
   try {
     const memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
+    const fma = relaxedSimdSupported();
     const bytes = assembleModule(
       [
-        { name: "gemm_nn", fn: emitGemm("nn") },
-        { name: "gemm_tn", fn: emitGemm("tn") },
+        { name: "gemm_nn", fn: emitGemm("nn", { fma }) },
+        { name: "gemm_tn", fn: emitGemm("tn", { fma }) },
+        { name: "gemm_nt", fn: emitGemm("nt", { fma }) },
         { name: "axpy_f32", fn: emitAxpy() },
       ],
       { initial: 16, maximum: MAX_PAGES, shared: true },
     );
     const module = new WebAssembly.Module(bytes);
     const instance = new WebAssembly.Instance(module, { env: { memory } });
-    return new Arena(memory, module, instance);
+    return new Arena(memory, module, instance, fma);
   } catch {
     return null;
   }

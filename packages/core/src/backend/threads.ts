@@ -19,7 +19,8 @@
  * calling thread, the worker is retired and terminated, and a warning says so.
  * @module
  */
-import { type WasmKernels, wasmBackend } from "./memory.js";
+import { GEMM_WORKSPACE_BYTES } from "./gemm-wasm.js";
+import { type GemmKernel, type WasmKernels, wasmBackend } from "./memory.js";
 
 /** The part of a Worker the pool uses. */
 export interface WorkerLike {
@@ -91,7 +92,7 @@ const SPIN = 20000;
 const WORKER_SOURCE = `"use strict";
 const init = (msg) => {
   const inst = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
-  const k = [inst.exports.gemm_nn, inst.exports.gemm_tn];
+  const k = [inst.exports.gemm_nn, inst.exports.gemm_tn, inst.exports.gemm_nt];
   const ctl = new Int32Array(msg.memory.buffer, msg.ctl, ${CTL_INTS});
   const me = msg.slot + 1;
   const die = () => {
@@ -116,13 +117,13 @@ const init = (msg) => {
       const r0 = i * ctl[${P + 10}];
       const M = Math.min(ctl[${P + 4}] - r0, ctl[${P + 10}]);
       const op = ctl[${P}], lda = ctl[${P + 7}], ldc = ctl[${P + 9}];
-      const a = op === 0 ? ctl[${P + 1}] + r0 * lda * 4 : ctl[${P + 1}] + r0 * 4;
+      const a = op === 1 ? ctl[${P + 1}] + r0 * 4 : ctl[${P + 1}] + r0 * lda * 4;
       try {
         if (fault >> 4 === me && (fault & 15) === 1) {
           Atomics.store(ctl, ${FAULT}, 0);
           throw new Error("injected worker fault");
         }
-        k[op](a, ctl[${P + 2}], ctl[${P + 3}] + r0 * ldc * 4, M, ctl[${P + 5}], ctl[${P + 6}], lda, ctl[${P + 8}], ldc);
+        k[op](a, ctl[${P + 2}], ctl[${P + 3}] + r0 * ldc * 4, M, ctl[${P + 5}], ctl[${P + 6}], lda, ctl[${P + 8}], ldc, msg.ws);
       } catch (e) {
         Atomics.store(ctl, ${STATE} + msg.slot, ${DEAD});
         Atomics.add(ctl, ${FINISHED}, 1);
@@ -156,6 +157,8 @@ else self.onmessage = (e) => init(e.data);
 
 interface Pool {
   workers: WorkerLike[];
+  /** Each worker's packing workspace (see gemm-wasm.ts). */
+  workspaces: Float32Array[];
   stopped: boolean;
   ctl: Int32Array;
   canBlock: boolean;
@@ -184,8 +187,10 @@ export function startThreadPool(
   const block = be.alloc("float32", CTL_INTS);
   const ctl = new Int32Array(block.buffer, block.byteOffset, CTL_INTS);
   const workers: WorkerLike[] = [];
+  const workspaces: Float32Array[] = [];
   const p: Pool = {
     workers,
+    workspaces,
     stopped: false,
     ctl,
     canBlock: options.canBlock ?? false,
@@ -195,7 +200,15 @@ export function startThreadPool(
   };
   for (let slot = 0; slot < n; slot++) {
     const worker = factory(WORKER_SOURCE, { slot, exited: (reason) => workerExited(p, slot, reason) });
-    worker.postMessage({ memory: be.memory, module: be.module, ctl: ctl.byteOffset, slot });
+    const ws = be.alloc("float32", GEMM_WORKSPACE_BYTES / 4) as Float32Array;
+    workspaces.push(ws);
+    worker.postMessage({
+      memory: be.memory,
+      module: be.module,
+      ctl: ctl.byteOffset,
+      slot,
+      ws: ws.byteOffset,
+    });
     workers.push(worker);
   }
   pool = p;
@@ -211,6 +224,11 @@ export function stopThreadPool(): void {
   Atomics.add(ctl, SEQ, 1);
   Atomics.notify(ctl, SEQ);
   for (const w of workers) w.terminate();
+  // a retired worker may still be inside a kernel writing its workspace: never reuse that memory
+  const be = wasmBackend();
+  pool.workspaces.forEach((ws, slot) => {
+    if (Atomics.load(ctl, STATE + slot) !== RETIRED) be?.free(ws);
+  });
   pool = null;
 }
 
@@ -266,39 +284,40 @@ export function lostWorkers(): number {
 }
 
 /** Computes chunk `i` of the current job on the calling thread. */
-function runChunk(fn: WasmKernels["gemm_nn"], ctl: Int32Array, i: number): void {
+function runChunk(fn: GemmKernel, ctl: Int32Array, i: number, ws: number): void {
   const rows = ctl[P + 10]!;
   const r0 = i * rows;
   const M = Math.min(ctl[P + 4]! - r0, rows);
   const op = ctl[P]!;
   const lda = ctl[P + 7]!;
   const ldc = ctl[P + 9]!;
-  const a = op === 0 ? ctl[P + 1]! + r0 * lda * 4 : ctl[P + 1]! + r0 * 4;
-  fn(a, ctl[P + 2]!, ctl[P + 3]! + r0 * ldc * 4, M, ctl[P + 5]!, ctl[P + 6]!, lda, ctl[P + 8]!, ldc);
+  const a = op === 1 ? ctl[P + 1]! + r0 * 4 : ctl[P + 1]! + r0 * lda * 4;
+  fn(a, ctl[P + 2]!, ctl[P + 3]! + r0 * ldc * 4, M, ctl[P + 5]!, ctl[P + 6]!, lda, ctl[P + 8]!, ldc, ws);
 }
 
 /** The caller's side of the claim loop (the worker's is in WORKER_SOURCE). */
-function claimAndRun(fn: WasmKernels["gemm_nn"], ctl: Int32Array, tag: number, chunks: number): void {
+function claimAndRun(fn: GemmKernel, ctl: Int32Array, tag: number, chunks: number, ws: number): void {
   for (;;) {
     const v = Atomics.load(ctl, CLAIM);
     const i = v & 255;
     if (i >= chunks) return;
     if (Atomics.compareExchange(ctl, CLAIM, v, v + 1) !== v) continue;
     Atomics.store(ctl, OWNER + i, 0);
-    runChunk(fn, ctl, i);
+    runChunk(fn, ctl, i, ws);
     Atomics.store(ctl, DONE + i, tag);
     Atomics.add(ctl, FINISHED, 1);
   }
 }
 
 /**
- * C = op(A)·B in float32 through the WebAssembly kernels, split by rows across the pool when the
- * product is large enough. `op` 0 is A·B (A [M,lda]), 1 is A^T·B (A stored [K,lda]). The result
- * is bit-identical to the single-threaded kernel's.
+ * C = op(A)·op(B) in float32 through the WebAssembly kernels, split by rows across the pool when
+ * the product is large enough. `op` 0 is A·B (A [M,lda]), 1 is Aᵀ·B (A stored [K,lda]), 2 is
+ * A·Bᵀ (B stored [N,ldb]). `ws` is the calling thread's packing workspace. The result is
+ * bit-identical to the single-threaded kernel's.
  */
 export function gemmF32(
   kernels: WasmKernels,
-  op: 0 | 1,
+  op: 0 | 1 | 2,
   a: number,
   b: number,
   c: number,
@@ -308,12 +327,13 @@ export function gemmF32(
   lda: number,
   ldb: number,
   ldc: number,
+  ws: number,
 ): void {
-  const fn = op === 0 ? kernels.gemm_nn : kernels.gemm_tn;
+  const fn = op === 0 ? kernels.gemm_nn : op === 1 ? kernels.gemm_tn : kernels.gemm_nt;
   const p = pool;
   const live = p ? liveWorkers(p) : 0;
   if (!p || live === 0 || M * N * K < p.minWork || M < 16) {
-    fn(a, b, c, M, N, K, lda, ldb, ldc);
+    fn(a, b, c, M, N, K, lda, ldb, ldc, ws);
     return;
   }
   const ctl = p.ctl;
@@ -341,19 +361,19 @@ export function gemmF32(
   Atomics.store(ctl, SEQ, seq);
   Atomics.notify(ctl, SEQ);
   const t0 = performance.now();
-  claimAndRun(fn, ctl, tag, chunks);
-  awaitChunks(p, fn, tag, chunks, t0);
+  claimAndRun(fn, ctl, tag, chunks, ws);
+  awaitChunks(p, fn, tag, chunks, t0, ws);
 }
 
 /** Waits until every chunk of the job is done, recomputing those of dead or silent workers. */
-function awaitChunks(p: Pool, fn: WasmKernels["gemm_nn"], tag: number, chunks: number, t0: number): void {
+function awaitChunks(p: Pool, fn: GemmKernel, tag: number, chunks: number, t0: number, ws: number): void {
   const ctl = p.ctl;
   for (let spins = 0; ; spins++) {
     const finished = Atomics.load(ctl, FINISHED);
     if (finished >= chunks && allDone(ctl, tag, chunks)) return;
     if (spins > SPIN || (spins & 1023) === 1023) {
       const late = performance.now() - t0 > p.workerTimeoutMs;
-      if (recoverChunks(p, fn, tag, chunks, late)) return;
+      if (recoverChunks(p, fn, tag, chunks, late, ws)) return;
     }
     if (p.canBlock && spins > SPIN) Atomics.wait(ctl, FINISHED, finished, 2);
   }
@@ -371,10 +391,11 @@ function allDone(ctl: Int32Array, tag: number, chunks: number): boolean {
  */
 function recoverChunks(
   p: Pool,
-  fn: WasmKernels["gemm_nn"],
+  fn: GemmKernel,
   tag: number,
   chunks: number,
   late: boolean,
+  ws: number,
 ): boolean {
   const ctl = p.ctl;
   let pending = 0;
@@ -393,7 +414,7 @@ function recoverChunks(
         p.warn(
           `gradgraph: worker thread ${owner - 1} died during a matrix product; its rows were recomputed on the calling thread`,
         );
-      runChunk(fn, ctl, i);
+      runChunk(fn, ctl, i, ws);
       Atomics.store(ctl, DONE + i, tag);
       continue;
     }

@@ -123,6 +123,29 @@ export class FunctionBuilder {
   geS(): this {
     return this.op(0x4e);
   }
+  /** i32.lt_s */
+  ltS(): this {
+    return this.op(0x48);
+  }
+  /** i32.eqz */
+  eqz(): this {
+    return this.op(0x45);
+  }
+  /** select: `cond ? a : b` with a, b, cond on the stack (in that order). */
+  select(): this {
+    return this.op(0x1b);
+  }
+  /** `if (cond) then else otherwise`, where `cond` pushes an i32; no result value. */
+  ifElse(cond: () => void, then: () => void, otherwise?: () => void): this {
+    cond();
+    this.op(0x04, 0x40);
+    then();
+    if (otherwise) {
+      this.op(0x05);
+      otherwise();
+    }
+    return this.op(0x0b);
+  }
   /** local += constant (i32) */
   inc(name: string, by: number): this {
     return this.get(name).i32(by).add().set(name);
@@ -184,6 +207,10 @@ export class FunctionBuilder {
   /** f32x4.mul */
   f32x4Mul(): this {
     return this.op(0xfd, ...uleb(230));
+  }
+  /** f32x4.relaxed_madd (relaxed SIMD): `a·b + c`, fused or not as the hardware does it. */
+  f32x4RelaxedMadd(): this {
+    return this.op(0xfd, ...uleb(0x105));
   }
   /** f32x4.extract_lane */
   f32x4Extract(lane: number): this {

@@ -141,7 +141,7 @@ function batchOffsets(
 /**
  * The WebAssembly SIMD path for float32 (null when unavailable or not applicable). It checks at
  * each call that all operands live in the arena and otherwise falls back to the JS kernel.
- * A^T·B^T is left to JS; A·B^T packs B^T once per call into a scratch buffer (BLAS-style packing).
+ * Aᵀ·Bᵀ is left to JS; the other three variants have their own cache-blocked kernels.
  */
 function wasmMatmul(
   dtype: string,
@@ -159,7 +159,9 @@ function wasmMatmul(
   if (!be || dtype !== "float32" || (transA && transB) || M * N * K === 0) return null;
   const js = gemmK.float32;
   const { aOff, bOff } = batchOffsets(as, bs, outShape, M, N, K);
-  let scratch: Float32Array | null = null;
+  const op = transA ? 1 : transB ? 2 : 0;
+  const lda = transA ? M : K;
+  const ldb = transB ? K : N;
   return (ins, out) => {
     const a = ins[0]! as Float32Array;
     const b = ins[1]! as Float32Array;
@@ -169,19 +171,12 @@ function wasmMatmul(
         js(a, aOff[t]!, b, bOff[t]!, c, t * M * N, M, N, K, transA ? 1 : 0, transB ? 1 : 0);
       return;
     }
+    const ws = be.gemmWorkspace();
     for (let t = 0; t < nb; t++) {
       const ap = a.byteOffset + 4 * aOff[t]!;
+      const bp = b.byteOffset + 4 * bOff[t]!;
       const cp = c.byteOffset + 4 * t * M * N;
-      let bp = b.byteOffset + 4 * bOff[t]!;
-      if (transB) {
-        // pack B^T ([N,K] -> [K,N]) so the nn/tn micro-kernels stream it contiguously
-        if (!scratch) scratch = be.alloc("float32", K * N) as Float32Array;
-        const s = scratch;
-        const o = bOff[t]!;
-        for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) s[k * N + n] = b[o + n * K + k]!;
-        bp = s.byteOffset;
-      }
-      gemmF32(be.kernels, transA ? 1 : 0, ap, bp, cp, M, N, K, transA ? M : K, N, N);
+      gemmF32(be.kernels, op, ap, bp, cp, M, N, K, lda, ldb, N, ws);
     }
   };
 }
