@@ -1,5 +1,18 @@
 /**
- * Allocation-free copies of sample rows into a plan's input buffers, in either data convention.
+ * Copies of sample rows into a plan's input buffers, in either data convention.
+ *
+ * Row convention: rows that are contiguous in the source (all of them when the rows are taken in
+ * order, a run of consecutive indices when shuffled) are copied as one block by `TypedArray.set`,
+ * a memcpy when the element types match and a converting copy otherwise (the same rounding as
+ * assigning element by element, so results are bit-identical to a loop). Blocks shorter than
+ * {@link SET_MIN_VALUES} values, and sources that are plain arrays, are copied by a loop.
+ * Column convention (`[rowSize, count]`): a transpose, done in tiles of {@link TILE_ROWS} rows so
+ * that both the reads (a few source rows at a time) and the writes (a few consecutive values of
+ * each destination row) stay in cache.
+ *
+ * Allocation: a block copied with `set` goes through one `subarray` view of the source, a small
+ * object the young-generation GC reclaims at once (one per batch in order, one per row or run of
+ * rows shuffled); loop copies and the transpose allocate nothing.
  * @module
  */
 import type { FloatArray, Tensor } from "@gradgraph/core";
@@ -8,9 +21,38 @@ import type { FloatArray, Tensor } from "@gradgraph/core";
 export type Targets = Tensor | Uint8Array | Int32Array | readonly number[];
 
 /**
+ * Blocks of at least this many values are copied with one `TypedArray.set` (cost: one view plus a
+ * memcpy); shorter ones by a loop, which is faster than making a view for a handful of values.
+ */
+export const SET_MIN_VALUES = 64;
+
+/** Rows transposed together by the column-convention copy. */
+export const TILE_ROWS = 16;
+
+/** A typed array of numbers (what `TypedArray.set` and `subarray` work on). */
+type NumericArray =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array;
+
+function isNumericArray(a: ArrayLike<number>): a is NumericArray {
+  return ArrayBuffer.isView(a) && !(a instanceof DataView);
+}
+
+/** Source offsets of the rows of one tile (module scratch: the copies never re-enter). */
+const tileOffsets = new Float64Array(TILE_ROWS);
+
+/**
  * Copies rows `indices[start .. start+count)` of `src` (row size `rowSize`) into `dst`.
  * `column: false` writes them as rows (`[count, rowSize]`), `column: true` as columns
  * (`[rowSize, count]`, Nielsen's convention). With `indices === null` rows are taken in order.
+ * Values are converted to `dst`'s element type as by assignment.
  */
 export function gatherRows(
   src: ArrayLike<number>,
@@ -21,18 +63,52 @@ export function gatherRows(
   dst: FloatArray,
   column: boolean,
 ): void {
-  if (!column) {
-    for (let i = 0; i < count; i++) {
-      const r = indices === null ? start + i : indices[start + i]!;
-      const s = r * rowSize;
-      const o = i * rowSize;
-      for (let k = 0; k < rowSize; k++) dst[o + k] = src[s + k]!;
-    }
-  } else {
-    for (let i = 0; i < count; i++) {
-      const r = indices === null ? start + i : indices[start + i]!;
-      const s = r * rowSize;
-      for (let k = 0; k < rowSize; k++) dst[k * count + i] = src[s + k]!;
+  if (count <= 0 || rowSize <= 0) return;
+  if (column && count > 1 && rowSize > 1) {
+    gatherColumns(src, rowSize, indices, start, count, dst);
+    return;
+  }
+  // rows, or a layout where rows and columns coincide ([1, rowSize] or [rowSize, 1])
+  if (indices === null) {
+    copyBlock(src, start * rowSize, count * rowSize, dst, 0);
+    return;
+  }
+  let i = 0;
+  while (i < count) {
+    const r = indices[start + i]!;
+    let run = 1;
+    while (i + run < count && indices[start + i + run] === r + run) run++;
+    copyBlock(src, r * rowSize, run * rowSize, dst, i * rowSize);
+    i += run;
+  }
+}
+
+/** `dst[to .. to+length) = src[from .. from+length)`. */
+function copyBlock(src: ArrayLike<number>, from: number, length: number, dst: FloatArray, to: number): void {
+  if (length >= SET_MIN_VALUES && isNumericArray(src)) {
+    dst.set(src.subarray(from, from + length), to);
+    return;
+  }
+  for (let k = 0; k < length; k++) dst[to + k] = src[from + k]!;
+}
+
+/** The column-convention copy: a transpose of the selected rows, tile by tile. */
+function gatherColumns(
+  src: ArrayLike<number>,
+  rowSize: number,
+  indices: Int32Array | null,
+  start: number,
+  count: number,
+  dst: FloatArray,
+): void {
+  const offs = tileOffsets;
+  for (let i0 = 0; i0 < count; i0 += TILE_ROWS) {
+    const m = Math.min(TILE_ROWS, count - i0);
+    for (let t = 0; t < m; t++)
+      offs[t] = (indices === null ? start + i0 + t : indices[start + i0 + t]!) * rowSize;
+    for (let k = 0; k < rowSize; k++) {
+      const o = k * count + i0;
+      for (let t = 0; t < m; t++) dst[o + t] = src[offs[t]! + k]!;
     }
   }
 }
@@ -56,12 +132,15 @@ export function gatherLabels(
     return;
   }
   dst.fill(0, 0, count * classes);
+  // one-hot: row i has its 1 at i * classes + l; column i at l * count + i
+  const rowStride = column ? 1 : classes;
+  const classStride = column ? count : 1;
   for (let i = 0; i < count; i++) {
     const l = labels[indices === null ? start + i : indices[start + i]!]!;
     if (!(l >= 0 && l < classes) || !Number.isInteger(l)) {
       throw new RangeError(`label ${l} is not a class index in [0, ${classes})`);
     }
-    dst[column ? l * count + i : i * classes + l] = 1;
+    dst[i * rowStride + l * classStride] = 1;
   }
 }
 
