@@ -127,6 +127,14 @@ export class FunctionBuilder {
   ltS(): this {
     return this.op(0x48);
   }
+  /** i32.eq */
+  eq(): this {
+    return this.op(0x46);
+  }
+  /** i32.and */
+  and(): this {
+    return this.op(0x71);
+  }
   /** i32.eqz */
   eqz(): this {
     return this.op(0x45);
