@@ -7,21 +7,24 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Batcher, type Dataset, datasetFrom, makeDataset, makeMatrices, makeWeights } from "./data.js";
+import { Batcher, type Dataset, datasetFrom, makeDataset, makeSweepOperands, makeWeights } from "./data.js";
 import {
   type CellResult,
   type CellRunner,
-  checksum,
   Probe,
   peakRssMB,
   RESULT_PREFIX,
+  type ScalingEntry,
+  type ScalingPoint,
   type TrainRun,
 } from "./measure.js";
 import {
   FRAMEWORKS,
   type Framework,
-  matmulFlops,
+  type MatmulWorkload,
   quickVersion,
+  type ScalingWorkload,
+  scalingPoint,
   type TrainWorkload,
   WORKLOADS,
   type Workload,
@@ -38,6 +41,8 @@ async function runner(framework: Framework): Promise<CellRunner> {
       return (await import("./cells/tfjs.js")).tfjsCell("wasm");
     case "jax":
       return (await import("./cells/jax.js")).jaxCell;
+    case "numpy":
+      return (await import("./cells/numpy.js")).numpyCell;
   }
 }
 
@@ -69,72 +74,128 @@ async function loadData(w: TrainWorkload): Promise<{ data: Dataset; note: string
   };
 }
 
+type Base = Pick<CellResult, "framework" | "workload" | "ok" | "quick">;
+
+async function matmulCell(base: Base, w: MatmulWorkload, cell: CellRunner, t0: number): Promise<CellResult> {
+  const { a, b } = makeSweepOperands(w.shapes);
+  const tSetup = performance.now();
+  const probe = new Probe();
+  const run = await cell.matmul(w, a, b, probe);
+  await probe.finish();
+  // the primary number: the median GFLOP/s over every product of the sweep
+  const g = run.entries.map((e) => e.gflops).sort((x, y) => x - y);
+  return {
+    ...base,
+    metric: "gflops",
+    value: g.length ? g[g.length >> 1]! : Number.NaN,
+    seconds: probe.elapsed,
+    sweep: run.entries,
+    threads: run.threads,
+    setupSeconds: (tSetup - t0) / 1000,
+    notes: run.notes,
+    ...probe.memory(),
+    ...(run.rssPeakMB !== undefined ? { rssPeakMB: run.rssPeakMB, external: true } : {}),
+  };
+}
+
+async function scalingCell(
+  base: Base,
+  w: ScalingWorkload,
+  cell: CellRunner,
+  t0: number,
+): Promise<CellResult> {
+  const points: ScalingPoint[] = [];
+  let data: Dataset | null = null;
+  for (const point of w.points) {
+    const tw = scalingPoint(w, point);
+    data ??= makeDataset(tw.data);
+    points.push({ point, workload: tw, batcher: new Batcher(data, tw.batch), layers: makeWeights(tw) });
+  }
+  const probe = new Probe();
+  let runs: TrainRun[];
+  let rssPeakMB: number | undefined;
+  if (cell.scaling) ({ runs, rssPeakMB } = await cell.scaling(points, probe));
+  else {
+    runs = [];
+    for (const p of points) {
+      const pr = new Probe();
+      runs.push(await cell.train(p.workload, p.batcher, p.layers, pr));
+      await pr.finish();
+    }
+  }
+  await probe.finish();
+  const entries: ScalingEntry[] = runs.map((r, i) => {
+    const { point, workload: tw } = points[i]!;
+    return {
+      point,
+      width: tw.sizes[1]!,
+      batch: tw.batch,
+      steps: tw.steps,
+      seconds: r.seconds,
+      usPerStep: (r.seconds / tw.steps) * 1e6,
+      initialLoss: r.initialLoss,
+      finalLoss: r.finalLoss,
+    };
+  });
+  const seconds = runs.reduce((s, r) => s + r.seconds, 0);
+  return {
+    ...base,
+    metric: "usPerStep",
+    // the primary number: µs per step at the largest point
+    value: entries[entries.length - 1]?.usPerStep ?? Number.NaN,
+    seconds,
+    scaling: entries,
+    threads: runs[0]?.threads ?? 0,
+    setupSeconds: (performance.now() - t0) / 1000 - seconds,
+    notes: [`synthetic ${data?.n}x${data?.features}`, ...(runs[0]?.notes ?? [])],
+    ...probe.memory(),
+    ...(rssPeakMB !== undefined ? { rssPeakMB, external: true } : {}),
+  };
+}
+
+async function trainCell(base: Base, w: TrainWorkload, cell: CellRunner, t0: number): Promise<CellResult> {
+  const { data, note } = await loadData(w);
+  const batcher = new Batcher(data, w.batch);
+  const layers = makeWeights(w);
+  const probe = new Probe();
+  const run: TrainRun = await cell.train(w, batcher, layers, probe);
+  await probe.finish();
+  const usPerStep = (run.seconds / w.steps) * 1e6;
+  return {
+    ...base,
+    metric: w.metric,
+    value: w.metric === "usPerStep" ? usPerStep : run.seconds,
+    seconds: run.seconds,
+    steps: w.steps,
+    extra: { usPerStep },
+    initialLoss: run.initialLoss,
+    finalLoss: run.finalLoss,
+    threads: run.threads,
+    setupSeconds: (performance.now() - t0) / 1000 - run.seconds,
+    notes: [note, ...run.notes],
+    ...probe.memory(),
+    ...(run.rssPeakMB !== undefined ? { rssPeakMB: run.rssPeakMB, external: true } : {}),
+  };
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes("--quick");
   const [framework, id] = args.filter((a) => !a.startsWith("--")) as [Framework, string];
   if (!FRAMEWORKS.includes(framework))
     throw new Error(`unknown framework '${framework}' (${FRAMEWORKS.join(", ")})`);
-  const base: Workload | undefined = WORKLOADS[id];
-  if (!base) throw new Error(`unknown workload '${id}' (${Object.keys(WORKLOADS).join(", ")})`);
-  const w = quick ? quickVersion(base) : base;
+  const full: Workload | undefined = WORKLOADS[id];
+  if (!full) throw new Error(`unknown workload '${id}' (${Object.keys(WORKLOADS).join(", ")})`);
+  const w = quick ? quickVersion(full) : full;
   const t0 = performance.now();
   const cell = await runner(framework);
-  const probe = new Probe();
-  let result: CellResult;
-  if (w.kind === "matmul") {
-    const { a, b } = makeMatrices(w.n);
-    const tSetup = performance.now();
-    const run = await cell.matmul(w, a, b, probe);
-    await probe.finish();
-    const gflops = (s: number) => matmulFlops(w.n) / s / 1e9;
-    result = {
-      framework,
-      workload: w.id,
-      ok: true,
-      quick,
-      metric: "gflops",
-      value: gflops(run.seconds.nn),
-      seconds: probe.elapsed,
-      extra: {
-        gflopsNN: gflops(run.seconds.nn),
-        gflopsTN: gflops(run.seconds.tn),
-        gflopsNT: gflops(run.seconds.nt),
-        msNN: run.seconds.nn * 1000,
-        msTN: run.seconds.tn * 1000,
-        msNT: run.seconds.nt * 1000,
-      },
-      checksums: { nn: checksum(run.outputs.nn), tn: checksum(run.outputs.tn), nt: checksum(run.outputs.nt) },
-      threads: run.threads,
-      setupSeconds: (tSetup - t0) / 1000,
-      notes: run.notes,
-      ...probe.memory(),
-    };
-  } else {
-    const { data, note } = await loadData(w);
-    const batcher = new Batcher(data, w.batch);
-    const layers = makeWeights(w);
-    const run: TrainRun = await cell.train(w, batcher, layers, probe);
-    await probe.finish();
-    const usPerStep = (run.seconds / w.steps) * 1e6;
-    result = {
-      framework,
-      workload: w.id,
-      ok: true,
-      quick,
-      metric: w.metric,
-      value: w.metric === "usPerStep" ? usPerStep : run.seconds,
-      seconds: run.seconds,
-      steps: w.steps,
-      extra: { usPerStep },
-      initialLoss: run.initialLoss,
-      finalLoss: run.finalLoss,
-      threads: run.threads,
-      setupSeconds: (performance.now() - t0) / 1000 - run.seconds,
-      notes: [note, ...run.notes],
-      ...probe.memory(),
-    };
-  }
+  const base: Base = { framework, workload: w.id, ok: true, quick };
+  const result =
+    w.kind === "matmul"
+      ? await matmulCell(base, w, cell, t0)
+      : w.kind === "scaling"
+        ? await scalingCell(base, w, cell, t0)
+        : await trainCell(base, w, cell, t0);
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
 }
 

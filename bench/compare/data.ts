@@ -134,19 +134,23 @@ export class Batcher {
     this.sy = new Float32Array(batch * 10);
   }
 
-  /** Copies batch `step` into `xOut` and `yOut` (no allocation: used inside timed loops). */
+  /**
+   * Copies batch `step` into `xOut` and `yOut` (no allocation: used inside timed loops): one
+   * `TypedArray.set` per array when the rows are contiguous, two when the batch wraps around.
+   */
   fill(step: number, xOut: Float32Array | Float64Array, yOut: Float32Array | Float64Array): void {
     const { n, features, x, y } = this.data;
     const b = this.batch;
-    let i = (step * b) % n;
-    for (let r = 0; r < b; r++) {
-      const xo = r * features;
-      const xi = i * features;
-      for (let k = 0; k < features; k++) xOut[xo + k] = x[xi + k]!;
-      const yo = r * 10;
-      const yi = i * 10;
-      for (let k = 0; k < 10; k++) yOut[yo + k] = y[yi + k]!;
-      i = i + 1 === n ? 0 : i + 1;
+    const start = (step * b) % n;
+    const first = Math.min(b, n - start);
+    xOut.set(x.subarray(start * features, (start + first) * features));
+    yOut.set(y.subarray(start * 10, (start + first) * 10));
+    // the rest wraps around to row 0 (b may exceed n: repeat whole passes)
+    for (let r = first; r < b; ) {
+      const take = Math.min(b - r, n);
+      xOut.set(x.subarray(0, take * features), r * features);
+      yOut.set(y.subarray(0, take * 10), r * 10);
+      r += take;
     }
   }
 
@@ -170,7 +174,7 @@ export class Batcher {
   }
 }
 
-/** Two deterministic 512×512-style matrices for workload D. */
+/** Two deterministic n×n matrices (uniform in [-0.5, 0.5)), for the `pnpm bench` kernels. */
 export function makeMatrices(n: number): { a: Float32Array; b: Float32Array } {
   const r = new SeededRandom(4004);
   const a = new Float32Array(n * n);
@@ -178,4 +182,25 @@ export function makeMatrices(n: number): { a: Float32Array; b: Float32Array } {
   for (let i = 0; i < a.length; i++) a[i] = r.next() - 0.5;
   for (let i = 0; i < b.length; i++) b[i] = r.next() - 0.5;
   return { a, b };
+}
+
+/**
+ * The operands of the matmul sweep: two streams of uniform values in [-0.5, 0.5), long enough for
+ * the largest product. A product with inner dimension k takes A = the first m·k values of `a` and
+ * B = the first k·n values of `b`, read as [m, k] / [k, n] (A·B), [k, m] / [k, n] (Aᵀ·B) or
+ * [m, k] / [n, k] (A·Bᵀ), so every framework multiplies the same numbers.
+ */
+export function makeSweepOperands(shapes: readonly { m: number; k: number; n: number }[]): {
+  a: Float32Array;
+  b: Float32Array;
+} {
+  const stream = (seed: number, length: number) => {
+    const r = new SeededRandom(seed);
+    const out = new Float32Array(length);
+    for (let i = 0; i < length; i++) out[i] = r.next() - 0.5;
+    return out;
+  };
+  const la = Math.max(0, ...shapes.map((s) => s.m * s.k));
+  const lb = Math.max(0, ...shapes.map((s) => s.k * s.n));
+  return { a: stream(4004, la), b: stream(4005, lb) };
 }

@@ -5,7 +5,15 @@
  */
 import { PerformanceObserver } from "node:perf_hooks";
 import type { Batcher, Layer } from "./data.js";
-import type { Framework, MatmulWorkload, TrainWorkload } from "./workloads.js";
+import {
+  type Framework,
+  type MatmulShape,
+  type MatmulWorkload,
+  matmulFlops,
+  type TrainWorkload,
+  VARIANTS,
+  type Variant,
+} from "./workloads.js";
 
 /** The marker of a cell's result line. */
 export const RESULT_PREFIX = "@@RESULT ";
@@ -21,14 +29,49 @@ export interface TrainRun {
   /** Threads used besides the main one (0: one core). */
   readonly threads: number;
   readonly notes: string[];
+  /** Peak RSS of the process that trained, when it is not this one (numpy's python), MB. */
+  readonly rssPeakMB?: number;
 }
 
-/** What one matmul run reports: seconds per product per variant and the last outputs. */
+/** One product of the matmul sweep as a framework measured it. */
+export interface MatmulEntry {
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  readonly variant: Variant;
+  /** Seconds per product (mean over the timed repetitions). */
+  readonly seconds: number;
+  readonly reps: number;
+  readonly gflops: number;
+  /** The output at {@link SAMPLES} fixed positions (see {@link samplePositions}), to compare frameworks. */
+  readonly sample: number[];
+  /** Root mean square of the output (the scale the sample differences are judged against). */
+  readonly rms: number;
+  /** Set when the product was not run: its estimated seconds (over `maxProductSeconds`). */
+  readonly skippedEstimate?: number;
+}
+
+/** What one matmul sweep reports. */
 export interface MatmulRun {
-  readonly seconds: { readonly nn: number; readonly tn: number; readonly nt: number };
-  readonly outputs: { readonly nn: Float32Array; readonly tn: Float32Array; readonly nt: Float32Array };
+  readonly entries: MatmulEntry[];
   readonly threads: number;
   readonly notes: string[];
+  /** Peak RSS of the process that computed, when it is not this one (numpy's python), MB. */
+  readonly rssPeakMB?: number;
+}
+
+/** One point of a scaling table (a short training run). */
+export interface ScalingEntry {
+  /** The varied value: the hidden width or the batch size. */
+  readonly point: number;
+  readonly width: number;
+  readonly batch: number;
+  readonly steps: number;
+  /** Timed seconds of the steps. */
+  readonly seconds: number;
+  readonly usPerStep: number;
+  readonly initialLoss: number;
+  readonly finalLoss: number;
 }
 
 /** The JSON line a cell prints. */
@@ -65,6 +108,12 @@ export interface CellResult {
   readonly setupSeconds: number;
   readonly notes?: string[];
   readonly error?: string;
+  /** The matmul sweep's products (workloads D, D2). */
+  readonly sweep?: MatmulEntry[];
+  /** The scaling tables' points (workloads WIDTH, BATCH and their two-core twins). */
+  readonly scaling?: ScalingEntry[];
+  /** The heap and GC numbers do not describe the framework (numpy runs in a python child process). */
+  readonly external?: boolean;
 }
 
 const MB = 1024 * 1024;
@@ -151,10 +200,131 @@ export function checksum(a: Float32Array): number {
   return s;
 }
 
+/** Output values compared between frameworks per product. */
+export const SAMPLES = 16;
+
+/** The flat indices (row-major [m, n]) of the output values sampled per product. */
+export function samplePositions(m: number, n: number): number[] {
+  const size = m * n;
+  return Array.from({ length: SAMPLES }, (_, j) =>
+    Math.min(size - 1, Math.floor(((j + 0.5) * size) / SAMPLES)),
+  );
+}
+
+/** The sampled values and the RMS of a product's output. */
+export function sampleOutput(c: ArrayLike<number>, m: number, n: number): { sample: number[]; rms: number } {
+  let ss = 0;
+  for (let i = 0; i < m * n; i++) ss += c[i]! * c[i]!;
+  return { sample: samplePositions(m, n).map((i) => c[i]!), rms: Math.sqrt(ss / (m * n)) };
+}
+
+/**
+ * One product of the sweep, prepared by a framework (operands uploaded, function compiled). `run`
+ * computes it `reps` times back to back and returns once all are complete (the framework forces
+ * completion its own way: tfjs `dataSync` of the last, jax-js `blockUntilReady` of each).
+ */
+export interface Product {
+  run(reps: number): void | Promise<void>;
+  /** The last product's output, row-major [m, n]. */
+  output(): Float32Array | Promise<Float32Array>;
+  dispose(): void;
+}
+
+/**
+ * Prepares one product: `a` and `b` are the operands (already cut to m·k and k·n values) in the
+ * variant's layout: A·B: A [m, k], B [k, n]; Aᵀ·B: A [k, m]; A·Bᵀ: B [n, k].
+ */
+export type ProductFactory = (
+  shape: MatmulShape,
+  variant: Variant,
+  a: Float32Array,
+  b: Float32Array,
+) => Product | Promise<Product>;
+
+/**
+ * The sweep's timing protocol, shared by the JS frameworks (numpy's python script follows the same).
+ * For each shape and variant: one untimed warm-up product (jit compiles, memory grows: jax-js's first
+ * product of a new shape runs 2-3× slower), then timed runs of 1, 1, 2, 4, 8, ... products until the
+ * timed total reaches the budget or maxReps products; the time per product is the total over all.
+ * A product whose time, estimated from the framework's rate on the previous shape of the same
+ * variant, exceeds `maxProductSeconds` is skipped (tfjs-wasm's transposed products run at ~1-2
+ * GFLOP/s, so its 4096³ Aᵀ·B would take minutes) and reported as such.
+ */
+export async function timeSweep(
+  w: MatmulWorkload,
+  a: Float32Array,
+  b: Float32Array,
+  make: ProductFactory,
+  probe: Probe,
+): Promise<MatmulEntry[]> {
+  const entries: MatmulEntry[] = [];
+  const lastRate: Partial<Record<Variant, number>> = {};
+  probe.start();
+  for (const shape of w.shapes) {
+    const { m, k, n } = shape;
+    const av = a.subarray(0, m * k);
+    const bv = b.subarray(0, k * n);
+    const flops = matmulFlops(shape);
+    for (const variant of VARIANTS) {
+      const rate = lastRate[variant];
+      const estimate = rate ? flops / (rate * 1e9) : 0;
+      if (estimate > w.maxProductSeconds) {
+        entries.push({
+          m,
+          k,
+          n,
+          variant,
+          seconds: Number.NaN,
+          reps: 0,
+          gflops: Number.NaN,
+          sample: [],
+          rms: 0,
+          skippedEstimate: estimate,
+        });
+        continue;
+      }
+      const p = await make(shape, variant, av, bv);
+      await p.run(1);
+      let reps = 0;
+      let chunk = 1;
+      let total = 0;
+      while (total < w.budgetSeconds && reps < w.maxReps) {
+        const c = Math.min(chunk, w.maxReps - reps);
+        const t0 = performance.now();
+        await p.run(c);
+        total += (performance.now() - t0) / 1000;
+        reps += c;
+        if (reps > 1) chunk *= 2;
+      }
+      const seconds = total / reps;
+      const out = await p.output();
+      p.dispose();
+      const gflops = flops / seconds / 1e9;
+      lastRate[variant] = gflops;
+      entries.push({ m, k, n, variant, seconds, reps, gflops, ...sampleOutput(out, m, n) });
+    }
+  }
+  probe.stop();
+  return entries;
+}
+
 /** What a framework's cell module provides. */
 export interface CellRunner {
   /** Trains `w` from `layers` on the batches of `batcher`; brackets the timed steps with `probe`. */
   train(w: TrainWorkload, batcher: Batcher, layers: readonly Layer[], probe: Probe): Promise<TrainRun>;
-  /** Times the three products of workload D; brackets them with `probe`. */
+  /** Times the matmul sweep `w` on the operands `a`, `b` (see {@link makeSweepOperands}); brackets it with `probe`. */
   matmul(w: MatmulWorkload, a: Float32Array, b: Float32Array, probe: Probe): Promise<MatmulRun>;
+  /**
+   * Runs the points of a scaling table in this process (optional: by default the cell calls
+   * {@link CellRunner.train} once per point). Each point brings its workload, batches and weights.
+   */
+  scaling?(points: readonly ScalingPoint[], probe: Probe): Promise<{ runs: TrainRun[]; rssPeakMB?: number }>;
+}
+
+/** One point of a scaling table as handed to a cell. */
+export interface ScalingPoint {
+  readonly point: number;
+  readonly workload: TrainWorkload;
+  readonly batcher: Batcher;
+  readonly layers: readonly Layer[];
 }

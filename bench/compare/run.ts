@@ -5,9 +5,13 @@
  *
  * Options:
  *   --repeats N          repeats per cell (default 3; 1 with --quick)
- *   --only A,B           workloads (default: all; ids A B C C1 D D2 E MEM MNIST)
- *   --frameworks a,b     gradgraph, tfjs-cpu, tfjs-wasm, jax (aliases: tfjs = both tfjs backends, gg)
- *   --quick              smoke run: ~1/20 of the steps, fewer matmul reps (not comparable numbers)
+ *   --only A,B           workloads (default: all; ids A AFIT B B2 BFIT C C1 D D2 E WIDTH WIDTH2
+ *                        BATCH BATCH2 MEM MNIST; groups: sweep = D,D2, scaling = WIDTH,WIDTH2,BATCH,BATCH2,
+ *                        fit = A,AFIT,B,BFIT, cores = B,B2,C,C1)
+ *   --frameworks a,b     gradgraph, tfjs-cpu, tfjs-wasm, jax, numpy (aliases: tfjs = both tfjs backends,
+ *                        gg, np)
+ *   --quick              smoke run: ~1/20 of the steps, short matmul timings up to 512³, few scaling
+ *                        steps (not comparable numbers)
  *   --timeout SEC        per-cell limit (default 600); a cell that times out is not repeated
  *   --out FILE           report path (default bench/RESULTS.md; bench/results/RESULTS-quick.md with --quick)
  *   --render FILE.json   only re-render a report from a raw results file written by an earlier run
@@ -17,6 +21,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { numpyUnavailable, pythonExecutable } from "./cells/numpy.js";
 import { type CellResult, RESULT_PREFIX } from "./measure.js";
 import { type MachineInfo, renderReport } from "./report.js";
 import { CELLS, FRAMEWORKS, type Framework, WORKLOADS } from "./workloads.js";
@@ -58,12 +63,26 @@ function parseArgs(argv: readonly string[]): Options {
     process.exit(0);
   }
   const quick = argv.includes("--quick");
-  const only = (get("--only") ?? Object.keys(WORKLOADS).join(","))
-    .split(",")
-    .map((s) => s.trim().toUpperCase())
-    .filter(Boolean);
-  for (const id of only)
-    if (!WORKLOADS[id]) throw new Error(`unknown workload ${id} (${Object.keys(WORKLOADS)})`);
+  const groups: Record<string, string[]> = {
+    SWEEP: ["D", "D2"],
+    SCALING: ["WIDTH", "WIDTH2", "BATCH", "BATCH2"],
+    FIT: ["A", "AFIT", "B", "BFIT"],
+    CORES: ["B", "B2", "C", "C1"],
+  };
+  const asked = new Set(
+    (get("--only") ?? Object.keys(WORKLOADS).join(","))
+      .split(",")
+      .map((s) => s.trim().toUpperCase())
+      .filter(Boolean)
+      .flatMap((s) => groups[s] ?? [s]),
+  );
+  for (const id of asked)
+    if (!WORKLOADS[id])
+      throw new Error(
+        `unknown workload ${id} (${Object.keys(WORKLOADS).join(", ")}; groups ${Object.keys(groups).join(", ").toLowerCase()})`,
+      );
+  // in report order
+  const only = Object.keys(WORKLOADS).filter((id) => asked.has(id));
   const aliases: Record<string, Framework[]> = {
     gg: ["gradgraph"],
     gradgraph: ["gradgraph"],
@@ -72,6 +91,8 @@ function parseArgs(argv: readonly string[]): Options {
     "tfjs-wasm": ["tfjs-wasm"],
     jax: ["jax"],
     "jax-js": ["jax"],
+    numpy: ["numpy"],
+    np: ["numpy"],
   };
   const fw = (get("--frameworks") ?? FRAMEWORKS.join(","))
     .split(",")
@@ -170,6 +191,7 @@ interface RawResults {
   machine: MachineInfo;
   options: Options;
   results: CellResult[];
+  skipped?: Partial<Record<Framework, string>>;
 }
 
 function render(file: string, out: string | undefined): void {
@@ -190,8 +212,20 @@ async function main(): Promise<void> {
     return;
   }
   const opts = parseArgs(argv);
+  const skipped: Partial<Record<Framework, string>> = {};
+  const wanted = (f: Framework) => opts.only.some((id) => CELLS[id]?.includes(f));
+  if (opts.frameworks.includes("numpy") && wanted("numpy")) {
+    const why = await numpyUnavailable();
+    if (why) {
+      skipped.numpy = `${pythonExecutable()} with numpy unavailable (${why})`;
+      console.log(`bench:compare: skipping the numpy cells: ${skipped.numpy}`);
+    }
+  }
   const cells: [string, Framework[]][] = opts.only
-    .map((id): [string, Framework[]] => [id, (CELLS[id] ?? []).filter((f) => opts.frameworks.includes(f))])
+    .map((id): [string, Framework[]] => [
+      id,
+      (CELLS[id] ?? []).filter((f) => opts.frameworks.includes(f) && !skipped[f]),
+    ])
     .filter(([, fws]) => fws.length > 0);
   const total = cells.reduce((n, [, f]) => n + f.length, 0) * opts.repeats;
   const machine = machineInfo();
@@ -229,7 +263,7 @@ async function main(): Promise<void> {
   const finished = new Date();
   machine.loadAverageEnd = os.loadavg();
   const command = `pnpm bench:compare${process.argv.length > 2 ? ` ${process.argv.slice(2).join(" ")}` : ""}`;
-  const md = renderReport({ command, started, finished, machine, options: opts, results });
+  const md = renderReport({ command, started, finished, machine, options: opts, results, skipped });
   mkdirSync(path.dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, md);
   const rawDir = path.join(benchDir, "results");
@@ -237,7 +271,7 @@ async function main(): Promise<void> {
   const raw = path.join(rawDir, `compare-${started.toISOString().replace(/[:.]/g, "-")}.json`);
   writeFileSync(
     raw,
-    `${JSON.stringify({ command, started, finished, machine, options: opts, results }, null, 2)}\n`,
+    `${JSON.stringify({ command, started, finished, machine, options: opts, results, skipped }, null, 2)}\n`,
   );
   console.log(`wrote ${path.relative(repoRoot, opts.out)} and ${path.relative(repoRoot, raw)}`);
 }

@@ -64,24 +64,78 @@ export interface TrainWorkload {
    * (gradgraph applies its update with step size 0), so they do not change the training.
    */
   readonly warmupSteps?: number;
+  /**
+   * How gradgraph drives the training (default "plan": the compiled plan run directly by the
+   * cell's loop); "fit": `fit` from `@gradgraph/models` on a `Model` of the same graph.
+   */
+  readonly driver?: "plan" | "fit";
 }
 
-/** The matrix-product workload. */
+/** One matrix product of the sweep: C[m, n] = op(A) · op(B) with inner dimension k. */
+export interface MatmulShape {
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  /** Where the shape comes from (e.g. "square", "C layer 1: X·W1"). */
+  readonly label: string;
+}
+
+/** The three layouts of every product: A·B, Aᵀ·B (A stored [k, m]), A·Bᵀ (B stored [n, k]). */
+export const VARIANTS = ["nn", "tn", "nt"] as const;
+export type Variant = (typeof VARIANTS)[number];
+export const VARIANT_LABEL: Readonly<Record<Variant, string>> = { nn: "A·B", tn: "Aᵀ·B", nt: "A·Bᵀ" };
+
+/**
+ * The float32 matmul sweep: every shape in every variant, timed after one untimed warm-up product
+ * of the same shape and variant. The repetitions adapt to the speed: as many as fit in
+ * `budgetSeconds` judged by the first timed product (at least 1, at most `maxReps`; see `timeSweep`).
+ */
 export interface MatmulWorkload {
   readonly kind: "matmul";
   readonly id: string;
   readonly title: string;
-  /** Square size n: C[n,n] = op(A)[n,n] op(B)[n,n]. */
-  readonly n: number;
-  /** Timed repetitions of each variant. */
-  readonly reps: number;
+  readonly shapes: readonly MatmulShape[];
+  /** Target timed seconds per (shape, variant). */
+  readonly budgetSeconds: number;
+  /** Upper bound of the repetitions per (shape, variant). */
+  readonly maxReps: number;
+  /**
+   * A product whose time, estimated from the framework's rate on the previous shape of the same
+   * variant, exceeds this is skipped and reported as such (tfjs-wasm's slow transposed products).
+   */
+  readonly maxProductSeconds: number;
   readonly metric: "gflops";
   readonly threads: boolean;
 }
 
-export type Workload = TrainWorkload | MatmulWorkload;
+/**
+ * Per-step time against one dimension of a 784-W-10 relu network trained like workload C
+ * (softmax cross-entropy, batch mean, SGD): `width` varies W at batch `fixed`, `batch` varies the
+ * batch at W = `fixed`. Each point is a short training run whose step count depends only on the
+ * point (see {@link scalingSteps}), so every framework trains the same steps and the final losses
+ * can be compared.
+ */
+export interface ScalingWorkload {
+  readonly kind: "scaling";
+  readonly id: string;
+  readonly title: string;
+  readonly axis: "width" | "batch";
+  readonly points: readonly number[];
+  /** The batch (axis "width") or the hidden width (axis "batch") held fixed. */
+  readonly fixed: number;
+  /** FLOPs (forward + backward, ≈ 6·batch·weights) each point's timed steps add up to, at least. */
+  readonly flopBudget: number;
+  readonly minSteps: number;
+  readonly maxSteps: number;
+  readonly metric: "usPerStep";
+  readonly threads: boolean;
+}
+
+export type Workload = TrainWorkload | MatmulWorkload | ScalingWorkload;
 
 const MNIST_LIKE: DataSpec = { n: 50_000, features: 784, zeroFraction: 0.81, levels: 255, seed: 1001 };
+/** The data of the scaling tables: MNIST-shaped, 10,000 rows (batches wrap around). */
+const SCALING_DATA: DataSpec = { ...MNIST_LIKE, n: 10_000, seed: 1003 };
 const DIGITS_LIKE: DataSpec = { n: 1797, features: 64, zeroFraction: 0.49, levels: 16, seed: 2002 };
 
 const A: TrainWorkload = {
@@ -147,12 +201,29 @@ const C1: TrainWorkload = {
   threads: false,
 };
 
+const square = (n: number): MatmulShape => ({ m: n, k: n, n, label: "square" });
+
+/** The products of one training step of workload C (batch 512, 784-256-256-10), and a 784-128 layer at batch 128. */
+const TRAINING_SHAPES: readonly MatmulShape[] = [
+  { m: 128, k: 784, n: 128, label: "784-128 layer, batch 128: X·W" },
+  { m: 512, k: 784, n: 256, label: "C layer 1: X·W1" },
+  { m: 784, k: 512, n: 256, label: "C layer 1 gradient: Xᵀ·dZ1" },
+  { m: 512, k: 256, n: 784, label: "C layer 1 input gradient: dZ1·W1ᵀ" },
+  { m: 512, k: 256, n: 256, label: "C layer 2: H1·W2, and dZ2·W2ᵀ" },
+  { m: 256, k: 512, n: 256, label: "C layer 2 gradient: H1ᵀ·dZ2" },
+];
+
+/** Square sizes of the sweep. */
+export const SQUARE_SIZES = [64, 128, 256, 512, 1024, 2048, 4096] as const;
+
 const D: MatmulWorkload = {
   kind: "matmul",
   id: "D",
-  title: "float32 matmul 512×512×512: A·B, Aᵀ·B, A·Bᵀ, one core",
-  n: 512,
-  reps: 60,
+  title: "float32 matmul sweep (squares 64-4096 and workload C's products; A·B, Aᵀ·B, A·Bᵀ), one core",
+  shapes: [...SQUARE_SIZES.map(square), ...TRAINING_SHAPES],
+  budgetSeconds: 0.4,
+  maxReps: 5000,
+  maxProductSeconds: 15,
   metric: "gflops",
   threads: false,
 };
@@ -160,7 +231,76 @@ const D: MatmulWorkload = {
 const D2: MatmulWorkload = {
   ...D,
   id: "D2",
-  title: "workload D on two cores (gradgraph only)",
+  title: "the matmul sweep on two cores (gradgraph only)",
+  threads: true,
+};
+
+const B2: TrainWorkload = {
+  ...B,
+  id: "B2",
+  title: "workload B on two cores (gradgraph only)",
+  threads: true,
+};
+
+const AFIT: TrainWorkload = {
+  ...A,
+  id: "AFIT",
+  title: "workload A through @gradgraph/models' fit (one epoch, shuffle off), one core",
+  driver: "fit",
+};
+
+const BFIT: TrainWorkload = {
+  ...B,
+  id: "BFIT",
+  title: "workload B through @gradgraph/models' fit (one epoch, shuffle off), one core",
+  driver: "fit",
+};
+
+/** Widths of the width table (784-W-10 at batch 128). */
+export const WIDTHS = [32, 64, 128, 256, 512, 1024, 2048] as const;
+/** Batches of the batch table (784-256-10). */
+export const BATCHES = [1, 8, 32, 128, 512, 2048] as const;
+
+const WIDTH: ScalingWorkload = {
+  kind: "scaling",
+  id: "WIDTH",
+  title:
+    "per-step time against the hidden width: 784-W-10 relu, softmax cross-entropy (mean), batch 128, one core",
+  axis: "width",
+  points: WIDTHS,
+  fixed: 128,
+  flopBudget: 2.5e9,
+  minSteps: 4,
+  maxSteps: 100,
+  metric: "usPerStep",
+  threads: false,
+};
+
+const WIDTH2: ScalingWorkload = {
+  ...WIDTH,
+  id: "WIDTH2",
+  title: "the width table on two cores (gradgraph only)",
+  threads: true,
+};
+
+const BATCH: ScalingWorkload = {
+  kind: "scaling",
+  id: "BATCH",
+  title: "per-step time against the batch size: 784-256-10 relu, softmax cross-entropy (mean), one core",
+  axis: "batch",
+  points: BATCHES,
+  fixed: 256,
+  flopBudget: 2.5e9,
+  minSteps: 4,
+  maxSteps: 100,
+  metric: "usPerStep",
+  threads: false,
+};
+
+const BATCH2: ScalingWorkload = {
+  ...BATCH,
+  id: "BATCH2",
+  title: "the batch table on two cores (gradgraph only)",
   threads: true,
 };
 
@@ -198,35 +338,109 @@ const MNIST: TrainWorkload = {
   warmupSteps: 50,
 };
 
-/** Every workload by id. */
-export const WORKLOADS: Readonly<Record<string, Workload>> = { A, B, C, C1, D, D2, E, MEM, MNIST };
+/** Every workload by id, in report order. */
+export const WORKLOADS: Readonly<Record<string, Workload>> = {
+  A,
+  AFIT,
+  B,
+  B2,
+  BFIT,
+  C,
+  C1,
+  D,
+  D2,
+  E,
+  WIDTH,
+  WIDTH2,
+  BATCH,
+  BATCH2,
+  MEM,
+  MNIST,
+};
 
 /** The frameworks that have a cell runner. */
-export const FRAMEWORKS = ["gradgraph", "tfjs-cpu", "tfjs-wasm", "jax"] as const;
+export const FRAMEWORKS = ["gradgraph", "tfjs-cpu", "tfjs-wasm", "jax", "numpy"] as const;
 export type Framework = (typeof FRAMEWORKS)[number];
 
 /** Which frameworks run which workload (gradgraph-only rows are informational or memory checks). */
 export const CELLS: Readonly<Record<string, readonly Framework[]>> = {
   A: FRAMEWORKS,
+  AFIT: ["gradgraph"],
   B: FRAMEWORKS,
+  B2: ["gradgraph"],
+  BFIT: ["gradgraph"],
   C: FRAMEWORKS,
   C1: ["gradgraph"],
-  D: FRAMEWORKS,
+  // tfjs (cpu) runs a 512³ product at ~0.5 GFLOP/s: the sweep would take hours
+  D: ["gradgraph", "tfjs-wasm", "jax", "numpy"],
   D2: ["gradgraph"],
-  E: FRAMEWORKS,
+  E: ["gradgraph", "tfjs-cpu", "tfjs-wasm", "jax"],
+  WIDTH: ["gradgraph", "tfjs-wasm", "jax", "numpy"],
+  WIDTH2: ["gradgraph"],
+  BATCH: ["gradgraph", "tfjs-wasm", "jax", "numpy"],
+  BATCH2: ["gradgraph"],
   MEM: ["gradgraph"],
   MNIST: ["gradgraph"],
 };
 
+/** Largest square size of a `--quick` sweep. */
+export const QUICK_MAX_SIZE = 512;
+
 /** A workload with fewer steps/reps for a smoke run (`--quick`). */
 export function quickVersion(w: Workload): Workload {
-  if (w.kind === "matmul") return { ...w, reps: 5 };
+  if (w.kind === "matmul")
+    return {
+      ...w,
+      shapes: w.shapes.filter((s) => s.label !== "square" || s.m <= QUICK_MAX_SIZE),
+      budgetSeconds: 0.05,
+      maxReps: 200,
+      maxProductSeconds: 2,
+    };
+  if (w.kind === "scaling") return { ...w, flopBudget: w.flopBudget / 20, minSteps: 2, maxSteps: 10 };
   if (w.id === "MEM" || w.id === "MNIST") return w; // an epoch of B takes ~1-2 s: keep it whole
   const steps = Math.max(4, Math.ceil(w.steps / 20));
   return { ...w, steps };
 }
 
-/** Total multiply-adds ×2 (FLOPs) of one product of workload D. */
-export function matmulFlops(n: number): number {
-  return 2 * n * n * n;
+/** FLOPs (2 per multiply-add) of one product C[m, n] = op(A) · op(B) with inner dimension k. */
+export function matmulFlops(s: { m: number; k: number; n: number }): number {
+  return 2 * s.m * s.k * s.n;
+}
+
+/** The sweep's key of a product: "m×k×n". */
+export function shapeKey(s: { m: number; k: number; n: number }): string {
+  return `${s.m}×${s.k}×${s.n}`;
+}
+
+/** The training workload of one point of a scaling table (784-W-10 relu, mean cross-entropy, SGD 0.1). */
+export function scalingPoint(w: ScalingWorkload, point: number): TrainWorkload {
+  const width = w.axis === "width" ? point : w.fixed;
+  const batch = w.axis === "batch" ? point : w.fixed;
+  return {
+    kind: "train",
+    id: `${w.id}:${point}`,
+    title: `784-${width}-10 relu, batch ${batch}`,
+    sizes: [784, width, 10],
+    hidden: "relu",
+    loss: "meanXent",
+    init: "glorotUniform",
+    batch,
+    steps: scalingSteps(w, width, batch),
+    stepSize: 0.1,
+    stepSizeNote: "lr 0.1 on the batch-mean loss",
+    data: SCALING_DATA,
+    weightSeed: 16,
+    metric: "usPerStep",
+    threads: w.threads,
+  };
+}
+
+/**
+ * Timed steps of one scaling point: enough to reach the workload's FLOP budget (forward and backward
+ * ≈ 6 · batch · weights FLOPs per step), within [minSteps, maxSteps]. It depends only on the point,
+ * so every framework runs the same steps.
+ */
+export function scalingSteps(w: ScalingWorkload, width: number, batch: number): number {
+  const flopsPerStep = 6 * batch * (784 * width + width * 10);
+  return Math.min(w.maxSteps, Math.max(w.minSteps, Math.ceil(w.flopBudget / flopsPerStep)));
 }

@@ -1,7 +1,8 @@
 /**
  * gradgraph cell: builder -> grad -> compile -> one plan for the batch shape. Each step copies the
  * batch into `plan.inputs`, runs the plan (allocation-free) and updates the parameter buffers in
- * place. Two-core workloads start the worker pool with `enableThreads()` first.
+ * place. Two-core workloads start the worker pool with `enableThreads()` first. Workloads with
+ * `driver: "fit"` train the same graph through `@gradgraph/models`' `Model` and `fit` instead.
  */
 import { grad } from "@gradgraph/autograd";
 import {
@@ -11,19 +12,26 @@ import {
   GraphBuilder,
   ParamStore,
   type Plan,
+  Tensor,
   type Value,
 } from "@gradgraph/core";
 import { enableThreads, threadCount } from "@gradgraph/core/node";
-import type { Layer } from "../data.js";
-import type { CellRunner, MatmulRun, Probe, TrainRun } from "../measure.js";
+import { fit, Model, sgd as sgdOptimizer } from "@gradgraph/models";
+import type { Batcher, Layer } from "../data.js";
+import { type CellRunner, type MatmulRun, type Probe, type TrainRun, timeSweep } from "../measure.js";
 import type { MatmulWorkload, TrainWorkload } from "../workloads.js";
 
-/** Starts the worker pool and waits (up to 10 s) until its workers serve. Returns their number. */
-async function startThreads(): Promise<number> {
-  const want = enableThreads();
-  const deadline = performance.now() + 10_000;
-  while (threadCount() < want && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  return threadCount();
+let pool: Promise<number> | null = null;
+
+/** Starts the worker pool once and waits (up to 10 s) until its workers serve. Returns their number. */
+function startThreads(): Promise<number> {
+  pool ??= (async () => {
+    const want = enableThreads();
+    const deadline = performance.now() + 10_000;
+    while (threadCount() < want && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    return threadCount();
+  })();
+  return pool;
 }
 
 function act(v: Value, a: "sigmoid" | "relu"): Value {
@@ -47,8 +55,12 @@ export interface Trainer {
   update(lr: number): void;
 }
 
-/** Builds the network of `w` with the weights `layers`, its gradient graph, and the plan for the batch shape. */
-export function buildTrainer(w: TrainWorkload, layers: readonly Layer[]): Trainer {
+/**
+ * The forward graph of workload `w`: inputs x [N, in] and y [N, 10], params W<l> [in, out] and b<l>
+ * [out], outputs `loss` and (with `predictions`) `predictions` (what the loss compares: sigmoid or
+ * softmax of the logits). Returns the param names in layer order.
+ */
+function networkGraph(w: TrainWorkload, layers: readonly Layer[], predictions: boolean) {
   const g = new GraphBuilder({ dtype: "float32" });
   const x = g.input("x", ["N", w.sizes[0]!]);
   const y = g.input("y", ["N", 10]);
@@ -62,21 +74,41 @@ export function buildTrainer(w: TrainWorkload, layers: readonly Layer[]): Traine
     if (l + 1 < layers.length) h = act(h, w.hidden);
   });
   let loss: Value;
-  if (w.loss === "halfSumSq") loss = h.sigmoid().sub(y).square().sum().mul(0.5);
-  else if (w.loss === "softmaxSumSq") loss = h.softmax().sub(y).square().sum();
-  else
+  let pred: Value;
+  if (w.loss === "halfSumSq") {
+    pred = h.sigmoid();
+    loss = pred.sub(y).square().sum().mul(0.5);
+  } else if (w.loss === "softmaxSumSq") {
+    pred = h.softmax();
+    loss = pred.sub(y).square().sum();
+  } else {
+    pred = h.softmax();
     loss = h
       .logSoftmax()
       .mul(y)
       .sum()
       .mul(-1 / w.batch);
+  }
   g.output("loss", loss);
-  const trainGraph = grad(g.build(), "loss", names);
-  const params = ParamStore.init(trainGraph, 0);
+  if (predictions) g.output("predictions", pred);
+  return { graph: g.build(), names };
+}
+
+/** A ParamStore of `graph` holding the weights `layers`. */
+function paramsOf(graph: Parameters<typeof ParamStore.init>[0], layers: readonly Layer[]): ParamStore {
+  const params = ParamStore.init(graph, 0);
   layers.forEach((layer, l) => {
     params.get(`W${l}`).data.set(layer.W);
     params.get(`b${l}`).data.set(layer.b);
   });
+  return params;
+}
+
+/** Builds the network of `w` with the weights `layers`, its gradient graph, and the plan for the batch shape. */
+export function buildTrainer(w: TrainWorkload, layers: readonly Layer[]): Trainer {
+  const { graph, names } = networkGraph(w, layers, false);
+  const trainGraph = grad(graph, "loss", names);
+  const params = paramsOf(trainGraph, layers);
   const plan = compile(trainGraph, { params }).plan({ x: [w.batch, w.sizes[0]!], y: [w.batch, 10] });
   const ps: FloatArray[] = names.map((n) => params.get(n).data);
   const gs: FloatArray[] = names.map((n) => plan.outputs[`grad:${n}`]!.data);
@@ -89,8 +121,55 @@ export function buildTrainer(w: TrainWorkload, layers: readonly Layer[]): Traine
   };
 }
 
+/**
+ * Workload `w` trained through `@gradgraph/models`: `new Model(graph, { params })` on the same graph
+ * (plus its predictions output), then one `fit` epoch over the first steps × batch rows in file order
+ * (`shuffle: false`, so it sees the same batches as the direct cell) with `sgd({ lr: stepSize })`;
+ * `fit`'s other options keep their defaults (the non-finite loss check and its per-epoch checkpoint).
+ */
+async function trainWithFit(
+  w: TrainWorkload,
+  batcher: Batcher,
+  layers: readonly Layer[],
+  probe: Probe,
+): Promise<TrainRun> {
+  const threads = w.threads ? await startThreads() : 0;
+  const { graph } = networkGraph(w, layers, true);
+  const model = new Model(graph, {
+    params: paramsOf(graph, layers),
+    lossReduction: w.loss === "meanXent" ? "mean" : "sum",
+  });
+  const data = batcher.data;
+  const rows = w.steps * w.batch;
+  if (rows > data.n) throw new Error(`fit cell: ${rows} rows asked of a ${data.n}-row data set`);
+  const f = data.features;
+  const x = new Tensor([rows, f], data.x.subarray(0, rows * f));
+  const y = new Tensor([rows, 10], data.y.subarray(0, rows * 10));
+  // compile the training plan and run it once at the initial weights (no update): the initial loss
+  const tp = model.trainingPlan(w.batch);
+  batcher.fill(0, tp.x.data, tp.y.data);
+  tp.plan.run();
+  const initialLoss = tp.loss.data[0]!;
+  probe.start();
+  const { history } = fit(
+    model,
+    { x, y },
+    { optimizer: sgdOptimizer({ lr: w.stepSize }), epochs: 1, batchSize: w.batch, shuffle: false },
+  );
+  const finalLoss = tp.loss.data[0]!;
+  const seconds = probe.stop();
+  return {
+    seconds,
+    initialLoss,
+    finalLoss,
+    threads,
+    notes: [`fit: 1 epoch of ${history.steps} steps, shuffle off, sgd({ lr: ${w.stepSize.toPrecision(4)} })`],
+  };
+}
+
 export const gradgraphCell: CellRunner = {
   async train(w: TrainWorkload, batcher, layers, probe: Probe): Promise<TrainRun> {
+    if (w.driver === "fit") return trainWithFit(w, batcher, layers, probe);
     const threads = w.threads ? await startThreads() : 0;
     const t = buildTrainer(w, layers);
     // warm-up at the initial weights (the update runs with step size 0); loss of batch 0
@@ -118,32 +197,30 @@ export const gradgraphCell: CellRunner = {
 
   async matmul(w: MatmulWorkload, a, b, probe): Promise<MatmulRun> {
     const threads = w.threads ? await startThreads() : 0;
-    const n = w.n;
-    const g = new GraphBuilder({ dtype: "float32" });
-    const A = g.input("a", [n, n]);
-    const B = g.input("b", [n, n]);
-    g.output("nn", A.matmul(B));
-    g.output("tn", A.matmul(B, { transA: true }));
-    g.output("nt", A.matmul(B, { transB: true }));
-    const graph = g.build();
-    const variants = ["nn", "tn", "nt"] as const;
-    const plans = variants.map((v) => {
-      const plan = compile(graph, { outputs: [v] }).plan({ a: [n, n], b: [n, n] });
-      plan.inputs.a!.data.set(a);
-      plan.inputs.b!.data.set(b);
-      for (let i = 0; i < 3; i++) plan.run();
-      return plan;
-    });
-    const seconds = { nn: 0, tn: 0, nt: 0 };
-    probe.start();
-    variants.forEach((v, k) => {
-      const plan = plans[k]!;
-      const t0 = performance.now();
-      for (let r = 0; r < w.reps; r++) plan.run();
-      seconds[v] = (performance.now() - t0) / 1000 / w.reps;
-    });
-    probe.stop();
-    const out = (k: number, v: string) => Float32Array.from(plans[k]!.outputs[v]!.data);
-    return { seconds, outputs: { nn: out(0, "nn"), tn: out(1, "tn"), nt: out(2, "nt") }, threads, notes: [] };
+    const entries = await timeSweep(
+      w,
+      a,
+      b,
+      ({ m, k, n }, variant, av, bv) => {
+        const transA = variant === "tn";
+        const transB = variant === "nt";
+        const shapeA = transA ? [k, m] : [m, k];
+        const shapeB = transB ? [n, k] : [k, n];
+        const g = new GraphBuilder({ dtype: "float32" });
+        g.output("c", g.input("a", shapeA).matmul(g.input("b", shapeB), { transA, transB }));
+        const plan = compile(g.build()).plan({ a: shapeA, b: shapeB });
+        plan.inputs.a!.data.set(av);
+        plan.inputs.b!.data.set(bv);
+        return {
+          run(reps: number) {
+            for (let r = 0; r < reps; r++) plan.run();
+          },
+          output: () => Float32Array.from(plan.outputs.c!.data),
+          dispose: () => plan.dispose(),
+        };
+      },
+      probe,
+    );
+    return { entries, threads, notes: [] };
   },
 };

@@ -6,7 +6,7 @@
  * In Node there is no global `Worker`, so jax-js's wasm backend runs on one thread.
  */
 import { blockUntilReady, init, jit, nn, numpy as np, tree, valueAndGrad } from "@jax-js/jax";
-import type { CellRunner, MatmulRun, Probe, TrainRun } from "../measure.js";
+import { type CellRunner, type MatmulRun, type Probe, type TrainRun, timeSweep } from "../measure.js";
 import type { MatmulWorkload, TrainWorkload } from "../workloads.js";
 
 /** Steps between synchronisations (blockUntilReady on the params). */
@@ -80,43 +80,40 @@ export const jaxCell: CellRunner = {
 
   async matmul(w: MatmulWorkload, a, b, probe): Promise<MatmulRun> {
     const notes = await start();
-    const n = w.n;
-    const A = np.array(a, { shape: [n, n] });
-    const B = np.array(b, { shape: [n, n] });
+    // one jit per variant; jax-js compiles a kernel for each new shape (in the untimed warm-up)
     const fns = {
       nn: jit((x: np.Array, y: np.Array) => np.matmul(x, y)),
       tn: jit((x: np.Array, y: np.Array) => np.matmul(x.transpose(), y)),
       nt: jit((x: np.Array, y: np.Array) => np.matmul(x, y.transpose())),
     };
-    const seconds = { nn: 0, tn: 0, nt: 0 };
-    const outputs: Record<"nn" | "tn" | "nt", Float32Array> = {
-      nn: new Float32Array(0),
-      tn: new Float32Array(0),
-      nt: new Float32Array(0),
-    };
-    const variants = ["nn", "tn", "nt"] as const;
-    for (const v of variants) {
-      for (let i = 0; i < 3; i++) {
-        const c = fns[v](A.ref, B.ref);
-        await c.blockUntilReady();
-        c.dispose();
-      }
-    }
-    probe.start();
-    for (const v of variants) {
-      const t0 = performance.now();
-      for (let r = 0; r < w.reps; r++) {
-        const c = fns[v](A.ref, B.ref);
-        await c.blockUntilReady();
-        if (r + 1 < w.reps) c.dispose();
-        else outputs[v] = Float32Array.from(c.dataSync() as Float32Array);
-      }
-      seconds[v] = (performance.now() - t0) / 1000 / w.reps;
-    }
-    probe.stop();
-    A.dispose();
-    B.dispose();
+    const entries = await timeSweep(
+      w,
+      a,
+      b,
+      ({ m, k, n }, variant, av, bv) => {
+        const A = np.array(av, { shape: variant === "tn" ? [k, m] : [m, k] });
+        const B = np.array(bv, { shape: variant === "nt" ? [n, k] : [k, n] });
+        const f = fns[variant];
+        let last: np.Array | null = null;
+        return {
+          async run(reps: number) {
+            for (let r = 0; r < reps; r++) {
+              last?.dispose();
+              last = f(A.ref, B.ref);
+              await last.blockUntilReady();
+            }
+          },
+          output: () => Float32Array.from(last!.dataSync() as Float32Array),
+          dispose() {
+            A.dispose();
+            B.dispose();
+          },
+        };
+      },
+      probe,
+    );
+    for (const f of Object.values(fns)) f.dispose();
     notes.push("each product blocked on (blockUntilReady)");
-    return { seconds, outputs, threads: 0, notes };
+    return { entries, threads: 0, notes };
   },
 };

@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { getThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import type { CellRunner, MatmulRun, Probe, TrainRun } from "../measure.js";
+import { type CellRunner, type MatmulRun, type Probe, type TrainRun, timeSweep } from "../measure.js";
 import type { MatmulWorkload, TrainWorkload } from "../workloads.js";
 
 async function useBackend(backend: "cpu" | "wasm"): Promise<string[]> {
@@ -81,44 +81,44 @@ export function tfjsCell(backend: "cpu" | "wasm"): CellRunner {
       const seconds = probe.stop();
       last!.dispose();
       notes.push(`tensors leaked per run ${tf.memory().numTensors - tensorsBefore}`);
+      // variables are registered by name: free them so a scaling table's next point can reuse the names
+      opt.dispose();
+      for (const v of vars) v.dispose();
       return { seconds, initialLoss, finalLoss, threads: 0, notes };
     },
 
     async matmul(w: MatmulWorkload, a, b, probe): Promise<MatmulRun> {
       const notes = await useBackend(backend);
-      const n = w.n;
-      const A = tf.tensor2d(a, [n, n]);
-      const B = tf.tensor2d(b, [n, n]);
-      const variants = [
-        ["nn", false, false],
-        ["tn", true, false],
-        ["nt", false, true],
-      ] as const;
-      const seconds = { nn: 0, tn: 0, nt: 0 };
-      const outputs: Record<"nn" | "tn" | "nt", Float32Array> = {
-        nn: new Float32Array(0),
-        tn: new Float32Array(0),
-        nt: new Float32Array(0),
-      };
-      // the cpu backend is ~100x slower: fewer repetitions keep its cell within minutes
-      const reps = backend === "cpu" ? Math.max(2, Math.ceil(w.reps / 20)) : w.reps;
-      for (const [, ta, tb] of variants) tf.matMul(A, B, ta, tb).dispose();
-      probe.start();
-      for (const [name, ta, tb] of variants) {
-        const t0 = performance.now();
-        for (let r = 0; r < reps; r++) {
-          const c = tf.matMul(A, B, ta, tb);
-          if (r + 1 < reps) c.dispose();
-          else {
-            outputs[name] = c.dataSync() as Float32Array;
-            c.dispose();
-          }
-        }
-        seconds[name] = (performance.now() - t0) / 1000 / reps;
-      }
-      probe.stop();
-      notes.push(`reps ${reps}`);
-      return { seconds, outputs, threads: 0, notes };
+      const entries = await timeSweep(
+        w,
+        a,
+        b,
+        ({ m, k, n }, variant, av, bv) => {
+          const ta = variant === "tn";
+          const tb = variant === "nt";
+          const A = tf.tensor2d(av, ta ? [k, m] : [m, k]);
+          const B = tf.tensor2d(bv, tb ? [n, k] : [k, n]);
+          let out: Float32Array = new Float32Array(0);
+          return {
+            // products run in order, so reading the last one (dataSync) waits for all of them
+            run(reps: number) {
+              for (let r = 0; r < reps; r++) {
+                const c = tf.matMul(A, B, ta, tb);
+                if (r + 1 === reps) out = c.dataSync() as Float32Array;
+                c.dispose();
+              }
+            },
+            output: () => out,
+            dispose() {
+              A.dispose();
+              B.dispose();
+            },
+          };
+        },
+        probe,
+      );
+      notes.push("the last product of each timed run read with dataSync");
+      return { entries, threads: 0, notes };
     },
   };
 }
