@@ -2,7 +2,8 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Rng, wasmBackend } from "@gradgraph/core";
 import { describe, expect, test } from "vitest";
-import { KC, MC, NC, PACK_MIN_ROWS } from "../src/backend/gemm-wasm.js";
+import { IN_PLACE_MAX_FLOATS, KC, MC, NC, PACK_MIN_ROWS } from "../src/backend/gemm-wasm.js";
+import type { GemmKernel } from "../src/backend/memory.js";
 
 type Variant = "nn" | "tn" | "nt";
 
@@ -33,7 +34,15 @@ function reference(
   return c;
 }
 
-function product(v: Variant, M: number, N: number, K: number, seed: number) {
+/** The entry point and every path function of a variant (`gemm_nn`, `gemm_nn_direct`, ...). */
+function kernelsOf(v: Variant): [string, GemmKernel][] {
+  const all = wasmBackend()!.kernels as unknown as Record<string, GemmKernel>;
+  return Object.keys(all)
+    .filter((name) => name === `gemm_${v}` || name.startsWith(`gemm_${v}_`))
+    .map((name) => [name, all[name]!]);
+}
+
+function product(kernel: GemmKernel, v: Variant, M: number, N: number, K: number, seed: number) {
   const be = wasmBackend()!;
   const a = be.alloc("float32", M * K) as Float32Array;
   const b = be.alloc("float32", K * N) as Float32Array;
@@ -44,7 +53,7 @@ function product(v: Variant, M: number, N: number, K: number, seed: number) {
   c.fill(Number.NaN); // every element must be written
   const lda = v === "tn" ? M : K;
   const ldb = v === "nt" ? K : N;
-  be.kernels[`gemm_${v}`](a.byteOffset, b.byteOffset, c.byteOffset, M, N, K, lda, ldb, N, be.gemmWorkspace());
+  kernel(a.byteOffset, b.byteOffset, c.byteOffset, M, N, K, lda, ldb, N, be.gemmWorkspace());
   const out = { got: Float32Array.from(c), want: reference(v, a, b, M, N, K) };
   be.free(a);
   be.free(b);
@@ -70,14 +79,28 @@ describe.skipIf(!wasmBackend())("cache-blocked WebAssembly matrix kernels", () =
   const fma = wasmBackend()?.fma ?? false;
 
   for (const v of ["nn", "tn", "nt"] as const) {
-    test(`${v}: every blocking boundary, ${fma ? "within rounding (relaxed FMA)" : "bit-exact"} against the sequential-k reference`, () => {
-      for (const [M, N, K] of shapes) {
-        const { got, want } = product(v, M, N, K, M * 7 + N * 3 + K);
-        if (fma) for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-4);
-        else expect(got, `${v} ${M}x${N}x${K}`).toEqual(want);
-      }
+    test(`${v}: every path and blocking boundary, ${fma ? "within rounding (relaxed FMA)" : "bit-exact"} against the sequential-k reference`, () => {
+      const kernels = kernelsOf(v);
+      expect(kernels.length).toBeGreaterThanOrEqual(2);
+      for (const [name, kernel] of kernels)
+        for (const [M, N, K] of shapes) {
+          const { got, want } = product(kernel, v, M, N, K, M * 7 + N * 3 + K);
+          if (fma)
+            for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-4);
+          else expect(got, `${name} ${M}x${N}x${K}`).toEqual(want);
+        }
     });
   }
+
+  test("the entry points pick the path the sizes call for and agree with it", () => {
+    // big enough for nn to pack (A and B over IN_PLACE_MAX_FLOATS), wide enough for tn to pack Aᵀ
+    const [M, N, K] = [40, 1030, 1000];
+    expect(M * K + K * N).toBeGreaterThan(IN_PLACE_MAX_FLOATS);
+    for (const v of ["nn", "tn", "nt"] as const) {
+      const { got, want } = product(kernelsOf(v)[0]![1], v, M, N, K, 11);
+      if (!fma) expect(got).toEqual(want);
+    }
+  });
 
   test("with relaxed SIMD (Node's --experimental-wasm-relaxed-simd), FMA kernels agree within rounding and repeat exactly", () => {
     const script = fileURLToPath(new URL("./helpers/gemm-fma.ts", import.meta.url));

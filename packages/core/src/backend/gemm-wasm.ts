@@ -28,7 +28,7 @@
  * it, and it is the same on every call there.
  * @module
  */
-import { F32, FunctionBuilder, I32, V128 } from "./wasm-emit.js";
+import { FunctionBuilder, I32, V128 } from "./wasm-emit.js";
 
 /** Which operand is stored transposed: `nn` none, `tn` A, `nt` B. */
 export type GemmVariant = "nn" | "tn" | "nt";
@@ -41,25 +41,28 @@ export const MC = 128;
 export const NC = 2048;
 /** Products with fewer rows read A and B in place (unless B is transposed: that always packs). */
 export const PACK_MIN_ROWS = 32;
+/**
+ * A·B (nn) reads its operands in place while A and B together hold at most this many floats:
+ * measured on a 2-core AMD EPYC (Zen 4, 1 MiB L2), the in-place kernel was 5-10% faster up to
+ * 512³ and packing paid from 768³ up.
+ */
+export const IN_PLACE_MAX_FLOATS = 1 << 20;
+/** Aᵀ (the tn variant) is packed only for products at least this wide. */
+export const PACK_A_MIN_COLS = 64;
 /** Bytes of workspace one thread needs for packing (a KC x NC block of B, a MC x KC block of A). */
 export const GEMM_WORKSPACE_BYTES = (KC * NC + MC * KC) * 4;
-/** Panel widths, widest first. */
-const WIDTHS = [8, 4, 1] as const;
-/** Rows of the packed path's register tile. */
-const TILE_ROWS = 4;
 
 /** Emission options. */
 export interface GemmOptions {
   /** Use `f32x4.relaxed_madd` (relaxed SIMD) for the multiply-adds. */
   readonly fma: boolean;
-  /** Tuning overrides (for benchmarks): block sizes, tile rows, k-unroll, packing threshold. */
+  /** Tuning overrides (for benchmarks): block sizes, packing threshold. */
   readonly tune?: {
     readonly kc?: number;
     readonly mc?: number;
     readonly nc?: number;
-    readonly rows?: number;
-    readonly unroll?: number;
     readonly packMinRows?: number;
+    readonly inPlaceMaxFloats?: number;
   };
 }
 
@@ -70,8 +73,6 @@ interface Emit {
   readonly kc: number;
   readonly mc: number;
   readonly nc: number;
-  readonly rows: number;
-  readonly unroll: number;
 }
 
 /** acc += av·bv on v128 locals. */
@@ -81,71 +82,95 @@ function madd(e: Emit, acc: string, av: string, bv: string): void {
   else f.get(acc).get(av).get(bv).f32x4Mul().f32x4Add().set(acc);
 }
 
+/** Lanes of vector `q` of a tile `cols` wide (0 when the tile has no such vector). */
+function lanes(cols: number, q: number): number {
+  return Math.max(0, Math.min(4, cols - 4 * q));
+}
+
+/** Pushes a v128 of `n` floats from `addr + offset` (n < 4: zeros in the other lanes, nothing read past them). */
+function loadPartial(f: FunctionBuilder, addr: string, offset: number, n: number): void {
+  if (n === 4) f.get(addr).v128Load(offset);
+  else if (n === 1) f.get(addr).v128Load32Zero(offset);
+  else if (n === 2) f.get(addr).v128Load64Zero(offset);
+  // n === 3: lanes 0-1, then lane 2 loaded into that vector (address below it on the stack)
+  else
+    f.get(addr)
+      .get(addr)
+      .v128Load64Zero(offset)
+      .v128Load32Lane(offset + 8, 2);
+}
+
+/** Stores the first `n` lanes of v128 local `value` at `addr + offset`. */
+function storePartial(f: FunctionBuilder, addr: string, offset: number, value: string, n: number): void {
+  if (n === 4) f.get(addr).get(value).v128Store(offset);
+  else if (n === 1) f.get(addr).get(value).v128Store32Lane(offset, 0);
+  else {
+    f.get(addr).get(value).v128Store64Lane(offset, 0);
+    if (n === 3)
+      f.get(addr)
+        .get(value)
+        .v128Store32Lane(offset + 8, 2);
+  }
+}
+
 /** How a tile reads A: through one pointer `ak` (rows at offsets 4r) or one pointer per row. */
 type AMode = "pointer" | "rows";
 
 /**
- * One k-step of an R x W tile. B is read at `bp + bOff`; A at `ak + aOff + 4r` (pointer mode)
- * or `ap{r} + aOff` (rows mode). Pointers are not advanced here.
+ * One k-step of an R-row tile `cols` wide. B is read at `bp + bOff` (`padded`: whole vectors, the
+ * packed panel has zeros past `cols`); A at `ak + aOff + 4r` (pointer mode) or `ap{r} + aOff`
+ * (rows mode). Pointers are not advanced here.
  */
-function emitStep(e: Emit, mode: AMode, R: number, W: number, aOff: number, bOff: number): void {
+function emitStep(
+  e: Emit,
+  mode: AMode,
+  R: number,
+  cols: number,
+  padded: boolean,
+  aOff: number,
+  bOff: number,
+): void {
   const { f } = e;
-  if (W >= 4) {
-    for (let q = 0; q < W / 4; q++)
-      f.get("bp")
-        .v128Load(bOff + 16 * q)
-        .set(`bv${q}`);
-    for (let r = 0; r < R; r++) {
-      if (mode === "pointer") f.get("ak").v128Load32Splat(aOff + 4 * r);
-      else f.get(`ap${r}`).v128Load32Splat(aOff);
-      f.set("av");
-      for (let q = 0; q < W / 4; q++) madd(e, `acc${r}_${q}`, "av", `bv${q}`);
-    }
-  } else {
-    for (let r = 0; r < R; r++) {
-      f.get(`s${r}`);
-      if (mode === "pointer") f.get("ak").f32Load(aOff + 4 * r);
-      else f.get(`ap${r}`).f32Load(aOff);
-      f.get("bp").f32Load(bOff).f32Mul().f32Add().set(`s${r}`);
-    }
+  const vecs = Math.ceil(cols / 4);
+  for (let q = 0; q < vecs; q++) {
+    loadPartial(f, "bp", bOff + 16 * q, padded ? 4 : lanes(cols, q));
+    f.set(`bv${q}`);
+  }
+  for (let r = 0; r < R; r++) {
+    if (mode === "pointer") f.get("ak").v128Load32Splat(aOff + 4 * r);
+    else f.get(`ap${r}`).v128Load32Splat(aOff);
+    f.set("av");
+    for (let q = 0; q < vecs; q++) madd(e, `acc${r}_${q}`, "av", `bv${q}`);
   }
 }
 
-/** Loads (or zeroes, on the first k-block) the accumulators of an R x W tile at `cp`. */
-function emitTileInit(e: Emit, R: number, W: number): void {
+/** Loads (or zeroes, on the first k-block) the accumulators of an R-row tile at `cp`. */
+function emitTileInit(e: Emit, R: number, cols: number): void {
   const { f } = e;
+  const vecs = Math.ceil(cols / 4);
   f.ifElse(
     () => f.get("pc").eqz(),
     () => {
-      for (let r = 0; r < R; r++) {
-        if (W >= 4) for (let q = 0; q < W / 4; q++) f.v128Zero().set(`acc${r}_${q}`);
-        else f.f32Const(0).set(`s${r}`);
-      }
+      for (let r = 0; r < R; r++) for (let q = 0; q < vecs; q++) f.v128Zero().set(`acc${r}_${q}`);
     },
     () => {
       for (let r = 0; r < R; r++) {
         f.get("cp").get("ldc4").i32(r).mul().add().set("cr");
-        if (W >= 4)
-          for (let q = 0; q < W / 4; q++)
-            f.get("cr")
-              .v128Load(16 * q)
-              .set(`acc${r}_${q}`);
-        else f.get("cr").f32Load().set(`s${r}`);
+        for (let q = 0; q < vecs; q++) {
+          loadPartial(f, "cr", 16 * q, lanes(cols, q));
+          f.set(`acc${r}_${q}`);
+        }
       }
     },
   );
 }
 
-function emitTileStore(e: Emit, R: number, W: number): void {
+function emitTileStore(e: Emit, R: number, cols: number): void {
   const { f } = e;
   for (let r = 0; r < R; r++) {
     f.get("cp").get("ldc4").i32(r).mul().add().set("cr");
-    if (W >= 4)
-      for (let q = 0; q < W / 4; q++)
-        f.get("cr")
-          .get(`acc${r}_${q}`)
-          .v128Store(16 * q);
-    else f.get("cr").get(`s${r}`).f32Store();
+    for (let q = 0; q < Math.ceil(cols / 4); q++)
+      storePartial(f, "cr", 16 * q, `acc${r}_${q}`, lanes(cols, q));
   }
 }
 
@@ -154,194 +179,183 @@ function emitCPointer(e: Emit): void {
   e.f.get("i").get("ldc").mul().get("jc").add().get("j").add().i32(4).mul().get("c").add().set("cp");
 }
 
-/**
- * A tile of the packed path: A is the packed tile at `(i - ic)·kc` floats into `wsA` (R floats
- * per k), B the packed panel (W floats per k); both strides are constants, so the k-loop is
- * unrolled with immediate offsets and advances two pointers.
- */
-function emitPackedTile(e: Emit, R: number, W: number): void {
-  const { f } = e;
-  f.get("i").get("ic").sub().get("kc").mul().i32(4).mul().get("wsA").add().set("ak");
-  emitCPointer(e);
-  f.get("panel").set("bp");
-  emitTileInit(e, R, W);
-  // kEnd: where ak stops; the unrolled loop runs while a whole group fits
-  f.get("kc")
-    .i32(4 * R)
-    .mul()
-    .get("ak")
-    .add()
-    .set("kEnd");
-  const U = e.unroll;
-  if (U > 1) {
-    // kMain = kEnd minus the steps left over after whole groups (kc mod U; U is a power of two)
-    f.get("kEnd")
-      .get("kc")
-      .i32(U - 1)
-      .and()
-      .i32(4 * R)
-      .mul()
-      .sub()
-      .set("kMain");
-    f.whileLoop(
-      () => f.get("kMain").get("ak").gtS(),
-      () => {
-        for (let u = 0; u < U; u++) emitStep(e, "pointer", R, W, 4 * R * u, 4 * W * u);
-        f.inc("ak", 4 * R * U);
-        f.inc("bp", 4 * W * U);
-      },
-    );
-  }
-  f.whileLoop(
-    () => f.get("kEnd").get("ak").gtS(),
-    () => {
-      emitStep(e, "pointer", R, W, 0, 0);
-      f.inc("ak", 4 * R);
-      f.inc("bp", 4 * W);
-    },
-  );
-  emitTileStore(e, R, W);
+/** Floats per k of a packed panel holding `cols` columns (whole vectors, zero-padded). */
+function panelWidth(cols: number): number {
+  return 4 * Math.ceil(cols / 4);
 }
 
-/** A tile of the in-place path (nn: one pointer per row of A; tn: one pointer, stride lda). */
-function emitDirectTile(e: Emit, R: number, W: number): void {
-  const { f, v } = e;
-  if (v === "tn") f.get("i").i32(4).mul().get("a").add().set("ak");
-  else for (let r = 0; r < R; r++) f.get("i").i32(r).add().get("lda4").mul().get("a").add().set(`ap${r}`);
+/** Where a tile reads A: `rows` in place (nn, nt: a pointer per row), `strided` in place (tn: one
+ * pointer, rows at offsets 4r, k-stride lda), `packed` (one pointer, k-stride 4R). */
+type ASource = "rows" | "strided" | "packed";
+
+/** How one path reads its operands. */
+interface PathMode {
+  readonly a: ASource;
+  /** B from packed, zero-padded panels (else in place, k-stride ldb). */
+  readonly bPacked: boolean;
+}
+
+/** One R-row tile `cols` wide of C at rows i.., columns jc+j.., over the current k-block. */
+function emitTile(e: Emit, m: PathMode, R: number, cols: number): void {
+  const { f } = e;
+  const pw = panelWidth(cols);
+  if (m.a === "packed") f.get("i").get("ic").sub().get("kc").mul().i32(4).mul().get("wsA").add().set("ak");
+  else if (m.a === "strided")
+    f.get("pc").get("lda").mul().get("i").add().i32(4).mul().get("a").add().set("ak");
+  else
+    for (let r = 0; r < R; r++)
+      f.get("i").i32(r).add().get("lda").mul().get("pc").add().i32(4).mul().get("a").add().set(`ap${r}`);
   emitCPointer(e);
   f.get("panel").set("bp");
-  emitTileInit(e, R, W);
+  emitTileInit(e, R, cols);
   f.i32(0).set("k");
   f.whileLoop(
-    () => f.get("K").get("k").gtS(),
+    () => f.get("kc").get("k").gtS(),
     () => {
-      emitStep(e, v === "tn" ? "pointer" : "rows", R, W, 0, 0);
-      if (v === "tn") f.incBy("ak", "lda4");
+      emitStep(e, m.a === "rows" ? "rows" : "pointer", R, cols, m.bPacked, 0, 0);
+      if (m.a === "packed") f.inc("ak", 4 * R);
+      else if (m.a === "strided") f.incBy("ak", "lda4");
       else for (let r = 0; r < R; r++) f.inc(`ap${r}`, 4);
-      f.incBy("bp", "ldb4");
+      if (m.bPacked) f.inc("bp", 4 * pw);
+      else f.incBy("bp", "ldb4");
       f.inc("k", 1);
     },
   );
-  emitTileStore(e, R, W);
+  emitTileStore(e, R, cols);
 }
 
 /**
- * Packs B[pc..pc+kc, jc..jc+nc] (in C's column terms) into `ws` as panels of 8, 4 and 1 columns,
- * each k-major (W floats per k).
+ * Runs `body(cols)` for every panel of the current column block: whole panels of 8 columns, then
+ * one of the remaining 1-7 (each width emitted separately so its loads and stores are static).
+ * `j` is the panel's first column within the block.
+ */
+function emitPanelWidths(e: Emit, body: (cols: number) => void): void {
+  const { f } = e;
+  f.i32(0).set("j");
+  f.whileLoop(
+    () => f.get("nc").get("j").i32(8).add().geS(),
+    () => {
+      body(8);
+      f.inc("j", 8);
+    },
+  );
+  for (let cols = 1; cols < 8; cols++)
+    f.ifElse(
+      () => f.get("nc").get("j").sub().i32(cols).eq(),
+      () => body(cols),
+    );
+}
+
+/**
+ * Packs B[pc..pc+kc, jc..jc+nc] (in C's column terms) into `ws` as panels of 8 columns (the last
+ * one 4 or 8 wide, zero-padded), each k-major.
  */
 function emitPackB(e: Emit): void {
   const { f, v } = e;
   f.get("ws").set("dst");
-  f.i32(0).set("j");
-  for (const W of WIDTHS) {
-    f.whileLoop(
-      () => f.get("nc").get("j").i32(W).add().geS(),
-      () => {
-        if (v === "nt") {
-          // B stored [N,K]: column j of C is row jc+j of B, contiguous in k; scatter it
-          f.i32(0).set("w");
-          f.whileLoop(
-            () => f.i32(W).get("w").gtS(),
-            () => {
-              f.get("jc").get("j").add().get("w").add().get("ldb").mul().get("pc").add().i32(4).mul();
-              f.get("b").add().set("src");
-              f.get("dst").get("w").i32(4).mul().add().set("d");
-              f.get("src").get("kc").i32(4).mul().add().set("end");
-              f.whileLoop(
-                () => f.get("end").get("src").gtS(),
-                () => {
-                  f.get("d").get("src").f32Load().f32Store();
-                  f.inc("src", 4);
-                  f.inc("d", 4 * W);
-                },
-              );
-              f.inc("w", 1);
-            },
-          );
-        } else {
-          // B stored [K,N]: W contiguous floats per k
-          f.get("pc").get("ldb").mul().get("jc").add().get("j").add().i32(4).mul().get("b").add().set("src");
-          f.get("dst")
-            .get("kc")
-            .i32(4 * W)
-            .mul()
-            .add()
-            .set("end");
-          f.get("dst").set("d");
-          f.whileLoop(
-            () => f.get("end").get("d").gtS(),
-            () => {
-              if (W >= 4)
-                for (let q = 0; q < W / 4; q++)
-                  f.get("d")
-                    .get("src")
-                    .v128Load(16 * q)
-                    .v128Store(16 * q);
-              else f.get("d").get("src").f32Load().f32Store();
-              f.incBy("src", "ldb4");
-              f.inc("d", 4 * W);
-            },
-          );
-        }
+  emitPanelWidths(e, (cols) => {
+    const pw = panelWidth(cols);
+    if (v === "nt") {
+      // B stored [N,K]: column j of C is row jc+j of B, contiguous in k; scatter each row
+      if (cols < pw) {
+        f.get("dst").set("d");
         f.get("dst")
           .get("kc")
-          .i32(4 * W)
+          .i32(4 * pw)
           .mul()
           .add()
-          .set("dst");
-        f.inc("j", W);
-      },
-    );
-  }
-}
-
-/**
- * Packs A's rows ic..iEnd, k pc..pc+kc into `wsA`: tiles of `rows` rows (the last one shorter),
- * each k-major with one float per row per k.
- */
-function emitPackA(e: Emit): void {
-  const { f, v } = e;
-  f.get("wsA").set("d");
-  f.get("ic").set("i");
-  f.whileLoop(
-    () => f.get("iEnd").get("i").gtS(),
-    () => {
-      emitMin(
-        f,
-        "rt",
-        () => f.i32(e.rows),
-        () => f.get("iEnd").get("i").sub(),
-      );
+          .set("end");
+        f.whileLoop(
+          () => f.get("end").get("d").gtS(),
+          () => {
+            f.get("d").v128Zero().v128Store();
+            f.inc("d", 16);
+          },
+        );
+      }
       f.i32(0).set("w");
       f.whileLoop(
-        () => f.get("rt").get("w").gtS(),
+        () => f.i32(cols).get("w").gtS(),
         () => {
-          // element (row i+w, k pc) and the step to the next k
-          if (v === "tn") {
-            f.get("pc").get("lda").mul().get("i").add().get("w").add().i32(4).mul().get("a").add().set("src");
-            f.get("lda4").set("sstep");
-          } else {
-            f.get("i").get("w").add().get("lda").mul().get("pc").add().i32(4).mul().get("a").add().set("src");
-            f.i32(4).set("sstep");
-          }
-          f.get("rt").i32(4).mul().set("dstep");
-          f.get("d").get("w").i32(4).mul().add().set("dst");
-          f.get("dst").get("kc").get("dstep").mul().add().set("end");
+          f.get("jc").get("j").add().get("w").add().get("ldb").mul().get("pc").add().i32(4).mul();
+          f.get("b").add().set("src");
+          f.get("dst").get("w").i32(4).mul().add().set("d");
+          f.get("src").get("kc").i32(4).mul().add().set("end");
           f.whileLoop(
-            () => f.get("end").get("dst").gtS(),
+            () => f.get("end").get("src").gtS(),
             () => {
-              f.get("dst").get("src").f32Load().f32Store();
-              f.incBy("src", "sstep");
-              f.incBy("dst", "dstep");
+              f.get("d").get("src").f32Load().f32Store();
+              f.inc("src", 4);
+              f.inc("d", 4 * pw);
             },
           );
           f.inc("w", 1);
         },
       );
-      f.get("d").get("rt").get("kc").mul().i32(4).mul().add().set("d");
-      f.incBy("i", "rt");
-    },
-  );
+    } else {
+      // B stored [K,N]: `cols` contiguous floats per k, zero-padded to the panel width
+      f.get("pc").get("ldb").mul().get("jc").add().get("j").add().i32(4).mul().get("b").add().set("src");
+      f.get("dst")
+        .get("kc")
+        .i32(4 * pw)
+        .mul()
+        .add()
+        .set("end");
+      f.get("dst").set("d");
+      f.whileLoop(
+        () => f.get("end").get("d").gtS(),
+        () => {
+          for (let q = 0; q < pw / 4; q++) {
+            f.get("d");
+            loadPartial(f, "src", 16 * q, lanes(cols, q));
+            f.v128Store(16 * q);
+          }
+          f.incBy("src", "ldb4");
+          f.inc("d", 4 * pw);
+        },
+      );
+    }
+    f.get("dst")
+      .get("kc")
+      .i32(4 * pw)
+      .mul()
+      .add()
+      .set("dst");
+  });
+}
+
+/**
+ * Packs A's rows ic..iEnd, k pc..pc+kc (A stored [K,M], the tn variant) into `wsA`: tiles of 4
+ * rows, then single rows, each k-major, so a tile's k-loop reads one stream.
+ */
+function emitPackA(e: Emit): void {
+  const { f } = e;
+  f.get("wsA").set("d");
+  f.get("ic").set("i");
+  for (const R of [4, 1]) {
+    f.whileLoop(
+      () => f.get("iEnd").get("i").i32(R).add().geS(),
+      () => {
+        f.get("pc").get("lda").mul().get("i").add().i32(4).mul().get("a").add().set("src");
+        f.get("d")
+          .get("kc")
+          .i32(4 * R)
+          .mul()
+          .add()
+          .set("end");
+        f.whileLoop(
+          () => f.get("end").get("d").gtS(),
+          () => {
+            if (R === 4) f.get("d").get("src").v128Load().v128Store();
+            else f.get("d").get("src").f32Load().f32Store();
+            f.incBy("src", "lda4");
+            f.inc("d", 4 * R);
+          },
+        );
+        f.inc("i", R);
+      },
+    );
+  }
 }
 
 /** `min(x, y)` of two i32 expressions, into local `out`. */
@@ -353,33 +367,40 @@ function emitMin(f: FunctionBuilder, out: string, x: () => void, y: () => void):
   f.ltS().select().set(out);
 }
 
-/** Sets `panel` to each panel of B in turn (W wide) and runs `body(W)` on it. */
-function emitPanelLoop(e: Emit, packed: boolean, body: (W: number) => void): void {
+/** The rows ic..iEnd of one (jc, pc, ic) block against every panel of B: 4-row tiles, then single rows. */
+function emitBlock(e: Emit, m: PathMode): void {
   const { f } = e;
-  f.i32(0).set("j");
-  f.get("ws").set("dst");
-  for (const W of WIDTHS) {
+  if (m.bPacked) f.get("ws").set("panel");
+  emitPanelWidths(e, (cols) => {
+    if (!m.bPacked)
+      f.get("pc").get("ldb").mul().get("jc").add().get("j").add().i32(4).mul().get("b").add().set("panel");
+    f.get("ic").set("i");
     f.whileLoop(
-      () => f.get("nc").get("j").i32(W).add().geS(),
+      () => f.get("iEnd").get("i").i32(4).add().geS(),
       () => {
-        if (packed) {
-          f.get("dst").set("panel");
-          f.get("dst")
-            .get("kc")
-            .i32(4 * W)
-            .mul()
-            .add()
-            .set("dst");
-        } else f.get("j").i32(4).mul().get("b").add().set("panel");
-        body(W);
-        f.inc("j", W);
+        emitTile(e, m, 4, cols);
+        f.inc("i", 4);
       },
     );
-  }
+    f.whileLoop(
+      () => f.get("iEnd").get("i").gtS(),
+      () => {
+        emitTile(e, m, 1, cols);
+        f.inc("i", 1);
+      },
+    );
+    if (m.bPacked)
+      f.get("panel")
+        .get("kc")
+        .i32(4 * panelWidth(cols))
+        .mul()
+        .add()
+        .set("panel");
+  });
 }
 
-/** The packed path: the Goto loop nest over (jc, pc, ic) blocks. */
-function emitPackedPath(e: Emit): void {
+/** The blocked loop nest over (jc, pc, ic): packs B per (jc, pc) block and A (if asked) per (pc, ic). */
+function emitBlockedPath(e: Emit, m: PathMode): void {
   const { f } = e;
   f.i32(0).set("jc");
   f.whileLoop(
@@ -412,23 +433,8 @@ function emitPackedPath(e: Emit): void {
                 () => f.get("ic").i32(e.mc).add(),
                 () => f.get("M"),
               );
-              emitPackA(e);
-              emitPanelLoop(e, true, (W) => {
-                f.get("ic").set("i");
-                f.whileLoop(
-                  () => f.get("iEnd").get("i").i32(e.rows).add().geS(),
-                  () => {
-                    emitPackedTile(e, e.rows, W);
-                    f.inc("i", e.rows);
-                  },
-                );
-                // the last, shorter tile (as packed by emitPackA)
-                for (let R = e.rows - 1; R >= 1; R--)
-                  f.ifElse(
-                    () => f.get("iEnd").get("i").sub().i32(R).eq(),
-                    () => emitPackedTile(e, R, W),
-                  );
-              });
+              if (m.a === "packed") emitPackA(e);
+              emitBlock(e, m);
               f.inc("ic", e.mc);
             },
           );
@@ -440,97 +446,56 @@ function emitPackedPath(e: Emit): void {
   );
 }
 
-/** The in-place path: one block, 4-row tiles then single rows, A and B read where they are. */
-function emitDirectPath(e: Emit): void {
+/** The in-place path: one block covering the whole product, nothing packed. */
+function emitDirectPath(e: Emit, m: PathMode): void {
   const { f } = e;
-  f.i32(0).set("jc");
-  f.i32(0).set("pc");
+  for (const n of ["jc", "pc", "ic"]) f.i32(0).set(n);
   f.get("N").set("nc");
-  emitPanelLoop(e, false, (W) => {
-    f.i32(0).set("i");
-    f.whileLoop(
-      () => f.get("M").get("i").i32(4).add().geS(),
-      () => {
-        emitDirectTile(e, 4, W);
-        f.inc("i", 4);
-      },
-    );
-    f.whileLoop(
-      () => f.get("M").get("i").gtS(),
-      () => {
-        emitDirectTile(e, 1, W);
-        f.inc("i", 1);
-      },
-    );
-  });
+  f.get("K").set("kc");
+  f.get("M").set("iEnd");
+  emitBlock(e, m);
 }
 
-/**
- * Emits one gemm function, `(a, b, c, M, N, K, lda, ldb, ldc, ws)`: byte addresses of A, B, C and
- * of a workspace of {@link GEMM_WORKSPACE_BYTES} bytes (unused by small products).
- */
-export function emitGemm(variant: GemmVariant, options: GemmOptions = { fma: false }): FunctionBuilder {
-  const f = new FunctionBuilder([
-    ["a", I32],
-    ["b", I32],
-    ["c", I32],
-    ["M", I32],
-    ["N", I32],
-    ["K", I32],
-    ["lda", I32],
-    ["ldb", I32],
-    ["ldc", I32],
-    ["ws", I32],
-  ]);
-  const t = options.tune ?? {};
-  const e: Emit = {
-    f,
-    v: variant,
-    fma: options.fma,
-    kc: t.kc ?? KC,
-    mc: t.mc ?? MC,
-    nc: t.nc ?? NC,
-    rows: t.rows ?? TILE_ROWS,
-    unroll: t.unroll ?? 1,
-  };
-  const ints = [
-    "i",
-    "j",
-    "k",
-    "w",
-    "jc",
-    "pc",
-    "ic",
-    "nc",
-    "kc",
-    "iEnd",
-    "rt",
-    "bp",
-    "panel",
-    "cp",
-    "cr",
-    "ak",
+/** Parameters shared by every gemm function: byte addresses, sizes, leading dimensions, workspace. */
+const PARAMS: [string, number][] = [
+  ["a", I32],
+  ["b", I32],
+  ["c", I32],
+  ["M", I32],
+  ["N", I32],
+  ["K", I32],
+  ["lda", I32],
+  ["ldb", I32],
+  ["ldc", I32],
+  ["ws", I32],
+];
+
+/** The paths a variant has, in the order {@link emitGemmFunctions} emits them. */
+function pathsOf(v: GemmVariant): { name: string; mode: PathMode; blocked: boolean }[] {
+  const aIn: ASource = v === "tn" ? "strided" : "rows";
+  const paths: { name: string; mode: PathMode; blocked: boolean }[] = [
+    { name: "direct", mode: { a: aIn, bPacked: false }, blocked: false },
+    { name: "packB", mode: { a: aIn, bPacked: true }, blocked: true },
   ];
-  for (const n of [
-    ...ints,
-    "kEnd",
-    "kMain",
-    "lda4",
-    "ldb4",
-    "ldc4",
-    "src",
-    "dst",
-    "d",
-    "end",
-    "wsA",
-    "sstep",
-    "dstep",
-  ])
-    f.local(n, I32);
-  for (let r = 0; r < Math.max(4, e.rows); r++) f.local(`ap${r}`, I32);
-  for (let r = 0; r < Math.max(4, e.rows); r++) for (let q = 0; q < 2; q++) f.local(`acc${r}_${q}`, V128);
+  if (v === "tn") paths.push({ name: "packAB", mode: { a: "packed", bPacked: true }, blocked: true });
+  if (v === "nt") paths.shift(); // transposed B is always packed
+  return paths;
+}
+
+function emitPathFunction(
+  v: GemmVariant,
+  options: GemmOptions,
+  mode: PathMode,
+  blocked: boolean,
+): FunctionBuilder {
+  const f = new FunctionBuilder(PARAMS);
+  const t = options.tune ?? {};
+  const e: Emit = { f, v, fma: options.fma, kc: t.kc ?? KC, mc: t.mc ?? MC, nc: t.nc ?? NC };
+  const ints = ["i", "j", "k", "w", "jc", "pc", "ic", "nc", "kc", "iEnd", "bp", "panel", "cp", "cr", "ak"];
+  for (const n of [...ints, "lda4", "ldb4", "ldc4", "src", "dst", "d", "end", "wsA"]) f.local(n, I32);
+  for (let r = 0; r < 4; r++) f.local(`ap${r}`, I32);
+  for (let r = 0; r < 4; r++) for (let q = 0; q < 2; q++) f.local(`acc${r}_${q}`, V128);
   for (const n of ["bv0", "bv1", "av"]) f.local(n, V128);
-  for (let r = 0; r < Math.max(4, e.rows); r++) f.local(`s${r}`, F32);
   f.get("lda").i32(4).mul().set("lda4");
   f.get("ldb").i32(4).mul().set("ldb4");
   f.get("ldc").i32(4).mul().set("ldc4");
@@ -538,16 +503,59 @@ export function emitGemm(variant: GemmVariant, options: GemmOptions = { fma: fal
     .i32(e.kc * e.nc * 4)
     .add()
     .set("wsA");
-  if (variant === "nt") emitPackedPath(e);
-  else
-    f.ifElse(
-      () =>
-        f
-          .get("M")
-          .i32(t.packMinRows ?? PACK_MIN_ROWS)
-          .geS(),
-      () => emitPackedPath(e),
-      () => emitDirectPath(e),
-    );
+  if (blocked) emitBlockedPath(e, mode);
+  else emitDirectPath(e, mode);
   return f;
+}
+
+/**
+ * Emits the functions of one gemm variant: first the exported entry `gemm_<v>` with parameters
+ * `(a, b, c, M, N, K, lda, ldb, ldc, ws)` (byte addresses of A, B, C and of a workspace of
+ * {@link GEMM_WORKSPACE_BYTES} bytes), then one function per path, which the entry calls. `base`
+ * is the module index the first function will get. Small functions keep V8's tier-up quick.
+ */
+export function emitGemmFunctions(
+  v: GemmVariant,
+  base: number,
+  options: GemmOptions = { fma: false },
+): { name: string; fn: FunctionBuilder }[] {
+  const paths = pathsOf(v);
+  const index = (name: string) => base + 1 + paths.findIndex((p) => p.name === name);
+  const entry = new FunctionBuilder(PARAMS);
+  const call = (name: string) => {
+    for (const [p] of PARAMS) entry.get(p);
+    entry.call(index(name));
+  };
+  const packMin = options.tune?.packMinRows ?? PACK_MIN_ROWS;
+  if (v === "nt") call("packB");
+  else
+    entry.ifElse(
+      () => {
+        entry.get("M").i32(packMin).ltS();
+        if (v === "nn") {
+          // or: A and B fit together (M·K + K·N floats, as M·K + K·N <= limit)
+          entry.get("M").get("K").mul().get("K").get("N").mul().add();
+          entry.i32(options.tune?.inPlaceMaxFloats ?? IN_PLACE_MAX_FLOATS).op(0x4c); // i32.le_s
+          entry.op(0x72); // i32.or
+        }
+      },
+      () => call("direct"),
+      () => {
+        if (v === "tn")
+          // packing Aᵀ pays once enough columns reuse it; else read its rows in place
+          entry.ifElse(
+            () => entry.get("N").i32(PACK_A_MIN_COLS).geS(),
+            () => call("packAB"),
+            () => call("packB"),
+          );
+        else call("packB");
+      },
+    );
+  return [
+    { name: `gemm_${v}`, fn: entry },
+    ...paths.map((p) => ({
+      name: `gemm_${v}_${p.name}`,
+      fn: emitPathFunction(v, options, p.mode, p.blocked),
+    })),
+  ];
 }

@@ -10,7 +10,7 @@
  */
 import { AllocationError, type DType, type FloatArray, formatBytes } from "../dtype.js";
 import { emitAxpy } from "./axpy-wasm.js";
-import { emitGemm, GEMM_WORKSPACE_BYTES } from "./gemm-wasm.js";
+import { emitGemmFunctions, GEMM_WORKSPACE_BYTES } from "./gemm-wasm.js";
 import { assembleModule, FunctionBuilder, V128 } from "./wasm-emit.js";
 
 const PAGE = 65536;
@@ -221,15 +221,9 @@ function create(): WasmBackend | null {
   try {
     const memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
     const fma = relaxedSimdSupported();
-    const bytes = assembleModule(
-      [
-        { name: "gemm_nn", fn: emitGemm("nn", { fma }) },
-        { name: "gemm_tn", fn: emitGemm("tn", { fma }) },
-        { name: "gemm_nt", fn: emitGemm("nt", { fma }) },
-        { name: "axpy_f32", fn: emitAxpy() },
-      ],
-      { initial: 16, maximum: MAX_PAGES, shared: true },
-    );
+    const funcs = [{ name: "axpy_f32", fn: emitAxpy() }];
+    for (const v of ["nn", "tn", "nt"] as const) funcs.push(...emitGemmFunctions(v, funcs.length, { fma }));
+    const bytes = assembleModule(funcs, { initial: 16, maximum: MAX_PAGES, shared: true });
     const module = new WebAssembly.Module(bytes);
     const instance = new WebAssembly.Instance(module, { env: { memory } });
     return new Arena(memory, module, instance, fma);

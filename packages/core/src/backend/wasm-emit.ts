@@ -127,6 +127,10 @@ export class FunctionBuilder {
   ltS(): this {
     return this.op(0x48);
   }
+  /** call (function index in the module) */
+  call(index: number): this {
+    return this.op(0x10, ...uleb(index));
+  }
   /** i32.eq */
   eq(): this {
     return this.op(0x46);
@@ -203,6 +207,26 @@ export class FunctionBuilder {
   /** v128.load32_splat */
   v128Load32Splat(offset = 0): this {
     return this.op(0xfd, 0x09, 0x02, ...uleb(offset));
+  }
+  /** v128.load32_zero: one float into lane 0, zeros elsewhere. */
+  v128Load32Zero(offset = 0): this {
+    return this.op(0xfd, 0x5c, 0x02, ...uleb(offset));
+  }
+  /** v128.load64_zero: two floats into lanes 0-1, zeros elsewhere. */
+  v128Load64Zero(offset = 0): this {
+    return this.op(0xfd, 0x5d, 0x03, ...uleb(offset));
+  }
+  /** v128.load32_lane (address, vector on the stack): replaces one lane. */
+  v128Load32Lane(offset: number, lane: number): this {
+    return this.op(0xfd, 0x56, 0x02, ...uleb(offset), lane);
+  }
+  /** v128.store32_lane (address, vector on the stack). */
+  v128Store32Lane(offset: number, lane: number): this {
+    return this.op(0xfd, 0x5a, 0x02, ...uleb(offset), lane);
+  }
+  /** v128.store64_lane (address, vector on the stack): lanes 2·lane and 2·lane+1 as f32. */
+  v128Store64Lane(offset: number, lane: number): this {
+    return this.op(0xfd, 0x5b, 0x03, ...uleb(offset), lane);
   }
   /** v128.const 0 */
   v128Zero(): this {
