@@ -326,36 +326,48 @@ function emitPackB(e: Emit): void {
 
 /**
  * Packs A's rows ic..iEnd, k pc..pc+kc (A stored [K,M], the tn variant) into `wsA`: tiles of 4
- * rows, then single rows, each k-major, so a tile's k-loop reads one stream.
+ * rows, then the last 1-3 rows as one tile, each k-major (R floats per k), so a tile's k-loop
+ * reads one stream.
  */
 function emitPackA(e: Emit): void {
   const { f } = e;
-  f.get("wsA").set("d");
-  f.get("ic").set("i");
-  for (const R of [4, 1]) {
+  const packTile = (R: number) => {
+    f.get("pc").get("lda").mul().get("i").add().i32(4).mul().get("a").add().set("src");
+    f.get("d")
+      .get("kc")
+      .i32(4 * R)
+      .mul()
+      .add()
+      .set("end");
     f.whileLoop(
-      () => f.get("iEnd").get("i").i32(R).add().geS(),
+      () => f.get("end").get("d").gtS(),
       () => {
-        f.get("pc").get("lda").mul().get("i").add().i32(4).mul().get("a").add().set("src");
-        f.get("d")
-          .get("kc")
-          .i32(4 * R)
-          .mul()
-          .add()
-          .set("end");
-        f.whileLoop(
-          () => f.get("end").get("d").gtS(),
-          () => {
-            if (R === 4) f.get("d").get("src").v128Load().v128Store();
-            else f.get("d").get("src").f32Load().f32Store();
-            f.incBy("src", "lda4");
-            f.inc("d", 4 * R);
-          },
-        );
-        f.inc("i", R);
+        if (R === 4) f.get("d").get("src").v128Load().v128Store();
+        else
+          for (let r = 0; r < R; r++)
+            f.get("d")
+              .get("src")
+              .f32Load(4 * r)
+              .f32Store(4 * r);
+        f.incBy("src", "lda4");
+        f.inc("d", 4 * R);
       },
     );
-  }
+  };
+  f.get("wsA").set("d");
+  f.get("ic").set("i");
+  f.whileLoop(
+    () => f.get("iEnd").get("i").i32(4).add().geS(),
+    () => {
+      packTile(4);
+      f.inc("i", 4);
+    },
+  );
+  for (let R = 3; R >= 1; R--)
+    f.ifElse(
+      () => f.get("iEnd").get("i").sub().i32(R).eq(),
+      () => packTile(R),
+    );
 }
 
 /** `min(x, y)` of two i32 expressions, into local `out`. */
@@ -382,13 +394,12 @@ function emitBlock(e: Emit, m: PathMode): void {
         f.inc("i", 4);
       },
     );
-    f.whileLoop(
-      () => f.get("iEnd").get("i").gtS(),
-      () => {
-        emitTile(e, m, 1, cols);
-        f.inc("i", 1);
-      },
-    );
+    // the last 1-3 rows as one tile (emitPackA packs them as single rows: same layout)
+    for (let R = 3; R >= 1; R--)
+      f.ifElse(
+        () => f.get("iEnd").get("i").sub().i32(R).eq(),
+        () => emitTile(e, m, R, cols),
+      );
     if (m.bPacked)
       f.get("panel")
         .get("kc")
