@@ -1,16 +1,19 @@
 /**
  * `pnpm bench`: benny suites for gradgraph alone.
  *
- * - kernels: float32 matmul 512 (A·B, Aᵀ·B, A·Bᵀ), elementwise add and sigmoid on 1M elements, row
- *   softmax of [1000, 1000], sum of 1M elements; each a compiled plan of one op.
+ * - kernels: float32 matmul n³ for n = 64, 256, 1024 (and 2048 with --matmul-2048), each as A·B, Aᵀ·B
+ *   and A·Bᵀ, with GFLOP/s; elementwise add and sigmoid on 1M elements, row softmax of [1000, 1000],
+ *   sum of 1M elements; each a compiled plan of one op.
  * - steps: one SGD training step (copy a batch in, forward + backward, in-place update) of workloads
  *   A, B and E from bench/compare (the same networks as `pnpm bench:compare`).
- * - threads: matmul 512 A·B again with the worker pool (`enableThreads()`), run last.
+ * - threads: the matmuls at 256 and 1024 (and 2048) again with the worker pool (`enableThreads()`), run
+ *   last.
  * - large (only when asked for): build, differentiate, compile and run a 1,000,000-node chain,
  *   timing each phase (see large.ts; `pnpm bench:large` runs it with a larger heap).
  *
- * Results are printed and saved as benny JSON and CSV under bench/results/. Runs in about a minute.
- * Options: --only kernels,steps,threads,large (large also takes --nodes N, --no-fuse, --runs N)
+ * Results are printed and saved as benny JSON and CSV under bench/results/. Runs in about two minutes.
+ * Options: --only kernels,steps,threads,large (large also takes --nodes N, --no-fuse, --runs N);
+ * --matmul-2048 adds the 2048³ products to kernels and threads.
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,6 +30,13 @@ const cases = { minSamples: 5, maxTime: 2 };
 const argv = process.argv.slice(2);
 const onlyArg = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : undefined;
 const only = new Set((onlyArg ?? "kernels,steps,threads").split(","));
+/** Square matmul sizes of the kernels suite (2048 only when asked: ~0.5 s per product on one core). */
+const MATMUL_SIZES = [64, 256, 1024, ...(argv.includes("--matmul-2048") ? [2048] : [])];
+const VARIANTS = [
+  ["A·B", {}],
+  ["Aᵀ·B", { transA: true }],
+  ["A·Bᵀ", { transB: true }],
+] as const;
 
 type Summary = Awaited<ReturnType<typeof b.suite>>;
 
@@ -71,19 +81,30 @@ function opPlan(
   return plan;
 }
 
-function matmulPlans(n: number): Record<"nn" | "tn" | "nt", Plan> {
-  const { a, b: bm } = makeMatrices(n);
-  const mk = (opts: { transA?: boolean; transB?: boolean }) => {
-    const p = opPlan({ a: [n, n], b: [n, n] }, (_g, x) => x.a!.matmul(x.b!, opts));
-    p.inputs.a!.data.set(a);
-    p.inputs.b!.data.set(bm);
-    return p;
-  };
-  return { nn: mk({}), tn: mk({ transA: true }), nt: mk({ transB: true }) };
+/** The three products of n×n matrices (A·B, Aᵀ·B, A·Bᵀ) as benny cases, each its own plan. */
+function matmulCases(sizes: readonly number[]) {
+  return sizes.flatMap((n) => {
+    const { a, b: bm } = makeMatrices(n);
+    return VARIANTS.map(([label, opts]) => {
+      const p = opPlan({ a: [n, n], b: [n, n] }, (_g, x) => x.a!.matmul(x.b!, opts));
+      p.inputs.a!.data.set(a);
+      p.inputs.b!.data.set(bm);
+      return b.add(`matmul ${n} ${label}`, () => p.run());
+    });
+  });
+}
+
+/** Prints GFLOP/s of every `matmul <n> <variant>` case of a suite. */
+function reportGflops(summary: Summary): void {
+  for (const r of summary.results) {
+    const m = /^matmul (\d+) /.exec(r.name);
+    if (!m) continue;
+    const n = Number(m[1]);
+    console.log(`  ${r.name.padEnd(34)} ${((r.ops * 2 * n ** 3) / 1e9).toFixed(1).padStart(8)} GFLOP/s`);
+  }
 }
 
 async function kernels(): Promise<void> {
-  const mm = matmulPlans(512);
   const M = 1 << 20;
   const add = opPlan({ a: [M], b: [M] }, (_g, x) => x.a!.add(x.b!));
   const sig = opPlan({ a: [M] }, (_g, x) => x.a!.sigmoid());
@@ -91,9 +112,7 @@ async function kernels(): Promise<void> {
   const sum = opPlan({ a: [M] }, (_g, x) => x.a!.sum());
   const summary = await b.suite(
     "kernels (float32, one core)",
-    b.add("matmul 512 A·B", () => mm.nn.run()),
-    b.add("matmul 512 Aᵀ·B", () => mm.tn.run()),
-    b.add("matmul 512 A·Bᵀ", () => mm.nt.run()),
+    ...matmulCases(MATMUL_SIZES),
     b.add("add 1M", () => add.run()),
     b.add("sigmoid 1M", () => sig.run()),
     b.add("softmax rows [1000, 1000]", () => soft.run()),
@@ -103,8 +122,7 @@ async function kernels(): Promise<void> {
     ...saves("kernels"),
   );
   report(summary);
-  const ops = summary.results.find((r) => r.name === "matmul 512 A·B")?.ops ?? 0;
-  console.log(`  matmul 512 A·B: ${((ops * 2 * 512 ** 3) / 1e9).toFixed(1)} GFLOP/s`);
+  reportGflops(summary);
 }
 
 /** One training step of a workload: fill batch `s` (cycling), run, update in place. */
@@ -138,19 +156,15 @@ async function threads(): Promise<void> {
   const want = enableThreads();
   const deadline = performance.now() + 10_000;
   while (threadCount() < want && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  const mm = matmulPlans(512);
   const summary = await b.suite(
     `threads (${threadCount()} worker(s) + main)`,
-    b.add("matmul 512 A·B", () => mm.nn.run()),
-    b.add("matmul 512 Aᵀ·B", () => mm.tn.run()),
-    b.add("matmul 512 A·Bᵀ", () => mm.nt.run()),
+    ...matmulCases(MATMUL_SIZES.filter((n) => n >= 256)),
     b.configure({ cases, minDisplayPrecision: 2 }),
     b.cycle(),
     ...saves("threads"),
   );
   report(summary);
-  const ops = summary.results.find((r) => r.name === "matmul 512 A·B")?.ops ?? 0;
-  console.log(`  matmul 512 A·B: ${((ops * 2 * 512 ** 3) / 1e9).toFixed(1)} GFLOP/s`);
+  reportGflops(summary);
 }
 
 const t0 = performance.now();

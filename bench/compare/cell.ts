@@ -2,7 +2,10 @@
  * Runs one (framework, workload) cell in this process and prints one JSON line prefixed by
  * `@@RESULT `. Run by bench/compare/run.ts in a fresh process per cell:
  *
- *   node --expose-gc --conditions=@gradgraph/source --import tsx bench/compare/cell.ts <framework> <workload> [--quick]
+ *   node --expose-gc --conditions=@gradgraph/source --import tsx bench/compare/cell.ts <framework> <workload> [--quick] [--repeat N]
+ *
+ * --repeat N tells the cell which repeat of the runner it is: the matmul sweep times its largest
+ * products in the first repeat only.
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -22,6 +25,7 @@ import {
   FRAMEWORKS,
   type Framework,
   type MatmulWorkload,
+  matmulFlops,
   quickVersion,
   type ScalingWorkload,
   scalingPoint,
@@ -76,7 +80,16 @@ async function loadData(w: TrainWorkload): Promise<{ data: Dataset; note: string
 
 type Base = Pick<CellResult, "framework" | "workload" | "ok" | "quick">;
 
-async function matmulCell(base: Base, w: MatmulWorkload, cell: CellRunner, t0: number): Promise<CellResult> {
+async function matmulCell(
+  base: Base,
+  full: MatmulWorkload,
+  repeat: number,
+  cell: CellRunner,
+  t0: number,
+): Promise<CellResult> {
+  // after the first repeat, the largest products are left out (see onceAboveFlops)
+  const w =
+    repeat > 1 ? { ...full, shapes: full.shapes.filter((s) => matmulFlops(s) <= full.onceAboveFlops) } : full;
   const { a, b } = makeSweepOperands(w.shapes);
   const tSetup = performance.now();
   const probe = new Probe();
@@ -181,7 +194,12 @@ async function trainCell(base: Base, w: TrainWorkload, cell: CellRunner, t0: num
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes("--quick");
-  const [framework, id] = args.filter((a) => !a.startsWith("--")) as [Framework, string];
+  // --repeat N: which repeat of the runner this cell is (1 when run by hand)
+  const repeatAt = args.indexOf("--repeat");
+  const repeat = repeatAt >= 0 ? Number(args[repeatAt + 1]) : 1;
+  const [framework, id] = args.filter(
+    (a, i) => !a.startsWith("--") && (repeatAt < 0 || i !== repeatAt + 1),
+  ) as [Framework, string];
   if (!FRAMEWORKS.includes(framework))
     throw new Error(`unknown framework '${framework}' (${FRAMEWORKS.join(", ")})`);
   const full: Workload | undefined = WORKLOADS[id];
@@ -192,7 +210,7 @@ async function main(): Promise<void> {
   const base: Base = { framework, workload: w.id, ok: true, quick };
   const result =
     w.kind === "matmul"
-      ? await matmulCell(base, w, cell, t0)
+      ? await matmulCell(base, w, repeat, cell, t0)
       : w.kind === "scaling"
         ? await scalingCell(base, w, cell, t0)
         : await trainCell(base, w, cell, t0);

@@ -246,9 +246,10 @@ export type ProductFactory = (
  * For each shape and variant: one untimed warm-up product (jit compiles, memory grows: jax-js's first
  * product of a new shape runs 2-3× slower), then timed runs of 1, 1, 2, 4, 8, ... products until the
  * timed total reaches the budget or maxReps products; the time per product is the total over all.
- * A product whose time, estimated from the framework's rate on the previous shape of the same
- * variant, exceeds `maxProductSeconds` is skipped (tfjs-wasm's transposed products run at ~1-2
- * GFLOP/s, so its 4096³ Aᵀ·B would take minutes) and reported as such.
+ * With `skipSlow` (the peers; never gradgraph), a product whose time, estimated from the framework's
+ * rate on the previous shape of the same variant, exceeds `maxProductSeconds` is skipped and reported
+ * as such (tfjs-wasm's transposed products run at a few GFLOP/s or less: its 4096³ Aᵀ·B would take
+ * minutes).
  */
 export async function timeSweep(
   w: MatmulWorkload,
@@ -256,6 +257,7 @@ export async function timeSweep(
   b: Float32Array,
   make: ProductFactory,
   probe: Probe,
+  skipSlow = true,
 ): Promise<MatmulEntry[]> {
   const entries: MatmulEntry[] = [];
   const lastRate: Partial<Record<Variant, number>> = {};
@@ -268,7 +270,7 @@ export async function timeSweep(
     for (const variant of VARIANTS) {
       const rate = lastRate[variant];
       const estimate = rate ? flops / (rate * 1e9) : 0;
-      if (estimate > w.maxProductSeconds) {
+      if (skipSlow && estimate > w.maxProductSeconds) {
         entries.push({
           m,
           k,

@@ -561,8 +561,9 @@ export function renderReport(input: ReportInput): string {
       "C[m, n] = op(A) · op(B) with inner dimension k (m×k×n), 2·m·k·n FLOPs. Aᵀ·B reads A stored [k, m], A·Bᵀ reads",
       "B stored [n, k]. Each product: one untimed warm-up, then timed until " +
         `${D.budgetSeconds} s (${options.quick ? "quick: 0.05 s, " : ""}at least one product, at most ${D.maxReps}); ` +
-        'median GFLOP/s over the repeats. "–" not run; "skip" estimated over ' +
-        `${D.maxProductSeconds} s per product from the previous size. Ratios: gradgraph one core's GFLOP/s over the other's.`,
+        `median GFLOP/s over the repeats; products over ${(D.onceAboveFlops / 1e9).toFixed(0)} GFLOP (4096³) are timed in the first repeat only. ` +
+        `"–" not run; "skip": a peer's product estimated over ${D.maxProductSeconds} s from its rate at the previous size ` +
+        "(gradgraph is never skipped). Ratios: gradgraph one core's GFLOP/s over the other's.",
       "",
       `| m×k×n | shape | op | ${shown.map(([, l]) => l).join(" | ")} | 2 cores / 1 | vs tfjs (wasm) | vs jax-js | vs numpy |`,
       `|---|---|---|${shown.map(() => "---|").join("")}---|---|---|---|`,

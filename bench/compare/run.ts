@@ -120,6 +120,7 @@ function runCell(
   workload: string,
   quick: boolean,
   timeoutSec: number,
+  repeat: number,
 ): Promise<CellResult> {
   const args = [
     "--expose-gc",
@@ -130,6 +131,8 @@ function runCell(
     framework,
     workload,
     ...(quick ? ["--quick"] : []),
+    "--repeat",
+    String(repeat),
   ];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
@@ -249,7 +252,7 @@ async function main(): Promise<void> {
           continue;
         }
         const t0 = performance.now();
-        const r = await runCell(fw, id, opts.quick, opts.timeoutSec);
+        const r = await runCell(fw, id, opts.quick, opts.timeoutSec, rep + 1);
         const wall = ((performance.now() - t0) / 1000).toFixed(1);
         results.push(r);
         if (!r.ok && r.error?.startsWith("timeout")) timedOut.add(key);

@@ -104,6 +104,11 @@ export interface MatmulWorkload {
    * variant, exceeds this is skipped and reported as such (tfjs-wasm's slow transposed products).
    */
   readonly maxProductSeconds: number;
+  /**
+   * Products of more FLOPs than this (the 4096³ ones) are timed in the first repeat only (each takes
+   * seconds, so one measurement is steady, and the warm-ups dominate the sweep's time).
+   */
+  readonly onceAboveFlops: number;
   readonly metric: "gflops";
   readonly threads: boolean;
 }
@@ -221,9 +226,10 @@ const D: MatmulWorkload = {
   id: "D",
   title: "float32 matmul sweep (squares 64-4096 and workload C's products; A·B, Aᵀ·B, A·Bᵀ), one core",
   shapes: [...SQUARE_SIZES.map(square), ...TRAINING_SHAPES],
-  budgetSeconds: 0.4,
+  budgetSeconds: 0.2,
   maxReps: 5000,
   maxProductSeconds: 15,
+  onceAboveFlops: 5e10,
   metric: "gflops",
   threads: false,
 };
