@@ -142,11 +142,12 @@ export interface Metric {
 export type MetricLike = "accuracy" | Metric;
 
 /**
- * Rows per chunk of {@link Model.evaluate} and {@link Model.predict} when no `batchSize` is given.
- * Evaluating in chunks bounds the memory of the plans (a plan holds a copy of its input rows: all
- * 50,000 MNIST training rows at once took a 157 MB input buffer), and is no slower: on MNIST-sized
- * nets chunks of 500-1,000 rows ran 5-20% faster than one plan for all 50,000 rows (its buffers fall
- * out of cache).
+ * Rows per chunk of {@link Model.evaluate} and {@link Model.predict} when no `batchSize` is given
+ * and chunks give the one-plan results (see {@link EvaluateOptions.batchSize}). Evaluating in
+ * chunks bounds the memory of the plans (a plan holds a copy of its input rows: all 50,000 MNIST
+ * training rows at once took a 157 MB input buffer), and is no slower: on MNIST-sized nets chunks
+ * of 500-1,000 rows ran up to 20% faster than one plan for all 50,000 rows, whose buffers do not
+ * stay in cache.
  */
 export const DEFAULT_CHUNK_ROWS = 1000;
 
@@ -168,9 +169,15 @@ export const PLAN_CACHE_ROWS = 8 * DEFAULT_CHUNK_ROWS;
 export interface EvaluateOptions {
   /**
    * Rows per chunk: each chunk runs through a plan compiled (and cached) for that many rows; the
-   * loss and metrics are combined over the chunks. Default {@link DEFAULT_CHUNK_ROWS} (1,000): the
-   * memory taken by a plan stays bounded whatever the data size. Larger chunks take memory in
-   * proportion (a plan holds a copy of its input rows) and are not faster.
+   * loss and metrics are combined over the chunks as {@link ModelOptions.lossReduction} says.
+   *
+   * Default: {@link DEFAULT_CHUNK_ROWS} (1,000) rows, so the memory a plan takes stays bounded
+   * whatever the data size, whenever the graph shows that chunks give the one-plan results: the
+   * predictions treat every sample on its own, and the loss is a sum or mean over the samples
+   * (matching `lossReduction`; a penalty on the params may be added to a mean). The predictions
+   * and accuracy are then the same bits, the loss the same up to the order of the additions.
+   * Otherwise (e.g. a penalty added to a summed loss, which would count once per chunk) the default
+   * is all rows in one plan. An explicit `batchSize` is always used as given.
    */
   batchSize?: number;
   /** Metrics to compute besides the loss. */
@@ -181,7 +188,8 @@ export interface EvaluateOptions {
 export interface PredictOptions {
   /**
    * Rows per chunk, as {@link EvaluateOptions.batchSize}: default {@link DEFAULT_CHUNK_ROWS}
-   * (1,000), so the memory taken by the plan is bounded whatever the data size.
+   * (1,000), so the memory taken by the plan is bounded whatever the data size, unless the
+   * predictions of a sample depend on the other samples run with it (then all rows at once).
    */
   batchSize?: number;
 }
@@ -870,7 +878,7 @@ export class Model {
 
   /**
    * Whether evaluation (`withLoss`) or prediction in chunks gives the results of one plan for all
-   * rows (see {@link chunksExact}); then they default to chunks of {@link DEFAULT_CHUNK_ROWS}.
+   * rows (see `chunksExact`); then they default to chunks of {@link DEFAULT_CHUNK_ROWS}.
    */
   private canChunk(withLoss: boolean): boolean {
     const k = withLoss ? 0 : 1;
