@@ -7,19 +7,21 @@
  * - `gemm_tn`: C = Aᵀ·B with A stored [K,M]
  * - `gemm_nt`: C = A·Bᵀ with B stored [N,K]
  *
- * The structure is the classic Goto/BLIS one (packed path):
- * - B is cut into blocks of {@link KC} rows (k) by {@link NC} columns, packed into the thread's
- *   workspace as contiguous k-major panels 8 (then 4, then 1) columns wide. A panel's k-loop then
- *   reads one sequential stream from L1 whatever B's layout; unpacked, a power-of-two row stride
- *   put every row of a panel into the same few cache sets.
- * - A is taken {@link MC} rows at a time and packed into tiles of `RT` rows, k-major, so the
- *   block stays in L2 while every panel of B passes over it and a tile's k-loop reads one stream
- *   through one pointer (immediate offsets, no per-row pointer arithmetic).
- * - The register tile keeps an RT x 8 block of C in v128 accumulators while streaming over k.
- *
- * Small products (fewer than {@link PACK_MIN_ROWS} rows, B not transposed) take the in-place path:
- * one block, 4x8 tiles reading A and B where they are, since packing costs about as much as such
- * a product.
+ * The register tile keeps a 4-row, 8-column block of C in eight v128 accumulators while streaming
+ * over k (edge tiles: 1-3 rows, 1-7 columns through lane loads and stores, never past the data).
+ * Each variant has up to three paths, separate wasm functions behind a small entry `gemm_<v>`
+ * (small functions also tier up quickly in V8):
+ * - `direct`: A and B read in place, one block. Used for products with fewer than
+ *   {@link PACK_MIN_ROWS} rows (packing would cost about as much as the product) and for nn while
+ *   A and B fit in cache together ({@link IN_PLACE_MAX_FLOATS}).
+ * - `packB`: the Goto/BLIS loop nest. B is cut into blocks of {@link KC} rows (k) by {@link NC}
+ *   columns, packed into the thread's workspace as contiguous k-major panels 8 columns wide
+ *   (zero-padded), so a panel's k-loop reads one sequential stream from L1 whatever B's layout (in
+ *   place, a power-of-two row stride put a whole panel into a few cache sets). A is taken
+ *   {@link MC} rows at a time so that block stays in L2 while every panel of B passes over it.
+ *   Aᵀ·B reads A's columns in place with stride lda; A·Bᵀ always packs (its panels are transposed).
+ * - `packAB` (tn only, at least {@link PACK_A_MIN_COLS} columns): Aᵀ is packed too, into k-major
+ *   4-row tiles, since reading its columns at a large stride thrashed the cache from 1024 up.
  *
  * Every element of C is summed in ascending k with one accumulator: a later k-block resumes from
  * the value the previous one stored. So both paths, any blocking and any split of the rows across
@@ -117,28 +119,20 @@ function storePartial(f: FunctionBuilder, addr: string, offset: number, value: s
 type AMode = "pointer" | "rows";
 
 /**
- * One k-step of an R-row tile `cols` wide. B is read at `bp + bOff` (`padded`: whole vectors, the
- * packed panel has zeros past `cols`); A at `ak + aOff + 4r` (pointer mode) or `ap{r} + aOff`
- * (rows mode). Pointers are not advanced here.
+ * One k-step of an R-row tile `cols` wide. B is read at `bp` (`padded`: whole vectors, the packed
+ * panel has zeros past `cols`); A at `ak + 4r` (pointer mode) or `ap{r}` (rows mode). Pointers are
+ * not advanced here.
  */
-function emitStep(
-  e: Emit,
-  mode: AMode,
-  R: number,
-  cols: number,
-  padded: boolean,
-  aOff: number,
-  bOff: number,
-): void {
+function emitStep(e: Emit, mode: AMode, R: number, cols: number, padded: boolean): void {
   const { f } = e;
   const vecs = Math.ceil(cols / 4);
   for (let q = 0; q < vecs; q++) {
-    loadPartial(f, "bp", bOff + 16 * q, padded ? 4 : lanes(cols, q));
+    loadPartial(f, "bp", 16 * q, padded ? 4 : lanes(cols, q));
     f.set(`bv${q}`);
   }
   for (let r = 0; r < R; r++) {
-    if (mode === "pointer") f.get("ak").v128Load32Splat(aOff + 4 * r);
-    else f.get(`ap${r}`).v128Load32Splat(aOff);
+    if (mode === "pointer") f.get("ak").v128Load32Splat(4 * r);
+    else f.get(`ap${r}`).v128Load32Splat(0);
     f.set("av");
     for (let q = 0; q < vecs; q++) madd(e, `acc${r}_${q}`, "av", `bv${q}`);
   }
@@ -165,6 +159,7 @@ function emitTileInit(e: Emit, R: number, cols: number): void {
   );
 }
 
+/** Stores the accumulators of an R-row tile at `cp` (only its `cols` columns). */
 function emitTileStore(e: Emit, R: number, cols: number): void {
   const { f } = e;
   for (let r = 0; r < R; r++) {
@@ -184,8 +179,10 @@ function panelWidth(cols: number): number {
   return 4 * Math.ceil(cols / 4);
 }
 
-/** Where a tile reads A: `rows` in place (nn, nt: a pointer per row), `strided` in place (tn: one
- * pointer, rows at offsets 4r, k-stride lda), `packed` (one pointer, k-stride 4R). */
+/**
+ * Where a tile reads A: `rows` in place (nn, nt: a pointer per row), `strided` in place (tn: one
+ * pointer, rows at offsets 4r, k-stride lda), `packed` (one pointer, k-stride 4R).
+ */
 type ASource = "rows" | "strided" | "packed";
 
 /** How one path reads its operands. */
@@ -212,7 +209,7 @@ function emitTile(e: Emit, m: PathMode, R: number, cols: number): void {
   f.whileLoop(
     () => f.get("kc").get("k").gtS(),
     () => {
-      emitStep(e, m.a === "rows" ? "rows" : "pointer", R, cols, m.bPacked, 0, 0);
+      emitStep(e, m.a === "rows" ? "rows" : "pointer", R, cols, m.bPacked);
       if (m.a === "packed") f.inc("ak", 4 * R);
       else if (m.a === "strided") f.incBy("ak", "lda4");
       else for (let r = 0; r < R; r++) f.inc(`ap${r}`, 4);
