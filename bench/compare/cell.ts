@@ -180,7 +180,7 @@ async function trainCell(base: Base, w: TrainWorkload, cell: CellRunner, t0: num
     value: w.metric === "usPerStep" ? usPerStep : run.seconds,
     seconds: run.seconds,
     steps: w.steps,
-    extra: { usPerStep },
+    extra: { usPerStep, ...run.extra },
     initialLoss: run.initialLoss,
     finalLoss: run.finalLoss,
     threads: run.threads,

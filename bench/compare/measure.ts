@@ -31,6 +31,8 @@ export interface TrainRun {
   readonly notes: string[];
   /** Peak RSS of the process that trained, when it is not this one (numpy's python), MB. */
   readonly rssPeakMB?: number;
+  /** Secondary numbers for the report (the fit cells: directSeconds, fitSeconds, fitOverDirect). */
+  readonly extra?: Record<string, number>;
 }
 
 /** One product of the matmul sweep as a framework measured it. */
