@@ -1,6 +1,6 @@
 import { type FloatArray, Rng } from "@gradgraph/core";
 import { describe, expect, it } from "vitest";
-import { gatherLabels, gatherRows, SET_MIN_VALUES, TILE_ROWS } from "../src/gather.js";
+import { gatherLabels, gatherRows, SET_MIN_VALUES } from "../src/gather.js";
 
 /** The element-by-element copy gatherRows replaced: the reference for every fast path. */
 function referenceRows(
@@ -119,12 +119,12 @@ describe("gatherRows", () => {
     }
   });
 
-  it("transposes into the column convention (tiles, partial tiles, single rows and columns)", () => {
+  it("transposes into the column convention (several batch sizes, single rows and columns)", () => {
     for (const kind of kinds) {
       for (const rowSize of [1, 2, 10, 784]) {
         const src = source(kind, rows, rowSize, 200 + rowSize);
         for (const indices of [null, permutation(rows, 3)]) {
-          for (const count of [1, 2, TILE_ROWS - 1, TILE_ROWS, TILE_ROWS + 1, 3 * TILE_ROWS + 5]) {
+          for (const count of [1, 2, 15, 16, 17, 53]) {
             for (const dtype of ["float32", "float64"] as const) {
               expectSameAsReference(src, rowSize, indices, 1, count, dtype, true);
             }
