@@ -75,6 +75,8 @@ export class Plan {
   private readonly owned: FloatArray[];
   private readonly internal: FloatArray[];
   private disposed = false;
+  /** Removes this plan from its {@link CompiledGraph}'s cache (set by the graph). */
+  private detach: (() => void) | null = null;
   private readonly inputDecl: Readonly<Record<string, Shape>>;
   private readonly form: LoweredForm;
   /** Made once: `run` must not allocate. */
@@ -134,6 +136,8 @@ export class Plan {
     if (this.disposed) return;
     this.disposed = true;
     this.steps = [];
+    this.detach?.();
+    this.detach = null;
     const arena = wasmBackend();
     if (planFinalizer) planFinalizer.unregister(this);
     if (arena) {
@@ -155,6 +159,11 @@ export class Plan {
   /** Whether the numerics check is on. */
   get checksNumerics(): boolean {
     return this.options.checkNumerics ?? false;
+  }
+
+  /** Called once when the plan is disposed (its compiled graph forgets it). @internal */
+  onDispose(fn: () => void): void {
+    this.detach = fn;
   }
 
   /** The plan form every pass contributed to (read by `printPlan`). @internal */
@@ -216,15 +225,21 @@ export class CompiledGraph {
       .join(";");
     let p = this.cache.get(key);
     if (!p) {
-      p = new Plan(this.graph, shapes, this.options, this.order);
-      this.cache.set(key, p);
+      const made = new Plan(this.graph, shapes, this.options, this.order);
+      // a plan disposed on its own is forgotten: asking for its shapes again compiles a new one
+      made.onDispose(() => {
+        if (this.cache.get(key) === made) this.cache.delete(key);
+        if (this.last === made) this.last = null;
+      });
+      this.cache.set(key, made);
+      p = made;
     }
     return p;
   }
 
   /** Disposes every cached plan (see {@link Plan.dispose}); the graph can still be run afterwards. */
   dispose(): void {
-    for (const p of this.cache.values()) p.dispose();
+    for (const p of [...this.cache.values()]) p.dispose();
     this.cache.clear();
     this.last = null;
   }

@@ -52,6 +52,22 @@ describe("plans", () => {
     expect(p.outputs).toBe(out5);
   });
 
+  test("a plan disposed on its own leaves the cache: its shapes compile a fresh plan, runs still work", () => {
+    const graph = mlp();
+    const exe = compile(graph, { params: ParamStore.init(graph, 0) });
+    const want = exe.run({ x: xs(3) }).y!.toArray();
+    const p = exe.plan({ x: [3, 4] });
+    exe.plan({ x: [7, 4] });
+    expect(exe.cachedPlans).toBe(2);
+    p.dispose();
+    expect(exe.cachedPlans).toBe(1);
+    expect(() => p.run()).toThrow(/disposed/);
+    expect(exe.run({ x: xs(3) }).y!.toArray()).toEqual(want);
+    expect(exe.plan({ x: [3, 4] })).not.toBe(p);
+    exe.dispose();
+    expect(exe.cachedPlans).toBe(0);
+  });
+
   test("outputs are the same Tensor objects across runs, overwritten in place", () => {
     const graph = mlp();
     const params = ParamStore.init(graph, 0);
