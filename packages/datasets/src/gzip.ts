@@ -31,10 +31,14 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-/** The CRC-32 (IEEE 802.3, as used by gzip and zip) of `data`, as an unsigned 32-bit integer. */
-export function crc32(data: Uint8Array): number {
+/**
+ * The CRC-32 (IEEE 802.3, as used by gzip and zip) of `data`, as an unsigned 32-bit integer. Pass the
+ * CRC-32 of the bytes before `data` as `previous` to continue it over data that arrives in chunks
+ * (`crc32(b, crc32(a))` is the CRC-32 of `a` followed by `b`).
+ */
+export function crc32(data: Uint8Array, previous = 0): number {
   const t = CRC_TABLE;
-  let c = -1;
+  let c = ~previous;
   let i = 0;
   const n = data.length;
   const end = n - (n & 7);
@@ -109,15 +113,37 @@ const FIRST_INFLATE_STEP = 1024;
 /** A size in a gzip trailer is trusted to preallocate the output only up to this many times the file size. */
 const MAX_TRUSTED_RATIO = 64;
 
+/**
+ * The most decompressed output that is plausible for `compressedLength` bytes of input: 64 times as many
+ * (real data sets compress far less), and at least 64 KiB. Sizes announced by a gzip trailer or declared
+ * by a header are trusted to preallocate buffers only up to this.
+ */
+export function plausibleOutputBytes(compressedLength: number): number {
+  return Math.max(1 << 16, MAX_TRUSTED_RATIO * compressedLength);
+}
+
 /** A byte count for messages (sizes beyond 2^53 are reported as such rather than rounded). */
 function fmtBytes(n: number): string {
   return Number.isSafeInteger(n) ? fmt(n) : `more than ${fmt(Number.MAX_SAFE_INTEGER)}`;
 }
 
 /**
- * Collects decompressed chunks into one buffer, enforcing the limits of {@link DecompressOptions} chunk by
- * chunk: nothing beyond the limit is ever stored, and the buffer never grows beyond the limit. Used by
- * the portable decoders here and by the Node decoder of `@gradgraph/datasets/node`.
+ * Receives decompressed output chunk by chunk, after the limits of {@link DecompressOptions} were checked
+ * (e.g. a decoder that turns pixels into floats as they arrive, so that the decompressed bytes are never
+ * held in one buffer). A chunk is only valid during the call: it may be a view of a buffer that the
+ * decompressor reuses, so copy what you keep.
+ */
+export type ChunkConsumer = (chunk: Uint8Array) => void;
+
+/** The first bytes a forwarding {@link InflateSink} keeps for `declaredSize` to read (IDX headers need at most 1,024). */
+const MAX_HEAD = 4096;
+
+/**
+ * Enforces the limits of {@link DecompressOptions} on decompressed output chunk by chunk, and either
+ * collects the output into one buffer (nothing beyond the limit is ever stored, and the buffer never grows
+ * beyond the limit) or, given a {@link ChunkConsumer}, forwards each checked chunk to it and keeps only the
+ * first bytes (for `declaredSize`). Used by the portable decoders here and by the Node decoder of
+ * `@gradgraph/datasets/node`.
  */
 export class InflateSink {
   private out: Uint8Array;
@@ -127,6 +153,10 @@ export class InflateSink {
   private declared: DecompressOptions["declaredSize"];
   /** Preallocating more than this (from a hint or a declared size) is not trusted. */
   private readonly plausible: number;
+  /** Where checked chunks go instead of `out` (which then holds only the first bytes), or null. */
+  private readonly forward: ChunkConsumer | null;
+  /** The running CRC-32 of the output, when asked for. */
+  private crc: number | null;
 
   /**
    * @param file file name for messages
@@ -137,6 +167,9 @@ export class InflateSink {
    *   to preallocate the output only up to 64 times this (real data sets compress far less); beyond
    *   that the buffer grows with the output
    * @param limitText how to name `maxBytes` in messages (default "the limit maxBytes")
+   * @param sinkOptions `forward`: pass each checked chunk to this consumer instead of collecting the
+   *   output (then {@link InflateSink.result} is not available); `crc`: keep the CRC-32 of the output
+   *   ({@link InflateSink.crc32})
    */
   constructor(
     readonly file: string,
@@ -145,20 +178,30 @@ export class InflateSink {
     sizeHint: number | null,
     compressedLength: number,
     limitText = "the limit maxBytes",
+    sinkOptions: { forward?: ChunkConsumer; crc?: boolean } = {},
   ) {
     const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
     if (!(max >= 0)) throw new RangeError(`maxBytes must be a number of bytes >= 0, got ${max}`);
     this.limit = max;
     this.limitText = limitText;
     this.declared = options.declaredSize;
-    this.plausible = Math.max(1 << 16, MAX_TRUSTED_RATIO * compressedLength);
+    this.plausible = plausibleOutputBytes(compressedLength);
+    this.forward = sinkOptions.forward ?? null;
+    this.crc = sinkOptions.crc ? 0 : null;
     const initial = sizeHint !== null && sizeHint <= this.plausible ? sizeHint : 4 * compressedLength;
-    this.out = new Uint8Array(Math.min(Math.max(initial, 1024), max, 2 ** 31));
+    const size = this.forward ? (this.declared ? 1024 : 0) : Math.max(initial, 1024);
+    this.out = new Uint8Array(Math.min(size, max, 2 ** 31));
   }
 
-  /** Number of bytes collected so far. */
+  /** Number of bytes of output so far (collected or forwarded). */
   get length(): number {
     return this.n;
+  }
+
+  /** The CRC-32 of the output so far (only when the sink was made with `crc: true`). */
+  get crc32(): number {
+    if (this.crc === null) throw new Error("InflateSink: made without crc: true");
+    return this.crc;
   }
 
   /**
@@ -168,9 +211,25 @@ export class InflateSink {
   push(chunk: Uint8Array): void {
     const end = this.n + chunk.length;
     if (end > this.limit) this.tooLarge(end);
+    if (this.forward) {
+      // keep the first bytes while the declared size is still unknown, then pass the chunk on
+      const start = this.n;
+      this.n = end;
+      if (this.declared && start < MAX_HEAD) {
+        const keep = Math.min(end, MAX_HEAD);
+        if (keep > this.out.length) this.grow(Math.min(MAX_HEAD, Math.max(keep, 2 * this.out.length)), start);
+        this.out.set(chunk.subarray(0, keep - start), start);
+        const d = this.declared(this.out.subarray(0, keep));
+        if (d) this.setDeclared(d);
+      }
+      if (this.crc !== null) this.crc = crc32(chunk, this.crc);
+      this.forward(chunk);
+      return;
+    }
     if (end > this.out.length) this.grow(Math.min(this.limit, Math.max(end, 2 * this.out.length)));
     this.out.set(chunk, this.n);
     this.n = end;
+    if (this.crc !== null) this.crc = crc32(chunk, this.crc);
     if (this.declared) {
       const d = this.declared(this.out.subarray(0, this.n));
       if (d) this.setDeclared(d);
@@ -198,19 +257,24 @@ export class InflateSink {
     this.limit = d.bytes;
     this.limitText = `the size ${d.by} declares${detail}`;
     if (this.n > this.limit) this.tooLarge(this.n);
+    if (this.forward) {
+      this.out = new Uint8Array(0); // the first bytes are no longer needed
+      return;
+    }
     // The exact size is known: one allocation, if plausible for the input's size.
     const size = Math.min(this.limit, this.plausible);
     if (this.out.length < size) this.grow(size);
   }
 
-  private grow(size: number): void {
+  private grow(size: number, used = this.n): void {
     const next = new Uint8Array(size);
-    next.set(this.out.subarray(0, this.n));
+    next.set(this.out.subarray(0, used));
     this.out = next;
   }
 
   /** The collected output (the buffer itself when it is full, else a trimmed copy). */
   result(): Uint8Array {
+    if (this.forward) throw new Error("InflateSink: a forwarding sink collects no output");
     return this.n === this.out.length ? this.out : this.out.slice(0, this.n);
   }
 }
@@ -237,15 +301,23 @@ export function isGzip(bytes: BytesLike): boolean {
 function inflateInto(data: Uint8Array, sink: InflateSink): void {
   const { file, what } = sink;
   let fed = 0;
+  let fromSink = false;
   try {
-    const inflater = new Inflate((chunk) => sink.push(chunk));
+    const inflater = new Inflate((chunk) => {
+      try {
+        sink.push(chunk);
+      } catch (e) {
+        fromSink = true; // a limit, or what a consumer throws: passed on as it is
+        throw e;
+      }
+    });
     do {
       const end = Math.min(data.length, fed + (fed === 0 ? FIRST_INFLATE_STEP : INFLATE_STEP));
       inflater.push(data.subarray(fed, end), end === data.length);
       fed = end;
     } while (fed < data.length);
   } catch (e) {
-    if (e instanceof DatasetError) throw e;
+    if (fromSink || e instanceof DatasetError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
     if ((e as { code?: unknown }).code === 0) {
       throw new DatasetError(
@@ -314,16 +386,21 @@ function gzipDataOffset(d: Uint8Array, file: string): number {
 }
 
 /**
- * Checks the gzip trailer against the decoded data. Looks for the real trailer (the CRC-32 and length of
- * `out`) first, so that data after the end of the gzip data (garbage, or a second member) is reported
- * with its byte offset instead of as a meaningless trailer value.
+ * Checks the gzip trailer against the decoded data (its CRC-32 `crc` and length `length`). Looks for the
+ * real trailer (that CRC-32 and length) first, so that data after the end of the gzip data (garbage, or a
+ * second member) is reported with its byte offset instead of as a meaningless trailer value.
  */
-function checkGzipTrailer(d: Uint8Array, dataOffset: number, out: Uint8Array, file: string): void {
+function checkGzipTrailer(
+  d: Uint8Array,
+  dataOffset: number,
+  crc: number,
+  length: number,
+  file: string,
+): void {
   const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
   const expectedCrc = view.getUint32(d.length - 8, true);
   const isize = view.getUint32(d.length - 4, true);
-  const crc = crc32(out);
-  const size = out.length >>> 0;
+  const size = length >>> 0;
   // The real trailer is the first place after the header holding this CRC-32 and length (a chance
   // match inside the deflate data has probability 2^-64 per byte).
   for (
@@ -349,7 +426,7 @@ function checkGzipTrailer(d: Uint8Array, dataOffset: number, out: Uint8Array, fi
     throw new DatasetError(
       "corrupt",
       file,
-      `gzip length check failed: the trailer says ${fmt(isize)} uncompressed bytes, found ${fmt(out.length)} (truncated, corrupt or multi-member gzip)`,
+      `gzip length check failed: the trailer says ${fmt(isize)} uncompressed bytes, found ${fmt(length)} (truncated, corrupt or multi-member gzip)`,
     );
   }
   throw new DatasetError(
@@ -371,11 +448,37 @@ function checkGzipTrailer(d: Uint8Array, dataOffset: number, out: Uint8Array, fi
 export function gunzip(bytes: BytesLike, file = "<gzip data>", options: DecompressOptions = {}): Uint8Array {
   const d = asBytes(bytes);
   const pos = gzipDataOffset(d, file);
-  const sink = new InflateSink(file, "gzip data", options, gzipSizeHint(d), d.length);
+  const sink = new InflateSink(file, "gzip data", options, gzipSizeHint(d), d.length, undefined, {
+    crc: true,
+  });
   inflateInto(d.subarray(pos, d.length - 8), sink);
-  const out = sink.result();
-  checkGzipTrailer(d, pos, out, file);
-  return out;
+  checkGzipTrailer(d, pos, sink.crc32, sink.length, file);
+  return sink.result();
+}
+
+/**
+ * Decompresses a single-member gzip file as {@link gunzip} does (same checks and limits), but hands the
+ * output to `consumer` chunk by chunk instead of collecting it: a decoder can turn it into its final form
+ * as it arrives, and the decompressed bytes are never held in one buffer. The CRC-32 and length trailer
+ * are checked after the last chunk, so the consumer's result is only valid once this returns.
+ * @returns the number of decompressed bytes
+ * @throws DatasetError as {@link gunzip}, or what `consumer` throws
+ */
+export function gunzipInto(
+  bytes: BytesLike,
+  consumer: ChunkConsumer,
+  file = "<gzip data>",
+  options: DecompressOptions = {},
+): number {
+  const d = asBytes(bytes);
+  const pos = gzipDataOffset(d, file);
+  const sink = new InflateSink(file, "gzip data", options, gzipSizeHint(d), d.length, undefined, {
+    crc: true,
+    forward: consumer,
+  });
+  inflateInto(d.subarray(pos, d.length - 8), sink);
+  checkGzipTrailer(d, pos, sink.crc32, sink.length, file);
+  return sink.length;
 }
 
 /**

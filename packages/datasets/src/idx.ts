@@ -3,11 +3,11 @@
  * the elements. Works on bytes, so it runs in browsers too; gzip input is detected and decompressed.
  * @module
  */
-import { allocArray, type DType, Tensor } from "@gradgraph/core";
+import { allocArray, type DType, type FloatArray, Tensor } from "@gradgraph/core";
 import type { BytesLike } from "./bytes.js";
-import { fmt, hex32 } from "./bytes.js";
+import { asBytes, fmt, hex32 } from "./bytes.js";
 import { DatasetError } from "./errors.js";
-import { type DeclaredSize, maybeGunzip } from "./gzip.js";
+import { type DeclaredSize, gunzipInto, isGzip, maybeGunzip, plausibleOutputBytes } from "./gzip.js";
 
 /** Element types of the IDX format (the third byte of the magic number: 0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e). */
 export type IdxElementType = "uint8" | "int8" | "int16" | "int32" | "float32" | "float64";
@@ -194,38 +194,256 @@ export interface MnistImageOptions extends IdxOptions {
   dtype?: DType;
   /** Expected image height and width (default 28: MNIST, Fashion-MNIST, KMNIST). */
   imageSize?: number;
+  /**
+   * The images to keep, as ascending indices into the file (default: all); see
+   * {@link MnistImageDecoderOptions.rows}. The others are checked and skipped, never stored.
+   */
+  rows?: MnistImageDecoderOptions["rows"];
 }
+
+/** The IDX magic number of MNIST image files, with its description for messages. */
+const IMAGES_MAGIC = { magic: 0x803, what: "IDX3 unsigned-byte images" };
+/** Header bytes of an IDX3 file: the magic number and three dimension sizes. */
+const IMAGES_HEADER = 16;
 
 /**
  * Parses an MNIST image file (`*-images-idx3-ubyte`, gzip'd or raw): magic 0x00000803, count, 28, 28,
- * then count·784 pixels. Returns a tensor of shape `[count, 784]` with pixels scaled to [0, 1]
- * (pixel / 255; 0 = background, 1 = ink).
+ * then count·784 pixels. Returns a tensor of shape `[count, 784]` (or `[rows.length, 784]` with `rows`)
+ * with pixels scaled to [0, 1] (pixel / 255; 0 = background, 1 = ink).
+ *
+ * gzip'd input is decompressed chunk by chunk straight into the returned tensor (see
+ * {@link MnistImageDecoder}): the decompressed bytes are never held in one buffer.
  * @throws DatasetError on a wrong magic number, wrong image size, truncation or length mismatch
  */
 export function parseMnistImages(bytes: BytesLike, options: MnistImageOptions = {}): Tensor {
   const file = options.file ?? "<mnist images>";
-  const size = options.imageSize ?? 28;
-  const magic = { magic: 0x803, what: "IDX3 unsigned-byte images" };
-  const d = maybeGunzip(bytes, file, {
-    maxBytes: options.maxBytes,
-    declaredSize: idxDeclaredSize(file, magic),
+  const d = asBytes(bytes);
+  const gz = isGzip(d);
+  const decoder = new MnistImageDecoder({
+    file,
+    dtype: options.dtype,
+    imageSize: options.imageSize,
+    rows: options.rows,
+    plausibleBytes: gz ? plausibleOutputBytes(d.length) : d.length,
   });
-  expectMagic(d, magic.magic, magic.what, file);
-  const h = readHeader(d, file);
-  const [n, rows, cols] = h.shape as [number, number, number];
-  if (rows !== size || cols !== size) {
-    throw new DatasetError(
-      "bad-shape",
-      file,
-      `image size: expected ${size}x${size} (bytes 8-15), found ${rows}x${cols}`,
-    );
+  if (gz) {
+    gunzipInto(d, (chunk) => decoder.push(chunk), file, {
+      maxBytes: options.maxBytes,
+      declaredSize: idxDeclaredSize(file, IMAGES_MAGIC),
+    });
+  } else decoder.push(d);
+  return decoder.finish();
+}
+
+/** Options of {@link MnistImageDecoder}. */
+export interface MnistImageDecoderOptions {
+  /** File name used in error messages (default `"<mnist images>"`). */
+  file?: string;
+  /** Element type of the result (default `"float32"`). */
+  dtype?: DType;
+  /** Expected image height and width (default 28). */
+  imageSize?: number;
+  /**
+   * The images to keep (default: all): strictly ascending indices into the file, or a function that gets
+   * the number of images the header declares, once it is read, and returns them (or `undefined` for all).
+   * The function may throw to stop decoding, e.g. when the count differs from that of the labels.
+   */
+  rows?: ArrayLike<number> | ((count: number) => ArrayLike<number> | undefined);
+  /**
+   * The most decompressed bytes that are plausible for the input (e.g. 64 times the size of a gzip file):
+   * the result is allocated at once when the size the header declares is within this, else it grows as
+   * pixels arrive, so that a damaged header cannot make a small file allocate much. Default: no limit.
+   */
+  plausibleBytes?: number;
+}
+
+/**
+ * Decodes an MNIST image file (raw IDX bytes, e.g. the output of a decompressor) pushed in chunks of any
+ * size, converting each pixel to `pixel / 255` in the final array as it arrives: with a streaming
+ * decompressor (`gunzipInto`, or Node's zlib in `@gradgraph/datasets/node`) neither the file nor its
+ * decompressed bytes are ever held whole. The header is checked as soon as its bytes are in (magic number
+ * first, then the image size), the length when {@link MnistImageDecoder.finish} is called.
+ * @example
+ * const decoder = new MnistImageDecoder({ file: "t10k-images-idx3-ubyte.gz" });
+ * gunzipInto(bytes, (chunk) => decoder.push(chunk), "t10k-images-idx3-ubyte.gz");
+ * const x = decoder.finish(); // [10000, 784]
+ */
+export class MnistImageDecoder {
+  private readonly file: string;
+  private readonly dtype: DType;
+  private readonly size: number;
+  private readonly plausible: number;
+  private readonly select: MnistImageDecoderOptions["rows"];
+  private readonly head = new Uint8Array(IMAGES_HEADER);
+  /** Bytes pushed so far. */
+  private n = 0;
+  /** Images in the file (from the header), or -1 before it is read. */
+  private images = -1;
+  private shape: number[] = [];
+  private px = 0;
+  /** The kept images (ascending), or null for all. */
+  private rows: Int32Array | null = null;
+  private kept = 0;
+  /** Index into `rows` of the next kept image at or after the current position. */
+  private nextRow = 0;
+  private out: FloatArray | null = null;
+  private lut: FloatArray | null = null;
+
+  /** @param options the file name, element type, image size, images to keep and allocation bound */
+  constructor(options: MnistImageDecoderOptions = {}) {
+    this.file = options.file ?? "<mnist images>";
+    this.dtype = options.dtype ?? "float32";
+    this.size = options.imageSize ?? 28;
+    this.plausible = options.plausibleBytes ?? Number.POSITIVE_INFINITY;
+    this.select = options.rows;
   }
-  checkLength(d, h, file);
-  const px = rows * cols;
-  const out = allocArray(options.dtype ?? "float32", n * px);
-  out.set(d.subarray(h.dataOffset)); // native uint8 -> float conversion, then an exact v / 255 in place
-  for (let i = 0; i < out.length; i++) out[i] /= 255;
-  return new Tensor([n, px], out);
+
+  /** The number of images the header declares, or -1 while it has not been read. */
+  get count(): number {
+    return this.images;
+  }
+
+  /** Bytes pushed so far. */
+  get length(): number {
+    return this.n;
+  }
+
+  /**
+   * Takes the next bytes of the file (the chunk is not kept).
+   * @throws DatasetError on a wrong magic number or image size, or what a `rows` function throws
+   */
+  push(chunk: Uint8Array): void {
+    let at = 0;
+    if (this.n < IMAGES_HEADER) {
+      const take = Math.min(IMAGES_HEADER - this.n, chunk.length);
+      this.head.set(chunk.subarray(0, take), this.n);
+      const before = this.n;
+      this.n += take;
+      at = take;
+      if (before < 4 && this.n >= 4) expectMagic(this.head, IMAGES_MAGIC.magic, IMAGES_MAGIC.what, this.file);
+      if (this.n < IMAGES_HEADER) return;
+      this.start();
+    }
+    if (at < chunk.length) this.pixels(chunk, at);
+  }
+
+  /** Reads the header: checks the image size, picks the rows, allocates the result. */
+  private start(): void {
+    const h = readHeader(this.head, this.file);
+    const [count, rows, cols] = h.shape as [number, number, number];
+    if (rows !== this.size || cols !== this.size) {
+      throw new DatasetError(
+        "bad-shape",
+        this.file,
+        `image size: expected ${this.size}x${this.size} (bytes 8-15), found ${rows}x${cols}`,
+      );
+    }
+    this.images = count;
+    this.shape = h.shape;
+    this.px = rows * cols;
+    const wanted = typeof this.select === "function" ? this.select(count) : this.select;
+    if (wanted !== undefined) {
+      const list = Int32Array.from(wanted);
+      for (let i = 0; i < list.length; i++) {
+        const r = list[i]!;
+        if (!Number.isInteger(wanted[i]) || r < 0 || (i > 0 && r <= list[i - 1]!)) {
+          throw new RangeError(
+            `MnistImageDecoder: rows must be strictly ascending image indices >= 0, found ${wanted[i]} at position ${i}`,
+          );
+        }
+        if (r >= count) {
+          throw new DatasetError(
+            "count-mismatch",
+            this.file,
+            `image ${fmt(r)} was asked for, but the IDX header declares ${fmt(count)} images`,
+          );
+        }
+      }
+      this.rows = list;
+    }
+    this.kept = this.rows ? this.rows.length : count;
+    const elements = this.kept * this.px;
+    const bpe = this.dtype === "float32" ? 4 : 8;
+    // allocate the result at once when the file can plausibly hold it; else grow it with the pixels
+    const declared = IMAGES_HEADER + count * this.px;
+    this.out = allocArray(
+      this.dtype,
+      declared <= this.plausible ? elements : Math.min(elements, 65536 / bpe),
+    );
+    const lut = allocArray(this.dtype, 256);
+    for (let v = 0; v < 256; v++) lut[v] = v / 255; // exactly what converting, then dividing, gives
+    this.lut = lut;
+  }
+
+  /** Converts the pixel bytes `chunk[at..]` into the result. */
+  private pixels(chunk: Uint8Array, at: number): void {
+    const px = this.px;
+    const rows = this.rows;
+    const end = IMAGES_HEADER + this.images * px; // bytes beyond are counted (a length error), not read
+    let b = this.n - IMAGES_HEADER; // index of chunk[at] among the pixel bytes
+    const stop = Math.min(chunk.length, at + Math.max(0, end - this.n));
+    this.n += chunk.length - at;
+    if (!rows) {
+      this.convert(chunk, at, stop, b); // every image kept: pixel byte b goes to element b
+      return;
+    }
+    while (at < stop) {
+      const image = Math.floor(b / px);
+      while (this.nextRow < rows.length && rows[this.nextRow]! < image) this.nextRow++;
+      if (this.nextRow >= rows.length) return; // nothing more to keep (the rest is only counted)
+      const next = rows[this.nextRow]!;
+      if (next !== image) {
+        // skip to the start of the next kept image
+        const skip = Math.min(stop - at, next * px - b);
+        at += skip;
+        b += skip;
+        continue;
+      }
+      const rowEnd = Math.min(stop, at + (image + 1) * px - b);
+      this.convert(chunk, at, rowEnd, this.nextRow * px + (b - image * px));
+      b += rowEnd - at;
+      at = rowEnd;
+    }
+  }
+
+  /** Writes `chunk[from..to)` as floats from element `o` of the result on. */
+  private convert(chunk: Uint8Array, from: number, to: number, o: number): void {
+    const lut = this.lut!;
+    let out = this.out!;
+    if (o + (to - from) > out.length) out = this.grow(o + (to - from));
+    for (let i = from; i < to; i++) out[o++] = lut[chunk[i]!]!;
+  }
+
+  /** Grows the result (only when the header's size was not plausible for the input). */
+  private grow(need: number): FloatArray {
+    const size = Math.min(this.kept * this.px, Math.max(need, 2 * this.out!.length));
+    const next = allocArray(this.dtype, size);
+    next.set(this.out!);
+    this.out = next;
+    return next;
+  }
+
+  /**
+   * Checks that the file had exactly the bytes its header declares and returns the images as a
+   * `[kept, pixels]` tensor.
+   * @throws DatasetError on a truncated header or file, or extra bytes after the pixels
+   */
+  finish(): Tensor {
+    if (this.n < IMAGES_HEADER) {
+      const d = this.head.subarray(0, this.n);
+      expectMagic(d, IMAGES_MAGIC.magic, IMAGES_MAGIC.what, this.file);
+      readHeader(d, this.file); // throws: the header is truncated
+    }
+    const expected = IMAGES_HEADER + this.images * this.px;
+    if (this.n !== expected) {
+      throw new DatasetError(
+        this.n < expected ? "truncated" : "length-mismatch",
+        this.file,
+        `IDX length mismatch: dimensions [${this.shape.join(",")}] of uint8 need ${fmt(expected)} bytes, found ${fmt(this.n)}`,
+      );
+    }
+    return new Tensor([this.kept, this.px], this.out!);
+  }
 }
 
 /**

@@ -12,10 +12,12 @@ export * from "./errors.js";
 export * from "./ex4.js";
 export * from "./generators.js";
 export {
+  type ChunkConsumer,
   DEFAULT_MAX_BYTES,
   type DeclaredSize,
   type DecompressOptions,
   gunzip,
+  gunzipInto,
   isGzip,
   maybeGunzip,
   unzlib,

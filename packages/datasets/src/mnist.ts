@@ -3,11 +3,10 @@
  * 50,000/10,000/10,000 split.
  * @module
  */
-import { type DType, Tensor } from "@gradgraph/core";
+import type { DType } from "@gradgraph/core";
 import type { BytesLike } from "./bytes.js";
-import { fmt } from "./bytes.js";
-import { DatasetError } from "./errors.js";
 import { parseMnistImages, parseMnistLabels } from "./idx.js";
+import { imageSet, keptLabels, keptRowIndices, rowsFor, splitKept, trainRows } from "./mnist-rows.js";
 import type { ImageSet } from "./types.js";
 
 const DEFAULT_NAMES = {
@@ -64,6 +63,12 @@ export interface MnistOptions<S extends MnistSplit = MnistSplit> {
   validationSize?: number;
   /** Element type of the image tensors (default `"float32"`). */
   dtype?: DType;
+  /**
+   * Keep only the first `trainSize` training images (default: the whole training part: 60,000, or 50,000
+   * with the validation split). `mnistFromBytes` and the Node loader `loadMnist` then decode only the
+   * images the split keeps, so a smaller training set takes less memory; `splitMnist` takes views.
+   */
+  trainSize?: number;
 }
 
 /** File names used in error messages, by role (defaults: the standard names, e.g. `train-images-idx3-ubyte.gz`). */
@@ -72,68 +77,52 @@ export type MnistFileNames = { [K in keyof MnistBytes]?: string };
 /**
  * Parses an image file and its label file and checks that they hold the same number of items.
  * `x` has shape `[n, 784]` with pixels in [0, 1]; `images` is the `[n, 28, 28]` view of the same data.
+ * With `rows` (ascending indices), only those images and their labels are kept, in that order.
  * @throws DatasetError naming the files on any format problem or when the counts differ
  */
 export function parseMnistSet(
   imageBytes: BytesLike,
   labelBytes: BytesLike,
-  options: { imageFile?: string; labelFile?: string; dtype?: DType; maxBytes?: number } = {},
+  options: {
+    imageFile?: string;
+    labelFile?: string;
+    dtype?: DType;
+    maxBytes?: number;
+    rows?: ArrayLike<number>;
+  } = {},
 ): ImageSet {
   const imageFile = options.imageFile ?? "<mnist images>";
   const labelFile = options.labelFile ?? "<mnist labels>";
   const { maxBytes } = options;
   const y = parseMnistLabels(labelBytes, { file: labelFile, maxBytes });
-  const x = parseMnistImages(imageBytes, { file: imageFile, dtype: options.dtype ?? "float32", maxBytes });
-  const n = x.shape[0]!;
-  if (n !== y.length) {
-    throw new DatasetError(
-      "count-mismatch",
-      `${imageFile} + ${labelFile}`,
-      `image/label count mismatch: ${fmt(n)} images but ${fmt(y.length)} labels`,
-    );
-  }
-  return imageSet(x, y);
-}
-
-/** Wraps rows `[start, end)` of `x`/`y` (views, no copy) as an {@link ImageSet} of 28x28 images. */
-function imageSet(x: Tensor, y: Uint8Array, start = 0, end = y.length): ImageSet {
-  const f = x.shape[1]!;
-  const side = Math.round(Math.sqrt(f));
-  const data = x.data.subarray(start * f, end * f);
-  const n = end - start;
-  return {
-    x: new Tensor([n, f], data),
-    y: y.subarray(start, end),
-    images: new Tensor([n, side, side], data),
-  };
+  const rows = options.rows === undefined ? undefined : Int32Array.from(options.rows);
+  const x = parseMnistImages(imageBytes, {
+    file: imageFile,
+    dtype: options.dtype ?? "float32",
+    maxBytes,
+    rows: rowsFor(y.length, rows, imageFile, labelFile),
+  });
+  return imageSet(x, keptLabels(y, rows));
 }
 
 /**
- * Applies a named split to parsed training and test sets. The validation split takes views of the
- * training data (no copy).
+ * Applies a named split to parsed training and test sets. The validation split and `trainSize` take
+ * views of the training data (no copy).
  */
 export function splitMnist<S extends MnistSplit = "train-test">(
   train: ImageSet,
   test: ImageSet,
   options: MnistOptions<S> = {},
 ): MnistSplits<S> {
-  const split: MnistSplit = options.split ?? "train-test";
-  if (split === "train-test") return { train, test } as MnistSplits<S>;
-  if (split !== "train-validation-test") {
-    throw new RangeError(
-      `unknown MNIST split '${split as string}': expected "train-test" or "train-validation-test"`,
-    );
-  }
   const n = train.y.length;
-  const v = options.validationSize ?? 10_000;
-  if (!Number.isInteger(v) || v <= 0 || v >= n) {
-    throw new RangeError(`validationSize must be an integer in 1..${n - 1}, got ${v}`);
-  }
-  const result: MnistTrainValidationTest = {
-    train: imageSet(train.x, train.y, 0, n - v),
-    validation: imageSet(train.x, train.y, n - v, n),
+  const rows = trainRows(n, options);
+  const result: { train: ImageSet; validation?: ImageSet; test: ImageSet } = {
+    train: rows.train === n ? train : imageSet(train.x, train.y, 0, rows.train),
     test,
   };
+  if (rows.split === "train-validation-test") {
+    result.validation = imageSet(train.x, train.y, n - rows.validation, n);
+  }
   return result as MnistSplits<S>;
 }
 
@@ -151,11 +140,15 @@ export function mnistFromBytes<S extends MnistSplit = "train-test">(
   const names = { ...DEFAULT_NAMES, ...options.names };
   const { maxBytes } = options;
   const dtype = options.dtype ?? "float32";
-  const train = parseMnistSet(files.trainImages, files.trainLabels, {
-    imageFile: names.trainImages,
-    labelFile: names.trainLabels,
+  // the training images the split keeps are the only ones decoded
+  const y = parseMnistLabels(files.trainLabels, { file: names.trainLabels, maxBytes });
+  const rows = trainRows(y.length, options);
+  const indices = keptRowIndices(y.length, rows);
+  const x = parseMnistImages(files.trainImages, {
+    file: names.trainImages,
     dtype,
     maxBytes,
+    rows: rowsFor(y.length, indices, names.trainImages, names.trainLabels),
   });
   const test = parseMnistSet(files.testImages, files.testLabels, {
     imageFile: names.testImages,
@@ -163,5 +156,5 @@ export function mnistFromBytes<S extends MnistSplit = "train-test">(
     dtype,
     maxBytes,
   });
-  return splitMnist(train, test, options);
+  return splitKept({ x, y: keptLabels(y, indices) }, test, rows) as MnistSplits<S>;
 }

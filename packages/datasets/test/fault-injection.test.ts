@@ -15,13 +15,15 @@
  * and the seed (as in the other packages' property tests).
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   DatasetError,
   gunzip,
+  MnistImageDecoder,
   mnistFromBytes,
   parseDigits,
   parseEx4Weights,
@@ -30,7 +32,7 @@ import {
   parseMnistLabels,
   readMat,
 } from "../src/index.js";
-import { gunzipFile } from "../src/node.js";
+import { gunzipFile, streamDataFile } from "../src/node.js";
 import {
   concat,
   DATA_DIR,
@@ -229,6 +231,34 @@ const matBE = matFile(
 
 const shared = (rel: string) => new Uint8Array(readFileSync(path.join(DATA_DIR, rel)));
 
+/** A directory for the cases that stream from a file: every case writes `<dir>/<FILE>` afresh. */
+const STREAM_DIR = mkdtempSync(path.join(os.tmpdir(), "gradgraph-fault-"));
+afterAll(() => rmSync(STREAM_DIR, { recursive: true, force: true }));
+
+/** Writes `b` as a file and decodes its images as `loadMnist` does (streamed from disk, chunk by chunk). */
+async function streamImages(b: Uint8Array) {
+  const p = path.join(STREAM_DIR, FILE);
+  writeFileSync(p, b);
+  let decoder: MnistImageDecoder | undefined;
+  await streamDataFile(p, (f) => {
+    decoder = new MnistImageDecoder({
+      file: p,
+      plausibleBytes: f.gzip ? 64 * f.size : f.size,
+      rows: [0, 2, 3],
+    });
+    const d = decoder;
+    return (chunk) => d.push(chunk);
+  });
+  return decoder!.finish();
+}
+
+/** Decodes images pushed in 37-byte pieces, keeping images 1 and 3. */
+function imagesInPieces(b: Uint8Array) {
+  const d = new MnistImageDecoder({ file: FILE, rows: [1, 3] });
+  for (let at = 0; at < b.length; at += 37) d.push(b.subarray(at, at + 37));
+  return d.finish();
+}
+
 const FORMATS: Record<string, Format & { runs: number }> = {
   "IDX labels, raw": {
     bytes: labelsRaw,
@@ -255,6 +285,25 @@ const FORMATS: Record<string, Format & { runs: number }> = {
     contentBytes: imagesRaw.length,
     checksummed: true,
     runs: 150,
+  },
+  "IDX images, gzip, streamed from a file through zlib (as loadMnist)": {
+    bytes: gz(imagesRaw),
+    parse: streamImages,
+    contentBytes: imagesRaw.length,
+    checksummed: true,
+    runs: 100,
+  },
+  "IDX images, raw, streamed from a file (as loadMnist)": {
+    bytes: imagesRaw,
+    parse: streamImages,
+    contentBytes: imagesRaw.length,
+    runs: 60,
+  },
+  "IDX images, raw, in 37-byte pieces (MnistImageDecoder, rows)": {
+    bytes: imagesRaw,
+    parse: imagesInPieces,
+    contentBytes: imagesRaw.length,
+    runs: 100,
   },
   "IDX int16, raw (parseIdx)": {
     bytes: int16Idx,

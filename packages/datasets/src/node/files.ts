@@ -12,7 +12,16 @@ import { createGunzip } from "node:zlib";
 import { fmt } from "../bytes.js";
 import { DIGITS_MAX_BYTES } from "../digits.js";
 import { DatasetError } from "../errors.js";
-import { type DecompressOptions, gunzip, gzipSizeHint, InflateSink, isGzip, maybeGunzip } from "../gzip.js";
+import {
+  type ChunkConsumer,
+  type DecompressOptions,
+  gunzip,
+  gunzipInto,
+  gzipSizeHint,
+  InflateSink,
+  isGzip,
+  maybeGunzip,
+} from "../gzip.js";
 import { idxDeclaredSize } from "../idx.js";
 import { DATASET_FILES, type DataFileSpec, type DatasetName } from "../manifest.js";
 import { DATA_DIR_ENV, type DataDirOptions, type Env, resolveDataDirs } from "./datadir.js";
@@ -145,9 +154,33 @@ export function verifyChecksum(
   limits: DecompressOptions = contentLimits(spec, file),
 ): void {
   const gz = isGzip(bytes);
-  // The file checksum applies to the file as published (a .gz stays gzip'd; others as they are).
-  if (spec.sha256 !== null && (gz || !spec.path.endsWith(".gz"))) {
-    const found = sha256Hex(bytes);
+  checkDigests(
+    spec,
+    file,
+    gz,
+    () => sha256Hex(bytes),
+    () => sha256Hex(content ?? maybeGunzip(bytes, file, limits)),
+  );
+}
+
+/** True when a file's published SHA-256 applies to it as it is (a .gz stays gzip'd; others as they are). */
+function fileDigestApplies(spec: DataFileSpec, gz: boolean): boolean {
+  return spec.sha256 !== null && (gz || !spec.path.endsWith(".gz"));
+}
+
+/**
+ * {@link verifyChecksum} on digests: `fileSha` gives the SHA-256 of the file as read, `contentSha` that
+ * of its (gunzipped) content; only the one that applies is asked for.
+ */
+function checkDigests(
+  spec: DataFileSpec,
+  file: string,
+  gz: boolean,
+  fileSha: () => string,
+  contentSha: () => string,
+): void {
+  if (fileDigestApplies(spec, gz)) {
+    const found = fileSha();
     if (found !== spec.sha256) {
       throw new DatasetError(
         "checksum-mismatch",
@@ -157,7 +190,7 @@ export function verifyChecksum(
     }
     return;
   }
-  const found = sha256Hex(content ?? maybeGunzip(bytes, file, limits));
+  const found = contentSha();
   if (found !== spec.contentSha256) {
     const what = gz ? "SHA-256 of the uncompressed content" : "SHA-256";
     throw new DatasetError(
@@ -186,23 +219,106 @@ export function contentLimits(
 /** Output chunk size of the native decoder: as fast as one big chunk, and the granularity of the limits. */
 const ZLIB_CHUNK = 1 << 20;
 
-/** Streams `bytes` through Node's zlib gunzip into an {@link InflateSink} (which enforces the limits). */
-function zlibGunzip(bytes: Uint8Array, file: string, options: DecompressOptions): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const sink = new InflateSink(file, "gzip data", options, gzipSizeHint(bytes), bytes.length);
-    const z = createGunzip({ chunkSize: ZLIB_CHUNK });
+/** An error thrown by the sink (a limit, or the consumer), as opposed to one of zlib's. */
+class FromSink {
+  constructor(readonly error: unknown) {}
+}
+
+/** Node's zlib gunzip feeding a sink: compressed chunks go in with `write`, `end` waits for the last output. */
+interface ZlibInput {
+  /** Feeds compressed bytes; resolves once zlib has consumed them (the chunk may then be reused). */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Ends the input; resolves after the last output chunk went to the sink. */
+  end(): Promise<void>;
+}
+
+/**
+ * Starts Node's zlib gunzip with `sink` (which enforces the limits and collects or forwards the output).
+ * Failures reject `write` and `end`: with a {@link FromSink} when the sink threw, else with zlib's error.
+ */
+function zlibGunzip(sink: InflateSink): ZlibInput {
+  const z = createGunzip({ chunkSize: ZLIB_CHUNK });
+  let failure: unknown = null;
+  /** Rejects the write in flight (a destroyed stream never calls its callback). */
+  let rejectWrite: ((e: unknown) => void) | null = null;
+  const fail = (e: unknown) => {
+    failure ??= e;
+    rejectWrite?.(failure);
+  };
+  // nothing here captures the input: the stream keeps its listeners until zlib's handle is closed, a
+  // little after the end, and whatever they capture stays alive with them
+  const ended = new Promise<void>((resolve, reject) => {
     z.on("data", (chunk: Buffer) => {
       try {
         sink.push(chunk);
       } catch (e) {
+        fail(new FromSink(e));
         z.destroy();
-        reject(e);
+        reject(failure);
       }
     });
-    z.on("error", reject);
-    z.on("end", () => resolve(sink.result()));
-    z.end(bytes);
+    z.on("error", (e) => {
+      fail(e);
+      reject(failure);
+    });
+    z.on("end", () => resolve());
   });
+  ended.catch(() => {}); // reported through write() or end()
+  return {
+    write: (chunk) =>
+      new Promise<void>((resolve, reject) => {
+        if (failure !== null) return reject(failure);
+        rejectWrite = reject;
+        z.write(chunk, (e) => {
+          rejectWrite = null;
+          if (e || failure !== null) reject(failure ?? e);
+          else resolve();
+        });
+      }),
+    end: () => {
+      z.end();
+      return ended;
+    },
+  };
+}
+
+/** The DatasetError for a zlib failure `e` (after the portable decoder found nothing more precise). */
+function zlibError(e: unknown, file: string): DatasetError {
+  const msg = e instanceof Error ? e.message : String(e);
+  const truncated = (e as { code?: unknown }).code === "Z_BUF_ERROR";
+  return new DatasetError(
+    truncated ? "truncated" : "corrupt",
+    file,
+    truncated ? `gzip data ends early (${msg}): the file is truncated` : `gzip data is corrupt (${msg})`,
+    { cause: e },
+  );
+}
+
+/**
+ * Runs Node's zlib on `bytes` into `sink`; on a zlib error, `portable` re-reads the file with the portable
+ * decoder to report exactly what is wrong. Checks that the file ends with the gzip data.
+ */
+async function nativeGunzip(
+  bytes: Uint8Array,
+  file: string,
+  sink: InflateSink,
+  portable: () => void,
+): Promise<void> {
+  try {
+    const z = zlibGunzip(sink);
+    await z.write(bytes);
+    await z.end();
+  } catch (e) {
+    if (e instanceof FromSink) throw e.error; // a limit, a wrong magic number, or the consumer's error
+    portable(); // throws the detailed DatasetError in practice
+    throw zlibError(e, file);
+  }
+  // zlib accepts what the portable decoder refuses: several gzip members, and data after the end that
+  // starts with a zero byte. Then the last 4 bytes are not the length of the output.
+  if (gzipSizeHint(bytes) !== sink.length >>> 0) {
+    portable(); // reports the data after the end, with its byte offset
+    throw new DatasetError("corrupt", file, "gzip length check failed: the trailer does not match the data");
+  }
 }
 
 /**
@@ -218,28 +334,128 @@ export async function gunzipFile(
   file: string,
   options: DecompressOptions = {},
 ): Promise<Uint8Array> {
-  let out: Uint8Array;
+  const sink = new InflateSink(file, "gzip data", options, gzipSizeHint(bytes), bytes.length);
+  await nativeGunzip(bytes, file, sink, () => gunzip(bytes, file, options));
+  return sink.result();
+}
+
+/** Bytes read from disk at a time by {@link streamDataFile}, into one buffer reused for the whole file. */
+const READ_CHUNK = 1 << 16;
+
+/** What {@link streamDataFile} tells the consumer's factory before the first chunk. */
+export interface StreamedFileInfo {
+  /** The file's path. */
+  readonly path: string;
+  /** Its size in bytes, as read. */
+  readonly size: number;
+  /** True when it is gzip (by its signature): the consumer then gets the decompressed bytes. */
+  readonly gzip: boolean;
+}
+
+/** Options of {@link streamDataFile}. */
+export interface StreamDataFileOptions {
+  /** Limits on the decompressed output of a gzip file (default: `maxBytes` 256 MiB). */
+  limits?: DecompressOptions;
+  /** Check the file against this spec's published SHA-256 (as {@link verifyChecksum} does), hashing as it streams. */
+  verify?: DataFileSpec;
+}
+
+/**
+ * Streams a local data file to a consumer without ever holding it whole: the file is read in 64 KiB
+ * pieces into one reused buffer, and a gzip file goes through Node's zlib (the checks, limits and error
+ * messages of {@link gunzipFile}: on a zlib error the file is read again, whole, by the portable decoder
+ * to say exactly what is wrong). `start` gets the file's size and kind before the first chunk and returns
+ * the consumer of its content (the decompressed bytes of a gzip file, else the file's bytes); each chunk is
+ * valid only during the call. With `verify`, the SHA-256 is computed while streaming and checked at the end.
+ * @returns the number of content bytes
+ * @throws DatasetError `unreadable` when the file cannot be read, or as {@link gunzipFile} and
+ *   {@link verifyChecksum}; or what the consumer throws
+ */
+export async function streamDataFile(
+  p: string,
+  start: (file: StreamedFileInfo) => ChunkConsumer,
+  options: StreamDataFileOptions = {},
+): Promise<number> {
+  let fh: Awaited<ReturnType<typeof open>>;
   try {
-    out = await zlibGunzip(bytes, file, options);
+    fh = await open(p, "r");
   } catch (e) {
-    if (e instanceof DatasetError) throw e; // a limit, or a wrong magic number in the first bytes
-    gunzip(bytes, file, options); // throws the detailed DatasetError in practice
-    const msg = e instanceof Error ? e.message : String(e);
-    const truncated = (e as { code?: unknown }).code === "Z_BUF_ERROR";
-    throw new DatasetError(
-      truncated ? "truncated" : "corrupt",
-      file,
-      truncated ? `gzip data ends early (${msg}): the file is truncated` : `gzip data is corrupt (${msg})`,
-      { cause: e },
-    );
+    throw unreadable(p, e);
   }
-  // zlib accepts what the portable decoder refuses: several gzip members, and data after the end that
-  // starts with a zero byte. Then the last 4 bytes are not the length of the output.
-  if (gzipSizeHint(bytes) !== out.length >>> 0) {
-    gunzip(bytes, file, options); // reports the data after the end, with its byte offset
-    throw new DatasetError("corrupt", file, "gzip length check failed: the trailer does not match the data");
+  try {
+    const read = async (buf: Uint8Array, pos: number): Promise<number> => {
+      try {
+        return (await fh.read(buf, 0, buf.length, pos)).bytesRead;
+      } catch (e) {
+        throw unreadable(p, e);
+      }
+    };
+    let size: number;
+    try {
+      size = (await fh.stat()).size;
+    } catch (e) {
+      throw unreadable(p, e);
+    }
+    const buf = new Uint8Array(Math.max(1, Math.min(READ_CHUNK, size)));
+    let got = await read(buf, 0);
+    const gzip = got >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
+    const consumer = start({ path: p, size, gzip });
+    const spec = options.verify;
+    const fileHash = spec ? createHash("sha256") : null;
+    // the content's digest is needed only where the file's own does not apply (e.g. digits.csv.gz)
+    const contentHash = spec && gzip && !fileDigestApplies(spec, true) ? createHash("sha256") : null;
+    const limits = options.limits ?? {};
+    const sink = gzip
+      ? new InflateSink(p, "gzip data", limits, null, size, undefined, {
+          forward: contentHash
+            ? (chunk) => {
+                contentHash.update(chunk);
+                consumer(chunk);
+              }
+            : consumer,
+        })
+      : null;
+    const z = sink ? zlibGunzip(sink) : null;
+    const tail = new Uint8Array(8); // the last bytes read: the gzip trailer
+    let pos = 0;
+    try {
+      while (got > 0) {
+        const chunk = buf.subarray(0, got);
+        fileHash?.update(chunk);
+        if (z) await z.write(chunk);
+        else consumer(chunk);
+        const keep = Math.min(8, got);
+        tail.copyWithin(0, keep);
+        tail.set(chunk.subarray(got - keep), 8 - keep);
+        pos += got;
+        got = pos < size ? await read(buf, pos) : 0;
+      }
+      if (z) await z.end();
+    } catch (e) {
+      if (e instanceof FromSink) throw e.error;
+      if (!z || e instanceof DatasetError) throw e;
+      // a zlib error: the portable decoder says exactly what is wrong (it needs the whole file)
+      gunzipInto(await readDataFile(p), () => {}, p, limits);
+      throw zlibError(e, p);
+    }
+    if (sink && (pos < 18 || new DataView(tail.buffer).getUint32(4, true) !== sink.length >>> 0)) {
+      gunzipInto(await readDataFile(p), () => {}, p, limits); // reports the data after the end
+      throw new DatasetError("corrupt", p, "gzip length check failed: the trailer does not match the data");
+    }
+    if (spec) {
+      const digest = fileHash!.digest("hex");
+      checkDigests(
+        spec,
+        p,
+        gzip,
+        () => digest,
+        () => (contentHash ? contentHash.digest("hex") : digest),
+      );
+    }
+    return sink ? sink.length : pos;
+  } finally {
+    await fh.close();
   }
-  return out;
 }
 
 /** Writes `data` to `file` atomically: a temporary file in the same directory, flushed, then renamed. */

@@ -2,41 +2,119 @@
  * One-call loaders: locate (or download) the files, read, verify and parse them.
  * @module
  */
-import type { DType } from "@gradgraph/core";
+import type { DType, Tensor } from "@gradgraph/core";
 import { parseDigits } from "../digits.js";
 import { type Ex4Data, type Ex4Weights, ex4FromMnist, parseEx4Data, parseEx4Weights } from "../ex4.js";
-import { DATASET_FILES } from "../manifest.js";
-import { type MnistOptions, type MnistSplit, type MnistSplits, parseMnistSet, splitMnist } from "../mnist.js";
+import { plausibleOutputBytes } from "../gzip.js";
+import { MnistImageDecoder, parseMnistLabels } from "../idx.js";
+import { DATASET_FILES, type DataFileSpec } from "../manifest.js";
+import type { MnistOptions, MnistSplit, MnistSplits } from "../mnist.js";
+import { imageSet, keptLabels, keptRowIndices, rowsFor, splitKept, trainRows } from "../mnist-rows.js";
 import type { ImageSet } from "../types.js";
-import { type LoadedFile, type LoadOptions, readDataFile, readFiles } from "./files.js";
+import {
+  contentLimits,
+  ensureFiles,
+  type LoadOptions,
+  readDataFile,
+  readFiles,
+  streamDataFile,
+} from "./files.js";
 
-/** Parses the images and labels of one MNIST part ("train" or "t10k") from loaded files. */
-function mnistPart(files: ReadonlyMap<string, LoadedFile>, part: "train" | "t10k", dtype?: DType): ImageSet {
-  const images = files.get(`mnist/${part}-images-idx3-ubyte.gz`)!;
-  const labels = files.get(`mnist/${part}-labels-idx1-ubyte.gz`)!;
-  return parseMnistSet(images.content, labels.content, {
-    imageFile: images.path,
-    labelFile: labels.path,
-    dtype,
-  });
+type MnistPart = "train" | "t10k";
+
+/** The spec and local path of one MNIST file. */
+function mnistFile(paths: ReadonlyMap<string, string>, part: MnistPart, kind: "images" | "labels") {
+  const key = `mnist/${part}-${kind}-idx${kind === "images" ? 3 : 1}-ubyte.gz`;
+  const spec = DATASET_FILES.mnist.find((s) => s.path === key)!;
+  return { spec, path: paths.get(key)! };
+}
+
+/** Reads and parses one MNIST label file (small: read whole, as every file is by `readFiles`). */
+async function mnistLabels(
+  spec: DataFileSpec,
+  options: LoadOptions,
+): Promise<{ y: Uint8Array; path: string }> {
+  const file = (await readFiles([spec], options)).get(spec.path)!;
+  return { y: parseMnistLabels(file.content, { file: file.path }), path: file.path };
+}
+
+/**
+ * Decodes one MNIST image file straight into the final float array, streaming it from disk: a gzip'd
+ * file goes through zlib chunk by chunk, so neither the file nor its decompressed bytes are ever held
+ * whole (see `streamDataFile`). `rows` picks the images to keep (see `MnistImageDecoder`).
+ */
+async function mnistImages(
+  spec: DataFileSpec,
+  path: string,
+  options: LoadOptions,
+  dtype: DType | undefined,
+  rows: (count: number) => ArrayLike<number> | undefined,
+): Promise<Tensor> {
+  let decoder: MnistImageDecoder | undefined;
+  await streamDataFile(
+    path,
+    (file) => {
+      decoder = new MnistImageDecoder({
+        file: path,
+        dtype,
+        rows,
+        plausibleBytes: file.gzip ? plausibleOutputBytes(file.size) : file.size,
+      });
+      const d = decoder;
+      return (chunk) => d.push(chunk);
+    },
+    { limits: contentLimits(spec, path, options), ...(options.verify ? { verify: spec } : {}) },
+  );
+  return decoder!.finish();
 }
 
 /**
  * Loads MNIST: 60,000 training and 10,000 test images as `[n, 784]` float tensors in [0, 1] (plus
  * `[n, 28, 28]` views) with `Uint8Array` labels; `split: "train-validation-test"` gives the tutorials'
- * 50,000/10,000/10,000 split.
+ * 50,000/10,000/10,000 split, and `trainSize` keeps only the first training images.
+ *
+ * Memory: the label files are read first; then each image file is decompressed chunk by chunk straight
+ * into its float tensor, and only the training images the split keeps are stored (`trainSize: 1000` with
+ * the validation split holds 11,000 training-file images, not 60,000). The result is all that stays:
+ * 4 bytes per pixel in float32.
  * @example
  * const { train, validation, test } = await loadMnist({ split: "train-validation-test" });
  */
 export async function loadMnist<S extends MnistSplit = "train-test">(
   options: LoadOptions & MnistOptions<S> = {},
 ): Promise<MnistSplits<S>> {
-  const files = await readFiles(DATASET_FILES.mnist, options);
-  return splitMnist(
-    mnistPart(files, "train", options.dtype),
-    mnistPart(files, "t10k", options.dtype),
-    options,
-  );
+  const paths = await ensureFiles(DATASET_FILES.mnist, options);
+  const files = {
+    trainImages: mnistFile(paths, "train", "images"),
+    trainLabels: mnistFile(paths, "train", "labels"),
+    testImages: mnistFile(paths, "t10k", "images"),
+    testLabels: mnistFile(paths, "t10k", "labels"),
+  };
+  const [train, test] = await Promise.all([
+    mnistLabels(files.trainLabels.spec, options),
+    mnistLabels(files.testLabels.spec, options),
+  ]);
+  const rows = trainRows(train.y.length, options);
+  const kept = keptRowIndices(train.y.length, rows);
+  const { dtype } = options;
+  const [xTrain, xTest] = await Promise.all([
+    mnistImages(
+      files.trainImages.spec,
+      files.trainImages.path,
+      options,
+      dtype,
+      rowsFor(train.y.length, kept, files.trainImages.path, train.path),
+    ),
+    mnistImages(
+      files.testImages.spec,
+      files.testImages.path,
+      options,
+      dtype,
+      rowsFor(test.y.length, undefined, files.testImages.path, test.path),
+    ),
+  ]);
+  const testSet = imageSet(xTest, test.y);
+  return splitKept({ x: xTrain, y: keptLabels(train.y, kept) }, testSet, rows) as MnistSplits<S>;
 }
 
 /**
@@ -71,9 +149,33 @@ export async function loadEx4(options: Ex4LoadOptions = {}): Promise<Ex4Data> {
       maxBytes: options.maxBytes,
     });
   }
-  const trainSpecs = DATASET_FILES.mnist.filter((s) => s.path.startsWith("mnist/train-"));
-  const train = mnistPart(await readFiles(trainSpecs, options), "train");
-  return ex4FromMnist(train, { perClass: options.perClass ?? 500, dtype });
+  const perClass = options.perClass ?? 500;
+  const paths = await ensureFiles(
+    DATASET_FILES.mnist.filter((s) => s.path.startsWith("mnist/train-")),
+    options,
+  );
+  const images = mnistFile(paths, "train", "images");
+  const labels = await mnistLabels(mnistFile(paths, "train", "labels").spec, options);
+  // Only the images ex4FromMnist picks (the first perClass of each digit, in file order) are decoded:
+  // 5,000 rows instead of 60,000; picking again from them selects the same images in the same order.
+  const picked: number[] = [];
+  const seen = new Array<number>(10).fill(0);
+  for (let i = 0; i < labels.y.length; i++) {
+    const d = labels.y[i]!;
+    if (seen[d]! < perClass) {
+      seen[d]!++;
+      picked.push(i);
+    }
+  }
+  const rows = Int32Array.from(picked);
+  const x = await mnistImages(
+    images.spec,
+    images.path,
+    options,
+    "float32",
+    rowsFor(labels.y.length, rows, images.path, labels.path),
+  );
+  return ex4FromMnist({ x, y: keptLabels(labels.y, rows) }, { perClass, dtype });
 }
 
 /**
