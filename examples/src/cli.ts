@@ -9,7 +9,13 @@
  * Ctrl-C sets a shared flag the training loop checks after each batch: the example then writes the
  * history and plots gathered so far and the process exits with code 130. A second Ctrl-C quits at
  * once. With `--json` the last line printed is one JSON object with the example, its
- * hyperparameters, final metrics, wall seconds and the files written.
+ * hyperparameters, final metrics, wall seconds, the process's peak resident memory (`peakRssMiB`:
+ * both threads, since they share the process) and the files written.
+ *
+ * The charts an example asks for are rendered here, after its worker has ended: everything the run
+ * held (data sets, models, WebAssembly memory) is released before vega and resvg are loaded, so the
+ * peak memory of a run is that of its training, not training plus rendering. This thread never
+ * loads the models, the data or the renderers before then.
  *
  * Before the example starts, the sizes its options ask for are checked (`limits.ts`) and so is the
  * output directory (created, and written with a probe file): a problem there is a usage error too.
@@ -24,10 +30,11 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { Command, CommanderError, Option } from "commander";
-import { STOP } from "./context.js";
+import { type ChartRequest, STOP } from "./context.js";
 import { checkOutputDir, toJson } from "./files.js";
 import { checkHiddenSizes } from "./limits.js";
 import { type ExampleOptions, OPTION_SPECS } from "./options.js";
+import { writeChart } from "./plots.js";
 import { isInteractive, ProgressRenderer } from "./progress.js";
 import { EXAMPLES, type ExampleDef } from "./registry.js";
 import type { WorkerInput, WorkerMessage } from "./worker.js";
@@ -47,6 +54,30 @@ function startWorker(input: WorkerInput): Worker {
   const tsxApi = import.meta.resolve("tsx/esm/api");
   const code = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(target)}); }).catch((e) => { console.error(e); process.exit(1); });`;
   return new Worker(code, { eval: true, workerData: input });
+}
+
+/**
+ * The peak resident set size of this process so far, in MiB (the kernel's high-water mark, which
+ * covers every thread: the example's worker shares this process).
+ */
+export function peakRssMiB(): number {
+  return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
+}
+
+/**
+ * Renders and writes the charts an example asked for, in order; returns null, or a message naming
+ * the first chart that could not be written (the others are still tried).
+ */
+async function renderCharts(outDir: string, charts: readonly ChartRequest[]): Promise<string | null> {
+  let failure: string | null = null;
+  for (const c of charts) {
+    try {
+      await writeChart(outDir, c.name, c.spec);
+    } catch (e) {
+      failure ??= `writing the chart '${c.name}' failed: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+  return failure;
 }
 
 function formatNumber(v: unknown): string {
@@ -119,7 +150,11 @@ export async function runExample(def: ExampleDef, options: ExampleOptions): Prom
       },
     );
     renderer.close();
+    // the run's memory goes with its thread; only then are the renderers loaded
+    await worker.terminate();
+    const chartFailure = await renderCharts(outDir, outcome.charts);
     if (outcome.kind === "error") {
+      if (chartFailure) process.stderr.write(`${SCRIPT} ${def.name}: ${chartFailure}\n`);
       process.stderr.write(`${SCRIPT} ${def.name}: ${outcome.message}\n`);
       if (process.env.GRADGRAPH_DEBUG && outcome.stack) process.stderr.write(`${outcome.stack}\n`);
       if (options.json) console.log(toJson({ example: def.name, error: outcome.message }, 0));
@@ -140,7 +175,8 @@ export async function runExample(def: ExampleDef, options: ExampleOptions): Prom
       console.log(
         `Stopped early at the time limit: ${holds ?? "the files hold the epochs completed so far"}.`,
       );
-    if (outcome.failure) process.stderr.write(`${SCRIPT} ${def.name}: ${outcome.failure}\n`);
+    const failure = outcome.failure ?? chartFailure;
+    if (failure) process.stderr.write(`${SCRIPT} ${def.name}: ${failure}\n`);
     if (options.json) {
       const summary = {
         example: def.name,
@@ -149,15 +185,16 @@ export async function runExample(def: ExampleDef, options: ExampleOptions): Prom
         metrics: outcome.metrics,
         seconds: Number(outcome.seconds.toFixed(3)),
         wallSeconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+        peakRssMiB: peakRssMiB(),
         stoppedEarly: outcome.stopReason,
         training: outcome.training,
-        ...(outcome.failure ? { error: outcome.failure } : {}),
+        ...(failure ? { error: failure } : {}),
         outDir: shown,
         files: outcome.files.map(rel),
       };
       console.log(toJson(summary, 0));
     }
-    return outcome.failure ? EXIT.failed : interrupted ? EXIT.interrupted : EXIT.ok;
+    return failure ? EXIT.failed : interrupted ? EXIT.interrupted : EXIT.ok;
   } catch (e) {
     renderer.close();
     process.stderr.write(`${SCRIPT} ${def.name}: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -74,13 +74,32 @@ export interface ExampleModule {
   run(ctx: ExampleContext): Promise<ExampleResult>;
 }
 
-/** Makes a context writing into `outDir`, reading stop requests from `flag`. */
+/**
+ * How a context writes a chart: render `spec` to `<outDir>/<name>.svg` and `.png` now, or record it
+ * to be rendered later (the CLI renders them once the example's thread is gone); resolves to the
+ * two paths.
+ */
+export type ChartWriter = (name: string, spec: TopLevelSpec) => Promise<string[]>;
+
+/** A chart an example asked for, to be rendered later (see {@link ChartWriter}). */
+export interface ChartRequest {
+  /** The chart's file name without extension. */
+  readonly name: string;
+  /** The vega-lite spec. */
+  readonly spec: TopLevelSpec;
+}
+
+/**
+ * Makes a context writing into `outDir`, reading stop requests from `flag`. Charts are rendered
+ * and written at once unless `writeChartAs` says otherwise.
+ */
 export function createContext(
   name: string,
   options: ExampleOptions,
   outDir: string,
   reporter: Reporter,
   flag: Int32Array,
+  writeChartAs: ChartWriter = (chartName, spec) => writeChart(outDir, chartName, spec),
 ): ExampleContext {
   const files: string[] = [];
   const record = (path: string) => {
@@ -111,7 +130,7 @@ export function createContext(
       return record(path);
     },
     async chart(chartName, spec) {
-      const paths = await writeChart(outDir, chartName, spec);
+      const paths = await writeChartAs(chartName, spec);
       for (const p of paths) record(p);
       return paths;
     },

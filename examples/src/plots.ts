@@ -3,14 +3,13 @@
  * with resvg. Every chart is written as `<name>.svg` and `<name>.png`, each atomically.
  *
  * The builders return plain vega-lite specs, so they can be inspected, tweaked or rendered
- * elsewhere (e.g. pasted into the vega editor).
+ * elsewhere (e.g. pasted into the vega editor). The renderers (vega, vega-lite, resvg: about 40 MB
+ * of code and heap) are loaded on the first render, not with this module: the CLI's thread and a
+ * training run that has not finished yet never hold them.
  * @module
  */
 import { join } from "node:path";
-import { Resvg } from "@resvg/resvg-js";
-import * as vega from "vega";
 import type { TopLevelSpec } from "vega-lite";
-import * as vl from "vega-lite";
 import { writeFileAtomic } from "./files.js";
 
 export type { TopLevelSpec };
@@ -71,12 +70,32 @@ function textWidth(item: TextItem, text?: unknown): number {
   return em * size;
 }
 
-const metrics = (vega as unknown as { textMetrics?: { width: (item: TextItem, text?: unknown) => number } })
-  .textMetrics;
-if (metrics) metrics.width = textWidth;
+/** The rendering libraries, loaded once on first use. */
+interface Renderers {
+  readonly vega: typeof import("vega");
+  readonly vl: typeof import("vega-lite");
+  readonly Resvg: typeof import("@resvg/resvg-js").Resvg;
+}
+
+let renderers: Promise<Renderers> | undefined;
+
+/** Loads vega, vega-lite and resvg (once), with vega's text measure set to {@link textWidth}. */
+function loadRenderers(): Promise<Renderers> {
+  renderers ??= Promise.all([import("vega"), import("vega-lite"), import("@resvg/resvg-js")]).then(
+    ([vega, vl, resvg]) => {
+      const metrics = (
+        vega as unknown as { textMetrics?: { width: (item: TextItem, text?: unknown) => number } }
+      ).textMetrics;
+      if (metrics) metrics.width = textWidth;
+      return { vega, vl, Resvg: resvg.Resvg };
+    },
+  );
+  return renderers;
+}
 
 /** Renders a vega-lite spec to SVG (vega, no browser) and PNG (resvg). */
 export async function renderChart(spec: TopLevelSpec): Promise<RenderedChart> {
+  const { vega, vl, Resvg } = await loadRenderers();
   const withConfig = { ...spec, config: { ...CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec;
   const view = new vega.View(vega.parse(vl.compile(withConfig).spec), { renderer: "none" });
   try {
@@ -94,11 +113,15 @@ export async function renderChart(spec: TopLevelSpec): Promise<RenderedChart> {
   }
 }
 
+/** The two files a chart called `name` is written to: `<dir>/<name>.svg` and `<dir>/<name>.png`. */
+export function chartPaths(dir: string, name: string): [svg: string, png: string] {
+  return [join(dir, `${name}.svg`), join(dir, `${name}.png`)];
+}
+
 /** Renders `spec` and writes `<dir>/<name>.svg` and `<dir>/<name>.png`; returns the two paths. */
 export async function writeChart(dir: string, name: string, spec: TopLevelSpec): Promise<string[]> {
   const { svg, png } = await renderChart(spec);
-  const svgPath = join(dir, `${name}.svg`);
-  const pngPath = join(dir, `${name}.png`);
+  const [svgPath, pngPath] = chartPaths(dir, name);
   await writeFileAtomic(svgPath, svg);
   await writeFileAtomic(pngPath, png);
   return [svgPath, pngPath];

@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { Tensor } from "@gradgraph/core";
+import type { Tensor } from "@gradgraph/core";
 import {
   type BatchProgress,
   confusionMatrix,
@@ -104,14 +104,6 @@ export function loadOptions(ctx: ExampleContext): PresetLoadOptions {
   };
 }
 
-/** The first `n` rows of a sample-major tensor, as a view. */
-export function headRows(x: Tensor, n: number): Tensor {
-  const rows = x.shape[0] ?? 0;
-  if (n >= rows) return x;
-  const per = x.size / rows;
-  return new Tensor([n, ...x.shape.slice(1)], x.data.subarray(0, n * per));
-}
-
 /**
  * Which images to show: `base` evenly spaced ones (all classes appear even in sorted data) plus up
  * to `mistakes` misclassified ones, in index order.
@@ -133,6 +125,27 @@ export function pickImages(
     }
   }
   return [...chosen].sort((a, b) => a - b);
+}
+
+/**
+ * Copies of the images that {@link writeClassifierOutputs} shows ({@link pickImages} of the same
+ * predictions), as its `pixels` function: an example can then let go of its data set before writing
+ * its outputs, so that the charts are rendered without the training images in memory.
+ * @param x the evaluated images, sample-major (`[n, ...]`)
+ */
+export function shownImages(
+  predicted: ArrayLike<number>,
+  actual: ArrayLike<number>,
+  x: Tensor,
+): (i: number) => ArrayLike<number> {
+  const per = x.size / (x.shape[0] || 1);
+  const kept = new Map<number, ArrayLike<number>>();
+  for (const i of pickImages(predicted, actual)) kept.set(i, x.data.slice(i * per, (i + 1) * per));
+  return (i) => {
+    const pixels = kept.get(i);
+    if (!pixels) throw new RangeError(`shownImages: image ${i} is not one of those pickImages shows`);
+    return pixels;
+  };
 }
 
 /** What {@link writeClassifierOutputs} needs. */

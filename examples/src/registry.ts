@@ -3,7 +3,7 @@
  * a lazy loader of its module (so `--help` and option errors never load the heavy code).
  * @module
  */
-import { PRESETS } from "@gradgraph/models";
+import type { PresetName } from "@gradgraph/models";
 import type { ExampleModule } from "./context.js";
 import {
   customNetwork,
@@ -14,6 +14,7 @@ import {
   reluSoftmaxNetwork,
 } from "./limits.js";
 import { LIMITS, type OptionKey, type OptionSpec, positiveIntList } from "./options.js";
+import { PRESET_DEFAULTS } from "./preset-defaults.js";
 
 /** One runnable example. */
 export interface ExampleDef {
@@ -29,8 +30,13 @@ export interface ExampleDef {
   readonly defaults: Readonly<Partial<Record<OptionKey, number | number[] | string>>>;
   /** How a default is shown in `--help` when not as its value (e.g. `10^-0.35`). */
   readonly defaultText?: Readonly<Partial<Record<OptionKey, string>>>;
+  /**
+   * The downloadable data set it reads, if any: `"mnist"` for the examples that train on MNIST or on
+   * digits derived from it (`bench/preset-memory.ts` measures those), `"digits"` for scikit-learn's.
+   */
+  readonly data?: "mnist" | "digits";
   /** The `@gradgraph/models` preset it runs, if any (also accepted as the command's name). */
-  readonly preset?: keyof typeof PRESETS;
+  readonly preset?: PresetName;
   /** Per-example changes to an option's description or parser. */
   readonly overrides?: Readonly<Partial<Record<OptionKey, Partial<OptionSpec>>>>;
   /**
@@ -42,7 +48,14 @@ export interface ExampleDef {
   readonly load: () => Promise<ExampleModule>;
 }
 
-const P = PRESETS;
+/** The presets' defaults (a copy checked by the tests: this module runs in the CLI's thread too). */
+const P = {
+  moons: { defaults: PRESET_DEFAULTS.moons },
+  "digits-sigmoid": { defaults: PRESET_DEFAULTS["digits-sigmoid"] },
+  "nielsen-mnist": { defaults: PRESET_DEFAULTS["nielsen-mnist"] },
+  "ng-ex4": { defaults: PRESET_DEFAULTS["ng-ex4"] },
+  "relu-softmax-mnist": { defaults: PRESET_DEFAULTS["relu-softmax-mnist"] },
+};
 
 const MNIST_NOTE =
   "Reads MNIST from --data-dir, else $GRADGRAPH_DATA_DIR, else the per-user cache (downloading the four files, with checksums, on first use).";
@@ -77,6 +90,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
   },
   {
     name: "digits",
+    data: "digits",
     summary: "64-32-16-10 sigmoid net with per-sample SGD on scikit-learn's 8x8 digits (PyImageSearch)",
     description:
       "PyImageSearch's NeuralNetwork: a 64-32-16-10 sigmoid network with the bias folded in as an always-one input column, trained with per-sample SGD on the quadratic loss over scikit-learn's 1,797 8x8 digits (75/25 split). Prints the loss every 100 epochs and the classification report; writes the curves, the confusion matrix and a grid of test digits.",
@@ -92,6 +106,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
   },
   {
     name: "nielsen",
+    data: "mnist",
     summary: "784-30-10 sigmoid net, mini-batch SGD on MNIST (Nielsen's network.py)",
     description: `Michael Nielsen's network.py: 784-30-10 sigmoid, quadratic cost, mini-batches of 10, learning rate 3.0, 30 epochs on the first 50,000 MNIST training images; prints "Epoch i : correct / 10000" after every epoch. ${MNIST_NOTE}`,
     options: ["epochs", "lr", "batchSize", "hidden", "seed", "dataDir", "timeout", "trainSize", "timeLimit"],
@@ -114,6 +129,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
   },
   {
     name: "ng-ex4",
+    data: "mnist",
     summary: "400-25-10 sigmoid net, regularised cross-entropy, conjugate gradient (Andrew Ng's ex4)",
     description: `Andrew Ng's ex4: a 400-25-10 sigmoid network with the regularised cross-entropy cost, its gradient checked against central differences on a small 3-5-3 network, then trained with conjugate gradient on 5,000 20x20 digits (built from MNIST when ex4data1.mat is not given). ${MNIST_NOTE}`,
     options: ["epochs", "hidden", "lambda", "seed", "dataDir", "timeout", "timeLimit"],
@@ -130,6 +146,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
   },
   {
     name: "relu-softmax",
+    data: "mnist",
     summary: "784-90-10 relu/softmax net with squared loss through the softmax Jacobian, on MNIST",
     description: `A 784-90-10 network: relu hidden layer, softmax output, squared-difference loss back-propagated through the full softmax Jacobian, batches of 100 in file order, learning rate 10^-0.35, 6 epochs; 50,000 training / 10,000 validation / 10,000 test images. ${MNIST_NOTE}`,
     options: ["epochs", "lr", "batchSize", "hidden", "seed", "dataDir", "timeout", "trainSize", "timeLimit"],

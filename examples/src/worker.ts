@@ -2,12 +2,17 @@
  * The training thread. The CLI runs each example here, in a worker, so that its own thread stays
  * free: it draws the progress bars and handles Ctrl-C while training runs synchronously. A stop
  * request reaches the example through a shared flag it checks after every batch.
+ *
+ * Charts are not rendered here: the example's `ctx.chart` calls are recorded and sent with the
+ * result, and the CLI renders them after this thread has ended, so that the data sets, models and
+ * WebAssembly memory of the run are released before vega and resvg are loaded.
  * @module
  */
 import { mkdir } from "node:fs/promises";
 import { parentPort, workerData } from "node:worker_threads";
-import { createContext, stopReasonOf } from "./context.js";
+import { type ChartRequest, createContext, stopReasonOf } from "./context.js";
 import type { ExampleOptions } from "./options.js";
+import { chartPaths } from "./plots.js";
 import { type ProgressEvent, Reporter } from "./progress.js";
 import { findExample } from "./registry.js";
 import type { TrainingSummary } from "./training.js";
@@ -36,8 +41,17 @@ export type WorkerMessage =
       readonly stopReason: string | null;
       readonly training: TrainingSummary | null;
       readonly failure: string | null;
+      /** The charts to render, in the order the example asked for them. */
+      readonly charts: readonly ChartRequest[];
     }
-  | { readonly kind: "error"; readonly message: string; readonly stack?: string; readonly name?: string };
+  | {
+      readonly kind: "error";
+      readonly message: string;
+      readonly stack?: string;
+      readonly name?: string;
+      /** The charts asked for before the error, to render all the same. */
+      readonly charts: readonly ChartRequest[];
+    };
 
 async function main(): Promise<void> {
   const port = parentPort;
@@ -46,11 +60,15 @@ async function main(): Promise<void> {
   const post = (m: WorkerMessage) => port.postMessage(m);
   const reporter = new Reporter((event) => post({ kind: "progress", event }));
   const def = findExample(input.name);
+  const charts: ChartRequest[] = [];
   try {
     if (!def) throw new Error(`unknown example '${input.name}'`);
     await mkdir(input.outDir, { recursive: true }); // checked by the CLI already (checkOutputDir)
     const mod = await def.load();
-    const ctx = createContext(input.name, input.options, input.outDir, reporter, input.flag);
+    const ctx = createContext(input.name, input.options, input.outDir, reporter, input.flag, (name, spec) => {
+      charts.push({ name, spec });
+      return Promise.resolve(chartPaths(input.outDir, name));
+    });
     const t0 = performance.now();
     const result = await mod.run(ctx);
     reporter.stop();
@@ -63,11 +81,12 @@ async function main(): Promise<void> {
       stopReason: result.training?.stopReason === "non-finite" ? "non-finite" : stopReasonOf(input.flag),
       training: result.training ?? null,
       failure: result.failure ?? null,
+      charts,
     });
   } catch (e) {
     reporter.stop();
     const err = e instanceof Error ? e : new Error(String(e));
-    post({ kind: "error", message: err.message, stack: err.stack, name: err.name });
+    post({ kind: "error", message: err.message, stack: err.stack, name: err.name, charts });
   }
 }
 

@@ -3,8 +3,9 @@
  * the example runner stubbed out (fast); two run the real CLI in a child process to check the exit
  * code the shell sees.
  */
-import { readdirSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as datasetsNode from "@gradgraph/datasets/node";
 import { describe, expect, test } from "vitest";
 import { EXIT, main } from "../src/cli.js";
@@ -294,5 +295,45 @@ describe("exit codes in a real process", () => {
     const r = await runCli(["--help"]);
     expect(r.code).toBe(0);
     for (const e of EXAMPLES) expect(r.stdout).toContain(e.name);
+  });
+});
+
+/**
+ * The packages a module loads at run time through its static imports, following relative imports
+ * (`import type` is erased; a dynamic `import()` is not followed: it loads on demand).
+ */
+function staticPackages(entry: string): Set<string> {
+  const packages = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, "utf8");
+    for (const m of text.matchAll(/^(?:import|export)\s+(type\s+)?[^;]*?\bfrom\s+"([^"]+)";/gms)) {
+      if (m[1]) continue;
+      const spec = m[2]!;
+      if (spec.startsWith(".")) visit(join(dirname(file), spec.replace(/\.js$/, ".ts")));
+      else packages.add(spec);
+    }
+  };
+  visit(entry);
+  return packages;
+}
+
+describe("the CLI's own thread stays light", () => {
+  test("it loads neither the models, the data sets nor the chart renderers (the worker does, on demand)", () => {
+    const packages = staticPackages(fileURLToPath(new URL("../src/cli.ts", import.meta.url)));
+    expect(packages.has("commander")).toBe(true); // the walk sees the CLI's imports
+    for (const heavy of [
+      "@gradgraph/models",
+      "@gradgraph/core",
+      "@gradgraph/datasets",
+      "@gradgraph/models/node",
+      "vega",
+      "vega-lite",
+      "@resvg/resvg-js",
+    ]) {
+      expect([...packages]).not.toContain(heavy);
+    }
   });
 });

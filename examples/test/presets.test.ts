@@ -5,7 +5,9 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { PRESETS } from "@gradgraph/models";
 import { describe, expect, test } from "vitest";
+import { PRESET_DEFAULTS } from "../src/preset-defaults.js";
 import { checkChart, DATA_DIR, lastJson, marks, readJson, runCli, tempOut } from "./helpers.js";
 
 const haveMnist = existsSync(join(DATA_DIR, "mnist"));
@@ -26,6 +28,16 @@ function checkClassifierFiles(out: string, series: number): void {
   readJson(join(out, "history.json"));
   readJson(join(out, "metrics.json"));
 }
+
+describe("the presets' defaults the CLI shows", () => {
+  test("every value copied in preset-defaults.ts equals the preset's own default", () => {
+    for (const [name, copied] of Object.entries(PRESET_DEFAULTS)) {
+      const own = PRESETS[name as keyof typeof PRESETS].defaults as Record<string, unknown>;
+      for (const [key, value] of Object.entries(copied))
+        expect([name, key, value]).toEqual([name, key, own[key]]);
+    }
+  });
+});
 
 describe.runIf(haveDigits)("pnpm example digits", () => {
   test("5 epochs of per-sample SGD: report, curves, confusion matrix, digit grid", async () => {
@@ -70,6 +82,9 @@ describe.runIf(haveMnist)("MNIST presets", () => {
     expect(r.stdout).toMatch(/test accuracy: [\d.]+/);
     const j = lastJson(r.stdout);
     expect(j.hyper).toMatchObject({ preset: "relu-softmax-mnist", epochs: 1, hidden: 90, trainSize: 3000 });
+    // 3,000 training images decoded instead of 50,000 (plus 10,000 validation and 10,000 test)
+    expect(j.peakRssMiB).toBeGreaterThan(50);
+    expect(j.peakRssMiB).toBeLessThan(400);
     checkClassifierFiles(out, 2);
   });
 

@@ -5,26 +5,34 @@
  * 6 epochs; 50,000 training, 10,000 validation and 10,000 test images.
  * @module
  */
-import { type ReluSoftmaxHyper, reluSoftmaxMnist } from "@gradgraph/models";
-import { loadPresetData } from "@gradgraph/models/node";
+import { loadMnist } from "@gradgraph/datasets/node";
+import { type ReluSoftmaxHyper, type ReluSoftmaxResult, reluSoftmaxMnist } from "@gradgraph/models";
 import type { ExampleContext, ExampleResult } from "../context.js";
-import { headRows, loadOptions, presetHooks, saveTrained, writeClassifierOutputs } from "../presets.js";
+import { loadOptions, presetHooks, saveTrained, shownImages, writeClassifierOutputs } from "../presets.js";
 import { nonFiniteFailure, trainingSummary } from "../training.js";
 
-/** Runs the example. */
-export async function run(ctx: ExampleContext): Promise<ExampleResult> {
+/** What training leaves for the outputs: the result, the training-set size, the test images shown. */
+interface Trained {
+  readonly result: ReluSoftmaxResult;
+  readonly n: number;
+  readonly pixels: (i: number) => ArrayLike<number>;
+}
+
+/**
+ * Loads MNIST and trains. Only copies of the test images the outputs show leave this function, so
+ * the data set (220 MB of float32 pixels) can be freed before the charts are rendered.
+ */
+async function train(ctx: ExampleContext, overrides: Partial<ReluSoftmaxHyper>): Promise<Trained> {
   const d = reluSoftmaxMnist.defaults;
   const o = ctx.options;
-  const overrides: Partial<ReluSoftmaxHyper> = {
-    ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
-    ...(o.lr !== undefined ? { lr: o.lr } : {}),
-    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
-    ...(o.hidden !== undefined ? { hidden: o.hidden[0]! } : {}),
-    ...(o.seed !== undefined ? { seed: o.seed } : {}),
-  };
-  const full = await loadPresetData("relu-softmax-mnist", loadOptions(ctx));
-  const n = Math.min(o.trainSize ?? Number.POSITIVE_INFINITY, full.train.y.length);
-  const data = { ...full, train: { x: headRows(full.train.x, n), y: full.train.y.subarray(0, n) } };
+  // the preset's data (loadPresetData) with --train-size applied while decoding: the training images
+  // past it are never stored
+  const data = await loadMnist({
+    ...loadOptions(ctx),
+    split: "train-validation-test",
+    ...(o.trainSize !== undefined ? { trainSize: o.trainSize } : {}),
+  });
+  const n = data.train.y.length;
   const batchSize = overrides.batchSize ?? d.batchSize;
   ctx.log(
     `Network 784-${overrides.hidden ?? d.hidden}-10 (relu, softmax), squared loss through the softmax: ${overrides.epochs ?? d.epochs} epochs, batch ${batchSize}, lr ${(overrides.lr ?? d.lr).toPrecision(4)}, ${n} training images`,
@@ -35,7 +43,20 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     presetHooks(ctx, { samplesPerBatch: batchSize }),
   );
   ctx.reporter.stop();
-  const test = data.test;
+  return { result, n, pixels: shownImages(result.test.predicted, result.test.actual, data.test.x) };
+}
+
+/** Runs the example. */
+export async function run(ctx: ExampleContext): Promise<ExampleResult> {
+  const o = ctx.options;
+  const overrides: Partial<ReluSoftmaxHyper> = {
+    ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
+    ...(o.lr !== undefined ? { lr: o.lr } : {}),
+    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    ...(o.hidden !== undefined ? { hidden: o.hidden[0]! } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  };
+  const { result, n, pixels } = await train(ctx, overrides);
   await writeClassifierOutputs(ctx, {
     title: "relu-softmax",
     history: result.history,
@@ -43,7 +64,7 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     predicted: result.test.predicted,
     actual: result.test.actual,
     set: "test",
-    pixels: (i) => test.x.data.subarray(i * 784, (i + 1) * 784),
+    pixels,
     shape: { width: 28, height: 28 },
   });
   const h = result.hyperparameters;
