@@ -11,7 +11,9 @@
  * Reported per example, as a markdown table on stdout:
  * - peak RSS: the CLI process's own high-water mark (`peakRssMiB` in its `--json` line, from
  *   `process.resourceUsage().maxRSS`). It covers the example's worker thread, which shares the
- *   process, and it is exact: the kernel records it, nothing is sampled.
+ *   process, and it is exact: the kernel records it, nothing is sampled. A checkout whose CLI does
+ *   not report it yet (`--root` on an older commit) is measured with `/usr/bin/time`'s maximum
+ *   resident set size of the same process instead, which is the same kernel figure.
  * - tree peak: the largest sum of the resident sizes of the child and all its descendants, sampled
  *   from /proc every 10 ms (Linux only; with `--pnpm` it includes pnpm's own process). Sampling can
  *   miss a short spike, so it is a lower bound; it shows that nothing else is started.
@@ -53,8 +55,14 @@ export interface MemoryRun {
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const MIB = 1024 * 1024;
 
-/** The RSS in bytes of `pid` and of every process descended from it (Linux /proc), or 0. */
-function treeRss(pid: number): number {
+/** `/usr/bin/time`, which reports the maximum RSS of the process it runs, when installed. */
+const TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
+
+/**
+ * The RSS in bytes of `pid` and of every process descended from it (Linux /proc), or 0; without
+ * `pid` itself when `skipRoot` (a `/usr/bin/time` wrapper).
+ */
+function treeRss(pid: number, skipRoot = false): number {
   const children = new Map<number, number[]>();
   const rss = new Map<number, number>();
   let entries: string[];
@@ -77,7 +85,7 @@ function treeRss(pid: number): number {
       // the process ended meanwhile
     }
   }
-  let total = 0;
+  let total = skipRoot ? -(rss.get(pid) ?? 0) : 0;
   const stack = [pid];
   while (stack.length) {
     const p = stack.pop()!;
@@ -103,10 +111,14 @@ export async function measure(
   o: { root: string; dataDir: string; pnpm: boolean },
 ): Promise<MemoryRun> {
   const out = mkdtempSync(join(tmpdir(), `gradgraph-mem-${name}-`));
-  const args = [name, "--json", "--out", out];
-  const [cmd, ...pre] = o.pnpm ? ["pnpm", "example"] : exampleCommand(o.root);
+  const args = [name, "--json", "--out", join(out, "files")];
+  const command = [...(o.pnpm ? ["pnpm", "example"] : exampleCommand(o.root)), ...args];
+  // /usr/bin/time writes the child's maximum RSS (KiB) to a file, apart from its output
+  const timeFile = join(out, "maxrss");
+  if (TIME) command.unshift(TIME, "-f", "%M", "-o", timeFile);
+  const [cmd, ...rest] = command;
   const started = performance.now();
-  const child = spawn(cmd!, [...pre, ...args], {
+  const child = spawn(cmd!, rest, {
     cwd: o.root,
     env: { ...process.env, GRADGRAPH_DATA_DIR: o.dataDir, CI: "true" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -121,7 +133,7 @@ export async function measure(
   });
   let treePeak = 0;
   const sampler = setInterval(() => {
-    if (child.pid !== undefined) treePeak = Math.max(treePeak, treeRss(child.pid));
+    if (child.pid !== undefined) treePeak = Math.max(treePeak, treeRss(child.pid, TIME !== null));
   }, 10);
   const code = await new Promise<number | null>((done, fail) => {
     child.on("error", fail);
@@ -129,6 +141,8 @@ export async function measure(
   });
   clearInterval(sampler);
   const seconds = (performance.now() - started) / 1000;
+  const timeKiB =
+    TIME && existsSync(timeFile) ? Number(readFileSync(timeFile, "utf8").trim().split("\n").at(-1)) : null;
   rmSync(out, { recursive: true, force: true });
   const last = stdout.trim().split("\n").at(-1) ?? "";
   if (code !== 0 || !last.startsWith("{")) {
@@ -137,11 +151,14 @@ export async function measure(
     );
   }
   const summary = JSON.parse(last) as { peakRssMiB?: number; metrics: Record<string, unknown> };
-  if (typeof summary.peakRssMiB !== "number")
-    throw new Error(`${name}: the CLI's --json line has no peakRssMiB`);
+  // an older CLI without peakRssMiB: /usr/bin/time's figure for the same process (not with --pnpm,
+  // where it would be pnpm's)
+  const peak = summary.peakRssMiB ?? (timeKiB !== null && !o.pnpm ? timeKiB / 1024 : null);
+  if (peak === null)
+    throw new Error(`${name}: the CLI's --json line has no peakRssMiB (and no /usr/bin/time)`);
   return {
     example: name,
-    peakRssMiB: summary.peakRssMiB,
+    peakRssMiB: Math.round(peak * 10) / 10,
     treePeakMiB: treePeak / MIB,
     seconds,
     metrics: summary.metrics,
