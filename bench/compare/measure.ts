@@ -84,17 +84,15 @@ export interface CellResult {
   readonly quick: boolean;
   /** "seconds" (whole run), "usPerStep" or "gflops". */
   readonly metric: "seconds" | "usPerStep" | "gflops";
-  /** The primary number in the metric's unit (for D: GFLOP/s of A·B). */
+  /** The primary number in the metric's unit (D, D2: median GFLOP/s over the sweep's products). */
   readonly value: number;
   /** Timed wall time, seconds. */
   readonly seconds: number;
   readonly steps?: number;
-  /** Secondary numbers (D: gflops of each variant; E: seconds). */
+  /** Secondary numbers (training: usPerStep; AFIT/BFIT: directSeconds, fitSeconds, fitOverDirect). */
   readonly extra?: Record<string, number>;
   readonly initialLoss?: number;
   readonly finalLoss?: number;
-  /** Sums of each matmul output, to check that frameworks agree. */
-  readonly checksums?: Record<string, number>;
   readonly threads?: number;
   /** Peak resident set size of the process, MB (includes the data set and the framework). */
   readonly rssPeakMB: number;
@@ -193,13 +191,6 @@ export class Probe {
 /** Peak resident set size of this process in MB (Linux reports maxRSS in kilobytes). */
 export function peakRssMB(): number {
   return process.resourceUsage().maxRSS / 1024;
-}
-
-/** Sum of all elements (float64 accumulation). */
-export function checksum(a: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]!;
-  return s;
 }
 
 /** Output values compared between frameworks per product. */
