@@ -461,7 +461,7 @@ export function renderReport(input: ReportInput): string {
       required: "fit adds ≤ 3%",
       ...(Number.isFinite(r)
         ? {
-            measured: `${r >= 0 ? "+" : ""}${(r * 100).toFixed(1)}% (${fmt(f!.extra.directSeconds)} s → ${fmt(f!.extra.fitSeconds)} s, best epochs)`,
+            measured: `${r >= 0 ? "+" : ""}${(r * 100).toFixed(2)}% (${fmt(f!.extra.directSeconds)} s → ${fmt(f!.extra.fitSeconds)} s, best epochs)`,
             met: r <= 0.03,
           }
         : notMeasured()),
@@ -703,7 +703,7 @@ export function renderReport(input: ReportInput): string {
       const over = fitOverhead(fitId);
       push(
         `| ${planId} | ${fmt(f.extra.directSeconds)} | ${fmt(f.extra.fitSeconds)} | ` +
-          `${Number.isFinite(over) ? `${over >= 0 ? "+" : ""}${(over * 100).toFixed(1)}%` : "–"} | ` +
+          `${Number.isFinite(over) ? `${over >= 0 ? "+" : ""}${(over * 100).toFixed(2)}%` : "–"} | ` +
           `${fmt(f.extra.medianPairRatio)} | ` +
           `${d?.ok.length ? `${fmt(d.median)} [${fmt(d.min)} – ${fmt(d.max)}]` : "–"} | ${fmtLoss(d?.first?.finalLoss)} | ${fmtLoss(f.first?.finalLoss)} | ` +
           `${f.ok.length}/${f.ok.length + f.failed.length} |`,
