@@ -252,7 +252,8 @@ function emitPackB(e: Emit): void {
   f.get("ws").set("dst");
   emitPanelWidths(e, (cols) => {
     const pw = panelWidth(cols);
-    if (v === "nt") {
+    if (v === "nt" && cols === 8) emitPackTransposed8(e);
+    else if (v === "nt") {
       // B stored [N,K]: column j of C is row jc+j of B, contiguous in k; scatter each row
       if (cols < pw) {
         f.get("dst").set("d");
@@ -319,6 +320,76 @@ function emitPackB(e: Emit): void {
       .add()
       .set("dst");
   });
+}
+
+/**
+ * Packs a full 8-column panel of Bᵀ (B stored [N,K]: the panel is 8 rows of B, each contiguous in
+ * k) into k-major order at `dst`: 4 k at a time, two 4x4 transposes by shuffles, then the last
+ * kc mod 4 steps one float at a time.
+ */
+function emitPackTransposed8(e: Emit): void {
+  const { f } = e;
+  f.get("jc").get("j").add().get("ldb").mul().get("pc").add().i32(4).mul().get("b").add().set("r0");
+  for (let w = 1; w < 8; w++)
+    f.get(`r${w - 1}`)
+      .get("ldb4")
+      .add()
+      .set(`r${w}`);
+  f.get("dst").set("d");
+  // end of the whole groups of 4 k, on row 0's pointer
+  f.get("kc").i32(-4).and().i32(4).mul().get("r0").add().set("end");
+  f.whileLoop(
+    () => f.get("end").get("r0").gtS(),
+    () => {
+      for (let h = 0; h < 2; h++) {
+        for (let i = 0; i < 4; i++)
+          f.get(`r${4 * h + i}`)
+            .v128Load()
+            .set(`x${i}`);
+        f.get("x0").get("x1").shuffle32([0, 4, 1, 5]).set("t0");
+        f.get("x0").get("x1").shuffle32([2, 6, 3, 7]).set("t1");
+        f.get("x2").get("x3").shuffle32([0, 4, 1, 5]).set("t2");
+        f.get("x2").get("x3").shuffle32([2, 6, 3, 7]).set("t3");
+        // k+0 .. k+3 of rows 4h..4h+3
+        f.get("d")
+          .get("t0")
+          .get("t2")
+          .shuffle32([0, 1, 4, 5])
+          .v128Store(16 * h);
+        f.get("d")
+          .get("t0")
+          .get("t2")
+          .shuffle32([2, 3, 6, 7])
+          .v128Store(32 + 16 * h);
+        f.get("d")
+          .get("t1")
+          .get("t3")
+          .shuffle32([0, 1, 4, 5])
+          .v128Store(64 + 16 * h);
+        f.get("d")
+          .get("t1")
+          .get("t3")
+          .shuffle32([2, 3, 6, 7])
+          .v128Store(96 + 16 * h);
+      }
+      for (let w = 0; w < 8; w++) f.inc(`r${w}`, 16);
+      f.inc("d", 128);
+    },
+  );
+  f.get("kc").i32(3).and().i32(4).mul().get("r0").add().set("end");
+  f.whileLoop(
+    () => f.get("end").get("r0").gtS(),
+    () => {
+      for (let w = 0; w < 8; w++) {
+        f.get("d")
+          .get(`r${w}`)
+          .f32Load()
+          .f32Store(4 * w);
+        f.inc(`r${w}`, 4);
+      }
+      f.inc("d", 32);
+    },
+  );
 }
 
 /**
@@ -503,7 +574,8 @@ function emitPathFunction(
   for (const n of [...ints, "lda4", "ldb4", "ldc4", "src", "dst", "d", "end", "wsA"]) f.local(n, I32);
   for (let r = 0; r < 4; r++) f.local(`ap${r}`, I32);
   for (let r = 0; r < 4; r++) for (let q = 0; q < 2; q++) f.local(`acc${r}_${q}`, V128);
-  for (const n of ["bv0", "bv1", "av"]) f.local(n, V128);
+  for (const n of ["bv0", "bv1", "av", "x0", "x1", "x2", "x3", "t0", "t1", "t2", "t3"]) f.local(n, V128);
+  for (let w = 0; w < 8; w++) f.local(`r${w}`, I32);
   f.get("lda").i32(4).mul().set("lda4");
   f.get("ldb").i32(4).mul().set("ldb4");
   f.get("ldc").i32(4).mul().set("ldc4");

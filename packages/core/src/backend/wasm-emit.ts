@@ -228,6 +228,10 @@ export class FunctionBuilder {
   v128Store64Lane(offset: number, lane: number): this {
     return this.op(0xfd, 0x5b, 0x03, ...uleb(offset), lane);
   }
+  /** i8x16.shuffle of the two vectors on the stack, given as four 32-bit lane indices (0-7). */
+  shuffle32(lanes: readonly [number, number, number, number]): this {
+    return this.op(0xfd, 0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
+  }
   /** v128.const 0 */
   v128Zero(): this {
     return this.op(0xfd, 0x0c, ...new Array<number>(16).fill(0));
