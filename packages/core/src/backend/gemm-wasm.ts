@@ -51,8 +51,11 @@ export const PACK_MIN_ROWS = 32;
 export const IN_PLACE_MAX_FLOATS = 1 << 20;
 /** Aᵀ (the tn variant) is packed only for products at least this wide. */
 export const PACK_A_MIN_COLS = 64;
-/** Bytes of workspace one thread needs for packing (a KC x NC block of B, a MC x KC block of A). */
-export const GEMM_WORKSPACE_BYTES = (KC * NC + MC * KC) * 4;
+/**
+ * Bytes of workspace one thread needs: a KC x NC block of B and a MC x KC block of A when packing,
+ * or a whole transposed operand of an in-place product.
+ */
+export const GEMM_WORKSPACE_BYTES = Math.max(KC * NC + MC * KC, IN_PLACE_MAX_FLOATS) * 4;
 
 /** Emission options. */
 export interface GemmOptions {
@@ -550,28 +553,131 @@ const PARAMS: [string, number][] = [
 ];
 
 /** The paths a variant has, in the order {@link emitGemmFunctions} emits them. */
-function pathsOf(v: GemmVariant): { name: string; mode: PathMode; blocked: boolean }[] {
+interface Path {
+  readonly name: string;
+  readonly mode: PathMode;
+  /** The loop nest: one in-place block, the blocked nest, or transpose then in place (as nn). */
+  readonly kind: "direct" | "blocked" | "transposed";
+}
+
+function pathsOf(v: GemmVariant): Path[] {
   const aIn: ASource = v === "tn" ? "strided" : "rows";
-  const paths: { name: string; mode: PathMode; blocked: boolean }[] = [
-    { name: "direct", mode: { a: aIn, bPacked: false }, blocked: false },
-    { name: "packB", mode: { a: aIn, bPacked: true }, blocked: true },
-  ];
-  if (v === "tn") paths.push({ name: "packAB", mode: { a: "packed", bPacked: true }, blocked: true });
-  if (v === "nt") paths.shift(); // transposed B is always packed
+  const paths: Path[] = [];
+  if (v !== "nt") paths.push({ name: "direct", mode: { a: aIn, bPacked: false }, kind: "direct" });
+  paths.push({ name: "packB", mode: { a: aIn, bPacked: true }, kind: "blocked" });
+  if (v === "tn") paths.push({ name: "packAB", mode: { a: "packed", bPacked: true }, kind: "blocked" });
+  if (v !== "nn") paths.push({ name: "transposed", mode: { a: "rows", bPacked: false }, kind: "transposed" });
   return paths;
 }
 
-function emitPathFunction(
-  v: GemmVariant,
-  options: GemmOptions,
-  mode: PathMode,
-  blocked: boolean,
-): FunctionBuilder {
+/**
+ * Transposes the `rows` x `cols` matrix at `src` (row stride `lds4` bytes) into `ws` as a
+ * contiguous `cols` x `rows` matrix: 4x4 blocks by shuffles, scalar edges.
+ */
+function emitTranspose(e: Emit, src: string, lds4: string, rows: string, cols: string): void {
+  const { f } = e;
+  f.get(rows).i32(4).mul().set("dstep");
+  f.i32(0).set("i");
+  f.whileLoop(
+    () => f.get(rows).get("i").i32(4).add().geS(),
+    () => {
+      f.get("i").get(lds4).mul().get(src).add().set("r0");
+      for (let w = 1; w < 4; w++)
+        f.get(`r${w - 1}`)
+          .get(lds4)
+          .add()
+          .set(`r${w}`);
+      f.get("i").i32(4).mul().get("ws").add().set("d");
+      f.i32(0).set("j");
+      f.whileLoop(
+        () => f.get(cols).get("j").i32(4).add().geS(),
+        () => {
+          for (let w = 0; w < 4; w++) f.get(`r${w}`).v128Load().set(`x${w}`);
+          f.get("x0").get("x1").shuffle32([0, 4, 1, 5]).set("t0");
+          f.get("x0").get("x1").shuffle32([2, 6, 3, 7]).set("t1");
+          f.get("x2").get("x3").shuffle32([0, 4, 1, 5]).set("t2");
+          f.get("x2").get("x3").shuffle32([2, 6, 3, 7]).set("t3");
+          const out: [string, string, [number, number, number, number]][] = [
+            ["t0", "t2", [0, 1, 4, 5]],
+            ["t0", "t2", [2, 3, 6, 7]],
+            ["t1", "t3", [0, 1, 4, 5]],
+            ["t1", "t3", [2, 3, 6, 7]],
+          ];
+          for (const [x, y, lanes4] of out) {
+            f.get("d").get(x).get(y).shuffle32(lanes4).v128Store();
+            f.incBy("d", "dstep");
+          }
+          for (let w = 0; w < 4; w++) f.inc(`r${w}`, 16);
+          f.inc("j", 4);
+        },
+      );
+      f.whileLoop(
+        () => f.get(cols).get("j").gtS(),
+        () => {
+          for (let w = 0; w < 4; w++) {
+            f.get("d")
+              .get(`r${w}`)
+              .f32Load()
+              .f32Store(4 * w);
+            f.inc(`r${w}`, 4);
+          }
+          f.incBy("d", "dstep");
+          f.inc("j", 1);
+        },
+      );
+      f.inc("i", 4);
+    },
+  );
+  f.whileLoop(
+    () => f.get(rows).get("i").gtS(),
+    () => {
+      f.get("i").get(lds4).mul().get(src).add().set("r0");
+      f.get("i").i32(4).mul().get("ws").add().set("d");
+      f.i32(0).set("j");
+      f.whileLoop(
+        () => f.get(cols).get("j").gtS(),
+        () => {
+          f.get("d").get("r0").f32Load().f32Store();
+          f.inc("r0", 4);
+          f.incBy("d", "dstep");
+          f.inc("j", 1);
+        },
+      );
+      f.inc("i", 1);
+    },
+  );
+}
+
+/**
+ * Aᵀ·B as (A transposed into the workspace)·B, or A·Bᵀ as A·(B transposed), both then run by the
+ * in-place nn loop: for products that fit in cache the in-place kernel is the fastest, and a
+ * transpose costs a few percent of such a product.
+ */
+function emitTransposedPath(e: Emit): void {
+  const { f, v } = e;
+  if (v === "tn") {
+    // A stored [K, M] (row stride lda) -> ws [M, K]
+    emitTranspose(e, "a", "lda4", "K", "M");
+    f.get("ws").set("a");
+    f.get("K").set("lda");
+    f.get("K").i32(4).mul().set("lda4");
+  } else {
+    // B stored [N, K] (row stride ldb) -> ws [K, N]
+    emitTranspose(e, "b", "ldb4", "N", "K");
+    f.get("ws").set("b");
+    f.get("N").set("ldb");
+    f.get("N").i32(4).mul().set("ldb4");
+  }
+  emitDirectPath(e, { a: "rows", bPacked: false });
+}
+
+function emitPathFunction(v: GemmVariant, options: GemmOptions, path: Path): FunctionBuilder {
   const f = new FunctionBuilder(PARAMS);
   const t = options.tune ?? {};
   const e: Emit = { f, v, fma: options.fma, kc: t.kc ?? KC, mc: t.mc ?? MC, nc: t.nc ?? NC };
   const ints = ["i", "j", "k", "w", "jc", "pc", "ic", "nc", "kc", "iEnd", "bp", "panel", "cp", "cr", "ak"];
-  for (const n of [...ints, "lda4", "ldb4", "ldc4", "src", "dst", "d", "end", "wsA"]) f.local(n, I32);
+  for (const n of [...ints, "lda4", "ldb4", "ldc4", "src", "dst", "d", "end", "wsA", "dstep"])
+    f.local(n, I32);
   for (let r = 0; r < 4; r++) f.local(`ap${r}`, I32);
   for (let r = 0; r < 4; r++) for (let q = 0; q < 2; q++) f.local(`acc${r}_${q}`, V128);
   for (const n of ["bv0", "bv1", "av", "x0", "x1", "x2", "x3", "t0", "t1", "t2", "t3"]) f.local(n, V128);
@@ -583,8 +689,9 @@ function emitPathFunction(
     .i32(e.kc * e.nc * 4)
     .add()
     .set("wsA");
-  if (blocked) emitBlockedPath(e, mode);
-  else emitDirectPath(e, mode);
+  if (path.kind === "blocked") emitBlockedPath(e, path.mode);
+  else if (path.kind === "transposed") emitTransposedPath(e);
+  else emitDirectPath(e, path.mode);
   return f;
 }
 
@@ -607,35 +714,49 @@ export function emitGemmFunctions(
     entry.call(index(name));
   };
   const packMin = options.tune?.packMinRows ?? PACK_MIN_ROWS;
-  if (v === "nt") call("packB");
-  else
+  const fits = () => {
+    // A and B together hold at most IN_PLACE_MAX_FLOATS floats (M·K + K·N <= limit)
+    entry.get("M").get("K").mul().get("K").get("N").mul().add();
+    entry.i32(options.tune?.inPlaceMaxFloats ?? IN_PLACE_MAX_FLOATS).op(0x4c); // i32.le_s
+  };
+  if (v === "nn")
     entry.ifElse(
       () => {
         entry.get("M").i32(packMin).ltS();
-        if (v === "nn") {
-          // or: A and B fit together (M·K + K·N floats, as M·K + K·N <= limit)
-          entry.get("M").get("K").mul().get("K").get("N").mul().add();
-          entry.i32(options.tune?.inPlaceMaxFloats ?? IN_PLACE_MAX_FLOATS).op(0x4c); // i32.le_s
-          entry.op(0x72); // i32.or
-        }
+        fits();
+        entry.op(0x72); // i32.or
       },
       () => call("direct"),
-      () => {
-        if (v === "tn")
-          // packing Aᵀ pays once enough columns reuse it; else read its rows in place
-          entry.ifElse(
-            () => entry.get("N").i32(PACK_A_MIN_COLS).geS(),
-            () => call("packAB"),
-            () => call("packB"),
-          );
-        else call("packB");
-      },
+      () => call("packB"),
+    );
+  else if (v === "nt")
+    entry.ifElse(
+      fits,
+      () => call("transposed"),
+      () => call("packB"),
+    );
+  else
+    entry.ifElse(
+      () => entry.get("M").i32(packMin).ltS(),
+      () => call("direct"),
+      () =>
+        entry.ifElse(
+          fits,
+          () => call("transposed"),
+          () =>
+            // packing Aᵀ pays once enough columns reuse it; else read its columns in place
+            entry.ifElse(
+              () => entry.get("N").i32(PACK_A_MIN_COLS).geS(),
+              () => call("packAB"),
+              () => call("packB"),
+            ),
+        ),
     );
   return [
     { name: `gemm_${v}`, fn: entry },
     ...paths.map((p) => ({
       name: `gemm_${v}_${p.name}`,
-      fn: emitPathFunction(v, options, p.mode, p.blocked),
+      fn: emitPathFunction(v, options, p),
     })),
   ];
 }
