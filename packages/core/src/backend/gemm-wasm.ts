@@ -714,16 +714,30 @@ export function emitGemmFunctions(
     entry.call(index(name));
   };
   const packMin = options.tune?.packMinRows ?? PACK_MIN_ROWS;
-  const fits = () => {
-    // A and B together hold at most IN_PLACE_MAX_FLOATS floats (M·K + K·N <= limit)
+  // in place pays only while A and B fit in cache together (M·K + K·N <= IN_PLACE_MAX_FLOATS) and
+  // B's row stride spreads a panel over the L1 sets: with a stride of a multiple of 64 floats
+  // (256 B) a panel's K rows share a few sets and evict each other once K > 128; the stride of B
+  // as the in-place kernel reads it is N for A·Bᵀ (transposed into the workspace) and ldb else
+  const inPlace = () => {
     entry.get("M").get("K").mul().get("K").get("N").mul().add();
     entry.i32(options.tune?.inPlaceMaxFloats ?? IN_PLACE_MAX_FLOATS).op(0x4c); // i32.le_s
+    entry
+      .get(v === "nt" ? "N" : "ldb")
+      .i32(63)
+      .and()
+      .i32(0)
+      .op(0x47) // i32.ne: a 0/1 flag, so the and below is logical
+      .get("K")
+      .i32(128)
+      .op(0x4c) // i32.le_s
+      .op(0x72) // i32.or: stride not a multiple of 64, or K small
+      .and();
   };
   if (v === "nn")
     entry.ifElse(
       () => {
         entry.get("M").i32(packMin).ltS();
-        fits();
+        inPlace();
         entry.op(0x72); // i32.or
       },
       () => call("direct"),
@@ -731,7 +745,7 @@ export function emitGemmFunctions(
     );
   else if (v === "nt")
     entry.ifElse(
-      fits,
+      inPlace,
       () => call("transposed"),
       () => call("packB"),
     );
@@ -741,7 +755,7 @@ export function emitGemmFunctions(
       () => call("direct"),
       () =>
         entry.ifElse(
-          fits,
+          inPlace,
           () => call("transposed"),
           () =>
             // packing Aᵀ pays once enough columns reuse it; else read its columns in place
