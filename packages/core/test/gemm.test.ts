@@ -38,7 +38,7 @@ function reference(
 function kernelsOf(v: Variant): [string, GemmKernel][] {
   const all = wasmBackend()!.kernels as unknown as Record<string, GemmKernel>;
   return Object.keys(all)
-    .filter((name) => name === `gemm_${v}` || name.startsWith(`gemm_${v}_`))
+    .filter((name) => name === `gemm_${v}` || (name.startsWith(`gemm_${v}_`) && !name.includes("_tile")))
     .map((name) => [name, all[name]!]);
 }
 
