@@ -7,6 +7,8 @@
 export { axpy } from "./backend/blas.js";
 export {
   allocKernelArray,
+  type GemmKernel,
+  relaxedSimdSupported,
   setWasmEnabled,
   type WasmBackend,
   type WasmKernels,

@@ -20,7 +20,7 @@ const ALIGN = 64;
 /**
  * A float32 matrix product `(a, b, c, M, N, K, lda, ldb, ldc, ws)` over byte addresses in the
  * arena, with row strides lda, ldb, ldc (elements) and a per-thread packing workspace `ws` of
- * {@link GEMM_WORKSPACE_BYTES} bytes (see gemm-wasm.ts).
+ * `GEMM_WORKSPACE_BYTES` bytes (see `src/backend/gemm-wasm.ts`).
  */
 export type GemmKernel = (
   a: number,
