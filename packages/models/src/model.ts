@@ -675,9 +675,8 @@ export class Model {
       });
     }
     const fp = this.views(batchSize, this.evalExe.plan(this.shapesFor(batchSize, true)), true);
-    // the compiled graph keeps its own cache of every plan it made, disposed ones included, and
-    // would hand them out again: a fresh one compiles the next plans
-    if (this.evalPlans.add(fp)) this.evalExe = null;
+    // a plan evicted from the bounded cache is disposed, and its compiled graph forgets it
+    this.evalPlans.add(fp);
     return fp;
   }
 
@@ -691,7 +690,7 @@ export class Model {
     this.checkBatch(batchSize);
     if (!this.predictExe) this.predictExe = this.compilePredict();
     const fp = this.views(batchSize, this.predictExe.plan(this.shapesFor(batchSize, false)), false);
-    if (this.predictPlans.add(fp)) this.predictExe = null;
+    this.predictPlans.add(fp);
     return fp;
   }
 
