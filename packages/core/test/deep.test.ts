@@ -102,17 +102,25 @@ describe("no allocation per run", () => {
 
     const gc = getGc();
     const MB = 1024 * 1024;
-    gc?.();
-    const h0 = process.memoryUsage().heapUsed;
-    for (let i = 0; i < 10_000; i++) exe.run(feeds);
-    for (let i = 0; i < 10_000; i++) plan.run(feeds);
-    const grown = process.memoryUsage().heapUsed - h0;
-    gc?.();
-    const retained = process.memoryUsage().heapUsed - h0;
+    // Three windows of 20,000 runs: an allocation per run shows in every window, while a one-off
+    // event of the engine (a JIT compile, a background task finishing) shows in one at most; the
+    // best window is held to the bound (this check failed 1 time in 4 on a busy machine otherwise).
+    const windows: { grown: number; retained: number }[] = [];
+    for (let w = 0; w < 3; w++) {
+      gc?.();
+      const h0 = process.memoryUsage().heapUsed;
+      for (let i = 0; i < 10_000; i++) exe.run(feeds);
+      for (let i = 0; i < 10_000; i++) plan.run(feeds);
+      const grown = process.memoryUsage().heapUsed - h0;
+      gc?.();
+      windows.push({ grown, retained: process.memoryUsage().heapUsed - h0 });
+    }
+    const grown = Math.min(...windows.map((x) => x.grown));
+    const retained = Math.min(...windows.map((x) => x.retained));
     if (gc) {
       // Measured without a collection in between, so ~80 bytes per run would already show as 1.6 MB.
-      expect(grown).toBeLessThan(1 * MB);
-      expect(retained).toBeLessThan(2 * MB);
+      expect(grown, JSON.stringify(windows)).toBeLessThan(1 * MB);
+      expect(retained, JSON.stringify(windows)).toBeLessThan(2 * MB);
     } else {
       expect(grown).toBeLessThan(16 * MB);
     }
