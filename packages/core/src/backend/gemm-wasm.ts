@@ -446,13 +446,33 @@ function emitPackA(e: Emit): void {
     );
 }
 
-/** `min(x, y)` of two i32 expressions, into local `out`. */
-function emitMin(f: FunctionBuilder, out: string, x: () => void, y: () => void): void {
-  x();
-  y();
-  x();
-  y();
-  f.ltS().select().set(out);
+/**
+ * `for (start = 0; start < extent; start += step) { len = min(step, extent - start); body() }` over
+ * i32 locals: one level of the blocked loop nest.
+ */
+function emitBlocks(
+  f: FunctionBuilder,
+  start: string,
+  extent: string,
+  step: number,
+  len: string,
+  body: () => void,
+): void {
+  const rest = () => f.get(extent).get(start).sub();
+  f.i32(0).set(start);
+  f.whileLoop(
+    () => f.get(extent).get(start).gtS(),
+    () => {
+      // select(step, rest, step < rest)
+      f.i32(step);
+      rest();
+      f.i32(step);
+      rest();
+      f.ltS().select().set(len);
+      body();
+      f.inc(start, step);
+    },
+  );
 }
 
 /** The rows ic..iEnd of one (jc, pc, ic) block against every panel of B: 4-row tiles, then single rows. */
@@ -489,47 +509,15 @@ function emitBlock(e: Emit, m: PathMode): void {
 /** The blocked loop nest over (jc, pc, ic): packs B per (jc, pc) block and A (if asked) per (pc, ic). */
 function emitBlockedPath(e: Emit, m: PathMode): void {
   const { f } = e;
-  f.i32(0).set("jc");
-  f.whileLoop(
-    () => f.get("N").get("jc").gtS(),
-    () => {
-      emitMin(
-        f,
-        "nc",
-        () => f.i32(e.nc),
-        () => f.get("N").get("jc").sub(),
-      );
-      f.i32(0).set("pc");
-      f.whileLoop(
-        () => f.get("K").get("pc").gtS(),
-        () => {
-          emitMin(
-            f,
-            "kc",
-            () => f.i32(e.kc),
-            () => f.get("K").get("pc").sub(),
-          );
-          emitPackB(e);
-          f.i32(0).set("ic");
-          f.whileLoop(
-            () => f.get("M").get("ic").gtS(),
-            () => {
-              emitMin(
-                f,
-                "iEnd",
-                () => f.get("ic").i32(e.mc).add(),
-                () => f.get("M"),
-              );
-              if (m.a === "packed") emitPackA(e);
-              emitBlock(e, m);
-              f.inc("ic", e.mc);
-            },
-          );
-          f.inc("pc", e.kc);
-        },
-      );
-      f.inc("jc", e.nc);
-    },
+  emitBlocks(f, "jc", "N", e.nc, "nc", () =>
+    emitBlocks(f, "pc", "K", e.kc, "kc", () => {
+      emitPackB(e);
+      emitBlocks(f, "ic", "M", e.mc, "mc", () => {
+        f.get("ic").get("mc").add().set("iEnd");
+        if (m.a === "packed") emitPackA(e);
+        emitBlock(e, m);
+      });
+    }),
   );
 }
 
@@ -680,7 +668,24 @@ function emitPathFunction(v: GemmVariant, options: GemmOptions, path: Path): Fun
   const f = new FunctionBuilder(PARAMS);
   const t = options.tune ?? {};
   const e: Emit = { f, v, fma: options.fma, kc: t.kc ?? KC, mc: t.mc ?? MC, nc: t.nc ?? NC };
-  const ints = ["i", "j", "k", "w", "jc", "pc", "ic", "nc", "kc", "iEnd", "bp", "panel", "cp", "cr", "ak"];
+  const ints = [
+    "i",
+    "j",
+    "k",
+    "w",
+    "jc",
+    "pc",
+    "ic",
+    "nc",
+    "kc",
+    "mc",
+    "iEnd",
+    "bp",
+    "panel",
+    "cp",
+    "cr",
+    "ak",
+  ];
   for (const n of [...ints, "lda4", "ldb4", "ldc4", "src", "dst", "d", "end", "wsA", "dstep"])
     f.local(n, I32);
   for (let r = 0; r < 4; r++) f.local(`ap${r}`, I32);
