@@ -20,6 +20,7 @@ import {
 } from "./graph.js";
 import { checkInit, type Init } from "./init.js";
 import { nameTable } from "./names.js";
+import { type Padding4, type PaddingSpec, type Pair, resolvePadding } from "./ops/conv-geometry.js";
 import type { CustomArity, CustomOp } from "./ops/define.js";
 import { type AttrsOf, isOpName, type OpName, opDef, userOpDef } from "./ops/index.js";
 import { jsonAttrs } from "./ops/jsonAttrs.js";
@@ -36,6 +37,56 @@ export interface ParamOptions {
   init?: Init;
   /** Element type (default: the builder's). */
   dtype?: DType;
+}
+
+/** Options of {@link GraphBuilder.conv2d}. */
+export interface Conv2dOptions {
+  /** Window step, one number or `[h, w]` (default 1). */
+  strides?: number | Pair;
+  /** `"valid"` (default), `"same"`, a number, `[h, w]` or `[top, bottom, left, right]`. */
+  padding?: PaddingSpec;
+  /** Spacing of the kernel taps, one number or `[h, w]` (default 1). */
+  dilations?: number | Pair;
+  /** Channel groups (default 1; the channel count for a depthwise convolution). */
+  groups?: number;
+}
+
+/** Options of {@link GraphBuilder.conv2dTranspose}. */
+export interface Conv2dTransposeOptions extends Conv2dOptions {
+  /** Extra rows/columns added after the output (to pick among the sizes a stride allows; default 0). */
+  outputPadding?: number | Pair;
+  /** The output `[height, width]` outright (overrides `outputPadding`). */
+  outputSize?: Pair;
+}
+
+/** Options of {@link GraphBuilder.maxPool2d} and {@link GraphBuilder.avgPool2d}. */
+export interface Pool2dOptions {
+  /** Window step (default: the window size). */
+  strides?: number | Pair;
+  /** `"valid"` (default), `"same"`, a number, `[h, w]` or `[top, bottom, left, right]`. */
+  padding?: PaddingSpec;
+}
+
+function pairOf(v: number | Pair | undefined, dflt: number): Pair {
+  if (v === undefined) return [dflt, dflt];
+  return typeof v === "number" ? [v, v] : [v[0], v[1]];
+}
+
+/** The concrete size of axis `axis` of a convolution weight. */
+function dimOf(w: Value, axis: number): number {
+  const d = w.shape[axis];
+  if (w.rank !== 4 || typeof d !== "number")
+    throw new ShapeError(
+      `convolution weights must be a concrete rank-4 [O, C/groups, kh, kw], got ${shapeToString(w.shape)}`,
+    );
+  return d;
+}
+
+/** `[H, W]` of an NCHW value. */
+function hwOf(x: Value): [Dim, Dim] {
+  if (x.rank !== 4)
+    throw new ShapeError(`expected an NCHW image batch [N, C, H, W], got ${shapeToString(x.shape)}`);
+  return [x.shape[2]!, x.shape[3]!];
 }
 
 /** Options of {@link GraphBuilder} construction. */
@@ -614,6 +665,82 @@ export class GraphBuilder {
   pad(x: Value, before: readonly number[], after: readonly number[]): Value {
     return this.op("pad", [x], { before: [...before], after: [...after] });
   }
+  // ---- convolution and pooling (NCHW) ---------------------------------------------------
+
+  /**
+   * 2-D convolution: `x [N, C, H, W]` with weights `w [O, C/groups, kh, kw]` gives
+   * `[N, O, Ho, Wo]`. Padding: `"valid"` (default), `"same"` (output `ceil(H / stride)`, the odd
+   * pixel after), one number, `[h, w]`, or `[top, bottom, left, right]`.
+   */
+  conv2d(x: Value, w: Value, opts: Conv2dOptions = {}): Value {
+    const strides = pairOf(opts.strides, 1);
+    const dilations = pairOf(opts.dilations, 1);
+    const kernel: Pair = [dimOf(w, 2), dimOf(w, 3)];
+    const padding = resolvePadding("conv2d", opts.padding, hwOf(x), kernel, strides, dilations);
+    return this.op("conv2d", [x, w], { strides, padding, dilations, groups: opts.groups ?? 1 });
+  }
+  /**
+   * Transposed convolution ("deconvolution"), the input gradient of a convolution: `x [N, O, Hi, Wi]`
+   * with weights `w [O, C/groups, kh, kw]` (PyTorch's `conv_transpose2d` layout: input channels
+   * first) gives `[N, C, H, W]` with `H = (Hi-1)·stride - top - bottom + dilation·(kh-1) + 1 + outputPadding`.
+   * `padding` names the padding of the convolution being transposed (it crops the output).
+   */
+  conv2dTranspose(x: Value, w: Value, opts: Conv2dTransposeOptions = {}): Value {
+    const strides = pairOf(opts.strides, 1);
+    const dilations = pairOf(opts.dilations, 1);
+    const kernel: Pair = [dimOf(w, 2), dimOf(w, 3)];
+    const [hi, wi] = hwOf(x);
+    if (typeof hi !== "number" || typeof wi !== "number")
+      throw new ShapeError(
+        `conv2dTranspose: input ${shapeToString(x.shape)} needs concrete height and width`,
+      );
+    const extra = pairOf(opts.outputPadding, 0);
+    let padding: Padding4;
+    let outputSize: Pair;
+    if (opts.padding === "same") {
+      // the output is input·stride, cropped as the matching "same" convolution pads
+      outputSize = [hi * strides[0], wi * strides[1]];
+      padding = resolvePadding("conv2dTranspose", "same", outputSize, kernel, strides, dilations);
+    } else {
+      padding = resolvePadding("conv2dTranspose", opts.padding, [hi, wi], kernel, strides, dilations);
+      const size = (i: number, k: number, s: number, d: number, p: number) =>
+        (i - 1) * s - p + d * (k - 1) + 1;
+      outputSize = [
+        size(hi, kernel[0], strides[0], dilations[0], padding[0] + padding[1]) + extra[0],
+        size(wi, kernel[1], strides[1], dilations[1], padding[2] + padding[3]) + extra[1],
+      ];
+    }
+    if (opts.outputSize) outputSize = [opts.outputSize[0], opts.outputSize[1]];
+    return this.op("conv2dTranspose", [x, w], {
+      strides,
+      padding,
+      dilations,
+      groups: opts.groups ?? 1,
+      outputSize,
+    });
+  }
+  /** Max pooling over `kernelSize` windows (strides default to the window; padding never wins). */
+  maxPool2d(x: Value, kernelSize: number | Pair, opts: Pool2dOptions = {}): Value {
+    return this.op("maxPool2d", [x], this.poolAttrs("maxPool2d", x, kernelSize, opts));
+  }
+  /** Average pooling over `kernelSize` windows; padded pixels are not counted in a window's mean. */
+  avgPool2d(x: Value, kernelSize: number | Pair, opts: Pool2dOptions = {}): Value {
+    return this.op("avgPool2d", [x], this.poolAttrs("avgPool2d", x, kernelSize, opts));
+  }
+  private poolAttrs(op: string, x: Value, kernelSize: number | Pair, opts: Pool2dOptions) {
+    const k = pairOf(kernelSize, 1);
+    const strides = pairOf(opts.strides ?? k, 1);
+    const padding = resolvePadding(op, opts.padding, hwOf(x), k, strides, [1, 1]);
+    return { kernelSize: k, strides, padding };
+  }
+  /**
+   * Uniform random numbers in [0, 1) of `shape`, generated in the plan from the scalar `key`
+   * (same key, same numbers; feed a new key each step). `salt` separates nodes sharing a key.
+   */
+  randomUniform(key: Value, shape: readonly Dim[], salt = 0, dtype: DType = this.dtype): Value {
+    return this.op("randomUniform", [key], { shape: [...shape], salt, dtype });
+  }
+
   /** Sum over axes (all by default). */
   sum(x: Value, axes?: number | readonly number[] | null, keepdims = false): Value {
     return this.op("sum", [x], { axes: axesArg(axes), keepdims });

@@ -115,6 +115,32 @@ export const JVP: JvpTable = {
   },
   softmax: ({ b, t, y, attrs }) => b.mul(y, b.sub(t[0]!, b.sum(b.mul(y, t[0]!), attrs.axis, true))),
   logSoftmax: ({ b, t, y, attrs }) => b.sub(t[0]!, b.sum(b.mul(b.exp(y), t[0]!), attrs.axis, true)),
+  // bilinear ops: the tangent is the op applied to each tangent in turn
+  conv2d: ({ b, t, x, attrs }) =>
+    plus(
+      b,
+      t[0] ? b.op("conv2d", [t[0], x[1]!], attrs) : null,
+      t[1] ? b.op("conv2d", [x[0]!, t[1]], attrs) : null,
+    ),
+  conv2dTranspose: ({ b, t, x, attrs }) =>
+    plus(
+      b,
+      t[0] ? b.op("conv2dTranspose", [t[0], x[1]!], attrs) : null,
+      t[1] ? b.op("conv2dTranspose", [x[0]!, t[1]], attrs) : null,
+    ),
+  conv2dBackpropFilter: ({ b, t, x, attrs }) =>
+    plus(
+      b,
+      t[0] ? b.op("conv2dBackpropFilter", [t[0], x[1]!], attrs) : null,
+      t[1] ? b.op("conv2dBackpropFilter", [x[0]!, t[1]], attrs) : null,
+    ),
+  // max pooling routes the tangent through the arg-max (x's own tangent moves no arg-max)
+  maxPool2d: ({ b, t, x, attrs }) => b.op("maxPool2dGather", [x[0]!, t[0]!], attrs),
+  maxPool2dBackprop: ({ b, t, x, attrs }) => (t[1] ? b.op("maxPool2dBackprop", [x[0]!, t[1]], attrs) : null),
+  maxPool2dGather: ({ b, t, x, attrs }) => (t[1] ? b.op("maxPool2dGather", [x[0]!, t[1]], attrs) : null),
+  avgPool2d: ({ b, t, attrs }) => b.op("avgPool2d", [t[0]!], attrs),
+  avgPool2dBackprop: ({ b, t, attrs }) => b.op("avgPool2dBackprop", [t[0]!], attrs),
+  randomUniform: "zero",
   stopGradient: "zero",
   customGradient: customGradientJvp,
 };

@@ -5,11 +5,13 @@
  */
 import {
   type AnyOpName,
+  type ConvAttrs,
   customGradientVjp,
   customOpDef,
   type Dim,
   type GraphBuilder,
   isOpName,
+  type Pool2dAttrs,
   type Shape,
   type Value,
 } from "@gradgraph/core";
@@ -56,6 +58,21 @@ function inversePerm(perm: readonly number[]): number[] {
     inv[p] = i;
   });
   return inv;
+}
+
+/** The attributes every convolution op shares (dropping outputSize / kernelSize). */
+function convOf(a: ConvAttrs): ConvAttrs {
+  return { strides: a.strides, padding: a.padding, dilations: a.dilations, groups: a.groups };
+}
+
+/** The pooling attributes of a pooling op (dropping inputSize). */
+function poolOf(a: Pool2dAttrs): Pool2dAttrs {
+  return { kernelSize: a.kernelSize, strides: a.strides, padding: a.padding };
+}
+
+/** `[H, W]` of an NCHW value (concrete: the shape rules checked it). */
+function hw(v: Value): [number, number] {
+  return [v.shape[2] as number, v.shape[3] as number];
 }
 
 /** The VJP rule of every op, keyed by op name. */
@@ -178,6 +195,37 @@ export const VJP: VjpTable = {
   },
   softmax: ({ b, g, y, attrs }) => [b.mul(y, b.sub(g, b.sum(b.mul(g, y), attrs.axis, true)))],
   logSoftmax: ({ b, g, y, attrs }) => [b.sub(g, b.mul(b.exp(y), b.sum(g, attrs.axis, true)))],
+  // conv2d, conv2dTranspose and conv2dBackpropFilter are bilinear and each other's adjoints:
+  // <g, conv(x, w)> = <convT(g, w), x> = <filter(x, g), w>
+  conv2d: ({ b, g, x, attrs, needs }) => [
+    needs[0] ? b.op("conv2dTranspose", [g, x[1]!], { ...convOf(attrs), outputSize: hw(x[0]!) }) : null,
+    needs[1]
+      ? b.op("conv2dBackpropFilter", [x[0]!, g], {
+          ...convOf(attrs),
+          kernelSize: [x[1]!.shape[2], x[1]!.shape[3]],
+        })
+      : null,
+  ],
+  conv2dTranspose: ({ b, g, x, attrs, needs }) => [
+    needs[0] ? b.op("conv2d", [g, x[1]!], convOf(attrs)) : null,
+    needs[1]
+      ? b.op("conv2dBackpropFilter", [g, x[0]!], {
+          ...convOf(attrs),
+          kernelSize: [x[1]!.shape[2], x[1]!.shape[3]],
+        })
+      : null,
+  ],
+  conv2dBackpropFilter: ({ b, g, x, attrs, needs }) => [
+    needs[0] ? b.op("conv2dTranspose", [x[1]!, g], { ...convOf(attrs), outputSize: hw(x[0]!) }) : null,
+    needs[1] ? b.op("conv2d", [x[0]!, g], convOf(attrs)) : null,
+  ],
+  // the arg-max selection is piecewise constant in x: only the routed values have a gradient
+  maxPool2d: ({ b, g, x, attrs }) => [b.op("maxPool2dBackprop", [x[0]!, g], attrs)],
+  maxPool2dBackprop: ({ b, g, x, attrs }) => [null, b.op("maxPool2dGather", [x[0]!, g], attrs)],
+  maxPool2dGather: ({ b, g, x, attrs }) => [null, b.op("maxPool2dBackprop", [x[0]!, g], attrs)],
+  avgPool2d: ({ b, g, x, attrs }) => [b.op("avgPool2dBackprop", [g], { ...attrs, inputSize: hw(x[0]!) })],
+  avgPool2dBackprop: ({ b, g, attrs }) => [b.op("avgPool2d", [g], poolOf(attrs))],
+  randomUniform: "zero",
   stopGradient: "zero",
   customGradient: customGradientVjp,
 };

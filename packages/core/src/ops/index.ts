@@ -15,6 +15,7 @@ import { add } from "./add.js";
 import { broadcastTo } from "./broadcastTo.js";
 import { concat } from "./concat.js";
 import { constant, fill } from "./constant.js";
+import { conv2d, conv2dBackpropFilter, conv2dTranspose } from "./conv2d.js";
 import { customGradient } from "./customGradient.js";
 import { div } from "./div.js";
 import { equal } from "./equal.js";
@@ -33,7 +34,9 @@ import { minimum } from "./minimum.js";
 import { mul } from "./mul.js";
 import { neg } from "./neg.js";
 import { pad } from "./pad.js";
+import { avgPool2d, avgPool2dBackprop, maxPool2d, maxPool2dBackprop, maxPool2dGather } from "./pool2d.js";
 import { pow } from "./pow.js";
+import { randomUniform } from "./randomUniform.js";
 import { type CustomOpDef, type CustomOpName, customOpDef, isCustomOpName } from "./registry.js";
 import { relu } from "./relu.js";
 import { reshape } from "./reshape.js";
@@ -94,6 +97,15 @@ export const OPS = {
   softmax,
   logSoftmax,
   logSumExp,
+  conv2d,
+  conv2dTranspose,
+  conv2dBackpropFilter,
+  maxPool2d,
+  maxPool2dBackprop,
+  maxPool2dGather,
+  avgPool2d,
+  avgPool2dBackprop,
+  randomUniform,
   stopGradient,
   customGradient,
 } as const;
@@ -144,9 +156,14 @@ export function userOpDef(name: string): CustomOpDef<CustomAttrs> | undefined {
 export type { BroadcastToAttrs } from "./broadcastTo.js";
 export type { ConcatAttrs } from "./concat.js";
 export type { ConstantAttrs, FillAttrs } from "./constant.js";
+export type { ConvAttrs, Padding4, PaddingSpec, Pair } from "./conv-geometry.js";
+export { resolvePadding } from "./conv-geometry.js";
+export type { Conv2dBackpropFilterAttrs, Conv2dTransposeAttrs } from "./conv2d.js";
 export type { CustomGradientAttrs } from "./customGradient.js";
 export type { MatmulAttrs } from "./matmul.js";
 export type { PadAttrs } from "./pad.js";
+export type { AvgPool2dBackpropAttrs, Pool2dAttrs } from "./pool2d.js";
+export { type RandomUniformAttrs, uniformAt } from "./randomUniform.js";
 export type { ReduceAttrs } from "./reduce.js";
 export {
   type CustomOpDef,

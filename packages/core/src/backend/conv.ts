@@ -1,0 +1,327 @@
+/**
+ * Convolution kernels (NCHW), used by the `conv2d`, `conv2dTranspose` and `conv2dBackpropFilter`
+ * ops.
+ *
+ * - The reference kernels are direct loops over any float array (float64, and float32 where the
+ *   WebAssembly arena is unavailable).
+ * - The float32 fast path lowers each image and group to a matrix product through the
+ *   WebAssembly SIMD GEMM (see gemm-wasm.ts), with an im2col buffer in the arena:
+ *   - forward: `out_n[g] [Og, P] = W_g [Og, Kg] · col_n [Kg, P]` (written straight into NCHW);
+ *   - input gradient: `dcol [Kg, P] = W_gᵀ · dy_n[g]`, then col2im adds the patches back;
+ *   - filter gradient: `dW_g += dy_n[g] [Og, P] · colT_n [P, Kg]`, image by image in order.
+ *   Here `Kg = C/groups · kh · kw` and `P = Ho · Wo`. Every product sums over `k` in ascending
+ *   order, so results do not depend on threads.
+ * @module
+ */
+import type { FloatArray } from "../dtype.js";
+import type { ConvGeometry } from "../ops/conv-geometry.js";
+import { type WasmBackend, wasmBackend } from "./memory.js";
+import { gemmF32 } from "./threads.js";
+
+// ---- reference kernels (any dtype) -------------------------------------------------------
+
+/** `out [N,O,Ho,Wo] = conv(x [N,C,H,W], w [O,C/g,kh,kw])`, direct loops. */
+export function convForwardRef(x: FloatArray, w: FloatArray, out: FloatArray, g: ConvGeometry): void {
+  const { N, C, H, W, O, kh, kw, Ho, Wo, sh, sw, dh, dw, pt, pl, groups } = g;
+  const Cg = C / groups;
+  const Og = O / groups;
+  let o = 0;
+  for (let n = 0; n < N; n++) {
+    for (let oc = 0; oc < O; oc++) {
+      const c0 = Math.floor(oc / Og) * Cg;
+      for (let oh = 0; oh < Ho; oh++) {
+        for (let ow = 0; ow < Wo; ow++) {
+          let s = 0;
+          for (let c = 0; c < Cg; c++) {
+            const xb = (n * C + c0 + c) * H;
+            const wb = (oc * Cg + c) * kh;
+            for (let ki = 0; ki < kh; ki++) {
+              const ih = oh * sh - pt + ki * dh;
+              if (ih < 0 || ih >= H) continue;
+              const xr = (xb + ih) * W;
+              const wr = (wb + ki) * kw;
+              for (let kj = 0; kj < kw; kj++) {
+                const iw = ow * sw - pl + kj * dw;
+                if (iw >= 0 && iw < W) s += x[xr + iw]! * w[wr + kj]!;
+              }
+            }
+          }
+          out[o++] = s;
+        }
+      }
+    }
+  }
+}
+
+/** `dx [N,C,H,W]` from `dy [N,O,Ho,Wo]` and `w` (the transposed convolution), direct loops. */
+export function convBackpropInputRef(dy: FloatArray, w: FloatArray, dx: FloatArray, g: ConvGeometry): void {
+  const { N, C, H, W, O, kh, kw, Ho, Wo, sh, sw, dh, dw, pt, pl, groups } = g;
+  const Cg = C / groups;
+  const Og = O / groups;
+  dx.fill(0);
+  let o = 0;
+  for (let n = 0; n < N; n++) {
+    for (let oc = 0; oc < O; oc++) {
+      const c0 = Math.floor(oc / Og) * Cg;
+      for (let oh = 0; oh < Ho; oh++) {
+        for (let ow = 0; ow < Wo; ow++) {
+          const gv = dy[o++]!;
+          for (let c = 0; c < Cg; c++) {
+            const xb = (n * C + c0 + c) * H;
+            const wb = (oc * Cg + c) * kh;
+            for (let ki = 0; ki < kh; ki++) {
+              const ih = oh * sh - pt + ki * dh;
+              if (ih < 0 || ih >= H) continue;
+              const xr = (xb + ih) * W;
+              const wr = (wb + ki) * kw;
+              for (let kj = 0; kj < kw; kj++) {
+                const iw = ow * sw - pl + kj * dw;
+                if (iw >= 0 && iw < W) dx[xr + iw] = dx[xr + iw]! + gv * w[wr + kj]!;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** `dw [O,C/g,kh,kw]` from `x [N,C,H,W]` and `dy [N,O,Ho,Wo]`, direct loops. */
+export function convBackpropFilterRef(
+  x: FloatArray,
+  dy: FloatArray,
+  dwOut: FloatArray,
+  g: ConvGeometry,
+): void {
+  const { N, C, H, W, O, kh, kw, Ho, Wo, sh, sw, dh, dw, pt, pl, groups } = g;
+  const Cg = C / groups;
+  const Og = O / groups;
+  dwOut.fill(0);
+  let o = 0;
+  for (let n = 0; n < N; n++) {
+    for (let oc = 0; oc < O; oc++) {
+      const c0 = Math.floor(oc / Og) * Cg;
+      for (let oh = 0; oh < Ho; oh++) {
+        for (let ow = 0; ow < Wo; ow++) {
+          const gv = dy[o++]!;
+          for (let c = 0; c < Cg; c++) {
+            const xb = (n * C + c0 + c) * H;
+            const wb = (oc * Cg + c) * kh;
+            for (let ki = 0; ki < kh; ki++) {
+              const ih = oh * sh - pt + ki * dh;
+              if (ih < 0 || ih >= H) continue;
+              const xr = (xb + ih) * W;
+              const wr = (wb + ki) * kw;
+              for (let kj = 0; kj < kw; kj++) {
+                const iw = ow * sw - pl + kj * dw;
+                if (iw >= 0 && iw < W) dwOut[wr + kj] = dwOut[wr + kj]! + gv * x[xr + iw]!;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---- im2col / col2im ---------------------------------------------------------------------
+
+/** The range `[lo, hi)` of output positions whose input index `o·s + base` lies in `[0, size)`. */
+function inRange(base: number, s: number, size: number, count: number): [number, number] {
+  const lo = base >= 0 ? 0 : Math.min(count, Math.ceil(-base / s));
+  const hi = Math.max(lo, Math.min(count, Math.floor((size - 1 - base) / s) + 1));
+  return [lo, hi];
+}
+
+/**
+ * col [Kg, P] for image `n`, channels `c0 .. c0+Cg`: row `(c, ki, kj)` holds the input pixels
+ * that tap meets at each output position (zero where it falls in the padding).
+ */
+function im2col(
+  x: Float32Array,
+  xo: number,
+  col: Float32Array,
+  g: ConvGeometry,
+  c0: number,
+  Cg: number,
+): void {
+  const { H, W, kh, kw, Ho, Wo, sh, sw, dh, dw, pt, pl } = g;
+  const P = Ho * Wo;
+  let row = 0;
+  for (let c = 0; c < Cg; c++) {
+    const plane = xo + (c0 + c) * H * W;
+    for (let ki = 0; ki < kh; ki++) {
+      const [ohLo, ohHi] = inRange(ki * dh - pt, sh, H, Ho);
+      for (let kj = 0; kj < kw; kj++, row += P) {
+        const iw0 = kj * dw - pl;
+        const [owLo, owHi] = inRange(iw0, sw, W, Wo);
+        col.fill(0, row, row + ohLo * Wo);
+        for (let oh = ohLo; oh < ohHi; oh++) {
+          const d = row + oh * Wo;
+          const src = plane + (oh * sh + ki * dh - pt) * W + iw0;
+          for (let ow = 0; ow < owLo; ow++) col[d + ow] = 0;
+          if (sw === 1) for (let ow = owLo; ow < owHi; ow++) col[d + ow] = x[src + ow]!;
+          else for (let ow = owLo; ow < owHi; ow++) col[d + ow] = x[src + ow * sw]!;
+          for (let ow = owHi; ow < Wo; ow++) col[d + ow] = 0;
+        }
+        col.fill(0, row + ohHi * Wo, row + P);
+      }
+    }
+  }
+}
+
+/** colT [P, Kg] for image `n`: im2col's transpose, one patch per row. */
+function im2colT(
+  x: Float32Array,
+  xo: number,
+  col: Float32Array,
+  g: ConvGeometry,
+  c0: number,
+  Cg: number,
+): void {
+  const { H, W, kh, kw, Ho, Wo, sh, sw, dh, dw, pt, pl } = g;
+  let d = 0;
+  for (let oh = 0; oh < Ho; oh++) {
+    for (let ow = 0; ow < Wo; ow++) {
+      const ih0 = oh * sh - pt;
+      const iw0 = ow * sw - pl;
+      for (let c = 0; c < Cg; c++) {
+        const plane = xo + (c0 + c) * H * W;
+        for (let ki = 0; ki < kh; ki++) {
+          const ih = ih0 + ki * dh;
+          if (ih < 0 || ih >= H) {
+            for (let kj = 0; kj < kw; kj++) col[d++] = 0;
+            continue;
+          }
+          const r = plane + ih * W;
+          for (let kj = 0; kj < kw; kj++) {
+            const iw = iw0 + kj * dw;
+            col[d++] = iw >= 0 && iw < W ? x[r + iw]! : 0;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Adds each row of col [Kg, P] back onto the pixels it was taken from (im2col's adjoint). */
+function col2im(
+  col: Float32Array,
+  dx: Float32Array,
+  xo: number,
+  g: ConvGeometry,
+  c0: number,
+  Cg: number,
+): void {
+  const { H, W, kh, kw, Ho, Wo, sh, sw, dh, dw, pt, pl } = g;
+  const P = Ho * Wo;
+  let row = 0;
+  for (let c = 0; c < Cg; c++) {
+    const plane = xo + (c0 + c) * H * W;
+    for (let ki = 0; ki < kh; ki++) {
+      const [ohLo, ohHi] = inRange(ki * dh - pt, sh, H, Ho);
+      for (let kj = 0; kj < kw; kj++, row += P) {
+        const iw0 = kj * dw - pl;
+        const [owLo, owHi] = inRange(iw0, sw, W, Wo);
+        for (let oh = ohLo; oh < ohHi; oh++) {
+          const s = row + oh * Wo;
+          const dst = plane + (oh * sh + ki * dh - pt) * W + iw0;
+          if (sw === 1) for (let ow = owLo; ow < owHi; ow++) dx[dst + ow] = dx[dst + ow]! + col[s + ow]!;
+          else for (let ow = owLo; ow < owHi; ow++) dx[dst + ow * sw] = dx[dst + ow * sw]! + col[s + ow]!;
+        }
+      }
+    }
+  }
+}
+
+// ---- float32 fast path -------------------------------------------------------------------
+
+/** One growing scratch block in the arena for im2col buffers (kernels run one at a time per thread). */
+let scratch: Float32Array | null = null;
+let scratchOwner: WasmBackend | null = null;
+
+function scratchOf(be: WasmBackend, floats: number): Float32Array {
+  if (scratch && scratchOwner === be && scratch.length >= floats) return scratch;
+  if (scratch && scratchOwner === be) be.free(scratch);
+  scratch = be.alloc("float32", Math.max(floats, 1024)) as Float32Array;
+  scratchOwner = be;
+  return scratch;
+}
+
+/** Which computation a {@link convF32} call does. */
+export type ConvPass = "forward" | "input" | "filter";
+
+/**
+ * The float32 WebAssembly convolution for `pass`, or null when the arena is unavailable. The
+ * returned function falls back to the reference loops when an operand lives outside the arena.
+ * Operands: forward `(x, w) -> out`; input `(dy, w) -> dx`; filter `(x, dy) -> dw`.
+ */
+export function convF32(
+  pass: ConvPass,
+  g: ConvGeometry,
+): ((a: FloatArray, b: FloatArray, out: FloatArray) => void) | null {
+  const be = wasmBackend();
+  if (!be) return null;
+  const { N, C, H, W, O, kh, kw, Ho, Wo, groups } = g;
+  const Cg = C / groups;
+  const Og = O / groups;
+  const Kg = Cg * kh * kw;
+  const P = Ho * Wo;
+  if (N * C * O * P === 0) return null;
+  const ref =
+    pass === "forward" ? convForwardRef : pass === "input" ? convBackpropInputRef : convBackpropFilterRef;
+  // filter: col (colT) plus one [Og, Kg] partial product per image
+  const need = Kg * P + (pass === "filter" ? Og * Kg : 0);
+  return (a, b, out) => {
+    const fa = a as Float32Array;
+    const fb = b as Float32Array;
+    const fo = out as Float32Array;
+    if (!be.owns(fa) || !be.owns(fb) || !be.owns(fo)) {
+      ref(a, b, out, g);
+      return;
+    }
+    const col = scratchOf(be, need);
+    const ws = be.gemmWorkspace();
+    const colp = col.byteOffset;
+    if (pass === "forward") {
+      // a = x, b = w
+      for (let n = 0; n < N; n++) {
+        for (let gi = 0; gi < groups; gi++) {
+          im2col(fa, n * C * H * W, col, g, gi * Cg, Cg);
+          const wp = fb.byteOffset + 4 * gi * Og * Kg;
+          const op = fo.byteOffset + 4 * (n * O + gi * Og) * P;
+          gemmF32(be.kernels, 0, wp, colp, op, Og, P, Kg, Kg, P, P, ws);
+        }
+      }
+    } else if (pass === "input") {
+      // a = dy, b = w, out = dx
+      fo.fill(0);
+      for (let n = 0; n < N; n++) {
+        for (let gi = 0; gi < groups; gi++) {
+          const wp = fb.byteOffset + 4 * gi * Og * Kg;
+          const dyp = fa.byteOffset + 4 * (n * O + gi * Og) * P;
+          gemmF32(be.kernels, 1, wp, dyp, colp, Kg, P, Og, Kg, P, P, ws);
+          col2im(col, fo, n * C * H * W, g, gi * Cg, Cg);
+        }
+      }
+    } else {
+      // a = x, b = dy, out = dw [O, Kg]: image by image, added in order
+      const part = Kg * P;
+      const partp = colp + 4 * part;
+      fo.fill(0);
+      for (let n = 0; n < N; n++) {
+        for (let gi = 0; gi < groups; gi++) {
+          im2colT(fa, n * C * H * W, col, g, gi * Cg, Cg);
+          const dyp = fb.byteOffset + 4 * (n * O + gi * Og) * P;
+          const base = gi * Og * Kg;
+          if (n === 0) {
+            gemmF32(be.kernels, 0, dyp, colp, fo.byteOffset + 4 * base, Og, Kg, P, P, Kg, Kg, ws);
+            continue;
+          }
+          gemmF32(be.kernels, 0, dyp, colp, partp, Og, Kg, P, P, Kg, Kg, ws);
+          for (let i = 0; i < Og * Kg; i++) fo[base + i] = fo[base + i]! + col[part + i]!;
+        }
+      }
+    }
+  };
+}
