@@ -125,7 +125,7 @@ function argmaxInto(x: FloatArray, g: PoolGeom, arg: Int32Array): void {
           const r = base + ih * W;
           for (let iw = w0; iw < w1; iw++) {
             const v = x[r + iw]!;
-            if (v > m || (v !== v && m === m)) {
+            if (v > m || (Number.isNaN(v) && !Number.isNaN(m))) {
               m = v;
               best = r + iw;
             }
@@ -164,7 +164,7 @@ export const maxPool2d: OpDef<Pool2dAttrs> = {
               const r = base + ih * W;
               for (let iw = w0; iw < w1; iw++) {
                 const v = x[r + iw]!;
-                if (v > m || (v !== v && m === m)) m = v;
+                if (v > m || (Number.isNaN(v) && !Number.isNaN(m))) m = v;
               }
             }
             out[o++] = m;
