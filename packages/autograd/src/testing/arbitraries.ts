@@ -172,3 +172,183 @@ export function axesArb(rank: number): fc.Arbitrary<number[] | null> {
     { nil: null },
   );
 }
+
+/** A small 2-D convolution problem (NCHW): operand shapes and explicit attributes, all consistent. */
+export interface ConvProblem {
+  /** Input `[N, C, H, W]`. */
+  readonly x: [number, number, number, number];
+  /** Weights `[O, C/groups, kh, kw]`. */
+  readonly w: [number, number, number, number];
+  /** Output `[N, O, Ho, Wo]`. */
+  readonly y: [number, number, number, number];
+  /** `[h, w]` window steps. */
+  readonly strides: [number, number];
+  /** Zero padding `[top, bottom, left, right]` (asymmetric in general). */
+  readonly padding: [number, number, number, number];
+  /** `[h, w]` tap spacing. */
+  readonly dilations: [number, number];
+  /** Channel groups: 1, 2, or the channel count (depthwise). */
+  readonly groups: number;
+}
+
+/** Limits of {@link convProblemArb} and {@link poolProblemArb}. */
+export interface ConvProblemConstraints {
+  /** Largest batch (default 2). */
+  maxBatch?: number;
+  /** Largest image height and width (default 7; exceeded only where the smallest image that fits the kernel is larger). */
+  maxSize?: number;
+  /** Largest kernel height and width (default 3). */
+  maxKernel?: number;
+  /** Largest stride (default 2). */
+  maxStride?: number;
+  /** Largest dilation (default 2; convolutions only). */
+  maxDilation?: number;
+  /** Largest padding of one side (default 2 for convolutions; pooling keeps each side below the window). */
+  maxPad?: number;
+}
+
+/** The smallest size that fits (`base`) plus up to `extra` more, capped at `max` unless `base` exceeds it. */
+function grow(base: number, extra: number, max: number): number {
+  return base + Math.min(extra, Math.max(0, max - base));
+}
+
+/** The output length of a convolution or pooling along one axis. */
+function convLength(size: number, k: number, s: number, d: number, p0: number, p1: number): number {
+  return Math.floor((size + p0 + p1 - d * (k - 1) - 1) / s) + 1;
+}
+
+/**
+ * Small convolution problems covering strides, asymmetric padding, dilation, groups 1, 2 and
+ * depthwise (with a channel multiplier), 1x1 kernels and non-square images; the (dilated) kernel
+ * always fits the padded image. Shrinks towards a 1x1 kernel on a 1x1 image with one channel.
+ */
+export function convProblemArb(constraints: ConvProblemConstraints = {}): fc.Arbitrary<ConvProblem> {
+  const {
+    maxBatch = 2,
+    maxSize = 7,
+    maxKernel = 3,
+    maxStride = 2,
+    maxDilation = 2,
+    maxPad = 2,
+  } = constraints;
+  const int = (min: number, max: number) => fc.integer({ min, max });
+  return fc
+    .record({
+      N: int(1, maxBatch),
+      grouping: fc.constantFrom<"one" | "two" | "depthwise">("one", "two", "depthwise"),
+      channels: int(1, 4),
+      perGroupIn: int(1, 2),
+      perGroupOut: int(1, 2),
+      kh: int(1, maxKernel),
+      kw: int(1, maxKernel),
+      sh: int(1, maxStride),
+      sw: int(1, maxStride),
+      dh: int(1, maxDilation),
+      dw: int(1, maxDilation),
+      pad: fc.tuple(int(0, maxPad), int(0, maxPad), int(0, maxPad), int(0, maxPad)),
+      eh: int(0, 3),
+      ew: int(0, 3),
+    })
+    .map((r): ConvProblem => {
+      let groups: number;
+      let C: number;
+      let O: number;
+      if (r.grouping === "one") {
+        groups = 1;
+        C = r.channels;
+        O = r.perGroupOut;
+      } else if (r.grouping === "two") {
+        groups = 2;
+        C = 2 * r.perGroupIn;
+        O = 2 * r.perGroupOut;
+      } else {
+        groups = r.channels;
+        C = r.channels;
+        O = r.channels * r.perGroupOut;
+      }
+      const [pt, pb, pl, pr] = r.pad;
+      const H = grow(Math.max(1, r.dh * (r.kh - 1) + 1 - pt - pb), r.eh, maxSize);
+      const W = grow(Math.max(1, r.dw * (r.kw - 1) + 1 - pl - pr), r.ew, maxSize);
+      const Ho = convLength(H, r.kh, r.sh, r.dh, pt, pb);
+      const Wo = convLength(W, r.kw, r.sw, r.dw, pl, pr);
+      return {
+        x: [r.N, C, H, W],
+        w: [O, C / groups, r.kh, r.kw],
+        y: [r.N, O, Ho, Wo],
+        strides: [r.sh, r.sw],
+        padding: [pt, pb, pl, pr],
+        dilations: [r.dh, r.dw],
+        groups,
+      };
+    });
+}
+
+/** A small 2-D pooling problem (NCHW): shapes and explicit attributes, all consistent. */
+export interface PoolProblem {
+  /** Input `[N, C, H, W]`. */
+  readonly x: [number, number, number, number];
+  /** Output `[N, C, Ho, Wo]`. */
+  readonly y: [number, number, number, number];
+  /** Window `[h, w]`. */
+  readonly kernelSize: [number, number];
+  /** Window steps `[h, w]` (may differ from the window: overlapping or gapped windows). */
+  readonly strides: [number, number];
+  /** Padding `[top, bottom, left, right]`, each side smaller than the window. */
+  readonly padding: [number, number, number, number];
+}
+
+/**
+ * Small pooling problems: windows up to `maxKernel`, strides up to `maxStride` + 1 (so windows
+ * overlap, tile, or skip pixels), asymmetric padding smaller than the window, non-square images.
+ */
+export function poolProblemArb(constraints: ConvProblemConstraints = {}): fc.Arbitrary<PoolProblem> {
+  const { maxBatch = 2, maxSize = 7, maxKernel = 3, maxStride = 2 } = constraints;
+  const int = (min: number, max: number) => fc.integer({ min, max });
+  return fc
+    .record({
+      N: int(1, maxBatch),
+      C: int(1, 3),
+      kh: int(1, maxKernel),
+      kw: int(1, maxKernel),
+      sh: int(1, maxStride + 1),
+      sw: int(1, maxStride + 1),
+      pad: fc.tuple(
+        int(0, maxKernel - 1),
+        int(0, maxKernel - 1),
+        int(0, maxKernel - 1),
+        int(0, maxKernel - 1),
+      ),
+      eh: int(0, 4),
+      ew: int(0, 4),
+    })
+    .map((r): PoolProblem => {
+      const pt = Math.min(r.pad[0], r.kh - 1);
+      const pb = Math.min(r.pad[1], r.kh - 1);
+      const pl = Math.min(r.pad[2], r.kw - 1);
+      const pr = Math.min(r.pad[3], r.kw - 1);
+      const H = grow(Math.max(1, r.kh - pt - pb), r.eh, maxSize);
+      const W = grow(Math.max(1, r.kw - pl - pr), r.ew, maxSize);
+      return {
+        x: [r.N, r.C, H, W],
+        y: [r.N, r.C, convLength(H, r.kh, r.sh, 1, pt, pb), convLength(W, r.kw, r.sw, 1, pl, pr)],
+        kernelSize: [r.kh, r.kw],
+        strides: [r.sh, r.sw],
+        padding: [pt, pb, pl, pr],
+      };
+    });
+}
+
+/**
+ * Tensors of `shape` whose values are pairwise distinct (a shuffled grid spread over about
+ * `[-2, 2]`, spacing at most 0.25), for max pooling without ties at any size.
+ */
+export function distinctTensorArb(shape: ConcreteShape): fc.Arbitrary<Tensor> {
+  const n = sizeOf(shape);
+  const spacing = Math.min(0.25, 4 / Math.max(n, 1));
+  return permutationArb(n).map((p) =>
+    Tensor.from(
+      p.map((k) => (k - Math.floor(n / 2)) * spacing),
+      { shape, dtype: "float64" },
+    ),
+  );
+}

@@ -9,6 +9,7 @@ import {
   customGradient,
   type GraphBuilder,
   type OpName,
+  type Pool2dAttrs,
   sizeOf,
   Tensor,
   type Value,
@@ -20,8 +21,13 @@ import {
   broadcastableToArb,
   broadcastPairArb,
   broadcastShapesArb,
+  type ConvProblem,
+  convProblemArb,
+  distinctTensorArb,
   gridTensorArb,
+  type PoolProblem,
   permutationArb,
+  poolProblemArb,
   shapeArb,
   type TensorConstraints,
   tensorArb,
@@ -301,6 +307,86 @@ const whereCases = broadcastShapesArb(3)
   )
   .map(([c, a, b]) => ({ args: [zero(c), fd(a), fd(b)], attrs: {} }));
 
+/** A convolution problem's attributes (`strides`, `padding`, `dilations`, `groups`). */
+function convAttrsOf(p: ConvProblem) {
+  return { strides: p.strides, padding: p.padding, dilations: p.dilations, groups: p.groups };
+}
+
+/** conv2d: `x` an input, the weights a param (as in a network); both checked by finite differences. */
+const conv2dCases: fc.Arbitrary<OpCase<"conv2d">> = convProblemArb().chain((p) =>
+  fc
+    .tuple(tensorArb(p.x), tensorArb(p.w))
+    .map(([x, w]) => ({ args: [fd(x), { value: w, grad: "fd", source: "param" }], attrs: convAttrsOf(p) })),
+);
+
+/** conv2dTranspose: the output cotangent `dy` and the weights; `outputSize` is the convolution's input size. */
+const conv2dTransposeCases: fc.Arbitrary<OpCase<"conv2dTranspose">> = convProblemArb().chain((p) =>
+  fc.tuple(tensorArb(p.y), tensorArb(p.w)).map(([dy, w]) => ({
+    args: [fd(dy), fd(w)],
+    attrs: { ...convAttrsOf(p), outputSize: [p.x[2], p.x[3]] as const },
+  })),
+);
+
+/** conv2dBackpropFilter: the convolution's input and output cotangent; `kernelSize` from the weights. */
+const conv2dBackpropFilterCases: fc.Arbitrary<OpCase<"conv2dBackpropFilter">> = convProblemArb().chain((p) =>
+  fc.tuple(tensorArb(p.x), tensorArb(p.y)).map(([x, dy]) => ({
+    args: [fd(x), fd(dy)],
+    attrs: { ...convAttrsOf(p), kernelSize: [p.w[2], p.w[3]] as const },
+  })),
+);
+
+/** A pooling problem's attributes; strides left to their default (the window) when they equal it. */
+function poolAttrsOf(p: PoolProblem): Partial<Pool2dAttrs> {
+  const dflt = p.strides[0] === p.kernelSize[0] && p.strides[1] === p.kernelSize[1];
+  return dflt
+    ? { kernelSize: p.kernelSize, padding: p.padding }
+    : { kernelSize: p.kernelSize, strides: p.strides, padding: p.padding };
+}
+
+/** maxPool2d on distinct values (no ties, so the arg-max is stable under finite differences). */
+const maxPool2dCases: fc.Arbitrary<OpCase<"maxPool2d">> = poolProblemArb().chain((p) =>
+  distinctTensorArb(p.x).map((x) => ({ args: [fd(x)], attrs: poolAttrsOf(p) })),
+);
+
+/** maxPool2dBackprop `(x, g)` and maxPool2dGather `(x, v)`: `x` only picks the arg-max, so its gradient is zero. */
+function maxPoolRouted(routed: (p: PoolProblem) => readonly number[]): fc.Arbitrary<OpTestCase<Pool2dAttrs>> {
+  return poolProblemArb().chain((p) =>
+    fc
+      .tuple(distinctTensorArb(p.x), tensorArb(routed(p)))
+      .map(([x, v]) => ({ args: [zero(x), fd(v)], attrs: poolAttrsOf(p) })),
+  );
+}
+
+const avgPool2dCases: fc.Arbitrary<OpCase<"avgPool2d">> = poolProblemArb().chain((p) =>
+  tensorArb(p.x).map((x) => ({ args: [fd(x)], attrs: poolAttrsOf(p) })),
+);
+
+/** avgPool2dBackprop: the pooled cotangent; `inputSize` is the pooled image's size. */
+const avgPool2dBackpropCases: fc.Arbitrary<OpCase<"avgPool2dBackprop">> = poolProblemArb().chain((p) =>
+  tensorArb(p.y).map((g) => ({
+    args: [fd(g)],
+    attrs: { ...poolAttrsOf(p), inputSize: [p.x[2], p.x[3]] as const },
+  })),
+);
+
+/**
+ * randomUniform: a scalar integer key (gradient exactly zero) and a tensor `x` the random numbers
+ * multiply (so the node sits in a differentiable graph), with any salt.
+ */
+const randomUniformCases: fc.Arbitrary<OpCase<"randomUniform">> = fc
+  .record({
+    shape: shapeArb(),
+    keyShape: fc.constantFrom<number[][]>([], [1], [1, 1]),
+    key: fc.integer({ min: -1000, max: 1000 }),
+    salt: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+  })
+  .chain(({ shape, keyShape, key, salt }) =>
+    tensorArb(shape).map((x) => ({
+      args: [zero(Tensor.full(keyShape, key, "float64")), fd(x)],
+      attrs: { shape, salt, dtype: "float64" as const },
+    })),
+  );
+
 /** A source op's case: one argument of any shape that the source node is combined with. */
 function sourceCases<K extends OpName>(source: OpArg["source"]): fc.Arbitrary<OpCase<K>> {
   return shapeArb()
@@ -311,8 +397,12 @@ function sourceCases<K extends OpName>(source: OpArg["source"]): fc.Arbitrary<Op
 /**
  * The op test-spec table. Domains: `log`/`sqrt` positive inputs, `div` denominators with
  * `|b| >= 0.5`, `pow` bases in `[0.5, 2]`, `relu`/`abs`/`sign` inputs kept 0.1 away from 0,
- * `maximum`/`minimum` on interleaved grids (no ties), `max` on distinct values; comparisons,
- * `sign`, `stopGradient` and `where`'s condition must get exactly zero gradient.
+ * `maximum`/`minimum` on interleaved grids (no ties), `max` and max pooling on distinct values;
+ * comparisons, `sign`, `stopGradient`, `where`'s condition, the pooled image `x` of
+ * `maxPool2dBackprop`/`maxPool2dGather` (it only picks the arg-max) and `randomUniform`'s key must
+ * get exactly zero gradient. Convolutions and pooling draw small problems from
+ * {@link convProblemArb} and {@link poolProblemArb} (strides 1-2, asymmetric padding, dilation
+ * 1-2, groups 1, 2 and depthwise, 1x1 kernels, non-square images).
  */
 export const OP_SPECS: OpSpecTable = {
   input: { cases: sourceCases("input"), build: (_b, xs) => xs[0]! },
@@ -368,6 +458,19 @@ export const OP_SPECS: OpSpecTable = {
   softmax: softmaxLike(),
   logSoftmax: softmaxLike(),
   logSumExp: { cases: logSumExpCases },
+  conv2d: { cases: conv2dCases },
+  conv2dTranspose: { cases: conv2dTransposeCases },
+  conv2dBackpropFilter: { cases: conv2dBackpropFilterCases },
+  maxPool2d: { cases: maxPool2dCases },
+  maxPool2dBackprop: { cases: maxPoolRouted((p) => p.y) },
+  maxPool2dGather: { cases: maxPoolRouted((p) => p.x) },
+  avgPool2d: { cases: avgPool2dCases },
+  avgPool2dBackprop: { cases: avgPool2dBackpropCases },
+  // the key (first) argument only seeds the stream: its gradient is exactly zero
+  randomUniform: {
+    cases: randomUniformCases,
+    build: (b, xs, attrs) => b.mul(xs[1]!, b.op("randomUniform", [xs[0]!], attrs)),
+  },
   stopGradient: unary({}, "zero"),
   // a two-input sub-graph `a * tanh(c)` (broadcasting) whose hand-written rule is its derivative
   customGradient: {

@@ -15,6 +15,7 @@ import {
   type ParamStore,
   type Shape,
   type Tensor,
+  uniformAt,
 } from "@gradgraph/core";
 
 /** A reference value: concrete shape plus row-major float64 data. */
@@ -219,6 +220,229 @@ function matmulRef(node: GraphNode<"matmul">, [a, b]: readonly RefTensor[]): Ref
   return { shape, data };
 }
 
+// ---- convolution and pooling (NCHW), written as gathers over the definition -----------------
+
+/** Conv attributes as the reference reads them (explicit, all concrete). */
+interface RefConv {
+  readonly strides: readonly number[];
+  readonly padding: readonly number[];
+  readonly dilations: readonly number[];
+  readonly groups: number;
+}
+
+/**
+ * The input pixel `(ih, iw)` that output `(oh, ow)` meets through tap `(ki, kj)`:
+ * `ih = oh·sh - top + ki·dh` (likewise for columns); null when it lies in the padding.
+ */
+function tapOf(
+  a: RefConv,
+  H: number,
+  W: number,
+  oh: number,
+  ow: number,
+  ki: number,
+  kj: number,
+): [number, number] | null {
+  const ih = oh * a.strides[0]! - a.padding[0]! + ki * a.dilations[0]!;
+  const iw = ow * a.strides[1]! - a.padding[2]! + kj * a.dilations[1]!;
+  return ih >= 0 && ih < H && iw >= 0 && iw < W ? [ih, iw] : null;
+}
+
+/** The output size of a convolution along one axis (the definition, floor division). */
+function convLen(size: number, k: number, s: number, d: number, p0: number, p1: number): number {
+  return Math.floor((size + p0 + p1 - d * (k - 1) - 1) / s) + 1;
+}
+
+/** `y[n,o,oh,ow] = Σ_{c in o's group, ki, kj} x[n,c,tap] · w[o,c',ki,kj]`. */
+function conv2dRef(node: GraphNode<"conv2d">, [x, w]: readonly RefTensor[]): RefTensor {
+  const a = node.attrs;
+  const [N, C, H, W] = x!.shape as [number, number, number, number];
+  const [O, Cg, kh, kw] = w!.shape as [number, number, number, number];
+  const Og = O / a.groups;
+  const Ho = convLen(H, kh, a.strides[0], a.dilations[0], a.padding[0], a.padding[1]);
+  const Wo = convLen(W, kw, a.strides[1], a.dilations[1], a.padding[2], a.padding[3]);
+  if (C !== Cg * a.groups) throw new Error("reference: conv2d channel mismatch");
+  const shape = [N, O, Ho, Wo];
+  const data: number[] = [];
+  forEachIndex(shape, ([n, o, oh, ow]) => {
+    const grp = Math.floor(o! / Og);
+    let s = 0;
+    for (let c = 0; c < Cg; c++)
+      for (let ki = 0; ki < kh; ki++)
+        for (let kj = 0; kj < kw; kj++) {
+          const t = tapOf(a, H, W, oh!, ow!, ki, kj);
+          if (t) s += at(x!, [n!, grp * Cg + c, t[0], t[1]]) * at(w!, [o!, c, ki, kj]);
+        }
+    data.push(s);
+  });
+  return { shape, data };
+}
+
+/**
+ * `dx[n,c,ih,iw] = Σ dy[n,o,oh,ow] · w[o,c',ki,kj]` over the outputs `(oh, ow)` and taps whose
+ * tap lands on `(ih, iw)`: the gather form of the transposed convolution.
+ */
+function conv2dTransposeRef(node: GraphNode<"conv2dTranspose">, [dy, w]: readonly RefTensor[]): RefTensor {
+  const a = node.attrs;
+  const [N, O, Ho, Wo] = dy!.shape as [number, number, number, number];
+  const [, Cg, kh, kw] = w!.shape as [number, number, number, number];
+  const [H, W] = a.outputSize;
+  const Og = O / a.groups;
+  const shape = [N, Cg * a.groups, H, W];
+  const data: number[] = [];
+  forEachIndex(shape, ([n, c, ih, iw]) => {
+    const grp = Math.floor(c! / Cg);
+    let s = 0;
+    for (let ki = 0; ki < kh; ki++) {
+      const ohNum = ih! + a.padding[0] - ki * a.dilations[0];
+      if (ohNum < 0 || ohNum % a.strides[0] !== 0) continue;
+      const oh = ohNum / a.strides[0];
+      if (oh >= Ho) continue;
+      for (let kj = 0; kj < kw; kj++) {
+        const owNum = iw! + a.padding[2] - kj * a.dilations[1];
+        if (owNum < 0 || owNum % a.strides[1] !== 0) continue;
+        const ow = owNum / a.strides[1];
+        if (ow >= Wo) continue;
+        for (let oo = 0; oo < Og; oo++) {
+          const o = grp * Og + oo;
+          s += at(dy!, [n!, o, oh, ow]) * at(w!, [o, c! - grp * Cg, ki, kj]);
+        }
+      }
+    }
+    data.push(s);
+  });
+  return { shape, data };
+}
+
+/** `dw[o,c',ki,kj] = Σ_{n,oh,ow} dy[n,o,oh,ow] · x[n,c,tap]`. */
+function conv2dBackpropFilterRef(
+  node: GraphNode<"conv2dBackpropFilter">,
+  [x, dy]: readonly RefTensor[],
+): RefTensor {
+  const a = node.attrs;
+  const [N, C, H, W] = x!.shape as [number, number, number, number];
+  const [, O, Ho, Wo] = dy!.shape as [number, number, number, number];
+  const [kh, kw] = a.kernelSize;
+  const Cg = C / a.groups;
+  const Og = O / a.groups;
+  const shape = [O, Cg, kh, kw];
+  const data: number[] = [];
+  forEachIndex(shape, ([o, c, ki, kj]) => {
+    const grp = Math.floor(o! / Og);
+    let s = 0;
+    for (let n = 0; n < N; n++)
+      for (let oh = 0; oh < Ho; oh++)
+        for (let ow = 0; ow < Wo; ow++) {
+          const t = tapOf(a, H, W, oh, ow, ki!, kj!);
+          if (t) s += at(dy!, [n, o!, oh, ow]) * at(x!, [n, grp * Cg + c!, t[0], t[1]]);
+        }
+    data.push(s);
+  });
+  return { shape, data };
+}
+
+/** Pooling attributes as the reference reads them. */
+interface RefPool {
+  readonly kernelSize: readonly number[];
+  readonly strides: readonly number[];
+  readonly padding: readonly number[];
+}
+
+/** The real pixels `[ih, iw]` of output `(oh, ow)`'s window, row-major (padding left out). */
+function windowOf(a: RefPool, H: number, W: number, oh: number, ow: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let ki = 0; ki < a.kernelSize[0]!; ki++)
+    for (let kj = 0; kj < a.kernelSize[1]!; kj++) {
+      const ih = oh * a.strides[0]! - a.padding[0]! + ki;
+      const iw = ow * a.strides[1]! - a.padding[2]! + kj;
+      if (ih >= 0 && ih < H && iw >= 0 && iw < W) out.push([ih, iw]);
+    }
+  return out;
+}
+
+function pooledLen(a: RefPool, size: number, axis: 0 | 1): number {
+  return convLen(
+    size,
+    a.kernelSize[axis]!,
+    a.strides[axis]!,
+    1,
+    a.padding[2 * axis]!,
+    a.padding[2 * axis + 1]!,
+  );
+}
+
+/**
+ * For every output of pooling `x` (`[N, C, Ho, Wo]`, row-major): the window's real pixels and the
+ * position of the first maximum (a NaN beats any number; the first NaN wins).
+ */
+function poolWindows(a: RefPool, x: RefTensor): { shape: number[]; windows: [number, number, number[][]][] } {
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const shape = [N, C, pooledLen(a, H, 0), pooledLen(a, W, 1)];
+  const windows: [number, number, number[][]][] = [];
+  forEachIndex(shape, ([n, c, oh, ow]) => {
+    windows.push([n!, c!, windowOf(a, H, W, oh!, ow!).map(([ih, iw]) => [n!, c!, ih, iw])]);
+  });
+  return { shape, windows };
+}
+
+function argmaxOf(x: RefTensor, win: number[][]): number[] {
+  let best = win[0]!;
+  for (const p of win) {
+    const v = at(x, p);
+    const m = at(x, best);
+    if (Number.isNaN(m)) break;
+    if (Number.isNaN(v) || v > m) best = p;
+  }
+  return best;
+}
+
+function maxPoolRef(node: GraphNode<"maxPool2d">, [x]: readonly RefTensor[]): RefTensor {
+  const { shape, windows } = poolWindows(node.attrs, x!);
+  return { shape, data: windows.map(([, , win]) => at(x!, argmaxOf(x!, win))) };
+}
+
+function maxPoolBackpropRef(node: GraphNode<"maxPool2dBackprop">, [x, g]: readonly RefTensor[]): RefTensor {
+  const { windows } = poolWindows(node.attrs, x!);
+  const data = new Array<number>(x!.data.length).fill(0);
+  windows.forEach(([, , win], o) => {
+    const k = ravel(argmaxOf(x!, win), x!.shape);
+    data[k] = data[k]! + g!.data[o]!;
+  });
+  return { shape: [...x!.shape], data };
+}
+
+function maxPoolGatherRef(node: GraphNode<"maxPool2dGather">, [x, v]: readonly RefTensor[]): RefTensor {
+  const { shape, windows } = poolWindows(node.attrs, x!);
+  return { shape, data: windows.map(([, , win]) => at(v!, argmaxOf(x!, win))) };
+}
+
+function avgPoolRef(node: GraphNode<"avgPool2d">, [x]: readonly RefTensor[]): RefTensor {
+  const { shape, windows } = poolWindows(node.attrs, x!);
+  return {
+    shape,
+    data: windows.map(([, , win]) => win.reduce((s, p) => s + at(x!, p), 0) / win.length),
+  };
+}
+
+/** `dx[n,c,ih,iw] = Σ g[n,c,oh,ow] / |window(oh,ow)|` over the windows holding `(ih, iw)`. */
+function avgPoolBackpropRef(node: GraphNode<"avgPool2dBackprop">, [g]: readonly RefTensor[]): RefTensor {
+  const a = node.attrs;
+  const [N, C, Ho, Wo] = g!.shape as [number, number, number, number];
+  const [H, W] = a.inputSize;
+  const shape = [N, C, H, W];
+  const data: number[] = [];
+  forEachIndex(shape, ([n, c, ih, iw]) => {
+    let s = 0;
+    for (let oh = 0; oh < Ho; oh++)
+      for (let ow = 0; ow < Wo; ow++) {
+        const win = windowOf(a, H, W, oh, ow);
+        if (win.some(([p, q]) => p === ih && q === iw)) s += at(g!, [n!, c!, oh, ow]) / win.length;
+      }
+    data.push(s);
+  });
+  return { shape, data };
+}
+
 const id = (x: number) => x;
 
 /** The reference implementation of every op, keyed by op name. */
@@ -340,6 +564,20 @@ export const REFERENCE: { readonly [K in OpName]: RefFn<K> } = {
   logSumExp: reduce("logSumExp"),
   softmax: softmaxRef(false),
   logSoftmax: softmaxRef(true),
+  conv2d: conv2dRef,
+  conv2dTranspose: conv2dTransposeRef,
+  conv2dBackpropFilter: conv2dBackpropFilterRef,
+  maxPool2d: maxPoolRef,
+  maxPool2dBackprop: maxPoolBackpropRef,
+  maxPool2dGather: maxPoolGatherRef,
+  avgPool2d: avgPoolRef,
+  avgPool2dBackprop: avgPoolBackpropRef,
+  // element i is the hash of (round(key), salt, i), as uniformAt documents
+  randomUniform: (node, [key], env) => {
+    const shape = resolve(node.attrs.shape, env.dims);
+    const k = Math.round(key!.data[0]!);
+    return { shape, data: Array.from({ length: size(shape) }, (_, i) => uniformAt(k, node.attrs.salt, i)) };
+  },
   stopGradient: unary(id),
   customGradient: (_node, ins) => ins[0]!,
 };
