@@ -10,7 +10,9 @@ import { Tensor } from "./tensor.js";
 
 /**
  * How to initialise a parameter. `fanIn`/`fanOut` default to `shape[0]`/`shape[1]` for a 2-D
- * weight stored as [in, out]; layers using the column-vector convention set them explicitly.
+ * weight stored as [in, out] (layers using the column-vector convention set them explicitly), and
+ * to `shape[1]·kh·kw`/`shape[0]·kh·kw` for a rank-4 convolution weight `[out, in, kh, kw]`
+ * (the receptive field times the channels, as PyTorch and Keras count them).
  */
 export type Init =
   | { readonly kind: "zeros" }
@@ -22,6 +24,10 @@ export type Init =
   | { readonly kind: "scaledNormal"; readonly fanIn?: number }
   /** Uniform in ±sqrt(6 / (fanIn + fanOut)) (Glorot/Xavier; Ng's ex4 epsilon_init). */
   | { readonly kind: "glorotUniform"; readonly fanIn?: number; readonly fanOut?: number }
+  /** N(0, 2 / fanIn) (He/Kaiming normal, for ReLU layers; a plain normal, as PyTorch's `kaiming_normal_`). */
+  | { readonly kind: "heNormal"; readonly fanIn?: number }
+  /** Uniform in ±sqrt(6 / fanIn) (He/Kaiming uniform: variance 2 / fanIn). */
+  | { readonly kind: "heUniform"; readonly fanIn?: number }
   /** Andrew Ng's deterministic debug weights: reshape(sin(1..n), shape) / 10, column-major. */
   | { readonly kind: "debugSin" }
   /** Explicit row-major values. */
@@ -36,6 +42,8 @@ const INIT_FIELDS: ReadonlyMap<string, readonly string[]> = new Map([
   ["uniform", ["low", "high"]],
   ["scaledNormal", ["fanIn?"]],
   ["glorotUniform", ["fanIn?", "fanOut?"]],
+  ["heNormal", ["fanIn?"]],
+  ["heUniform", ["fanIn?"]],
   ["debugSin", []],
   ["values", ["values"]],
 ]);
@@ -95,7 +103,16 @@ export function checkInit(
   return out as unknown as Init;
 }
 
+/**
+ * The default fans of a weight of `shape` (see {@link Init}): a rank-4 `[out, in, kh, kw]`
+ * convolution weight counts its receptive field times its channels; otherwise the last two dims
+ * (or the only one).
+ */
 function fans(shape: ConcreteShape, fanIn?: number, fanOut?: number): [number, number] {
+  if (shape.length === 4) {
+    const field = shape[2]! * shape[3]!;
+    return [fanIn ?? shape[1]! * field, fanOut ?? shape[0]! * field];
+  }
   const inDefault = shape.length >= 2 ? shape[shape.length - 2]! : (shape[0] ?? 1);
   const outDefault = shape.length >= 2 ? shape[shape.length - 1]! : (shape[0] ?? 1);
   return [fanIn ?? inDefault, fanOut ?? outDefault];
@@ -128,6 +145,17 @@ export function initTensor(init: Init, shape: ConcreteShape, dtype: DType, rng: 
     case "glorotUniform": {
       const [fi, fo] = fans(shape, init.fanIn, init.fanOut);
       const e = Math.sqrt(6 / (fi + fo));
+      rng.fillUniform(data, -e, e);
+      break;
+    }
+    case "heNormal": {
+      const [fi] = fans(shape, init.fanIn);
+      rng.fillNormal(data, 0, Math.sqrt(2 / fi));
+      break;
+    }
+    case "heUniform": {
+      const [fi] = fans(shape, init.fanIn);
+      const e = Math.sqrt(6 / fi);
       rng.fillUniform(data, -e, e);
       break;
     }

@@ -6,7 +6,10 @@
  */
 import type { Init } from "@gradgraph/core";
 
-/** Initialiser factories: `init.normal()`, `init.scaledNormal()`, `init.glorotUniform()`, ... */
+/**
+ * Initialiser factories: `init.normal()`, `init.scaledNormal()`, `init.glorotUniform()`,
+ * `init.heNormal()`, ...
+ */
 export const init = {
   /** All zeros (the usual bias initialiser). */
   zeros(): Init {
@@ -48,6 +51,21 @@ export const init = {
     return out;
   },
   /**
+   * He/Kaiming normal: N(0, 2 / fanIn), for layers followed by a ReLU (a plain normal, as PyTorch's
+   * `kaiming_normal_`; Keras truncates it). Leave `fanIn` unset inside a layer helper and the layer
+   * fills in its own (a convolution: input channels per group × kernel height × kernel width).
+   */
+  heNormal(options: { fanIn?: number } = {}): Init {
+    return options.fanIn === undefined ? { kind: "heNormal" } : { kind: "heNormal", fanIn: options.fanIn };
+  },
+  /**
+   * He/Kaiming uniform in `±sqrt(6 / fanIn)` (variance 2 / fanIn). Leave `fanIn` unset inside a layer
+   * helper and the layer fills in its own.
+   */
+  heUniform(options: { fanIn?: number } = {}): Init {
+    return options.fanIn === undefined ? { kind: "heUniform" } : { kind: "heUniform", fanIn: options.fanIn };
+  },
+  /**
    * Andrew Ng's deterministic debug weights, `reshape(sin(1:numel), size) / 10` filled column-major as
    * MATLAB does; used for gradient checking. Needs no random numbers.
    */
@@ -67,6 +85,8 @@ export const init = {
 export function withFans(initializer: Init, fanIn: number, fanOut: number): Init {
   switch (initializer.kind) {
     case "scaledNormal":
+    case "heNormal":
+    case "heUniform":
       return initializer.fanIn === undefined ? { ...initializer, fanIn } : initializer;
     case "glorotUniform":
       return {
