@@ -5,6 +5,7 @@
  */
 
 export { axpy } from "./backend/blas.js";
+export { setConvGridPaths } from "./backend/conv.js";
 export {
   allocKernelArray,
   type GemmKernel,

@@ -15,7 +15,7 @@
  */
 import type { FloatArray } from "../dtype.js";
 import type { ConvGeometry } from "../ops/conv-geometry.js";
-import { type WasmBackend, wasmBackend } from "./memory.js";
+import { type WasmBackend, type WasmKernels, wasmBackend } from "./memory.js";
 import { gemmF32 } from "./threads.js";
 
 // ---- reference kernels (any dtype) -------------------------------------------------------
@@ -248,6 +248,222 @@ function scratchOf(be: WasmBackend, floats: number): Float32Array {
   return scratch;
 }
 
+/** Floats of scratch a chunk of images may use (im2col columns for several images at once). */
+const CHUNK_FLOATS = 1 << 16;
+
+/**
+ * Stride-1 convolutions run on the zero-padded image's grid: with the padded width `Wp` as the
+ * row pitch, row `(c, ki, kj)` of im2col is one contiguous run of the padded image (offset
+ * `c·Hp·Wp + ki·dh·Wp + kj·dw`, length `Ho·Wp`), so im2col is `Kg` memory moves. The product then
+ * has `Wp - Wo` extra columns per output row, dropped when the result is copied out.
+ */
+interface Grid {
+  readonly Hp: number;
+  readonly Wp: number;
+  /** Padded image plane `Hp·Wp`, and one image's padded group `Cg` planes plus read slack. */
+  readonly plane: number;
+  readonly image: number;
+  /** Output positions on the grid, `Ho·Wp`. */
+  readonly Pp: number;
+}
+
+function gridOf(g: ConvGeometry, Cg: number): Grid | null {
+  if (g.sh !== 1 || g.sw !== 1) return null;
+  const Hp = g.Ho + (g.kh - 1) * g.dh;
+  const Wp = g.Wo + (g.kw - 1) * g.dw;
+  // stride 1: Hp = H + top + bottom exactly; a negative bottom/right padding is not a grid
+  if (Hp < g.H + g.pt || Wp < g.W + g.pl) return null;
+  const plane = Hp * Wp;
+  return { Hp, Wp, plane, image: Cg * plane + (g.kw - 1) * g.dw + 4, Pp: g.Ho * Wp };
+}
+
+/** Writes image channels `c0 .. c0+Cg` (at float index `xo` of the arena) zero-padded onto the grid at `dst`. */
+function padImage(
+  k: WasmKernels,
+  xo: number,
+  dst: number,
+  g: ConvGeometry,
+  gr: Grid,
+  c0: number,
+  Cg: number,
+): void {
+  const { H, W, pt, pl } = g;
+  k.zero_f32(dst << 2, gr.image);
+  for (let c = 0; c < Cg; c++)
+    k.copy2d_f32((dst + c * gr.plane + pt * gr.Wp + pl) << 2, gr.Wp, (xo + (c0 + c) * H * W) << 2, W, H, W);
+}
+
+/** im2col on the grid: row `(c, ki, kj)` of `col` (row pitch `ld`) is a copy of one run of the padded image. */
+function gridIm2col(
+  k: WasmKernels,
+  xp: number,
+  col: number,
+  ld: number,
+  g: ConvGeometry,
+  gr: Grid,
+  Cg: number,
+): void {
+  const { kh, kw, dh, dw } = g;
+  let row = col;
+  for (let c = 0; c < Cg; c++) {
+    for (let ki = 0; ki < kh; ki++, row += kw * ld) {
+      // kw rows: the source shifts by dw floats per row
+      k.copy2d_f32(row << 2, ld, (xp + c * gr.plane + ki * dh * gr.Wp) << 2, dw, kw, gr.Pp);
+    }
+  }
+}
+
+/** Images per chunk so that `perImage` floats each fit the chunk budget (at least one). */
+function chunkOf(N: number, perImage: number): number {
+  return Math.max(1, Math.min(N, Math.floor(CHUNK_FLOATS / perImage)));
+}
+
+/**
+ * Forward convolution on the grid: per chunk of images and group, `tmp [Og, cn·Pp] = W_g · col`,
+ * then the valid columns are copied into `out` (NCHW).
+ */
+function gridForward(
+  be: WasmBackend,
+  x: Float32Array,
+  out: Float32Array,
+  g: ConvGeometry,
+  gr: Grid,
+  wAddr: number,
+): void {
+  const { N, C, H, W, O, kh, kw, Ho, Wo, groups } = g;
+  const Cg = C / groups;
+  const Og = O / groups;
+  const Kg = Cg * kh * kw;
+  const P = Ho * Wo;
+  const cn = chunkOf(N, Kg * gr.Pp + Og * gr.Pp);
+  const ld = cn * gr.Pp;
+  const sc = scratchOf(be, gr.image + (Kg + Og) * ld);
+  const k = be.kernels;
+  const xp = sc.byteOffset >> 2;
+  const col = xp + gr.image;
+  const tmp = col + Kg * ld;
+  const x0 = x.byteOffset >> 2;
+  const out0 = out.byteOffset >> 2;
+  const ws = be.gemmWorkspace();
+  for (let n0 = 0; n0 < N; n0 += cn) {
+    const m = Math.min(cn, N - n0);
+    for (let gi = 0; gi < groups; gi++) {
+      for (let j = 0; j < m; j++) {
+        padImage(k, x0 + (n0 + j) * C * H * W, xp, g, gr, gi * Cg, Cg);
+        gridIm2col(k, xp, col + j * gr.Pp, ld, g, gr, Cg);
+      }
+      gemmF32(k, 0, wAddr + 4 * gi * Og * Kg, col << 2, tmp << 2, Og, m * gr.Pp, Kg, Kg, ld, ld, ws);
+      // the valid Wo columns of each grid row go to the output
+      for (let j = 0; j < m; j++)
+        for (let o = 0; o < Og; o++)
+          k.copy2d_f32(
+            (out0 + ((n0 + j) * O + gi * Og + o) * P) << 2,
+            Wo,
+            (tmp + o * ld + j * gr.Pp) << 2,
+            gr.Wp,
+            Ho,
+            Wo,
+          );
+    }
+  }
+}
+
+/**
+ * Filter gradient on the grid: per chunk, `dWᵀ [Kg, Og] = col · dypᵀ` where `dyp` is `dy` spread
+ * onto the grid (zeros in the extra columns); chunks are added in order.
+ */
+function gridFilter(
+  be: WasmBackend,
+  x: Float32Array,
+  dy: Float32Array,
+  dwOut: Float32Array,
+  g: ConvGeometry,
+  gr: Grid,
+): void {
+  const { N, C, H, W, O, kh, kw, Ho, Wo, groups } = g;
+  const Cg = C / groups;
+  const Og = O / groups;
+  const Kg = Cg * kh * kw;
+  const P = Ho * Wo;
+  const cn = chunkOf(N, Kg * gr.Pp + Og * gr.Pp);
+  const ld = cn * gr.Pp;
+  const sc = scratchOf(be, gr.image + (Kg + Og) * ld + Kg * Og);
+  const k = be.kernels;
+  const xp = sc.byteOffset >> 2;
+  const col = xp + gr.image;
+  const dyp = col + Kg * ld;
+  const part = dyp + Og * ld;
+  const x0 = x.byteOffset >> 2;
+  const dy0 = dy.byteOffset >> 2;
+  const ws = be.gemmWorkspace();
+  dwOut.fill(0);
+  for (let n0 = 0; n0 < N; n0 += cn) {
+    const m = Math.min(cn, N - n0);
+    for (let gi = 0; gi < groups; gi++) {
+      k.zero_f32(dyp << 2, Og * ld);
+      for (let j = 0; j < m; j++) {
+        padImage(k, x0 + (n0 + j) * C * H * W, xp, g, gr, gi * Cg, Cg);
+        gridIm2col(k, xp, col + j * gr.Pp, ld, g, gr, Cg);
+        // dy spread onto the grid (its extra columns stay zero)
+        for (let o = 0; o < Og; o++)
+          k.copy2d_f32(
+            (dyp + o * ld + j * gr.Pp) << 2,
+            gr.Wp,
+            (dy0 + ((n0 + j) * O + gi * Og + o) * P) << 2,
+            Wo,
+            Ho,
+            Wo,
+          );
+      }
+      gemmF32(k, 2, col << 2, dyp << 2, part << 2, Kg, Og, m * gr.Pp, ld, ld, Og, ws);
+      const base = gi * Og * Kg;
+      for (let q = 0; q < Kg; q++)
+        for (let o = 0; o < Og; o++)
+          dwOut[base + o * Kg + q] = dwOut[base + o * Kg + q]! + sc[part - xp + q * Og + o]!;
+    }
+  }
+}
+
+/**
+ * The input gradient of a stride-1 convolution is itself a stride-1 convolution of `dy` with the
+ * flipped, channel-transposed weights and padding `(k-1)·d - p` per side; its geometry, or null
+ * when a side would need negative padding.
+ */
+function transposedGeometry(g: ConvGeometry): ConvGeometry | null {
+  if (g.sh !== 1 || g.sw !== 1) return null;
+  const pt = (g.kh - 1) * g.dh - g.pt;
+  const pl = (g.kw - 1) * g.dw - g.pl;
+  const pb = g.H - g.Ho - pt + (g.kh - 1) * g.dh;
+  const pr = g.W - g.Wo - pl + (g.kw - 1) * g.dw;
+  if (pt < 0 || pl < 0 || pb < 0 || pr < 0) return null;
+  return { ...g, C: g.O, H: g.Ho, W: g.Wo, O: g.C, Ho: g.H, Wo: g.W, pt, pl };
+}
+
+/** `wt [C, Og, kh, kw]`: `w [O, Cg, kh, kw]` flipped in space with in/out channels swapped per group. */
+function flipWeights(w: Float32Array, wt: Float32Array, wto: number, g: ConvGeometry): void {
+  const { C, O, kh, kw, groups } = g;
+  const Cg = C / groups;
+  const Og = O / groups;
+  const k2 = kh * kw;
+  for (let gi = 0; gi < groups; gi++)
+    for (let o = 0; o < Og; o++)
+      for (let c = 0; c < Cg; c++) {
+        const s = ((gi * Og + o) * Cg + c) * k2;
+        const d = wto + ((gi * Cg + c) * Og + o) * k2;
+        for (let t = 0; t < k2; t++) wt[d + t] = w[s + k2 - 1 - t]!;
+      }
+}
+
+let gridPaths = true;
+
+/**
+ * Turns the stride-1 grid paths on or off for plans compiled afterwards (tests and benchmarks
+ * compare them with the im2col paths). @internal
+ */
+export function setConvGridPaths(on: boolean): void {
+  gridPaths = on;
+}
+
 /** Which computation a {@link convF32} call does. */
 export type ConvPass = "forward" | "input" | "filter";
 
@@ -270,7 +486,13 @@ export function convF32(
   if (N * C * O * P === 0) return null;
   const ref =
     pass === "forward" ? convForwardRef : pass === "input" ? convBackpropInputRef : convBackpropFilterRef;
-  // filter: col (colT) plus one [Og, Kg] partial product per image
+  // stride 1: the grid paths (the input gradient as a forward convolution of dy)
+  // (not when the input has few channels per group: the transposed product would have that few rows)
+  const tg = pass === "input" && Cg >= 4 ? transposedGeometry(g) : null;
+  const fg = pass === "input" ? tg : g;
+  const grid = fg && gridPaths ? gridOf(fg, fg.C / fg.groups) : null;
+  const wFloats = O * Cg * kh * kw;
+  // the im2col paths: col (colT) plus one [Og, Kg] partial product per image
   const need = Kg * P + (pass === "filter" ? Og * Kg : 0);
   return (a, b, out) => {
     const fa = a as Float32Array;
@@ -278,6 +500,20 @@ export function convF32(
     const fo = out as Float32Array;
     if (!be.owns(fa) || !be.owns(fb) || !be.owns(fo)) {
       ref(a, b, out, g);
+      return;
+    }
+    if (grid && fg) {
+      if (pass === "forward") gridForward(be, fa, fo, g, grid, fb.byteOffset);
+      else if (pass === "filter") gridFilter(be, fa, fb, fo, g, grid);
+      else {
+        // flipped weights live after the grid scratch; reserve them first so the scratch cannot move
+        const Kt = (fg.C / groups) * kh * kw;
+        const cn = chunkOf(fg.N, Kt * grid.Pp + (fg.O / groups) * grid.Pp);
+        const gridFloats = grid.image + (Kt + fg.O / groups) * cn * grid.Pp;
+        const sc = scratchOf(be, gridFloats + wFloats);
+        flipWeights(fb, sc, gridFloats, g);
+        gridForward(be, fa, fo, fg, grid, sc.byteOffset + 4 * gridFloats);
+      }
       return;
     }
     const col = scratchOf(be, need);

@@ -10,6 +10,7 @@
  */
 import { AllocationError, type DType, type FloatArray, formatBytes } from "../dtype.js";
 import { emitAxpy } from "./axpy-wasm.js";
+import { emitCopy2d, emitZero } from "./copy-wasm.js";
 import { emitGemmFunctions, GEMM_WORKSPACE_BYTES } from "./gemm-wasm.js";
 import { assembleModule, FunctionBuilder, V128 } from "./wasm-emit.js";
 
@@ -45,6 +46,17 @@ export interface WasmKernels {
   gemm_nt: GemmKernel;
   /** y[i] += alpha·x[i] for n float32 elements at byte addresses y and x. */
   axpy_f32(y: number, x: number, n: number, alpha: number): void;
+  /** `rows` runs of `cols` floats from `src` to `dst` (byte addresses; row strides in floats). */
+  copy2d_f32(
+    dst: number,
+    dstStride: number,
+    src: number,
+    srcStride: number,
+    rows: number,
+    cols: number,
+  ): void;
+  /** Sets `n` floats at byte address `dst` to zero. */
+  zero_f32(dst: number, n: number): void;
 }
 
 /** The arena plus the kernels instantiated on it. */
@@ -221,7 +233,11 @@ function create(): WasmBackend | null {
   try {
     const memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
     const fma = relaxedSimdSupported();
-    const funcs = [{ name: "axpy_f32", fn: emitAxpy() }];
+    const funcs = [
+      { name: "axpy_f32", fn: emitAxpy() },
+      { name: "copy2d_f32", fn: emitCopy2d() },
+      { name: "zero_f32", fn: emitZero() },
+    ];
     for (const v of ["nn", "tn", "nt"] as const) funcs.push(...emitGemmFunctions(v, funcs.length, { fma }));
     const bytes = assembleModule(funcs, { initial: 16, maximum: MAX_PAGES, shared: true });
     const module = new WebAssembly.Module(bytes);
