@@ -490,6 +490,72 @@ for (const op of ["softmax", "logSoftmax"] as const) {
   }
 }
 
+// ---- convolution, pooling, randomUniform (more in conv.test.ts, pool.test.ts, random-op.test.ts) ----
+for (const [xs, ws, opts] of [
+  [[1, 1, 5, 4], [1, 1, 3, 3], {}],
+  [[2, 4, 7, 6], [6, 2, 3, 2], { strides: [2, 1], padding: [1, 0, 2, 1], dilations: [1, 2], groups: 2 }],
+  [[1, 3, 6, 5], [6, 1, 3, 3], { padding: "same", strides: 2, groups: 3 }],
+  [[2, 3, 4, 5], [2, 3, 1, 1], { strides: [1, 2] }],
+] as [number[], number[], Record<string, unknown>][]) {
+  const name = `conv2d ${shapeStr(xs)} ${shapeStr(ws)} ${JSON.stringify(opts)}`;
+  const rng = rngFor(name);
+  add({
+    name,
+    feeds: { x: randTensor(rng, xs), w: randTensor(rng, ws) },
+    build: (g, v) => g.conv2d(v.x!, v.w!, opts),
+  });
+  const dy = `conv2dTranspose and conv2dBackpropFilter of ${name}`;
+  add({
+    name: dy,
+    feeds: { x: randTensor(rng, xs), w: randTensor(rng, ws) },
+    build: (g, v) => {
+      const y = g.conv2d(v.x!, v.w!, opts);
+      const a = y.node.attrs as Record<string, unknown>;
+      const back = g.op("conv2dTranspose", [y, v.w!], { ...a, outputSize: [xs[2]!, xs[3]!] });
+      const dw = g.op("conv2dBackpropFilter", [v.x!, y], { ...a, kernelSize: [ws[2]!, ws[3]!] });
+      return { back, dw };
+    },
+  });
+}
+add({
+  name: "conv2dTranspose stride 2 with outputPadding",
+  feeds: { x: randTensor(rngFor("convT"), [2, 4, 3, 2]), w: randTensor(rngFor("convTw"), [4, 3, 3, 3]) },
+  build: (g, v) => g.conv2dTranspose(v.x!, v.w!, { strides: 2, padding: 1, outputPadding: [1, 0] }),
+});
+for (const [xs, k, opts] of [
+  [[1, 1, 4, 4], 2, {}],
+  [[2, 3, 7, 5], [3, 2], { strides: [2, 1], padding: [1, 2, 0, 1] }],
+  [[1, 2, 5, 6], 3, { padding: "same", strides: 2 }],
+] as [number[], number | [number, number], Record<string, unknown>][]) {
+  const name = `pooling ${shapeStr(xs)} ${JSON.stringify(k)} ${JSON.stringify(opts)}`;
+  const rng = rngFor(name);
+  add({
+    name,
+    feeds: { x: randTensor(rng, xs), v: randTensor(rng, xs) },
+    build: (g, v) => {
+      const max = g.maxPool2d(v.x!, k, opts);
+      const avg = g.avgPool2d(v.x!, k, opts);
+      const a = max.node.attrs as Record<string, unknown>;
+      return {
+        max,
+        avg,
+        maxBack: g.op("maxPool2dBackprop", [v.x!, g.tanh(max)], a),
+        gather: g.op("maxPool2dGather", [v.x!, v.v!], a),
+        avgBack: g.op("avgPool2dBackprop", [g.tanh(avg)], { ...a, inputSize: [xs[2]!, xs[3]!] }),
+      };
+    },
+  });
+}
+add({
+  name: "randomUniform with a symbolic batch",
+  feeds: { key: Tensor.from([17], { dtype: "float64" }), x: randTensor(rngFor("ru"), [3, 4]) },
+  decl: { x: ["N", 4] },
+  build: (g, v) => ({
+    u: g.randomUniform(v.key!, ["N", 4], 5),
+    y: v.x!.mul(g.randomUniform(v.key!, ["N", 4])),
+  }),
+});
+
 // ---- customGradient: the identity on the wrapped value (its kernel only runs when pinned) ----
 for (const pinned of [false, true]) {
   const name = `customGradient ${pinned ? "as the output" : "inside"} [2,3]`;
