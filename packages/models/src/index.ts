@@ -1,10 +1,12 @@
 /**
- * `@gradgraph/models`: layers that emit graph nodes, losses, initialisers, the {@link Model} wrapper,
+ * `@gradgraph/models`: layers that emit graph nodes (dense and convolutional, batch normalisation,
+ * dropout), losses, initialisers, the {@link Model} wrapper,
  * training loops ({@link fit}, {@link fitFullBatch}) with callbacks and early stopping, optimizers,
  * metrics and save/load. Every gradient comes from `@gradgraph/autograd`.
  * @packageDocumentation
  */
 export * from "./callbacks.js";
+export * from "./cnn.js";
 export * from "./fit.js";
 export type { Targets } from "./gather.js";
 export * from "./init.js";
@@ -13,5 +15,6 @@ export * from "./layers.js";
 export * from "./losses.js";
 export * from "./metrics.js";
 export * from "./model.js";
+export * from "./modes.js";
 export * from "./optim/index.js";
 export * from "./presets/index.js";

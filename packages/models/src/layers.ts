@@ -187,7 +187,12 @@ export interface DenseLayer {
 const layerRegistry = new WeakMap<GraphBuilder, DenseLayer[]>();
 const nameCounters = new WeakMap<GraphBuilder, Map<string, number>>();
 
-function uniqueName(b: GraphBuilder, base: string): string {
+/**
+ * A default layer name unique on `b`: `base` followed by the next number of that base's counter
+ * on this builder (`dense1`, `dense2`, ...; `conv1`, ...), skipping names of dense layers already
+ * built. Layer helpers (this module's and the convolutional ones) use it for unnamed layers.
+ */
+export function uniqueName(b: GraphBuilder, base: string): string {
   let counters = nameCounters.get(b);
   if (!counters) {
     counters = new Map();
