@@ -11,7 +11,12 @@ import { afterAll, describe, expect, test } from "vitest";
 interface Case {
   x: [number, number, number, number];
   w: [number, number, number, number];
-  o: { strides?: [number, number]; padding?: [number, number, number, number]; dilations?: [number, number]; groups?: number };
+  o: {
+    strides?: [number, number];
+    padding?: [number, number, number, number];
+    dilations?: [number, number];
+    groups?: number;
+  };
 }
 
 const CASES: Case[] = [
@@ -25,7 +30,13 @@ const CASES: Case[] = [
   { x: [3, 3, 6, 6], w: [5, 3, 1, 1], o: { strides: [2, 2] } },
 ];
 
-function run(c: Case, dtype: "float32" | "float64", xv: Float64Array, wv: Float64Array, dyv: Float64Array | null) {
+function run(
+  c: Case,
+  dtype: "float32" | "float64",
+  xv: Float64Array,
+  wv: Float64Array,
+  dyv: Float64Array | null,
+) {
   const b = new GraphBuilder({ dtype });
   const x = b.input("x", c.x);
   const w = b.input("w", c.w);
@@ -42,7 +53,12 @@ function run(c: Case, dtype: "float32" | "float64", xv: Float64Array, wv: Float6
   p.inputs.w!.data.set(wv);
   p.inputs.dy!.data.set(dyData);
   p.run();
-  const out = { y: Float64Array.from(p.outputs.y!.data), dx: Float64Array.from(p.outputs.dx!.data), dw: Float64Array.from(p.outputs.dw!.data), dy: dyData };
+  const out = {
+    y: Float64Array.from(p.outputs.y!.data),
+    dx: Float64Array.from(p.outputs.dx!.data),
+    dw: Float64Array.from(p.outputs.dw!.data),
+    dy: dyData,
+  };
   p.dispose();
   return out;
 }

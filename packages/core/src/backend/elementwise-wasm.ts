@@ -19,8 +19,16 @@ export interface ExprTree {
   readonly kids: readonly (ExprTree | number)[];
 }
 
-/** How a leaf is read: `full` (same shape as the output), `scalar`, `suffix` (row-tiled), `rows` (column-broadcast). */
-export type LeafMode = "full" | "scalar" | "suffix" | "rows";
+/**
+ * How a leaf is read: `full` (same shape as the output), `scalar`, `suffix` (row-tiled), `rows`
+ * (column-broadcast), `planes:<mid>` (one value per row, cycling through `mid` values).
+ */
+export type LeafMode = "full" | "scalar" | "suffix" | "rows" | `planes:${number}`;
+
+/** True for leaves read once per row (splatted): `rows` and `planes:<mid>`. */
+function perRow(mode: LeafMode): boolean {
+  return mode === "rows" || mode.startsWith("planes:");
+}
 
 const VEC: Record<string, number> = {
   add: 228,
@@ -155,10 +163,11 @@ function emitLoop(tree: ExprTree, modes: readonly LeafMode[], nested: boolean): 
   temps = 0;
   for (const l of ["i", "j", "r", "rows", "vend", "end"]) f.local(l, I32);
   modes.forEach((mode, k) => {
-    if (mode === "scalar" || mode === "rows") {
+    if (mode === "scalar" || perRow(mode)) {
       f.local(`sv${k}`, V128);
       f.local(`ss${k}`, F32);
     }
+    if (mode.startsWith("planes:")) f.local(`q${k}`, I32);
   });
   // scalar leaves: load once
   modes.forEach((mode, k) => {
@@ -170,7 +179,7 @@ function emitLoop(tree: ExprTree, modes: readonly LeafMode[], nested: boolean): 
   // leaf loaders: the address of element (i + j) is a_k + i + j for full leaves, a_k + j for suffix
   const leaf = (vector: boolean) => (k: number) => {
     const mode = modes[k]!;
-    if (mode === "scalar" || mode === "rows") {
+    if (mode === "scalar" || perRow(mode)) {
       f.get(vector ? `sv${k}` : `ss${k}`);
       return;
     }
@@ -214,6 +223,9 @@ function emitLoop(tree: ExprTree, modes: readonly LeafMode[], nested: boolean): 
   f.get("n").get("m").op(0x6d).set("rows"); // i32.div_s
   f.i32(0).set("i");
   f.i32(0).set("r");
+  modes.forEach((mode, k) => {
+    if (mode.startsWith("planes:")) f.i32(0).set(`q${k}`);
+  });
   f.whileLoop(
     () => f.get("rows").get("r").gtS(),
     () => {
@@ -221,6 +233,19 @@ function emitLoop(tree: ExprTree, modes: readonly LeafMode[], nested: boolean): 
         if (mode === "rows") {
           f.get(`a${k}`).get("r").i32(4).mul().add().f32Load().set(`ss${k}`);
           f.get(`ss${k}`).op(0xfd, 0x13).set(`sv${k}`);
+        } else if (mode.startsWith("planes:")) {
+          // q cycles 0 .. mid-1 (byte offsets), one step per row
+          f.get(`a${k}`).get(`q${k}`).add().f32Load().set(`ss${k}`);
+          f.get(`ss${k}`).op(0xfd, 0x13).set(`sv${k}`);
+          f.inc(`q${k}`, 4);
+          f.ifElse(
+            () =>
+              f
+                .get(`q${k}`)
+                .i32(4 * Number(mode.slice(7)))
+                .eq(),
+            () => f.i32(0).set(`q${k}`),
+          );
         }
       });
       f.i32(0).set("j");

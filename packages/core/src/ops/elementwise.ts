@@ -3,8 +3,10 @@
  *
  * Each input is read in one of a few access modes chosen at compile time: `full` (same shape as the
  * output), `scalar` (one element), `suffix` (tiles the trailing dims, e.g. a bias row), `rows`
- * (repeats along trailing dims, e.g. an [N,1] column) or `map` (a precomputed index table for any
- * other broadcast). One loop is generated per (dtype, expression, modes) and cached.
+ * (repeats along trailing dims, e.g. an [N,1] column), `planes:<mid>` (a middle block of dims,
+ * repeated along the trailing dims and cycled along the leading ones, e.g. a per-channel
+ * `[1,C,1,1]` bias on NCHW images) or `map` (a precomputed index table for any other broadcast).
+ * One loop is generated per (dtype, expression, modes) and cached.
  * @module
  */
 
@@ -14,7 +16,7 @@ import { generateFunction } from "../specialize.js";
 import type { ElementwiseSpec, Kernel, KernelContext, NoAttrs, OpDef, TypeInfo } from "./types.js";
 import { broadcastAll, sameDType } from "./util.js";
 
-type Mode = "full" | "scalar" | "suffix" | "rows" | "map";
+type Mode = "full" | "scalar" | "suffix" | "rows" | `planes:${number}` | "map";
 
 function padShape(s: ConcreteShape, rank: number): number[] {
   return [...new Array<number>(rank - s.length).fill(1), ...s];
@@ -72,6 +74,10 @@ function classify(inShape: ConcreteShape, outShape: ConcreteShape): Access {
   ok = true;
   for (let d = 0; d < end; d++) if (p[d] !== outShape[d]) ok = false;
   if (ok) return { mode: "rows", m: n / k };
+  // planes: leading dims 1, then a block equal to the output's, then trailing dims 1
+  ok = true;
+  for (let d = split; d < end; d++) if (p[d] !== outShape[d]) ok = false;
+  if (ok && end < rank) return { mode: `planes:${k}`, m: sizeOf(outShape.slice(end)) };
   return { mode: "map", m: 0 };
 }
 
@@ -81,6 +87,7 @@ const loopCache = new Map<string, KernelFactory>();
 function buildSource(expr: ElementwiseSpec["expr"], modes: readonly Mode[], nested: boolean): string {
   const decl: string[] = [];
   const args: string[] = [];
+  const rowStart: string[] = [];
   modes.forEach((mode, k) => {
     decl.push(`const a${k} = ins[${k}];`);
     if (mode === "scalar") {
@@ -89,14 +96,18 @@ function buildSource(expr: ElementwiseSpec["expr"], modes: readonly Mode[], nest
     } else if (mode === "full") args.push(`a${k}[i]`);
     else if (mode === "suffix") args.push(`a${k}[j]`);
     else if (mode === "rows") args.push(`a${k}[r]`);
-    else {
+    else if (mode.startsWith("planes:")) {
+      // one value per row, cycling through the block
+      rowStart.push(`const p${k} = a${k}[r % ${Number(mode.slice(7))}];`);
+      args.push(`p${k}`);
+    } else {
       decl.push(`const m${k} = maps[${k}];`);
       args.push(`a${k}[m${k}[i]]`);
     }
   });
   const body = `out[i] = ${expr(...args)};`;
   const loop = nested
-    ? `for (let r = 0, i = 0; i < n; r++) { for (let j = 0; j < m; j++, i++) { ${body} } }`
+    ? `for (let r = 0, i = 0; i < n; r++) { ${rowStart.join(" ")} for (let j = 0; j < m; j++, i++) { ${body} } }`
     : `for (let i = 0; i < n; i++) { ${body} }`;
   return `function (n, m, maps) { return function elementwise(ins, out) { ${decl.join(" ")} ${loop} }; }`;
 }
@@ -110,8 +121,9 @@ function interpretedFactory(spec: ElementwiseSpec, modes: readonly Mode[]): Kern
       for (let k = 0; k < modes.length; k++) {
         const mode = modes[k];
         const a = ins[k]!;
-        vals[k] =
-          mode === "full"
+        vals[k] = mode!.startsWith("planes:")
+          ? a[r % Number(mode!.slice(7))]!
+          : mode === "full"
             ? a[i]!
             : mode === "scalar"
               ? a[0]!
@@ -140,7 +152,7 @@ export function elementwiseKernel(
   const access = ctx.inShapes.map((s) => classify(s, ctx.outShape));
   let m = 0;
   for (const a of access) {
-    if (a.mode === "suffix" || a.mode === "rows") {
+    if (a.mode === "suffix" || a.mode === "rows" || a.mode.startsWith("planes:")) {
       if (m === 0) m = a.m;
       else if (a.m !== m) a.mode = "map";
     }

@@ -173,6 +173,27 @@ export function reductionKernel(
     }
     return (ins, out) => f(ins[0]!, out, outer, count, inner, k);
   }
+  // the kept axes form one block (e.g. a per-channel sum over [0, 2, 3] of NCHW): sum each
+  // contiguous run of the trailing reduced axes, then add the runs into their output element
+  const kept = inShape.map((_, d) => d).filter((d) => !axes.includes(d));
+  if (k <= 1 && kept.length > 0 && kept[kept.length - 1]! - kept[0]! === kept.length - 1) {
+    const outer = sizeOf(inShape.slice(0, kept[0]!));
+    const mid = sizeOf(kept.map((d) => inShape[d]!));
+    const inner = sizeOf(inShape.slice(kept[kept.length - 1]! + 1));
+    const scale = k === 1 ? 1 / count : 1;
+    return (ins, out) => {
+      const x = ins[0]!;
+      out.fill(0);
+      for (let o = 0, b = 0; o < outer; o++) {
+        for (let m = 0; m < mid; m++, b += inner) {
+          let acc = 0;
+          for (let i = 0; i < inner; i++) acc += x[b + i]!;
+          out[m] = out[m]! + acc;
+        }
+      }
+      if (scale !== 1) for (let m = 0; m < mid; m++) out[m] = out[m]! * scale;
+    };
+  }
   if (kind === "logSumExp") {
     throw new ShapeError(
       `logSumExp over non-contiguous axes ${JSON.stringify(axes)} of ${shapeToString(inShape)} is not supported; transpose first`,
