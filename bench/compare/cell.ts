@@ -10,7 +10,15 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Batcher, type Dataset, datasetFrom, makeDataset, makeSweepOperands, makeWeights } from "./data.js";
+import {
+  Batcher,
+  type Dataset,
+  datasetFrom,
+  makeCnnWeights,
+  makeDataset,
+  makeSweepOperands,
+  makeWeights,
+} from "./data.js";
 import {
   type CellResult,
   type CellRunner,
@@ -22,6 +30,8 @@ import {
   type TrainRun,
 } from "./measure.js";
 import {
+  type CnnWorkload,
+  cnnGeometry,
   FRAMEWORKS,
   type Framework,
   type MatmulWorkload,
@@ -191,6 +201,37 @@ async function trainCell(base: Base, w: TrainWorkload, cell: CellRunner, t0: num
   };
 }
 
+async function cnnCell(base: Base, w: CnnWorkload, cell: CellRunner, t0: number): Promise<CellResult> {
+  if (!cell.cnn) throw new Error(`${base.framework} has no CNN cell`);
+  const [c, h, wd] = w.image;
+  if (w.data.features !== c * h * wd)
+    throw new Error(
+      `workload ${w.id}: ${w.data.features} features per row, the image ${c}×${h}×${wd} needs ${c * h * wd}`,
+    );
+  const data = makeDataset(w.data);
+  const batcher = new Batcher(data, w.batch);
+  const weights = makeCnnWeights(w);
+  const probe = new Probe();
+  const run: TrainRun = await cell.cnn(w, batcher, weights, probe);
+  await probe.finish();
+  const usPerStep = (run.seconds / w.steps) * 1e6;
+  return {
+    ...base,
+    metric: w.metric,
+    value: run.seconds,
+    seconds: run.seconds,
+    steps: w.steps,
+    extra: { usPerStep, gflops: (cnnGeometry(w).flopsPerStep * w.steps) / run.seconds / 1e9, ...run.extra },
+    initialLoss: run.initialLoss,
+    finalLoss: run.finalLoss,
+    threads: run.threads,
+    setupSeconds: (performance.now() - t0) / 1000 - run.seconds,
+    notes: [`synthetic ${data.n}x${data.features} as ${c}×${h}×${wd} images`, ...run.notes],
+    ...probe.memory(),
+    ...(run.rssPeakMB !== undefined ? { rssPeakMB: run.rssPeakMB, external: true } : {}),
+  };
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes("--quick");
@@ -213,7 +254,9 @@ async function main(): Promise<void> {
       ? await matmulCell(base, w, repeat, cell, t0)
       : w.kind === "scaling"
         ? await scalingCell(base, w, cell, t0)
-        : await trainCell(base, w, cell, t0);
+        : w.kind === "cnn"
+          ? await cnnCell(base, w, cell, t0)
+          : await trainCell(base, w, cell, t0);
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
 }
 

@@ -5,7 +5,13 @@
  * The generator is a tiny self-contained mulberry32 (not gradgraph's Rng), so the benchmark data
  * does not change when the library's RNG does.
  */
-import type { DataSpec, TrainWorkload } from "./workloads.js";
+import {
+  CNN_BIAS_RANGE,
+  type CnnWorkload,
+  cnnGeometry,
+  type DataSpec,
+  type TrainWorkload,
+} from "./workloads.js";
 
 /** mulberry32: a small, fast, seeded 32-bit generator. */
 export class SeededRandom {
@@ -116,6 +122,50 @@ export function makeWeights(w: TrainWorkload): Layer[] {
     layers.push({ fanIn, fanOut, W, b });
   }
   return layers;
+}
+
+/** One conv layer's parameters: W [O, C, k, k] row-major (PyTorch / jax layout) and b [O]. */
+export interface ConvLayer {
+  readonly inChannels: number;
+  readonly filters: number;
+  readonly kernel: number;
+  readonly W: Float32Array;
+  readonly b: Float32Array;
+}
+
+/** The initial weights of a {@link CnnWorkload}: its conv layers, then its dense layers. */
+export interface CnnWeights {
+  readonly convs: readonly ConvLayer[];
+  readonly dense: readonly Layer[];
+}
+
+/**
+ * The initial weights of a CNN workload (identical in every framework): Glorot uniform weights
+ * (conv fan-in C·k·k, fan-out O·k·k), biases uniform in ±{@link CNN_BIAS_RANGE} (not zero: see
+ * there), drawn layer by layer, weights before biases, from the workload's seed.
+ */
+export function makeCnnWeights(w: CnnWorkload): CnnWeights {
+  const r = new SeededRandom(w.weightSeed);
+  const uniform = (n: number, s: number) => {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = (2 * r.next() - 1) * s;
+    return out;
+  };
+  const g = cnnGeometry(w);
+  const convs = w.convs.map((l, i): ConvLayer => {
+    const c = g.convs[i]!.input[0];
+    const k = l.kernel;
+    const W = uniform(l.filters * c * k * k, Math.sqrt(6 / (c * k * k + l.filters * k * k)));
+    return { inChannels: c, filters: l.filters, kernel: k, W, b: uniform(l.filters, CNN_BIAS_RANGE) };
+  });
+  const dense: Layer[] = [];
+  for (let l = 0; l + 1 < g.denseSizes.length; l++) {
+    const fanIn = g.denseSizes[l]!;
+    const fanOut = g.denseSizes[l + 1]!;
+    const W = uniform(fanIn * fanOut, Math.sqrt(6 / (fanIn + fanOut)));
+    dense.push({ fanIn, fanOut, W, b: uniform(fanOut, CNN_BIAS_RANGE) });
+  }
+  return { convs, dense };
 }
 
 /**

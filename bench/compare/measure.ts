@@ -4,8 +4,9 @@
  * on stdout (e.g. tfjs's banner) is ignored by the runner.
  */
 import { PerformanceObserver } from "node:perf_hooks";
-import type { Batcher, Layer } from "./data.js";
+import type { Batcher, CnnWeights, Layer } from "./data.js";
 import {
+  type CnnWorkload,
   type Framework,
   type MatmulShape,
   type MatmulWorkload,
@@ -307,6 +308,12 @@ export async function timeSweep(
 export interface CellRunner {
   /** Trains `w` from `layers` on the batches of `batcher`; brackets the timed steps with `probe`. */
   train(w: TrainWorkload, batcher: Batcher, layers: readonly Layer[], probe: Probe): Promise<TrainRun>;
+  /**
+   * Trains the convolutional network `w` from `weights` on the batches of `batcher` (rows of
+   * channels·height·width features, channels first); brackets the timed steps with `probe`.
+   * Optional: a framework without it is reported as failed on the CNN workloads.
+   */
+  cnn?(w: CnnWorkload, batcher: Batcher, weights: CnnWeights, probe: Probe): Promise<TrainRun>;
   /** Times the matmul sweep `w` on the operands `a`, `b` (see {@link makeSweepOperands}); brackets it with `probe`. */
   matmul(w: MatmulWorkload, a: Float32Array, b: Float32Array, probe: Probe): Promise<MatmulRun>;
   /**

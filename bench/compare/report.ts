@@ -6,6 +6,9 @@
 import type { CellResult, MatmulEntry, ScalingEntry } from "./measure.js";
 import {
   CELLS,
+  CNN_BIAS_RANGE,
+  type CnnWorkload,
+  cnnGeometry,
   FRAMEWORKS,
   type Framework,
   type MatmulWorkload,
@@ -244,7 +247,7 @@ export function renderReport(input: ReportInput): string {
   if (load > machine.cores * 0.75) {
     push(
       `> The machine was busy (load average up to ${load.toFixed(1)} on ${machine.cores} cores): timings are noisy, and the`,
-      "> two-core cells (B2, C, D2, WIDTH2, BATCH2) cannot gain much while other processes use the second core.",
+      "> two-core cells (B2, C, D2, F2, WIDTH2, BATCH2) cannot gain much while other processes use the second core.",
       "",
     );
   }
@@ -422,6 +425,9 @@ export function renderReport(input: ReportInput): string {
     });
   }
   ratioTarget("E: per-sample step vs tfjs (cpu)", "E", "E", "tfjs-cpu", 20);
+  ratioTarget("F: CNN step, gradgraph (one core) vs tfjs (wasm)", "F", "F", "tfjs-wasm", 2);
+  ratioTarget("F: CNN step, gradgraph (one core) vs jax-js (jit)", "F", "F", "jax", 2);
+  coresTarget("F: two cores (F2) vs one core (F)", "F", "F2", 1.7);
 
   // width and batch scaling
   const widthGG = scalingOf(results, "WIDTH", "gradgraph");
@@ -502,7 +508,7 @@ export function renderReport(input: ReportInput): string {
   push(
     "",
     'Ratios are medians over the repeats, measured side by side in this run. "one core": gradgraph without its',
-    'worker pool (A, B, C1, D, WIDTH); "two cores": with `enableThreads()` (B2, C, D2, WIDTH2). The peers run on',
+    'worker pool (A, B, C1, D, F, WIDTH); "two cores": with `enableThreads()` (B2, C, D2, F2, WIDTH2). The peers run on',
     "one thread in Node; numpy is forced to one BLAS thread.",
     "",
   );
@@ -539,6 +545,60 @@ export function renderReport(input: ReportInput): string {
           `${s.ok.length}/${s.ok.length + s.failed.length} |`,
       );
     }
+    push("");
+  }
+
+  // ---- the CNN workload ------------------------------------------------------------------
+  for (const [id, id2] of [["F", "F2"]] as const) {
+    if (!ids.includes(id) && !ids.includes(id2)) continue;
+    const w = WORKLOADS[id] as CnnWorkload;
+    const geo = cnnGeometry(w);
+    const steps = results.find((r) => (r.workload === id || r.workload === id2) && r.ok)?.steps ?? w.steps;
+    const layers = w.convs
+      .map(
+        (l, i) =>
+          `conv ${l.kernel}×${l.kernel} ${l.padding} ${geo.convs[i]!.input[0]}→${l.filters} (${geo.convs[i]!.conv.join("×")}) + relu + max pool ${l.pool} (${geo.convs[i]!.pooled.join("×")})`,
+      )
+      .join(", ");
+    push(
+      `### ${id}, ${id2}: ${w.title.replace(", one core", "")}`,
+      "",
+      `Input ${w.image.join("×")} (the MNIST-shaped synthetic rows read as images), ${layers}, flatten ${geo.flat}, dense ` +
+        `${geo.denseSizes.join("-")} (relu between), mean softmax cross-entropy; batch ${w.batch}, ${steps} steps, SGD step ` +
+        `${w.stepSize} (${w.stepSizeNote}); Glorot uniform weights, biases uniform in ±${CNN_BIAS_RANGE} (seed ${w.weightSeed}), identical in every ` +
+        `framework. GFLOP/s: ${(geo.flopsPerStep / 1e6).toFixed(0)} MFLOP per step (each conv and dense product forward, input and ` +
+        "weight gradient; no input gradient for the images) over the measured time. gradgraph vs it: its time over gradgraph one core's " +
+        "(for gradgraph 2 cores: the two-core speed-up, one core's time over two cores').",
+      "",
+      "| framework | seconds [min – max] | ms / step | GFLOP/s | gradgraph (1 core) vs it | final loss | workers | peak RSS MB | heap Δ MB (no GC) | GCs | runs |",
+      "|---|---|---|---|---|---|---|---|---|---|---|",
+    );
+    const gg = S(id, "gradgraph");
+    const rows: [string, Summary | null][] = [
+      ["gradgraph 1 core", gg],
+      ["gradgraph 2 cores", S(id2, "gradgraph")],
+      ...FRAMEWORKS.filter((f) => f !== "gradgraph" && (CELLS[id] ?? []).includes(f)).map(
+        (f): [string, Summary | null] => [LABEL[f], S(id, f)],
+      ),
+    ];
+    for (const [label, s] of rows) {
+      if (!s) continue;
+      if (!s.ok.length) {
+        const err = (s.failed[0]?.error ?? "?").replace(/\|/g, "\\|");
+        push(`| ${label} | failed: ${err} | | | | | | | | | 0/${s.failed.length} |`);
+        continue;
+      }
+      const heap = median(s.ok.map((x) => x.heapAfterMB - x.heapBeforeMB));
+      const gcs = median(s.ok.map((x) => x.gcCount));
+      push(
+        `| ${label} | ${fmt(s.median)} [${fmt(s.min)} – ${fmt(s.max)}] | ${fmt(s.extra.usPerStep / 1000)} | ${fmt(s.extra.gflops)} | ` +
+          `${s === gg ? "–" : label === "gradgraph 2 cores" ? `two cores ${fmt(gg?.ok.length ? gg.median / s.median : Number.NaN)}×` : faster(speedup(w, gg, s))} | ${fmtLoss(s.first?.finalLoss)} | ${s.first?.threads ?? "–"} | ` +
+          `${fmt(Math.max(...s.ok.map((x) => x.rssPeakMB)))} | ${fmt(heap, 2)} | ${Number.isFinite(gcs) ? Math.round(gcs) : "–"} | ` +
+          `${s.ok.length}/${s.ok.length + s.failed.length} |`,
+      );
+    }
+    const tfNote = S(id, "tfjs-wasm")?.first?.notes?.find((n) => n.startsWith("tf.conv2d's own gradient"));
+    if (tfNote) push("", `tfjs (wasm): ${tfNote.replace(/\|/g, "\\|")}.`);
     push("");
   }
 
@@ -740,7 +800,13 @@ export function renderReport(input: ReportInput): string {
   };
   for (const id of ids) {
     const w = WORKLOADS[id]!;
-    if (w.kind !== "train") continue;
+    if (w.kind !== "train" && w.kind !== "cnn") continue;
+    if (id === "F2") {
+      const two = S(id, "gradgraph")?.first;
+      const one = S("F", "gradgraph")?.first;
+      if (two && one) lossRow(id, "gradgraph 2 cores (vs F, one core)", two, one);
+      continue;
+    }
     if (id === "AFIT" || id === "BFIT") {
       const f = S(id, "gradgraph")?.first;
       const d = S(id === "AFIT" ? "A" : "B", "gradgraph")?.first;
@@ -888,13 +954,19 @@ export function renderReport(input: ReportInput): string {
     "  one untimed warm-up step at the initial weights (compiles plans / jit, loads kernels). Data generation, weight",
     "  upload and compilation are excluded (reported as setup in the raw JSON).",
     "- gradgraph: builder → `grad` → `compile` → one plan per batch shape; batches copied into `plan.inputs`; SGD in",
-    "  place on the ParamStore buffers. Two-core cells (B2, C, D2, WIDTH2, BATCH2) call `enableThreads()` from",
-    "  `@gradgraph/core/node`. AFIT / BFIT train through `@gradgraph/models`' `fit` instead.",
+    "  place on the ParamStore buffers. Two-core cells (B2, C, D2, F2, WIDTH2, BATCH2) call `enableThreads()` from",
+    "  `@gradgraph/core/node`. AFIT / BFIT train through `@gradgraph/models`' `fit` instead. F / F2: the core",
+    "  builder's `conv2d`, `maxPool2d`, `matmul` (NCHW, weights [O, C, k, k]).",
     "- tfjs: `@tensorflow/tfjs` (full package, for gradients) with `tf.setBackend('cpu' | 'wasm')`;",
     "  `optimizer.minimize` inside `tf.tidy`; `dataSync()` at the end. The wasm backend runs single-threaded",
     "  in Node (no threaded binary without cross-origin isolation; `getThreadsCount()` = 1). tfjs-node is not used.",
     "- jax-js: `init('wasm')`, `valueAndGrad` + SGD update inside one `jit`; `blockUntilReady` every 10 steps",
-    "  and at the end. Node has no global `Worker`, so jax-js's wasm backend runs on one thread.",
+    "  and at the end. Node has no global `Worker`, so jax-js's wasm backend runs on one thread. F: `lax.conv`",
+    "  (NCHW) and max pooling by `lax.reduceWindow(h, np.max, …)`.",
+    "- F in tfjs: NHWC (tfjs-wasm's Conv2D rejects NCHW), filters as [k, k, C, O], the first dense layer's rows",
+    "  permuted to tfjs's flatten order. tfjs-wasm 4.22 has no `Conv2DBackpropFilter` kernel, so `tf.conv2d`'s own",
+    "  gradient fails there; the cell then supplies the filter gradient as a `tf.conv2d` of the transposed input",
+    "  and output gradient (`tf.customGrad`; input gradient by `tf.conv2dTranspose`) and says so in the F section.",
     "- numpy: float32 arrays, hand-written backprop (`a.T @ dz`, `dz @ W.T`, in-place `W -= step * dW`), timed in",
     "  python with `time.perf_counter`; data and weights passed as raw float32 files. One BLAS thread",
     "  (OPENBLAS_NUM_THREADS=1, OMP_NUM_THREADS=1, MKL_NUM_THREADS=1); OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE",

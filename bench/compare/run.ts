@@ -5,9 +5,9 @@
  *
  * Options:
  *   --repeats N          repeats per cell (default 3; 1 with --quick)
- *   --only A,B           workloads (default: all; ids A AFIT B B2 BFIT C C1 D D2 E WIDTH WIDTH2
+ *   --only A,B           workloads (default: all; ids A AFIT B B2 BFIT C C1 D D2 E F F2 WIDTH WIDTH2
  *                        BATCH BATCH2 MEM MNIST; groups: sweep = D,D2, scaling = WIDTH,WIDTH2,BATCH,BATCH2,
- *                        fit = A,AFIT,B,BFIT, cores = B,B2,C,C1)
+ *                        fit = A,AFIT,B,BFIT, cores = B,B2,C,C1, cnn = F,F2)
  *   --frameworks a,b     gradgraph, tfjs-cpu, tfjs-wasm, jax, numpy (aliases: tfjs = both tfjs backends,
  *                        gg, np)
  *   --quick              smoke run: ~1/20 of the steps, short matmul timings up to 512³, few scaling
@@ -68,6 +68,7 @@ function parseArgs(argv: readonly string[]): Options {
     SCALING: ["WIDTH", "WIDTH2", "BATCH", "BATCH2"],
     FIT: ["A", "AFIT", "B", "BFIT"],
     CORES: ["B", "B2", "C", "C1"],
+    CNN: ["F", "F2"],
   };
   const asked = new Set(
     (get("--only") ?? Object.keys(WORKLOADS).join(","))

@@ -2,7 +2,7 @@
  * The comparison workloads, described once and run identically by every framework's cell.
  *
  * A-C and E train a dense network with plain SGD (`p -= stepSize * dLoss/dp`); D times float32
- * matrix products. `MEM` is workload B run by gradgraph with heap/GC accounting, `MNIST` the same
+ * matrix products; F (and F2 on two cores) trains a LeNet-style convolutional network by SGD. `MEM` is workload B run by gradgraph with heap/GC accounting, `MNIST` the same
  * on the real MNIST training set (only when the files are available locally).
  */
 
@@ -136,7 +136,54 @@ export interface ScalingWorkload {
   readonly threads: boolean;
 }
 
-export type Workload = TrainWorkload | MatmulWorkload | ScalingWorkload;
+/** One convolution layer of a {@link CnnWorkload}: conv, bias, relu, then max pooling. */
+export interface ConvLayerSpec {
+  /** Output channels. */
+  readonly filters: number;
+  /** Square kernel size. */
+  readonly kernel: number;
+  /** "same" (TensorFlow's: output = input, stride 1) or "valid" (no padding). */
+  readonly padding: "same" | "valid";
+  /** Square max-pooling window after the relu (stride = window, no padding). */
+  readonly pool: number;
+}
+
+/**
+ * A convolutional network trained by plain SGD on batches of images: `convs` (each conv + bias +
+ * relu + max pool, NCHW, weights [O, C, k, k]), flatten (channel, row, column order), `dense` relu
+ * layers and a final linear layer of 10 logits, softmax cross-entropy (mean over the batch).
+ */
+export interface CnnWorkload {
+  readonly kind: "cnn";
+  readonly id: string;
+  readonly title: string;
+  /** Input image [channels, height, width]; the data set's rows hold channels·height·width features. */
+  readonly image: readonly [number, number, number];
+  readonly convs: readonly ConvLayerSpec[];
+  /** Widths of the dense layers after the flatten, the 10 logits last (e.g. [120, 84, 10]). */
+  readonly dense: readonly number[];
+  readonly loss: "meanXent";
+  readonly batch: number;
+  readonly steps: number;
+  /** SGD step size on the batch-mean loss. */
+  readonly stepSize: number;
+  readonly stepSizeNote: string;
+  readonly data: DataSpec;
+  /** Seed of the weights (Glorot uniform; biases uniform in ±{@link CNN_BIAS_RANGE}). */
+  readonly weightSeed: number;
+  readonly metric: "seconds";
+  /** Whether gradgraph runs it with its worker pool (two cores). */
+  readonly threads: boolean;
+}
+
+/**
+ * Half-width of the uniform initial biases of a {@link CnnWorkload}. Not zero: with zero biases a
+ * pre-activation over an all-zero receptive field is exactly 0, where relu's derivative is a
+ * convention (0 in gradgraph and tfjs, 1 in jax-js's `maximum(x, 0)`), and the first updates differ.
+ */
+export const CNN_BIAS_RANGE = 0.05;
+
+export type Workload = TrainWorkload | MatmulWorkload | ScalingWorkload | CnnWorkload;
 
 const MNIST_LIKE: DataSpec = { n: 50_000, features: 784, zeroFraction: 0.81, levels: 255, seed: 1001 };
 /** The data of the scaling tables: MNIST-shaped, 10,000 rows (batches wrap around). */
@@ -328,6 +375,35 @@ const E: TrainWorkload = {
   threads: false,
 };
 
+const F: CnnWorkload = {
+  kind: "cnn",
+  id: "F",
+  title:
+    "LeNet-style CNN (conv 5×5 same 6 + pool 2, conv 5×5 valid 16 + pool 2, 400-120-84-10 relu), softmax cross-entropy (mean), batch 64, 100 steps, one core",
+  image: [1, 28, 28],
+  convs: [
+    { filters: 6, kernel: 5, padding: "same", pool: 2 },
+    { filters: 16, kernel: 5, padding: "valid", pool: 2 },
+  ],
+  dense: [120, 84, 10],
+  loss: "meanXent",
+  batch: 64,
+  steps: 100,
+  stepSize: 0.05,
+  stepSizeNote: "lr 0.05 on the batch-mean loss",
+  data: MNIST_LIKE,
+  weightSeed: 17,
+  metric: "seconds",
+  threads: false,
+};
+
+const F2: CnnWorkload = {
+  ...F,
+  id: "F2",
+  title: "workload F on two cores (gradgraph only)",
+  threads: true,
+};
+
 /** Workload B by gradgraph with heap and GC accounting (one epoch). */
 const MEM: TrainWorkload = {
   ...B,
@@ -356,6 +432,8 @@ export const WORKLOADS: Readonly<Record<string, Workload>> = {
   D,
   D2,
   E,
+  F,
+  F2,
   WIDTH,
   WIDTH2,
   BATCH,
@@ -381,6 +459,8 @@ export const CELLS: Readonly<Record<string, readonly Framework[]>> = {
   D: ["gradgraph", "tfjs-wasm", "jax", "numpy"],
   D2: ["gradgraph"],
   E: ["gradgraph", "tfjs-cpu", "tfjs-wasm", "jax"],
+  F: ["gradgraph", "tfjs-wasm", "jax"],
+  F2: ["gradgraph"],
   WIDTH: ["gradgraph", "tfjs-wasm", "jax", "numpy"],
   WIDTH2: ["gradgraph"],
   BATCH: ["gradgraph", "tfjs-wasm", "jax", "numpy"],
@@ -406,6 +486,50 @@ export function quickVersion(w: Workload): Workload {
   if (w.id === "MEM" || w.id === "MNIST") return w; // an epoch of B takes ~1-2 s: keep it whole
   const steps = Math.max(4, Math.ceil(w.steps / 20));
   return { ...w, steps };
+}
+
+/** The shapes of a {@link CnnWorkload}'s layers (per sample, channels first). */
+export interface CnnGeometry {
+  /** Per conv layer: input [C, H, W], conv output [O, Ho, Wo], pooled output [O, Hp, Wp]. */
+  readonly convs: readonly {
+    readonly input: readonly [number, number, number];
+    readonly conv: readonly [number, number, number];
+    readonly pooled: readonly [number, number, number];
+  }[];
+  /** Features after the flatten (the first dense layer's fan-in). */
+  readonly flat: number;
+  /** Dense layer widths, the flatten first: [flat, ...dense]. */
+  readonly denseSizes: readonly number[];
+  /**
+   * FLOPs (2 per multiply-add) of one training step over the batch: every conv and dense product
+   * three times (forward, input gradient, weight gradient) except the first conv's input gradient
+   * (the images need none). Elementwise work, pooling and the loss are not counted.
+   */
+  readonly flopsPerStep: number;
+}
+
+/** The layer shapes and the FLOPs per training step of `w`. */
+export function cnnGeometry(w: CnnWorkload): CnnGeometry {
+  let [c, h, wd] = w.image;
+  const convs: CnnGeometry["convs"][number][] = [];
+  let flops = 0;
+  w.convs.forEach((l, i) => {
+    const ho = l.padding === "same" ? h : h - l.kernel + 1;
+    const wo = l.padding === "same" ? wd : wd - l.kernel + 1;
+    const hp = Math.floor(ho / l.pool);
+    const wp = Math.floor(wo / l.pool);
+    if (hp <= 0 || wp <= 0)
+      throw new Error(`workload ${w.id}: conv ${i + 1} and its pooling leave no output (${h}×${wd} input)`);
+    const macs = w.batch * l.filters * ho * wo * c * l.kernel * l.kernel;
+    flops += 2 * macs * (i === 0 ? 2 : 3);
+    convs.push({ input: [c, h, wd], conv: [l.filters, ho, wo], pooled: [l.filters, hp, wp] });
+    [c, h, wd] = [l.filters, hp, wp];
+  });
+  const flat = c * h * wd;
+  const denseSizes = [flat, ...w.dense];
+  for (let l = 0; l + 1 < denseSizes.length; l++)
+    flops += 2 * 3 * w.batch * denseSizes[l]! * denseSizes[l + 1]!;
+  return { convs, flat, denseSizes, flopsPerStep: flops };
 }
 
 /** FLOPs (2 per multiply-add) of one product C[m, n] = op(A) · op(B) with inner dimension k. */

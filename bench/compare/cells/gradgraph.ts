@@ -17,9 +17,9 @@ import {
 } from "@gradgraph/core";
 import { enableThreads, threadCount } from "@gradgraph/core/node";
 import { fit, Model, sgd as sgdOptimizer } from "@gradgraph/models";
-import type { Batcher, Layer } from "../data.js";
+import type { Batcher, CnnWeights, Layer } from "../data.js";
 import { type CellRunner, type MatmulRun, type Probe, type TrainRun, timeSweep } from "../measure.js";
-import type { MatmulWorkload, TrainWorkload } from "../workloads.js";
+import { type CnnWorkload, cnnGeometry, type MatmulWorkload, type TrainWorkload } from "../workloads.js";
 
 let pool: Promise<number> | null = null;
 
@@ -126,6 +126,80 @@ export function buildTrainer(w: TrainWorkload, layers: readonly Layer[]): Traine
     loss: plan.outputs.loss!.data,
     update: (lr) => sgd(ps, gs, lr),
     load: (ls) => loadLayers(params, ls),
+  };
+}
+
+/** A compiled training step of a CNN workload: fill `x`/`y`, `plan.run()`, then `update(lr)`. */
+export interface CnnTrainer extends Omit<Trainer, "load"> {
+  /** Copies `weights` into the parameter buffers (back to the initial weights). */
+  load(weights: CnnWeights): void;
+}
+
+/** The parameter names of a CNN (conv layers `c<l>.W` [O, C, k, k] / `c<l>.b` [O, 1, 1], then dense `d<l>.W` / `d<l>.b`) paired with their initial values. */
+function cnnParamValues(weights: CnnWeights): [string, Float32Array][] {
+  return [
+    ...weights.convs.flatMap((c, l): [string, Float32Array][] => [
+      [`c${l}.W`, c.W],
+      [`c${l}.b`, c.b],
+    ]),
+    ...weights.dense.flatMap((d, l): [string, Float32Array][] => [
+      [`d${l}.W`, d.W],
+      [`d${l}.b`, d.b],
+    ]),
+  ];
+}
+
+/**
+ * Builds the CNN of `w` with the core builder ops (x [N, C·H·W] reshaped to [N, C, H, W]; per conv
+ * layer `conv2d` + bias [O, 1, 1] + relu + `maxPool2d`; reshape to [N, flat]; dense relu layers;
+ * logits; mean softmax cross-entropy), its gradient graph, and the plan for the batch shape.
+ */
+export function buildCnnTrainer(w: CnnWorkload, weights: CnnWeights): CnnTrainer {
+  const geo = cnnGeometry(w);
+  const g = new GraphBuilder({ dtype: "float32" });
+  const features = w.image[0] * w.image[1] * w.image[2];
+  const x = g.input("x", ["N", features]);
+  const y = g.input("y", ["N", 10]);
+  let h: Value = x.reshape(["N", ...w.image]);
+  w.convs.forEach((l, i) => {
+    const c = geo.convs[i]!.input[0];
+    const W = g.param(`c${i}.W`, [l.filters, c, l.kernel, l.kernel]);
+    const b = g.param(`c${i}.b`, [l.filters, 1, 1]);
+    h = g.maxPool2d(g.conv2d(h, W, { padding: l.padding }).add(b).relu(), l.pool);
+  });
+  h = h.reshape(["N", geo.flat]);
+  weights.dense.forEach((d, l) => {
+    const W = g.param(`d${l}.W`, [d.fanIn, d.fanOut]);
+    const b = g.param(`d${l}.b`, [d.fanOut]);
+    h = h.matmul(W).add(b);
+    if (l + 1 < weights.dense.length) h = h.relu();
+  });
+  g.output(
+    "loss",
+    h
+      .logSoftmax()
+      .mul(y)
+      .sum()
+      .mul(-1 / w.batch),
+  );
+  const values = cnnParamValues(weights);
+  const names = values.map(([n]) => n);
+  const trainGraph = grad(g.build(), "loss", names);
+  const params = ParamStore.init(trainGraph, 0);
+  const load = (ws: CnnWeights) => {
+    for (const [n, v] of cnnParamValues(ws)) params.get(n).data.set(v);
+  };
+  load(weights);
+  const plan = compile(trainGraph, { params }).plan({ x: [w.batch, features], y: [w.batch, 10] });
+  const ps: FloatArray[] = names.map((n) => params.get(n).data);
+  const gs: FloatArray[] = names.map((n) => plan.outputs[`grad:${n}`]!.data);
+  return {
+    plan,
+    x: plan.inputs.x!.data,
+    y: plan.inputs.y!.data,
+    loss: plan.outputs.loss!.data,
+    update: (lr) => sgd(ps, gs, lr),
+    load,
   };
 }
 
@@ -259,6 +333,26 @@ export const gradgraphCell: CellRunner = {
     const steps = w.steps;
     probe.start();
     for (let s = 0; s < steps; s++) {
+      batcher.fill(s, t.x, t.y);
+      t.plan.run();
+      t.update(lr);
+    }
+    const finalLoss = t.loss[0]!;
+    const seconds = probe.stop();
+    return { seconds, initialLoss, finalLoss, threads, notes: [`plan steps ${t.plan.stats.steps}`] };
+  },
+
+  async cnn(w: CnnWorkload, batcher, weights, probe: Probe): Promise<TrainRun> {
+    const threads = w.threads ? await startThreads() : 0;
+    const t = buildCnnTrainer(w, weights);
+    // warm-up at the initial weights (the update runs with step size 0); loss of batch 0
+    batcher.fill(0, t.x, t.y);
+    t.plan.run();
+    const initialLoss = t.loss[0]!;
+    t.update(0);
+    const lr = w.stepSize;
+    probe.start();
+    for (let s = 0; s < w.steps; s++) {
       batcher.fill(s, t.x, t.y);
       t.plan.run();
       t.update(lr);

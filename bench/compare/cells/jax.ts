@@ -5,9 +5,10 @@
  * and returns new ones; we block on the params every {@link SYNC_EVERY} steps and at the end.
  * In Node there is no global `Worker`, so jax-js's wasm backend runs on one thread.
  */
-import { blockUntilReady, init, jit, nn, numpy as np, tree, valueAndGrad } from "@jax-js/jax";
+import { blockUntilReady, init, jit, lax, nn, numpy as np, tree, valueAndGrad } from "@jax-js/jax";
+import type { Batcher, CnnWeights } from "../data.js";
 import { type CellRunner, type MatmulRun, type Probe, type TrainRun, timeSweep } from "../measure.js";
-import type { MatmulWorkload, TrainWorkload } from "../workloads.js";
+import { type CnnWorkload, cnnGeometry, type MatmulWorkload, type TrainWorkload } from "../workloads.js";
 
 /** Steps between synchronisations (blockUntilReady on the params). */
 const SYNC_EVERY = 10;
@@ -21,7 +22,91 @@ async function start(): Promise<string[]> {
   return [`jax-js devices ${devices.join(",")}`];
 }
 
+/**
+ * A CNN workload in jax-js: NCHW activations and [O, C, k, k] kernels as in gradgraph
+ * (`lax.conv(x, w, [1, 1], "SAME" | "VALID")`), bias [O, 1, 1], `nn.relu`, max pooling by
+ * `lax.reduceWindow(h, np.max, [1, 1, p, p], [1, 1, p, p])` (flax's `max_pool`), flatten, dense
+ * layers, mean softmax cross-entropy; `valueAndGrad` + SGD in one `jit` as in the dense cells.
+ */
+async function trainCnn(
+  w: CnnWorkload,
+  batcher: Batcher,
+  weights: CnnWeights,
+  probe: Probe,
+): Promise<TrainRun> {
+  const notes = await start();
+  const geo = cnnGeometry(w);
+  const [C, H, Wd] = w.image;
+  const features = C * H * Wd;
+  const nConv = w.convs.length;
+  const nDense = weights.dense.length;
+  const lossFn = (p: Params, x: np.Array, y: np.Array): np.Array => {
+    let h = x.reshape([w.batch, C, H, Wd]);
+    w.convs.forEach((l, i) => {
+      const z = lax.conv(h, p[2 * i]!, [1, 1], l.padding === "same" ? "SAME" : "VALID").add(p[2 * i + 1]!);
+      h = lax.reduceWindow(
+        nn.relu(z),
+        (v: np.Array) => np.max(v),
+        [1, 1, l.pool, l.pool],
+        [1, 1, l.pool, l.pool],
+      );
+    });
+    h = h.reshape([w.batch, geo.flat]);
+    for (let l = 0; l < nDense; l++) {
+      h = np.dot(h, p[2 * (nConv + l)]!).add(p[2 * (nConv + l) + 1]!);
+      if (l + 1 < nDense) h = nn.relu(h);
+    }
+    return np.sum(nn.logSoftmax(h, -1).mul(y)).mul(-1 / w.batch);
+  };
+  const lr = w.stepSize;
+  const step = jit((p: Params, x: np.Array, y: np.Array): [np.Array, Params] => {
+    const [loss, grads] = valueAndGrad(lossFn)(tree.ref(p), x, y);
+    const g = grads as Params;
+    return [loss, p.map((pi, i) => pi.sub(g[i]!.mul(lr)))];
+  });
+  let params: Params = [];
+  for (const c of weights.convs) {
+    params.push(
+      np.array(c.W, { shape: [c.filters, c.inChannels, c.kernel, c.kernel] }),
+      np.array(c.b, { shape: [c.filters, 1, 1] }),
+    );
+  }
+  for (const d of weights.dense) params.push(np.array(d.W, { shape: [d.fanIn, d.fanOut] }), np.array(d.b));
+  const feed = (s: number): [np.Array, np.Array] => {
+    const batch = batcher.get(s);
+    return [np.array(batch.x, { shape: [w.batch, features] }), np.array(batch.y, { shape: [w.batch, 10] })];
+  };
+
+  // warm-up (compiles the step): batch 0 at the initial weights; the updated params are dropped
+  const [x0, y0] = feed(0);
+  const [loss0, p0] = step(tree.ref(params), x0, y0);
+  await blockUntilReady(p0);
+  const initialLoss = loss0.item();
+  tree.dispose(p0);
+  await blockUntilReady(params);
+
+  let last: np.Array | null = null;
+  probe.start();
+  for (let s = 0; s < w.steps; s++) {
+    const [x, y] = feed(s);
+    const [loss, next] = step(params, x, y);
+    params = next;
+    if (last) last.dispose();
+    last = loss;
+    if ((s + 1) % SYNC_EVERY === 0) await blockUntilReady(params);
+  }
+  await blockUntilReady(params);
+  const finalLoss = last!.item();
+  const seconds = probe.stop();
+  tree.dispose(params);
+  step.dispose();
+  notes.push(`sync every ${SYNC_EVERY} steps`, "max pooling by lax.reduceWindow");
+  return { seconds, initialLoss, finalLoss, threads: 0, notes };
+}
+
 export const jaxCell: CellRunner = {
+  cnn: trainCnn,
+
   async train(w: TrainWorkload, batcher, layers, probe: Probe): Promise<TrainRun> {
     const notes = await start();
     const features = w.sizes[0]!;

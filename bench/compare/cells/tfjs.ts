@@ -8,8 +8,9 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { getThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import type { Batcher, CnnWeights } from "../data.js";
 import { type CellRunner, type MatmulRun, type Probe, type TrainRun, timeSweep } from "../measure.js";
-import type { MatmulWorkload, TrainWorkload } from "../workloads.js";
+import { type CnnWorkload, cnnGeometry, type MatmulWorkload, type TrainWorkload } from "../workloads.js";
 
 async function useBackend(backend: "cpu" | "wasm"): Promise<string[]> {
   const notes: string[] = [];
@@ -26,8 +27,182 @@ async function useBackend(backend: "cpu" | "wasm"): Promise<string[]> {
   return notes;
 }
 
+/**
+ * The weight gradient of a stride-1 NHWC convolution computed by a convolution, for backends without
+ * a `Conv2DBackpropFilter` kernel (tfjs-wasm 4.22): with x [N, H, W, C] (padded as the forward pass
+ * pads it) and dy [N, Ho, Wo, O], dW[i, j, c, o] = Σ_{n,h,w} x[n, h+i, w+j, c] · dy[n, h, w, o] is the
+ * valid convolution of xᵀ [C, H, W, N] (batch C, channels N) with dyᵀ [Ho, Wo, N, O] as the filter,
+ * giving [C, k, k, O], transposed to the filter layout [k, k, C, O].
+ */
+function filterGradByConv(x: tf.Tensor4D, dy: tf.Tensor4D, kernel: number, padding: "same" | "valid") {
+  const before = Math.floor((kernel - 1) / 2);
+  const xp =
+    padding === "same"
+      ? tf.pad(x, [
+          [0, 0],
+          [before, kernel - 1 - before],
+          [before, kernel - 1 - before],
+          [0, 0],
+        ])
+      : x;
+  const r = tf.conv2d(tf.transpose(xp, [3, 1, 2, 0]), tf.transpose(dy, [1, 2, 0, 3]), 1, "valid");
+  return tf.transpose(r, [1, 2, 0, 3]);
+}
+
+/**
+ * `tf.conv2d(x, f, 1, padding)` (NHWC, filter [k, k, C, O]) whose gradient is given by `tf.customGrad`:
+ * the input gradient by `tf.conv2dTranspose` (the `Conv2DBackpropInput` kernel, which tfjs-wasm has;
+ * zeros when `inputGrad` is false, for the images), the filter gradient by {@link filterGradByConv}.
+ */
+function convWithFilterGradByConv(padding: "same" | "valid", kernel: number, inputGrad: boolean) {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, f, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+    save([x, f]);
+    return {
+      value: tf.conv2d(x, f, 1, padding),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, fs] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const d = dy as tf.Tensor4D;
+        return [
+          inputGrad ? tf.conv2dTranspose(d, fs, xs.shape, 1, padding) : tf.zerosLike(xs),
+          filterGradByConv(xs, d, kernel, padding),
+        ];
+      },
+    };
+  }) as (x: tf.Tensor4D, f: tf.Tensor4D) => tf.Tensor4D;
+}
+
+/**
+ * Workload F (or any CNN workload) in tfjs: NHWC activations (channels-last: tfjs-wasm's Conv2D
+ * rejects `dataFormat: "NCHW"`), filters transposed from [O, C, k, k] to [k, k, C, O], and the first
+ * dense layer's rows permuted from the (channel, row, column) flatten order of the other frameworks to
+ * tfjs's (row, column, channel), so the network computes the same function. The plain `tf.conv2d`
+ * gradient is tried first (on batch 0, untimed); if the backend lacks a kernel for it (tfjs-wasm has
+ * no `Conv2DBackpropFilter`), the error is recorded in the notes and the convolutions' gradients are
+ * supplied by {@link convWithFilterGradByConv} instead.
+ */
+async function trainCnn(
+  backend: "cpu" | "wasm",
+  w: CnnWorkload,
+  batcher: Batcher,
+  weights: CnnWeights,
+  probe: Probe,
+): Promise<TrainRun> {
+  const notes = await useBackend(backend);
+  const geo = cnnGeometry(w);
+  const vars: tf.Variable[] = [];
+  const filters = weights.convs.map((c, l) => {
+    const k = c.kernel;
+    const f = new Float32Array(c.W.length);
+    // [O, C, k, k] -> [k, k, C, O]
+    for (let o = 0; o < c.filters; o++)
+      for (let ci = 0; ci < c.inChannels; ci++)
+        for (let i = 0; i < k; i++)
+          for (let j = 0; j < k; j++)
+            f[((i * k + j) * c.inChannels + ci) * c.filters + o] =
+              c.W[((o * c.inChannels + ci) * k + i) * k + j]!;
+    const fv = tf.variable(tf.tensor4d(f, [k, k, c.inChannels, c.filters]), true, `c${l}W`);
+    const bv = tf.variable(tf.tensor1d(c.b), true, `c${l}b`);
+    vars.push(fv, bv);
+    return { f: fv, b: bv };
+  });
+  const [cLast, hLast, wLast] = geo.convs[geo.convs.length - 1]!.pooled;
+  const dense = weights.dense.map((d, l) => {
+    let W = d.W;
+    if (l === 0) {
+      // rows (c, h, w) -> (h, w, c)
+      W = new Float32Array(d.W.length);
+      for (let c = 0; c < cLast; c++)
+        for (let h = 0; h < hLast; h++)
+          for (let x = 0; x < wLast; x++) {
+            const from = (c * hLast + h) * wLast + x;
+            const to = (h * wLast + x) * cLast + c;
+            W.set(d.W.subarray(from * d.fanOut, (from + 1) * d.fanOut), to * d.fanOut);
+          }
+    }
+    const Wv = tf.variable(tf.tensor2d(W, [d.fanIn, d.fanOut]), true, `d${l}W`);
+    const bv = tf.variable(tf.tensor1d(d.b), true, `d${l}b`);
+    vars.push(Wv, bv);
+    return { W: Wv, b: bv };
+  });
+  const [C, H, Wd] = w.image;
+  const custom = w.convs.map((l, i) => convWithFilterGradByConv(l.padding, l.kernel, i > 0));
+  let useCustom = false;
+  const lossOf = (xs: tf.Tensor2D, ys: tf.Tensor2D): tf.Scalar => {
+    // rows are channels-first: NCHW -> NHWC (a no-op reshape for one channel)
+    let h: tf.Tensor4D =
+      C === 1
+        ? tf.reshape(xs, [w.batch, H, Wd, 1])
+        : tf.transpose(tf.reshape(xs, [w.batch, C, H, Wd]), [0, 2, 3, 1]);
+    w.convs.forEach((l, i) => {
+      const { f, b } = filters[i]!;
+      const z = useCustom ? custom[i]!(h, f as tf.Tensor4D) : tf.conv2d(h, f as tf.Tensor4D, 1, l.padding);
+      h = tf.maxPool(tf.relu(tf.add(z, b)) as tf.Tensor4D, l.pool, l.pool, "valid");
+    });
+    let a: tf.Tensor2D = tf.reshape(h, [w.batch, geo.flat]);
+    dense.forEach(({ W, b }, l) => {
+      a = tf.add(tf.matMul(a, W), b);
+      if (l + 1 < dense.length) a = tf.relu(a);
+    });
+    return tf.mul(tf.sum(tf.mul(tf.logSoftmax(a), ys)), -1 / w.batch);
+  };
+  const opt = tf.train.sgd(w.stepSize);
+  const features = C * H * Wd;
+  const first = batcher.get(0);
+  const warmup = () =>
+    tf.tidy(() => {
+      const xs = tf.tensor2d(first.x, [w.batch, features]);
+      const ys = tf.tensor2d(first.y, [w.batch, 10]);
+      const { value, grads } = tf.variableGrads(() => lossOf(xs, ys), vars);
+      for (const k of Object.keys(grads)) grads[k]!.dataSync();
+      return value.dataSync()[0]!;
+    });
+  let initialLoss: number;
+  try {
+    initialLoss = warmup();
+    notes.push("tf.conv2d's own gradient");
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    notes.push(
+      `tf.conv2d's own gradient fails: "${msg}"; filter gradients computed by tf.conv2d of the transposed input and output gradient (tf.customGrad)`,
+    );
+    useCustom = true;
+    initialLoss = warmup();
+  }
+  const tensorsBefore = tf.memory().numTensors;
+  let last: tf.Scalar | null = null;
+  probe.start();
+  for (let s = 0; s < w.steps; s++) {
+    const batch = batcher.get(s);
+    const cost = tf.tidy(() => {
+      const xs = tf.tensor2d(batch.x, [w.batch, features]);
+      const ys = tf.tensor2d(batch.y, [w.batch, 10]);
+      return opt.minimize(() => lossOf(xs, ys), true, vars)!;
+    });
+    if (last) last.dispose();
+    last = cost;
+  }
+  const finalLoss = last!.dataSync()[0]!;
+  for (const v of vars) v.dataSync();
+  const seconds = probe.stop();
+  last!.dispose();
+  notes.push(`tensors leaked per run ${tf.memory().numTensors - tensorsBefore}`);
+  opt.dispose();
+  for (const v of vars) v.dispose();
+  return {
+    seconds,
+    initialLoss,
+    finalLoss,
+    threads: 0,
+    notes,
+    extra: { filterGradByConv: useCustom ? 1 : 0 },
+  };
+}
+
 export function tfjsCell(backend: "cpu" | "wasm"): CellRunner {
   return {
+    cnn: (w, batcher, weights, probe) => trainCnn(backend, w, batcher, weights, probe),
+
     async train(w: TrainWorkload, batcher, layers, probe: Probe): Promise<TrainRun> {
       const notes = await useBackend(backend);
       const vars: tf.Variable[] = [];
