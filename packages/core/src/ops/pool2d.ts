@@ -104,26 +104,92 @@ function poolGeom(x: readonly number[], out: readonly number[], a: Pool2dAttrs):
   };
 }
 
+/** Window bounds per output row and column, clipped to the image (so padding is never read). */
+interface Windows {
+  readonly h0: Int32Array;
+  readonly h1: Int32Array;
+  readonly w0: Int32Array;
+  readonly w1: Int32Array;
+}
+
+function windowsOf(g: PoolGeom): Windows {
+  const { H, W, Ho, Wo, kh, kw, sh, sw, pt, pl } = g;
+  const h0 = new Int32Array(Ho);
+  const h1 = new Int32Array(Ho);
+  const w0 = new Int32Array(Wo);
+  const w1 = new Int32Array(Wo);
+  for (let oh = 0; oh < Ho; oh++) {
+    h0[oh] = Math.max(oh * sh - pt, 0);
+    h1[oh] = Math.min(oh * sh - pt + kh, H);
+  }
+  for (let ow = 0; ow < Wo; ow++) {
+    w0[ow] = Math.max(ow * sw - pl, 0);
+    w1[ow] = Math.min(ow * sw - pl + kw, W);
+  }
+  return { h0, h1, w0, w1 };
+}
+
+/** True for the common 2x2, stride-2, unpadded pooling, which has a straight-line kernel. */
+function isPlain2x2(g: PoolGeom): boolean {
+  return g.kh === 2 && g.kw === 2 && g.sh === 2 && g.sw === 2 && g.pt === 0 && g.pl === 0;
+}
+
 /**
  * Writes into `arg[o]` the flat index in `x` of output `o`'s window arg-max (ties: the first in
- * row-major window order; a NaN wins, so NaNs propagate as in the other frameworks).
+ * row-major window order; a NaN wins, so NaNs propagate as in the other frameworks). With
+ * `out`, also writes the maximum itself.
  */
-function argmaxInto(x: FloatArray, g: PoolGeom, arg: Int32Array): void {
-  const { planes, H, W, Ho, Wo, kh, kw, sh, sw, pt, pl } = g;
+function argmaxInto(
+  x: FloatArray,
+  g: PoolGeom,
+  win: Windows,
+  arg: Int32Array | null,
+  out: FloatArray | null,
+): void {
+  const { planes, H, W, Ho, Wo } = g;
+  const { h0, h1, w0, w1 } = win;
+  const plain = isPlain2x2(g);
   let o = 0;
   for (let p = 0; p < planes; p++) {
     const base = p * H * W;
     for (let oh = 0; oh < Ho; oh++) {
-      const h0 = Math.max(oh * sh - pt, 0);
-      const h1 = Math.min(oh * sh - pt + kh, H);
+      if (plain) {
+        // straight-line 2x2 windows: compare in window order, first maximum wins
+        const r0 = base + 2 * oh * W;
+        for (let ow = 0; ow < Wo; ow++, o++) {
+          const a = r0 + 2 * ow;
+          let best = a;
+          let m = x[a]!;
+          let v = x[a + 1]!;
+          if (v > m || (Number.isNaN(v) && !Number.isNaN(m))) {
+            m = v;
+            best = a + 1;
+          }
+          v = x[a + W]!;
+          if (v > m || (Number.isNaN(v) && !Number.isNaN(m))) {
+            m = v;
+            best = a + W;
+          }
+          v = x[a + W + 1]!;
+          if (v > m || (Number.isNaN(v) && !Number.isNaN(m))) {
+            m = v;
+            best = a + W + 1;
+          }
+          if (arg) arg[o] = best;
+          if (out) out[o] = m;
+        }
+        continue;
+      }
+      const ha = h0[oh]!;
+      const hb = h1[oh]!;
       for (let ow = 0; ow < Wo; ow++, o++) {
-        const w0 = Math.max(ow * sw - pl, 0);
-        const w1 = Math.min(ow * sw - pl + kw, W);
-        let best = base + h0 * W + w0;
+        const wa = w0[ow]!;
+        const wb = w1[ow]!;
+        let best = base + ha * W + wa;
         let m = x[best]!;
-        for (let ih = h0; ih < h1; ih++) {
+        for (let ih = ha; ih < hb; ih++) {
           const r = base + ih * W;
-          for (let iw = w0; iw < w1; iw++) {
+          for (let iw = wa; iw < wb; iw++) {
             const v = x[r + iw]!;
             if (v > m || (Number.isNaN(v) && !Number.isNaN(m))) {
               m = v;
@@ -131,7 +197,8 @@ function argmaxInto(x: FloatArray, g: PoolGeom, arg: Int32Array): void {
             }
           }
         }
-        arg[o] = best;
+        if (arg) arg[o] = best;
+        if (out) out[o] = m;
       }
     }
   }
@@ -147,31 +214,8 @@ export const maxPool2d: OpDef<Pool2dAttrs> = {
   shape: (inputs, attrs) => pooledShape("maxPool2d", inputs, attrs),
   kernel: (ctx) => {
     const g = poolGeom(ctx.inShapes[0]!, ctx.outShape, ctx.attrs);
-    const { planes, H, W, Ho, Wo, kh, kw, sh, sw, pt, pl } = g;
-    return (ins, out) => {
-      const x = ins[0]!;
-      let o = 0;
-      for (let p = 0; p < planes; p++) {
-        const base = p * H * W;
-        for (let oh = 0; oh < Ho; oh++) {
-          const h0 = Math.max(oh * sh - pt, 0);
-          const h1 = Math.min(oh * sh - pt + kh, H);
-          for (let ow = 0; ow < Wo; ow++) {
-            const w0 = Math.max(ow * sw - pl, 0);
-            const w1 = Math.min(ow * sw - pl + kw, W);
-            let m = x[base + h0 * W + w0]!;
-            for (let ih = h0; ih < h1; ih++) {
-              const r = base + ih * W;
-              for (let iw = w0; iw < w1; iw++) {
-                const v = x[r + iw]!;
-                if (v > m || (Number.isNaN(v) && !Number.isNaN(m))) m = v;
-              }
-            }
-            out[o++] = m;
-          }
-        }
-      }
-    };
+    const win = windowsOf(g);
+    return (ins, out) => argmaxInto(ins[0]!, g, win, null, out);
   },
 };
 
@@ -189,11 +233,12 @@ export const maxPool2dBackprop: OpDef<Pool2dAttrs> = {
   },
   kernel: (ctx) => {
     const g = poolGeom(ctx.inShapes[0]!, ctx.inShapes[1]!, ctx.attrs);
+    const win = windowsOf(g);
     const arg = new Int32Array(g.planes * g.Ho * g.Wo);
     return (ins, out) => {
       const gy = ins[1]!;
       out.fill(0);
-      argmaxInto(ins[0]!, g, arg);
+      argmaxInto(ins[0]!, g, win, arg, null);
       for (let o = 0; o < arg.length; o++) out[arg[o]!] = out[arg[o]!]! + gy[o]!;
     };
   },
@@ -216,10 +261,11 @@ export const maxPool2dGather: OpDef<Pool2dAttrs> = {
   },
   kernel: (ctx) => {
     const g = poolGeom(ctx.inShapes[0]!, ctx.outShape, ctx.attrs);
+    const win = windowsOf(g);
     const arg = new Int32Array(g.planes * g.Ho * g.Wo);
     return (ins, out) => {
       const v = ins[1]!;
-      argmaxInto(ins[0]!, g, arg);
+      argmaxInto(ins[0]!, g, win, arg, null);
       for (let o = 0; o < arg.length; o++) out[o] = v[arg[o]!]!;
     };
   },
@@ -235,24 +281,6 @@ function checkPooled(op: string, what: string, pooled: TypeInfo, g: TypeInfo): v
     );
 }
 
-/** For each output position, its window's bounds and real-pixel count (shared by the avg kernels). */
-function avgWindows(g: PoolGeom): { h0: Int32Array; h1: Int32Array; w0: Int32Array; w1: Int32Array } {
-  const { H, W, Ho, Wo, kh, kw, sh, sw, pt, pl } = g;
-  const h0 = new Int32Array(Ho);
-  const h1 = new Int32Array(Ho);
-  const w0 = new Int32Array(Wo);
-  const w1 = new Int32Array(Wo);
-  for (let oh = 0; oh < Ho; oh++) {
-    h0[oh] = Math.max(oh * sh - pt, 0);
-    h1[oh] = Math.min(oh * sh - pt + kh, H);
-  }
-  for (let ow = 0; ow < Wo; ow++) {
-    w0[ow] = Math.max(ow * sw - pl, 0);
-    w1[ow] = Math.min(ow * sw - pl + kw, W);
-  }
-  return { h0, h1, w0, w1 };
-}
-
 /** Average pooling over the real pixels of each window (padding is not counted). */
 export const avgPool2d: OpDef<Pool2dAttrs> = {
   name: "avgPool2d",
@@ -264,7 +292,7 @@ export const avgPool2d: OpDef<Pool2dAttrs> = {
   kernel: (ctx) => {
     const g = poolGeom(ctx.inShapes[0]!, ctx.outShape, ctx.attrs);
     const { planes, H, W, Ho, Wo } = g;
-    const { h0, h1, w0, w1 } = avgWindows(g);
+    const { h0, h1, w0, w1 } = windowsOf(g);
     return (ins, out) => {
       const x = ins[0]!;
       let o = 0;
@@ -310,7 +338,7 @@ export const avgPool2dBackprop: OpDef<AvgPool2dBackpropAttrs> = {
   kernel: (ctx) => {
     const g = poolGeom(ctx.outShape, ctx.inShapes[0]!, ctx.attrs);
     const { planes, H, W, Ho, Wo } = g;
-    const { h0, h1, w0, w1 } = avgWindows(g);
+    const { h0, h1, w0, w1 } = windowsOf(g);
     return (ins, out) => {
       const gy = ins[0]!;
       out.fill(0);
