@@ -8,6 +8,8 @@
  *   WebAssembly SIMD GEMM (see gemm-wasm.ts), with an im2col buffer in the arena:
  *   - forward: `out_n[g] [Og, P] = W_g [Og, Kg] · col_n [Kg, P]` (written straight into NCHW);
  *   - input gradient: `dcol [Kg, P] = W_gᵀ · dy_n[g]`, then col2im adds the patches back;
+ *   Stride-1 convolutions use the padded-image grid instead (see {@link Grid}): im2col and col2im
+ *   become whole-row `memory.copy` and vector adds.
  *   - filter gradient: `dW_g += dy_n[g] [Og, P] · colT_n [P, Kg]`, image by image in order.
  *   Here `Kg = C/groups · kh · kw` and `P = Ho · Wo`. Every product sums over `k` in ascending
  *   order, so results do not depend on threads.
@@ -425,33 +427,69 @@ function gridFilter(
 }
 
 /**
- * The input gradient of a stride-1 convolution is itself a stride-1 convolution of `dy` with the
- * flipped, channel-transposed weights and padding `(k-1)·d - p` per side; its geometry, or null
- * when a side would need negative padding.
+ * Input gradient on the grid (col2im as vector adds): per chunk, `dcol [Kg, cn·Pp] = W_gᵀ · dyp`
+ * (`dyp`: `dy` spread onto the grid), then row `(c, ki, kj)` of `dcol` is added onto the run of
+ * the padded image it was read from, and the image's interior is copied out. Each pixel sums its
+ * taps in `(c, ki, kj)` order.
  */
-function transposedGeometry(g: ConvGeometry): ConvGeometry | null {
-  if (g.sh !== 1 || g.sw !== 1) return null;
-  const pt = (g.kh - 1) * g.dh - g.pt;
-  const pl = (g.kw - 1) * g.dw - g.pl;
-  const pb = g.H - g.Ho - pt + (g.kh - 1) * g.dh;
-  const pr = g.W - g.Wo - pl + (g.kw - 1) * g.dw;
-  if (pt < 0 || pl < 0 || pb < 0 || pr < 0) return null;
-  return { ...g, C: g.O, H: g.Ho, W: g.Wo, O: g.C, Ho: g.H, Wo: g.W, pt, pl };
-}
-
-/** `wt [C, Og, kh, kw]`: `w [O, Cg, kh, kw]` flipped in space with in/out channels swapped per group. */
-function flipWeights(w: Float32Array, wt: Float32Array, wto: number, g: ConvGeometry): void {
-  const { C, O, kh, kw, groups } = g;
+function gridInput(
+  be: WasmBackend,
+  dy: Float32Array,
+  w: Float32Array,
+  dx: Float32Array,
+  g: ConvGeometry,
+  gr: Grid,
+): void {
+  const { N, C, H, W, O, kh, kw, Ho, Wo, dh, dw, pt, pl, groups } = g;
   const Cg = C / groups;
   const Og = O / groups;
-  const k2 = kh * kw;
-  for (let gi = 0; gi < groups; gi++)
-    for (let o = 0; o < Og; o++)
-      for (let c = 0; c < Cg; c++) {
-        const s = ((gi * Og + o) * Cg + c) * k2;
-        const d = wto + ((gi * Cg + c) * Og + o) * k2;
-        for (let t = 0; t < k2; t++) wt[d + t] = w[s + k2 - 1 - t]!;
+  const Kg = Cg * kh * kw;
+  const P = Ho * Wo;
+  const cn = chunkOf(N, Kg * gr.Pp + Og * gr.Pp + gr.image);
+  const ld = cn * gr.Pp;
+  const sc = scratchOf(be, cn * gr.image + (Kg + Og) * ld);
+  const k = be.kernels;
+  const xp = sc.byteOffset >> 2;
+  const dcol = xp + cn * gr.image;
+  const dyp = dcol + Kg * ld;
+  const dy0 = dy.byteOffset >> 2;
+  const dx0 = dx.byteOffset >> 2;
+  const ws = be.gemmWorkspace();
+  for (let n0 = 0; n0 < N; n0 += cn) {
+    const m = Math.min(cn, N - n0);
+    for (let gi = 0; gi < groups; gi++) {
+      k.zero_f32(dyp << 2, Og * ld);
+      k.zero_f32(xp << 2, m * gr.image);
+      for (let j = 0; j < m; j++)
+        for (let o = 0; o < Og; o++)
+          k.copy2d_f32(
+            (dyp + o * ld + j * gr.Pp) << 2,
+            gr.Wp,
+            (dy0 + ((n0 + j) * O + gi * Og + o) * P) << 2,
+            Wo,
+            Ho,
+            Wo,
+          );
+      gemmF32(k, 1, w.byteOffset + 4 * gi * Og * Kg, dyp << 2, dcol << 2, Kg, m * gr.Pp, Og, Kg, ld, ld, ws);
+      for (let j = 0; j < m; j++) {
+        const img = xp + j * gr.image;
+        let row = dcol + j * gr.Pp;
+        for (let c = 0; c < Cg; c++)
+          for (let ki = 0; ki < kh; ki++)
+            for (let kj = 0; kj < kw; kj++, row += ld)
+              k.axpy_f32((img + c * gr.plane + ki * dh * gr.Wp + kj * dw) << 2, row << 2, gr.Pp, 1);
+        for (let c = 0; c < Cg; c++)
+          k.copy2d_f32(
+            (dx0 + ((n0 + j) * C + gi * Cg + c) * H * W) << 2,
+            W,
+            (img + c * gr.plane + pt * gr.Wp + pl) << 2,
+            gr.Wp,
+            H,
+            W,
+          );
       }
+    }
+  }
 }
 
 let gridPaths = true;
@@ -486,12 +524,8 @@ export function convF32(
   if (N * C * O * P === 0) return null;
   const ref =
     pass === "forward" ? convForwardRef : pass === "input" ? convBackpropInputRef : convBackpropFilterRef;
-  // stride 1: the grid paths (the input gradient as a forward convolution of dy)
-  // (not when the input has few channels per group: the transposed product would have that few rows)
-  const tg = pass === "input" && Cg >= 4 ? transposedGeometry(g) : null;
-  const fg = pass === "input" ? tg : g;
-  const grid = fg && gridPaths ? gridOf(fg, fg.C / fg.groups) : null;
-  const wFloats = O * Cg * kh * kw;
+  // stride 1: the grid paths
+  const grid = gridPaths ? gridOf(g, Cg) : null;
   // the im2col paths: col (colT) plus one [Og, Kg] partial product per image
   const need = Kg * P + (pass === "filter" ? Og * Kg : 0);
   return (a, b, out) => {
@@ -502,18 +536,10 @@ export function convF32(
       ref(a, b, out, g);
       return;
     }
-    if (grid && fg) {
+    if (grid) {
       if (pass === "forward") gridForward(be, fa, fo, g, grid, fb.byteOffset);
       else if (pass === "filter") gridFilter(be, fa, fb, fo, g, grid);
-      else {
-        // flipped weights live after the grid scratch; reserve them first so the scratch cannot move
-        const Kt = (fg.C / groups) * kh * kw;
-        const cn = chunkOf(fg.N, Kt * grid.Pp + (fg.O / groups) * grid.Pp);
-        const gridFloats = grid.image + (Kt + fg.O / groups) * cn * grid.Pp;
-        const sc = scratchOf(be, gridFloats + wFloats);
-        flipWeights(fb, sc, gridFloats, g);
-        gridForward(be, fa, fo, fg, grid, sc.byteOffset + 4 * gridFloats);
-      }
+      else gridInput(be, fa, fb, fo, g, grid);
       return;
     }
     const col = scratchOf(be, need);
