@@ -131,6 +131,8 @@ export function buildTrainer(w: TrainWorkload, layers: readonly Layer[]): Traine
 
 /** A compiled training step of a CNN workload: fill `x`/`y`, `plan.run()`, then `update(lr)`. */
 export interface CnnTrainer extends Omit<Trainer, "load"> {
+  /** The parameter buffers (`c<l>.W`, `c<l>.b`, `d<l>.W`, `d<l>.b`). */
+  readonly params: ParamStore;
   /** Copies `weights` into the parameter buffers (back to the initial weights). */
   load(weights: CnnWeights): void;
 }
@@ -200,6 +202,7 @@ export function buildCnnTrainer(w: CnnWorkload, weights: CnnWeights): CnnTrainer
     loss: plan.outputs.loss!.data,
     update: (lr) => sgd(ps, gs, lr),
     load,
+    params,
   };
 }
 
