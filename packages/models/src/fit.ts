@@ -31,6 +31,7 @@ import type {
   MetricLike,
   Model,
   TrainingPlan,
+  TrainingStepHooks,
 } from "./model.js";
 import { type IterationInfo, type MinimizeResult, minimize, sgd } from "./optim/index.js";
 
@@ -298,7 +299,7 @@ function callbackList(options: {
  * its number locals unboxed: no allocation per step. Sums go to `stats`: loss (weighted by batch
  * size for mean-reduced losses), samples seen, correct predictions.
  */
-class EpochLoop {
+class EpochLoop implements TrainingStepHooks {
   readonly stats = new Float64Array(3);
   /** Steps taken so far (kept here rather than in the history object, whose shape V8 may change). */
   steps = 0;
@@ -316,6 +317,19 @@ class EpochLoop {
   private readonly mean: boolean;
   private readonly onBatch: Callback[];
   private readonly logs = { epoch: 0, batch: 0, step: 0, size: 0, loss: 0 };
+  /** Batch and epoch of the step running (read by `beforeUpdate`). */
+  private bi = 0;
+  private epoch = 0;
+  /**
+   * Called by `Model.runTrainingStep` between the run and the update (the loop is its own hooks
+   * object): refuses a non-finite loss (when checked) and saves the checkpoint at an epoch's first
+   * batch.
+   */
+  beforeUpdate(tp: TrainingPlan): boolean {
+    if (this.checkFinite && !Number.isFinite(tp.loss.data[0]!)) return false;
+    if (this.bi === 0 && this.checkpoint !== null) this.checkpoint.save(this.epoch, this.steps);
+    return true;
+  }
 
   constructor(
     private readonly model: Model,
@@ -368,8 +382,9 @@ class EpochLoop {
   }
 
   /**
-   * One batch: gather, run, check the loss, save the checkpoint (first batch), update, accumulate
-   * into `stats`. False (no update) when the loss is non-finite and that is checked.
+   * One batch: gather, then `Model.runTrainingStep` (key, run, check the loss, save the checkpoint
+   * at the first batch, update the params and the state), accumulate into `stats`. False (no
+   * update) when the loss is non-finite and that is checked.
    */
   private step(bi: number, epoch: number): boolean {
     const batchSize = this.batchSize;
@@ -379,14 +394,14 @@ class EpochLoop {
     const tp = count === batchSize ? this.full : this.tail!;
     const model = this.model;
     model.fill(tp, this.x, this.y, this.order, start, count);
-    tp.plan.run();
+    this.bi = bi;
+    this.epoch = epoch;
+    const applied = model.runTrainingStep(tp, this.optimizer, this);
     const l = tp.loss.data[0]!;
-    if (this.checkFinite && !Number.isFinite(l)) {
+    if (!applied) {
       this.badLoss = l;
       return false;
     }
-    if (bi === 0 && this.checkpoint !== null) this.checkpoint.save(epoch, this.steps);
-    this.optimizer.step(model.params, tp.grads);
     const stats = this.stats;
     stats[0] += this.mean ? l * count : l;
     stats[1] += count;
@@ -577,7 +592,10 @@ export interface FullBatchResult extends FitResult {
  * Trains on the whole data set at once. `"gd"` repeats: compute the full-batch loss and gradient,
  * step every trainable param by `-lr * grad`; `history.loss[i]` is the loss before step `i`.
  * `"lbfgs"`/`"cg"` hand {@link Model.lossAndGrad} to `minimize` and copy its best point into the
- * params; `history.loss[i]` is the loss after iteration `i + 1`.
+ * params; `history.loss[i]` is the loss after iteration `i + 1`. With training-mode layers, `"gd"`
+ * steps through {@link Model.runTrainingStep} like {@link fit} (a new dropout key every iteration,
+ * state updated after each), while `"lbfgs"`/`"cg"` use one key for the whole run and update the
+ * state at every function evaluation (see {@link Model.lossAndGrad}).
  * @throws NonFiniteLossError at the first non-finite loss (see {@link FullBatchOptions.stopOnNonFinite})
  */
 export function fitFullBatch(model: Model, data: Dataset, options: FullBatchOptions): FullBatchResult {
@@ -638,11 +656,15 @@ export function fitFullBatch(model: Model, data: Dataset, options: FullBatchOpti
     for (let it = 0; it < maxIter && !ctx.stopRequested; it++) {
       for (const c of callbacks) c.onEpochBegin?.(it, ctx);
       model.fill(tp, x, y, null, 0, n);
-      tp.plan.run();
+      const applied = model.runTrainingStep(tp, opt, {
+        beforeUpdate: (t) => {
+          if (checkFinite && !Number.isFinite(t.loss.data[0]!)) return false;
+          checkpoint?.save(it, history.steps);
+          return true;
+        },
+      });
       const loss = tp.loss.data[0]!;
-      if (checkFinite && !Number.isFinite(loss)) fail(it, loss, "batch");
-      checkpoint?.save(it, history.steps);
-      opt.step(model.params, tp.grads);
+      if (!applied) fail(it, loss, "batch");
       history.steps++;
       if (checkFinite && !paramsFinite(model.params)) fail(it, Number.NaN, "params");
       endIteration(it, loss);

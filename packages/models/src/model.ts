@@ -9,6 +9,17 @@
  * Data given to a model is always sample-major (`x [n, ...features]`, one row per sample, as the
  * datasets package returns it), whatever the graph's convention: for a column-convention graph
  * (`x [features, N]`) the rows are transposed while they are copied into the plan.
+ *
+ * Training and evaluation modes (see `./modes.ts`). When the graph has the scalar input
+ * `"mode:training"` ({@link TRAINING_INPUT}), the training graph is made from the graph with that
+ * input fixed to 1 and the evaluation and prediction graphs from the graph with it fixed to 0
+ * (core's `specializeInputs`), so batch normalisation uses batch statistics only while training and
+ * dropout is off in evaluation, and neither compiled graph computes the other mode's branch. When
+ * the graph has `"mode:key"` ({@link KEY_INPUT}), every training run is fed a new random key
+ * (see {@link Model.trainingSteps}); evaluation feeds 0. Outputs `update:<param>`
+ * ({@link stateUpdate}) hold new values of state params (batch normalisation's running
+ * statistics), copied into {@link Model.params} after every training step by
+ * {@link Model.runTrainingStep}; state params are not trained by the optimizer.
  * @module
  */
 import { grad, gradName } from "@gradgraph/autograd";
@@ -27,13 +38,16 @@ import {
   type Plan,
   type Shape,
   ShapeError,
+  shapesEqual,
   shapeToString,
+  specializeInputs,
   Tensor,
   type Value,
 } from "@gradgraph/core";
 import { argmaxStrided, gatherLabels, gatherRows, isTensor, type Targets, targetCount } from "./gather.js";
 import type { Convention } from "./layers.js";
 import type { Reduction } from "./losses.js";
+import { KEY_INPUT, TRAINING_INPUT, UPDATE_PREFIX } from "./modes.js";
 
 /**
  * What a training step needs from an optimizer: an in-place update of `params` from `grads` keyed by
@@ -56,9 +70,15 @@ export interface ModelOptions {
   loss?: string;
   /** Parameter values (default: drawn from the graph's initialisers with `seed`). Used in place. */
   params?: ParamStore;
-  /** Seed of the parameter initialisation when `params` is not given (default 0). */
+  /**
+   * Seed of the parameter initialisation when `params` is not given, and of the random keys fed
+   * to the graph's `"mode:key"` input while training (default 0; see {@link Model.trainingSteps}).
+   */
   seed?: number;
-  /** Names of the params to train (default: every param of the graph). */
+  /**
+   * Names of the params to train (default: every param of the graph except the state params, those
+   * with an `update:<param>` output; naming one of those is an error).
+   */
   trainable?: readonly string[];
   /** Data convention of the graph (default: detected from where the input's symbolic batch dim is). */
   convention?: Convention;
@@ -106,6 +126,25 @@ export interface TrainingPlan {
   readonly predictions: Tensor;
   /** Gradient outputs keyed by param name (the same tensors every run). */
   readonly grads: Record<string, Tensor>;
+  /**
+   * The `update:<param>` outputs keyed by state param name (see {@link Model.stateParams}): the
+   * params' new values after a run, which {@link Model.runTrainingStep} copies into the params.
+   */
+  readonly updates: Record<string, Tensor>;
+  /** The plan's `"mode:key"` input (set by {@link Model.runTrainingStep}), or null when the graph has none. */
+  readonly key: Tensor | null;
+}
+
+/**
+ * What {@link Model.runTrainingStep} calls during a step. `beforeUpdate` sees the run's outputs
+ * (`tp.loss`, `tp.predictions`, `tp.grads`) before anything changes, e.g. to refuse a non-finite
+ * loss or to save a checkpoint; when it returns false nothing is updated. (An object with a
+ * method rather than a bare function, and the loss read from `tp.loss` rather than passed as a
+ * number: that is what kept the per-sample `fit` loop free of allocations in V8.)
+ */
+export interface TrainingStepHooks {
+  /** Called after the run, before the update; false skips the update. */
+  beforeUpdate(tp: TrainingPlan): boolean;
 }
 
 /** A compiled inference plan for one batch size. */
@@ -201,6 +240,11 @@ export type EvaluateResult = { loss: number } & Record<string, number>;
  * The full-batch loss as a function of one flat parameter vector, for batch optimizers such as
  * `minimize` (L-BFGS, conjugate gradient). The vector holds the trainable params in
  * {@link Model.trainable} order, each row-major.
+ *
+ * With training-mode layers (see {@link Model.lossAndGrad}): every call of `fun` runs the training
+ * graph with one random key, fixed when the object was made, so the function is deterministic, as
+ * line searches need; and it copies the state updates (running statistics) into the params, as
+ * PyTorch's L-BFGS closure does (the training-mode loss does not read them).
  */
 export interface LossAndGrad {
   /** Number of scalars in the flat vector. */
@@ -415,6 +459,20 @@ function chunksExact(
   return k === reduction || (k === "free" && reduction === "mean");
 }
 
+/** Random keys are taken modulo 2^24, so that a float32 key input holds them exactly. */
+const KEY_MODULUS = 2 ** 24;
+
+/** `v mod 2^24` in [0, 2^24). */
+function mod24(v: number): number {
+  const r = v % KEY_MODULUS;
+  return r < 0 ? r + KEY_MODULUS : r;
+}
+
+/** Evaluation and prediction feed the random key 0 (their graphs rarely keep it: dropout is off). */
+function zeroKey(plan: Plan): void {
+  if (Object.hasOwn(plan.inputs, KEY_INPUT)) plan.inputs[KEY_INPUT]!.data[0] = 0;
+}
+
 /**
  * The bounded cache of evaluation or prediction plans of one model, by batch size (see
  * {@link PLAN_CACHE_SIZE} and {@link PLAN_CACHE_ROWS}); the plans it drops are disposed.
@@ -482,6 +540,16 @@ export class Model {
   readonly lossReduction: Reduction;
   /** Batch size the graph is fixed to, or null when the batch dim is symbolic. */
   readonly fixedBatch: number | null;
+  /**
+   * The state params: params with an `update:<param>` output (e.g. batch normalisation's running
+   * statistics), overwritten with that output after every training step and never trained.
+   */
+  readonly stateParams: readonly string[];
+  /**
+   * The graph evaluation and prediction compile: the forward graph with `"mode:training"` fixed to
+   * 0 (the forward graph itself when it has no such input).
+   */
+  readonly evaluationGraph: Graph;
   private readonly xInfo: IoInfo;
   private readonly yInfo: IoInfo;
   private readonly pInfo: IoInfo;
@@ -496,6 +564,10 @@ export class Model {
   private readonly predictPlans = new PlanCache();
   /** Whether evaluation (index 0) and prediction (1) may run in chunks by default; computed on first use. */
   private readonly chunkable: [boolean | null, boolean | null] = [null, null];
+  /** Training runs so far (see {@link Model.trainingSteps}). */
+  private steps = 0;
+  /** The seed's share of the random keys: `(seed mod 2^24)·7919 mod 2^24`. */
+  private readonly keyBase: number;
 
   /**
    * Wraps `graph`. Checks that the named input, target, predictions and loss exist, that the loss is
@@ -540,9 +612,38 @@ export class Model {
     this.params = options.params
       ? options.params.initMissing(graph, options.seed ?? 0)
       : ParamStore.init(graph, options.seed ?? 0);
-    const all = Object.keys(graph.params);
+    this.keyBase = (mod24(Math.floor(options.seed ?? 0)) * 7919) % KEY_MODULUS;
+    const state: string[] = [];
+    for (const out of Object.keys(graph.outputs)) {
+      if (!out.startsWith(UPDATE_PREFIX)) continue;
+      const p = out.slice(UPDATE_PREFIX.length);
+      if (!Object.hasOwn(graph.params, p)) {
+        throw new GraphError(
+          `model: the output '${out}' updates a param '${p}', but the graph has no param by that name`,
+        );
+      }
+      const shape = graph.nodes[graph.outputs[out]!]!.shape;
+      if (!shapesEqual(shape, graph.params[p]!.shape)) {
+        throw new ShapeError(
+          `model: the output '${out}' has shape ${shapeToString(shape)}, but param '${p}' has ${shapeToString(graph.params[p]!.shape)}`,
+        );
+      }
+      state.push(p);
+    }
+    this.stateParams = state;
+    const all = Object.keys(graph.params).filter((p) => !state.includes(p));
     this.trainable = options.trainable ? [...options.trainable] : all;
-    for (const p of this.trainable) has(graph.params, p, "param");
+    for (const p of this.trainable) {
+      has(graph.params, p, "param");
+      if (state.includes(p)) {
+        throw new GraphError(
+          `model: param '${p}' is state updated by the output '${UPDATE_PREFIX}${p}', so it cannot also be trainable`,
+        );
+      }
+    }
+    this.evaluationGraph = Object.hasOwn(graph.inputs, TRAINING_INPUT)
+      ? specializeInputs(graph, { [TRAINING_INPUT]: 0 })
+      : graph;
     const predExe = this.compilePredict();
     if (predExe.inputNames.includes(this.target)) {
       throw new GraphError(
@@ -594,18 +695,52 @@ export class Model {
     return { x: this.xInfo.sample, y: this.yInfo.sample, predictions: this.pInfo.sample };
   }
 
-  /** The training graph: the forward graph plus `grad:<param>` outputs for every trainable param. */
+  /**
+   * The training graph: the forward graph (with `"mode:training"` fixed to 1 when it has that input)
+   * plus `grad:<param>` outputs for every trainable param.
+   */
   get trainingGraph(): Graph {
-    if (!this.trainGraph) this.trainGraph = grad(this.graph, this.loss, this.trainable);
+    if (!this.trainGraph) {
+      const forward = Object.hasOwn(this.graph.inputs, TRAINING_INPUT)
+        ? specializeInputs(this.graph, { [TRAINING_INPUT]: 1 })
+        : this.graph;
+      this.trainGraph = grad(forward, this.loss, this.trainable);
+    }
     return this.trainGraph;
   }
 
-  private shapesFor(count: number, withTarget: boolean): Record<string, ConcreteShape> {
+  /**
+   * Training runs made so far: every {@link Model.runTrainingStep} (hence every `fit` batch and
+   * every {@link Model.trainStep}) and every {@link Model.lossAndGrad} call counts one. When the
+   * graph has a `"mode:key"` input, run `s` is fed the key `(seed·7919 + s) mod 2^24` (`seed` from
+   * {@link ModelOptions.seed}), so two models with the same seed, params and data train bit for bit
+   * the same, and every step draws new dropout masks. To resume an interrupted training with the
+   * masks it would have drawn, save this count with the model (e.g. in the file's metadata) and
+   * set it back on the loaded model. Rollbacks of `fit` (non-finite loss) do not rewind it.
+   * @throws RangeError when set to anything but a non-negative integer.
+   */
+  get trainingSteps(): number {
+    return this.steps;
+  }
+  set trainingSteps(steps: number) {
+    if (!Number.isSafeInteger(steps) || steps < 0)
+      throw new RangeError(`model.trainingSteps must be a non-negative integer, got ${steps}`);
+    this.steps = steps;
+  }
+
+  /** The random key fed to training run `step` (see {@link Model.trainingSteps}). */
+  trainingKey(step: number): number {
+    return (this.keyBase + mod24(step)) % KEY_MODULUS;
+  }
+
+  /** Input shapes of a plan of `graph` for `count` rows (with the scalar random key when it has one). */
+  private shapesFor(graph: Graph, count: number, withTarget: boolean): Record<string, ConcreteShape> {
     const shape = (info: IoInfo) =>
       this.convention === "row" ? [count, ...info.sample] : [...info.sample, count];
     // a name such as `__proto__` must be an own key: assigning it would set the prototype
     const entries: [string, ConcreteShape][] = [[this.input, shape(this.xInfo)]];
     if (withTarget) entries.push([this.target, shape(this.yInfo)]);
+    if (Object.hasOwn(graph.inputs, KEY_INPUT)) entries.push([KEY_INPUT, []]);
     return Object.fromEntries(entries);
   }
 
@@ -624,12 +759,26 @@ export class Model {
     this.checkBatch(batchSize);
     if (!this.trainExe) {
       this.trainExe = compile(this.trainingGraph, {
-        outputs: [this.loss, this.predictions, ...this.trainable.map((p) => gradName(p))],
+        outputs: [
+          this.loss,
+          this.predictions,
+          ...this.trainable.map((p) => gradName(p)),
+          ...this.stateParams.map((p) => `${UPDATE_PREFIX}${p}`),
+        ],
         params: this.params,
         checkNumerics: this.checkNumerics,
       });
     }
-    const plan = this.trainExe.plan(this.shapesFor(batchSize, true));
+    const plan = this.trainExe.plan(this.shapesFor(this.trainingGraph, batchSize, true));
+    const updates: Record<string, Tensor> = {};
+    for (const p of this.stateParams) {
+      Object.defineProperty(updates, p, {
+        value: plan.outputs[`${UPDATE_PREFIX}${p}`]!,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
     const grads: Record<string, Tensor> = {};
     for (const p of this.trainable) {
       // defined, not assigned: `grads.__proto__ = g` would set the prototype. (Not Object.fromEntries:
@@ -641,7 +790,8 @@ export class Model {
         configurable: true,
       });
     }
-    const tp = { ...this.views(batchSize, plan, true), grads } as TrainingPlan;
+    const key = Object.hasOwn(plan.inputs, KEY_INPUT) ? plan.inputs[KEY_INPUT]! : null;
+    const tp = { ...this.views(batchSize, plan, true), grads, updates, key } as TrainingPlan;
     this.trainPlans.set(batchSize, tp);
     return tp;
   }
@@ -668,13 +818,18 @@ export class Model {
     if (hit) return hit;
     this.checkBatch(batchSize);
     if (!this.evalExe) {
-      this.evalExe = compile(this.graph, {
+      this.evalExe = compile(this.evaluationGraph, {
         outputs: [this.loss, this.predictions],
         params: this.params,
         checkNumerics: this.checkNumerics,
       });
     }
-    const fp = this.views(batchSize, this.evalExe.plan(this.shapesFor(batchSize, true)), true);
+    const fp = this.views(
+      batchSize,
+      this.evalExe.plan(this.shapesFor(this.evaluationGraph, batchSize, true)),
+      true,
+    );
+    zeroKey(fp.plan);
     // a plan evicted from the bounded cache is disposed, and its compiled graph forgets it
     this.evalPlans.add(fp);
     return fp;
@@ -689,7 +844,12 @@ export class Model {
     if (hit) return hit;
     this.checkBatch(batchSize);
     if (!this.predictExe) this.predictExe = this.compilePredict();
-    const fp = this.views(batchSize, this.predictExe.plan(this.shapesFor(batchSize, false)), false);
+    const fp = this.views(
+      batchSize,
+      this.predictExe.plan(this.shapesFor(this.evaluationGraph, batchSize, false)),
+      false,
+    );
+    zeroKey(fp.plan);
     this.predictPlans.add(fp);
     return fp;
   }
@@ -703,7 +863,7 @@ export class Model {
   }
 
   private compilePredict(): CompiledGraph {
-    return compile(this.graph, {
+    return compile(this.evaluationGraph, {
       outputs: [this.predictions],
       params: this.params,
       checkNumerics: this.checkNumerics,
@@ -758,15 +918,50 @@ export class Model {
   /**
    * One optimisation step on a batch: runs the training plan for `x.shape[0]` rows, hands the
    * gradients (keyed by param name) to `optimizer.step`, and returns the batch loss (computed before
-   * the update). Allocates nothing once the plan for this batch size exists.
+   * the update). Allocates nothing once the plan for this batch size exists. See
+   * {@link Model.runTrainingStep}.
    */
   trainStep(x: Tensor, y: Targets, optimizer: GradientStep): number {
     const n = this.checkData(x, y);
     const tp = this.trainingPlan(n);
     this.fill(tp, x, y, null, 0, n);
-    tp.plan.run();
-    optimizer.step(this.params, tp.grads);
+    this.runTrainingStep(tp, optimizer);
     return tp.loss.data[0]!;
+  }
+
+  /**
+   * One optimisation step on a training plan whose inputs are filled (see {@link Model.fill}):
+   * feeds the step's random key (when the graph has `"mode:key"`; see {@link Model.trainingSteps},
+   * which this advances), runs the plan, then, unless `hooks.beforeUpdate(tp)` returns false, hands the
+   * gradients to `optimizer.step` and copies the state updates (`update:<param>` outputs, e.g.
+   * running statistics) into the params. Returns whether the update was made; the batch loss
+   * (computed before the update) is in `tp.loss`.
+   *
+   * Every training loop runs its steps through this method, so none forgets the key or the state.
+   * See {@link TrainingStepHooks} for `hooks`. Allocates nothing.
+   * @example
+   * model.fill(tp, x, y, order, start, count);
+   * const applied = model.runTrainingStep(tp, optimizer, {
+   *   beforeUpdate: (t) => Number.isFinite(t.loss.data[0]!),
+   * });
+   */
+  runTrainingStep(tp: TrainingPlan, optimizer: GradientStep, hooks?: TrainingStepHooks): boolean {
+    if (tp.key !== null) tp.key.data[0] = this.trainingKey(this.steps);
+    this.steps++;
+    tp.plan.run();
+    if (hooks !== undefined && !hooks.beforeUpdate(tp)) return false;
+    optimizer.step(this.params, tp.grads);
+    this.commitState(tp);
+    return true;
+  }
+
+  /** Copies the state updates of the last run of `tp` into the params. */
+  private commitState(tp: TrainingPlan): void {
+    const state = this.stateParams;
+    for (let i = 0; i < state.length; i++) {
+      const p = state[i]!;
+      this.params.get(p).data.set(tp.updates[p]!.data);
+    }
   }
 
   /**
@@ -827,10 +1022,18 @@ export class Model {
   /**
    * The full-batch loss and gradient over `(x, y)` as a function of a flat parameter vector (see
    * {@link LossAndGrad}); for `minimize`. One plan for all rows is compiled on first use.
+   *
+   * With training-mode layers: the function runs the training graph (batch statistics, dropout on)
+   * with one random key for all its calls, the key of the next training step (this call counts as
+   * one step of {@link Model.trainingSteps}), so it is deterministic, as line searches need. Each
+   * call copies the state updates into the params (as PyTorch's L-BFGS closure updates running
+   * statistics), which does not change the function: training mode does not read them.
    */
   lossAndGrad(x: Tensor, y: Targets): LossAndGrad {
     const n = this.checkData(x, y);
     const tp = this.trainingPlan(n);
+    const key = this.trainingKey(this.steps);
+    this.steps++;
     const tensors = this.trainable.map((p) => this.params.get(p));
     const grads = this.trainable.map((p) => tp.grads[p]!);
     const size = tensors.reduce((s, t) => s + t.size, 0);
@@ -855,7 +1058,9 @@ export class Model {
     const fun = (theta: Float64Array, g: Float64Array): number => {
       setParams(theta);
       this.fill(tp, x, y, null, 0, n);
+      if (tp.key !== null) tp.key.data[0] = key;
       tp.plan.run();
+      this.commitState(tp);
       let o = 0;
       for (const t of grads) {
         g.set(t.data, o);
@@ -883,7 +1088,7 @@ export class Model {
     const k = withLoss ? 0 : 1;
     let v = this.chunkable[k];
     if (v === null) {
-      const g = this.graph;
+      const g = this.evaluationGraph;
       const batchAxis = this.convention === "row" ? 0 : 1;
       const xDim = g.nodes[g.inputs[this.input]!]!.shape[batchAxis];
       const yDim = g.nodes[g.inputs[this.target]!]!.shape[batchAxis];
