@@ -251,22 +251,20 @@ function scratchOf(be: WasmBackend, floats: number): Float32Array {
 }
 
 /** Floats of scratch a chunk of images may use (im2col columns for several images at once). */
-const CHUNK_FLOATS = 1 << 16;
+const CHUNK_FLOATS = 1 << 19;
 
 /**
- * Stride-1 convolutions run on the zero-padded image's grid: with the padded width `Wp` as the
- * row pitch, row `(c, ki, kj)` of im2col is one contiguous run of the padded image (offset
- * `c·Hp·Wp + ki·dh·Wp + kj·dw`, length `Ho·Wp`), so im2col is `Kg` memory moves. The product then
- * has `Wp - Wo` extra columns per output row, dropped when the result is copied out.
+ * Stride-1 convolutions work from the zero-padded image (`Hp x Wp`, the grid): tap `(c, ki, kj)`
+ * reads output row `oh` from the contiguous run `c·Hp·Wp + (oh + ki·dh)·Wp + kj·dw` of length `Wo`,
+ * so im2col is one strided block copy per tap (`copy2d_f32`, `memory.copy` per run) and col2im one
+ * strided block add per tap (`add2d_f32`). No bounds tests, no element-by-element JavaScript.
  */
 interface Grid {
   readonly Hp: number;
   readonly Wp: number;
-  /** Padded image plane `Hp·Wp`, and one image's padded group `Cg` planes plus read slack. */
+  /** Padded image plane `Hp·Wp`, and one image's padded group (`Cg` planes). */
   readonly plane: number;
   readonly image: number;
-  /** Output positions on the grid, `Ho·Wp`. */
-  readonly Pp: number;
 }
 
 function gridOf(g: ConvGeometry, Cg: number): Grid | null {
@@ -276,7 +274,7 @@ function gridOf(g: ConvGeometry, Cg: number): Grid | null {
   // stride 1: Hp = H + top + bottom exactly; a negative bottom/right padding is not a grid
   if (Hp < g.H + g.pt || Wp < g.W + g.pl) return null;
   const plane = Hp * Wp;
-  return { Hp, Wp, plane, image: Cg * plane + (g.kw - 1) * g.dw + 4, Pp: g.Ho * Wp };
+  return { Hp, Wp, plane, image: Cg * plane };
 }
 
 /** Writes image channels `c0 .. c0+Cg` (at float index `xo` of the arena) zero-padded onto the grid at `dst`. */
@@ -295,7 +293,7 @@ function padImage(
     k.copy2d_f32((dst + c * gr.plane + pt * gr.Wp + pl) << 2, gr.Wp, (xo + (c0 + c) * H * W) << 2, W, H, W);
 }
 
-/** im2col on the grid: row `(c, ki, kj)` of `col` (row pitch `ld`) is a copy of one run of the padded image. */
+/** im2col from the grid: row `(c, ki, kj)` of `col` (row pitch `ld`, this image at column 0) gets `Ho` runs of `Wo`. */
 function gridIm2col(
   k: WasmKernels,
   xp: number,
@@ -305,14 +303,30 @@ function gridIm2col(
   gr: Grid,
   Cg: number,
 ): void {
-  const { kh, kw, dh, dw } = g;
+  const { kh, kw, dh, dw, Ho, Wo } = g;
   let row = col;
-  for (let c = 0; c < Cg; c++) {
-    for (let ki = 0; ki < kh; ki++, row += kw * ld) {
-      // kw rows: the source shifts by dw floats per row
-      k.copy2d_f32(row << 2, ld, (xp + c * gr.plane + ki * dh * gr.Wp) << 2, dw, kw, gr.Pp);
-    }
-  }
+  for (let c = 0; c < Cg; c++)
+    for (let ki = 0; ki < kh; ki++)
+      for (let kj = 0; kj < kw; kj++, row += ld)
+        k.copy2d_f32(row << 2, Wo, (xp + c * gr.plane + ki * dh * gr.Wp + kj * dw) << 2, gr.Wp, Ho, Wo);
+}
+
+/** col2im onto the grid: each row of `dcol` is added back onto the runs it was read from. */
+function gridCol2im(
+  k: WasmKernels,
+  dcol: number,
+  ld: number,
+  xp: number,
+  g: ConvGeometry,
+  gr: Grid,
+  Cg: number,
+): void {
+  const { kh, kw, dh, dw, Ho, Wo } = g;
+  let row = dcol;
+  for (let c = 0; c < Cg; c++)
+    for (let ki = 0; ki < kh; ki++)
+      for (let kj = 0; kj < kw; kj++, row += ld)
+        k.add2d_f32((xp + c * gr.plane + ki * dh * gr.Wp + kj * dw) << 2, gr.Wp, row << 2, Wo, Ho, Wo);
 }
 
 /** Images per chunk so that `perImage` floats each fit the chunk budget (at least one). */
@@ -320,9 +334,16 @@ function chunkOf(N: number, perImage: number): number {
   return Math.max(1, Math.min(N, Math.floor(CHUNK_FLOATS / perImage)));
 }
 
+/** The sizes every grid pass shares. */
+function sizes(g: ConvGeometry) {
+  const Cg = g.C / g.groups;
+  const Og = g.O / g.groups;
+  return { Cg, Og, Kg: Cg * g.kh * g.kw, P: g.Ho * g.Wo };
+}
+
 /**
- * Forward convolution on the grid: per chunk of images and group, `tmp [Og, cn·Pp] = W_g · col`,
- * then the valid columns are copied into `out` (NCHW).
+ * Forward convolution on the grid: per chunk of `m` images and group, `col [Kg, m·P]` from the
+ * padded images, `tmp [Og, m·P] = W_g · col`, then each image's `[Og, P]` block goes to `out`.
  */
 function gridForward(
   be: WasmBackend,
@@ -332,13 +353,10 @@ function gridForward(
   gr: Grid,
   wAddr: number,
 ): void {
-  const { N, C, H, W, O, kh, kw, Ho, Wo, groups } = g;
-  const Cg = C / groups;
-  const Og = O / groups;
-  const Kg = Cg * kh * kw;
-  const P = Ho * Wo;
-  const cn = chunkOf(N, Kg * gr.Pp + Og * gr.Pp);
-  const ld = cn * gr.Pp;
+  const { N, C, H, W, O, groups } = g;
+  const { Cg, Og, Kg, P } = sizes(g);
+  const cn = chunkOf(N, (Kg + Og) * P);
+  const ld = cn * P;
   const sc = scratchOf(be, gr.image + (Kg + Og) * ld);
   const k = be.kernels;
   const xp = sc.byteOffset >> 2;
@@ -352,27 +370,34 @@ function gridForward(
     for (let gi = 0; gi < groups; gi++) {
       for (let j = 0; j < m; j++) {
         padImage(k, x0 + (n0 + j) * C * H * W, xp, g, gr, gi * Cg, Cg);
-        gridIm2col(k, xp, col + j * gr.Pp, ld, g, gr, Cg);
+        gridIm2col(k, xp, col + j * P, ld, g, gr, Cg);
       }
-      gemmF32(k, 0, wAddr + 4 * gi * Og * Kg, col << 2, tmp << 2, Og, m * gr.Pp, Kg, Kg, ld, ld, ws);
-      // the valid Wo columns of each grid row go to the output
+      gemmF32(k, 0, wAddr + 4 * gi * Og * Kg, col << 2, tmp << 2, Og, m * P, Kg, Kg, ld, ld, ws);
       for (let j = 0; j < m; j++)
-        for (let o = 0; o < Og; o++)
-          k.copy2d_f32(
-            (out0 + ((n0 + j) * O + gi * Og + o) * P) << 2,
-            Wo,
-            (tmp + o * ld + j * gr.Pp) << 2,
-            gr.Wp,
-            Ho,
-            Wo,
-          );
+        k.copy2d_f32((out0 + ((n0 + j) * O + gi * Og) * P) << 2, P, (tmp + j * P) << 2, ld, Og, P);
     }
   }
 }
 
+/** `dyc [Og, m·P]`: the chunk's output gradient of group `gi`, images side by side. */
+function gatherDy(
+  k: WasmKernels,
+  dy0: number,
+  dyc: number,
+  ld: number,
+  g: ConvGeometry,
+  n0: number,
+  m: number,
+  gi: number,
+): void {
+  const { Og, P } = sizes(g);
+  for (let j = 0; j < m; j++)
+    k.copy2d_f32((dyc + j * P) << 2, ld, (dy0 + ((n0 + j) * g.O + gi * Og) * P) << 2, P, Og, P);
+}
+
 /**
- * Filter gradient on the grid: per chunk, `dWᵀ [Kg, Og] = col · dypᵀ` where `dyp` is `dy` spread
- * onto the grid (zeros in the extra columns); chunks are added in order.
+ * Filter gradient on the grid: per chunk, `dWᵀ [Kg, Og] = col · dycᵀ`; the chunks' products are
+ * added in order.
  */
 function gridFilter(
   be: WasmBackend,
@@ -382,19 +407,16 @@ function gridFilter(
   g: ConvGeometry,
   gr: Grid,
 ): void {
-  const { N, C, H, W, O, kh, kw, Ho, Wo, groups } = g;
-  const Cg = C / groups;
-  const Og = O / groups;
-  const Kg = Cg * kh * kw;
-  const P = Ho * Wo;
-  const cn = chunkOf(N, Kg * gr.Pp + Og * gr.Pp);
-  const ld = cn * gr.Pp;
+  const { N, C, H, W, groups } = g;
+  const { Cg, Og, Kg, P } = sizes(g);
+  const cn = chunkOf(N, (Kg + Og) * P);
+  const ld = cn * P;
   const sc = scratchOf(be, gr.image + (Kg + Og) * ld + Kg * Og);
   const k = be.kernels;
   const xp = sc.byteOffset >> 2;
   const col = xp + gr.image;
-  const dyp = col + Kg * ld;
-  const part = dyp + Og * ld;
+  const dyc = col + Kg * ld;
+  const part = dyc + Og * ld;
   const x0 = x.byteOffset >> 2;
   const dy0 = dy.byteOffset >> 2;
   const ws = be.gemmWorkspace();
@@ -402,35 +424,25 @@ function gridFilter(
   for (let n0 = 0; n0 < N; n0 += cn) {
     const m = Math.min(cn, N - n0);
     for (let gi = 0; gi < groups; gi++) {
-      k.zero_f32(dyp << 2, Og * ld);
       for (let j = 0; j < m; j++) {
         padImage(k, x0 + (n0 + j) * C * H * W, xp, g, gr, gi * Cg, Cg);
-        gridIm2col(k, xp, col + j * gr.Pp, ld, g, gr, Cg);
-        // dy spread onto the grid (its extra columns stay zero)
-        for (let o = 0; o < Og; o++)
-          k.copy2d_f32(
-            (dyp + o * ld + j * gr.Pp) << 2,
-            gr.Wp,
-            (dy0 + ((n0 + j) * O + gi * Og + o) * P) << 2,
-            Wo,
-            Ho,
-            Wo,
-          );
+        gridIm2col(k, xp, col + j * P, ld, g, gr, Cg);
       }
-      gemmF32(k, 2, col << 2, dyp << 2, part << 2, Kg, Og, m * gr.Pp, ld, ld, Og, ws);
+      gatherDy(k, dy0, dyc, ld, g, n0, m, gi);
+      gemmF32(k, 2, col << 2, dyc << 2, part << 2, Kg, Og, m * P, ld, ld, Og, ws);
       const base = gi * Og * Kg;
+      const pt = part - xp;
       for (let q = 0; q < Kg; q++)
         for (let o = 0; o < Og; o++)
-          dwOut[base + o * Kg + q] = dwOut[base + o * Kg + q]! + sc[part - xp + q * Og + o]!;
+          dwOut[base + o * Kg + q] = dwOut[base + o * Kg + q]! + sc[pt + q * Og + o]!;
     }
   }
 }
 
 /**
- * Input gradient on the grid (col2im as vector adds): per chunk, `dcol [Kg, cn·Pp] = W_gᵀ · dyp`
- * (`dyp`: `dy` spread onto the grid), then row `(c, ki, kj)` of `dcol` is added onto the run of
- * the padded image it was read from, and the image's interior is copied out. Each pixel sums its
- * taps in `(c, ki, kj)` order.
+ * Input gradient on the grid: per chunk, `dcol [Kg, m·P] = W_gᵀ · dyc`, then col2im adds each row
+ * back onto the padded image and the image's interior is copied out. Each pixel sums its taps in
+ * `(c, ki, kj)` order.
  */
 function gridInput(
   be: WasmBackend,
@@ -440,49 +452,31 @@ function gridInput(
   g: ConvGeometry,
   gr: Grid,
 ): void {
-  const { N, C, H, W, O, kh, kw, Ho, Wo, dh, dw, pt, pl, groups } = g;
-  const Cg = C / groups;
-  const Og = O / groups;
-  const Kg = Cg * kh * kw;
-  const P = Ho * Wo;
-  const cn = chunkOf(N, Kg * gr.Pp + Og * gr.Pp + gr.image);
-  const ld = cn * gr.Pp;
-  const sc = scratchOf(be, cn * gr.image + (Kg + Og) * ld);
+  const { N, C, H, W, pt, pl, groups } = g;
+  const { Cg, Og, Kg, P } = sizes(g);
+  const cn = chunkOf(N, (Kg + Og) * P);
+  const ld = cn * P;
+  const sc = scratchOf(be, gr.image + (Kg + Og) * ld);
   const k = be.kernels;
   const xp = sc.byteOffset >> 2;
-  const dcol = xp + cn * gr.image;
-  const dyp = dcol + Kg * ld;
+  const dcol = xp + gr.image;
+  const dyc = dcol + Kg * ld;
   const dy0 = dy.byteOffset >> 2;
   const dx0 = dx.byteOffset >> 2;
   const ws = be.gemmWorkspace();
   for (let n0 = 0; n0 < N; n0 += cn) {
     const m = Math.min(cn, N - n0);
     for (let gi = 0; gi < groups; gi++) {
-      k.zero_f32(dyp << 2, Og * ld);
-      k.zero_f32(xp << 2, m * gr.image);
-      for (let j = 0; j < m; j++)
-        for (let o = 0; o < Og; o++)
-          k.copy2d_f32(
-            (dyp + o * ld + j * gr.Pp) << 2,
-            gr.Wp,
-            (dy0 + ((n0 + j) * O + gi * Og + o) * P) << 2,
-            Wo,
-            Ho,
-            Wo,
-          );
-      gemmF32(k, 1, w.byteOffset + 4 * gi * Og * Kg, dyp << 2, dcol << 2, Kg, m * gr.Pp, Og, Kg, ld, ld, ws);
+      gatherDy(k, dy0, dyc, ld, g, n0, m, gi);
+      gemmF32(k, 1, w.byteOffset + 4 * gi * Og * Kg, dyc << 2, dcol << 2, Kg, m * P, Og, Kg, ld, ld, ws);
       for (let j = 0; j < m; j++) {
-        const img = xp + j * gr.image;
-        let row = dcol + j * gr.Pp;
-        for (let c = 0; c < Cg; c++)
-          for (let ki = 0; ki < kh; ki++)
-            for (let kj = 0; kj < kw; kj++, row += ld)
-              k.axpy_f32((img + c * gr.plane + ki * dh * gr.Wp + kj * dw) << 2, row << 2, gr.Pp, 1);
+        k.zero_f32(xp << 2, gr.image);
+        gridCol2im(k, dcol + j * P, ld, xp, g, gr, Cg);
         for (let c = 0; c < Cg; c++)
           k.copy2d_f32(
             (dx0 + ((n0 + j) * C + gi * Cg + c) * H * W) << 2,
             W,
-            (img + c * gr.plane + pt * gr.Wp + pl) << 2,
+            (xp + c * gr.plane + pt * gr.Wp + pl) << 2,
             gr.Wp,
             H,
             W,

@@ -45,3 +45,54 @@ export function emitZero(): FunctionBuilder {
   f.get("dst").i32(0).get("n").i32(4).mul().op(0xfc, 0x0b, 0x00);
   return f;
 }
+
+/**
+ * Emits `add2d_f32(dst, dstStride, src, srcStride, rows, cols)`: `dst += src` over `rows` runs of
+ * `cols` floats (byte addresses, strides in floats), four lanes at a time.
+ */
+export function emitAdd2d(): FunctionBuilder {
+  const f = new FunctionBuilder([
+    ["dst", I32],
+    ["ds", I32],
+    ["src", I32],
+    ["ss", I32],
+    ["rows", I32],
+    ["cols", I32],
+  ]);
+  f.local("d", I32);
+  f.local("s", I32);
+  f.local("vend", I32);
+  f.local("end", I32);
+  f.get("ds").i32(4).mul().set("ds");
+  f.get("ss").i32(4).mul().set("ss");
+  f.whileLoop(
+    () => f.get("rows").i32(0).gtS(),
+    () => {
+      f.get("dst").set("d");
+      f.get("src").set("s");
+      // vend = dst + (cols & ~3) * 4; end = dst + cols * 4
+      f.get("cols").i32(-4).op(0x71).i32(4).mul().get("dst").add().set("vend");
+      f.get("cols").i32(4).mul().get("dst").add().set("end");
+      f.whileLoop(
+        () => f.get("vend").get("d").gtS(),
+        () => {
+          f.get("d").get("d").v128Load().get("s").v128Load().f32x4Add().v128Store();
+          f.inc("d", 16);
+          f.inc("s", 16);
+        },
+      );
+      f.whileLoop(
+        () => f.get("end").get("d").gtS(),
+        () => {
+          f.get("d").get("d").f32Load().get("s").f32Load().f32Add().f32Store();
+          f.inc("d", 4);
+          f.inc("s", 4);
+        },
+      );
+      f.incBy("dst", "ds");
+      f.incBy("src", "ss");
+      f.inc("rows", -1);
+    },
+  );
+  return f;
+}

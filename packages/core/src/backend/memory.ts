@@ -10,7 +10,7 @@
  */
 import { AllocationError, type DType, type FloatArray, formatBytes } from "../dtype.js";
 import { emitAxpy } from "./axpy-wasm.js";
-import { emitCopy2d, emitZero } from "./copy-wasm.js";
+import { emitAdd2d, emitCopy2d, emitZero } from "./copy-wasm.js";
 import { emitGemmFunctions, GEMM_WORKSPACE_BYTES } from "./gemm-wasm.js";
 import { assembleModule, FunctionBuilder, V128 } from "./wasm-emit.js";
 
@@ -55,6 +55,8 @@ export interface WasmKernels {
     rows: number,
     cols: number,
   ): void;
+  /** `dst += src` over `rows` runs of `cols` floats (byte addresses; row strides in floats). */
+  add2d_f32(dst: number, dstStride: number, src: number, srcStride: number, rows: number, cols: number): void;
   /** Sets `n` floats at byte address `dst` to zero. */
   zero_f32(dst: number, n: number): void;
 }
@@ -237,6 +239,7 @@ function create(): WasmBackend | null {
       { name: "axpy_f32", fn: emitAxpy() },
       { name: "copy2d_f32", fn: emitCopy2d() },
       { name: "zero_f32", fn: emitZero() },
+      { name: "add2d_f32", fn: emitAdd2d() },
     ];
     for (const v of ["nn", "tn", "nt"] as const) funcs.push(...emitGemmFunctions(v, funcs.length, { fma }));
     const bytes = assembleModule(funcs, { initial: 16, maximum: MAX_PAGES, shared: true });
