@@ -219,6 +219,45 @@ export const maxPool2d: OpDef<Pool2dAttrs> = {
   },
 };
 
+/**
+ * maxPool2dBackprop for 2x2 / stride-2 windows tiling an even-sized image: each window's four
+ * gradient values are written at once (the cotangent at the first maximum, zeros elsewhere), so
+ * there is no zero fill and no scatter.
+ */
+function backprop2x2(x: FloatArray, gy: FloatArray, out: FloatArray, g: PoolGeom): void {
+  const { planes, W, Ho, Wo } = g;
+  let o = 0;
+  for (let p = 0; p < planes; p++) {
+    for (let oh = 0; oh < Ho; oh++) {
+      const r0 = (p * Ho + oh) * 2 * W;
+      for (let ow = 0; ow < Wo; ow++, o++) {
+        const a = r0 + 2 * ow;
+        const v0 = x[a]!;
+        const v1 = x[a + 1]!;
+        const v2 = x[a + W]!;
+        const v3 = x[a + W + 1]!;
+        // the same first-maximum rule as argmaxInto
+        let best = 0;
+        let m = v0;
+        if (v1 > m || (Number.isNaN(v1) && !Number.isNaN(m))) {
+          m = v1;
+          best = 1;
+        }
+        if (v2 > m || (Number.isNaN(v2) && !Number.isNaN(m))) {
+          m = v2;
+          best = 2;
+        }
+        if (v3 > m || (Number.isNaN(v3) && !Number.isNaN(m))) best = 3;
+        const gv = gy[o]!;
+        out[a] = best === 0 ? gv : 0;
+        out[a + 1] = best === 1 ? gv : 0;
+        out[a + W] = best === 2 ? gv : 0;
+        out[a + W + 1] = best === 3 ? gv : 0;
+      }
+    }
+  }
+}
+
 /** The gradient of `maxPool2d`: `(x, g) -> dx`, each `g` added at its window's arg-max. */
 export const maxPool2dBackprop: OpDef<Pool2dAttrs> = {
   name: "maxPool2dBackprop",
@@ -235,6 +274,8 @@ export const maxPool2dBackprop: OpDef<Pool2dAttrs> = {
     const g = poolGeom(ctx.inShapes[0]!, ctx.inShapes[1]!, ctx.attrs);
     const win = windowsOf(g);
     const arg = new Int32Array(g.planes * g.Ho * g.Wo);
+    if (isPlain2x2(g) && g.H % 2 === 0 && g.W % 2 === 0)
+      return (ins, out) => backprop2x2(ins[0]!, ins[1]!, out, g);
     return (ins, out) => {
       const gy = ins[1]!;
       out.fill(0);
