@@ -36,7 +36,13 @@ import { grad, gradName } from "../grad.js";
 import { formatGradcheckReport, type GradcheckOptions, gradcheck } from "../gradcheck.js";
 import { valueArb } from "./arbitraries.js";
 
-/** The ops random graphs draw from (kinked ops, comparisons and stopGradient are left out). */
+/**
+ * The ops random graphs draw from (kinked ops, comparisons and stopGradient are left out; max
+ * pooling is in, on inputs offset by distinct constants so no window holds a tie). `conv2d`,
+ * `avgPool2d` and `maxPool2d` see a value of rank 0-2 as a one-image, one-channel `[1, 1, H, W]`
+ * batch (`conv2d`'s kernel is another such value, or a depthwise convolution over the rows) and
+ * reshape the result back to rank 2.
+ */
 export const RANDOM_GRAPH_OPS = [
   "add",
   "mul",
@@ -63,6 +69,9 @@ export const RANDOM_GRAPH_OPS = [
   "slice",
   "pad",
   "where",
+  "conv2d",
+  "avgPool2d",
+  "maxPool2d",
 ] as const;
 
 /** An op random graphs use. */
@@ -192,6 +201,27 @@ function shapeOf(kind: number, m: number, n: number): number[] {
 
 function size(shape: Shape): number {
   return shape.reduce<number>((p, d) => p * (d as number), 1);
+}
+
+/** A value of rank 0-2 seen as a `[H, W]` image (`[]` -> 1x1, `[n]` -> 1xn); null for higher ranks. */
+function imageOf(v: Value): [number, number] | null {
+  if (v.rank > 2) return null;
+  const s = v.shape as number[];
+  return v.rank === 2 ? [s[0]!, s[1]!] : v.rank === 1 ? [1, s[0]!] : [1, 1];
+}
+
+/** The output length of a window of `k` taps spaced `d` apart, stepped by `s`, over `size` padded by `p0`, `p1`. */
+function windowLen(size: number, k: number, s: number, d: number, p0: number, p1: number): number {
+  return Math.floor((size + p0 + p1 - d * (k - 1) - 1) / s) + 1;
+}
+
+/** Distinct offsets `0.37 * i / n` (an increasing ramp in row-major order), so max pooling sees no ties. */
+function ramp(shape: readonly number[]): Tensor {
+  const n = size(shape);
+  return Tensor.from(
+    Array.from({ length: n }, (_, i) => (0.37 * i) / n),
+    { shape, dtype: "float64" },
+  );
 }
 
 /** Builds the graph of a program (deterministic; see the module documentation). */
@@ -431,6 +461,78 @@ export function buildRandomGraph(p: GraphProgram): GraphCase {
           v: b.where(c, A.v, y.v),
           bound: Math.max(A.bound, y.bound),
           text: `where([${mask.join(",")}], ${A.label}, ${y.label})`,
+        };
+        break;
+      }
+      case "conv2d": {
+        // A as an image, B as the kernel: [1, 1, H, W] * [1, 1, kh, kw], or depthwise over A's
+        // rows ([1, m, 1, n] * [m, 1, 1, q], groups m) when B has A's row count; bits of k pick
+        // stride 2 (rows), dilation 2 (columns), the depthwise form and asymmetric padding
+        usesB = true;
+        const img = imageOf(A.v);
+        const ker = imageOf(B.v);
+        if (!img || !ker) break;
+        const x = tame(A);
+        const w = tame(B);
+        const depthwise = (k & 4) !== 0 && A.v.rank === 2 && B.v.rank === 2 && ker[0] === img[0];
+        const [H, W] = depthwise ? [1, img[1]] : img;
+        const [kh, kw] = depthwise ? [1, ker[1]] : ker;
+        const strides: [number, number] = [depthwise ? 1 : 1 + (k & 1), 1];
+        const dilations: [number, number] = [1, 1 + ((k >> 1) & 1)];
+        const padding: [number, number, number, number] =
+          k & 8 ? [kh > 1 ? 1 : 0, 0, 0, kw > 1 ? 1 : 0] : [0, 0, 0, 0];
+        // pad below / right until the dilated kernel fits
+        padding[1] = Math.max(padding[1], dilations[0] * (kh - 1) + 1 - H - padding[0]);
+        padding[3] = Math.max(padding[3], dilations[1] * (kw - 1) + 1 - W - padding[2]);
+        const groups = depthwise ? img[0] : 1;
+        const xs = depthwise ? [1, img[0], 1, img[1]] : [1, 1, H, W];
+        const ws = depthwise ? [img[0], 1, 1, ker[1]] : [1, 1, kh, kw];
+        const y = b.conv2d(b.reshape(x.v, xs), b.reshape(w.v, ws), { strides, dilations, padding, groups });
+        const ho = windowLen(H, kh, strides[0], dilations[0], padding[0], padding[1]);
+        const wo = windowLen(W, kw, strides[1], dilations[1], padding[2], padding[3]);
+        out = {
+          v: b.reshape(y, [depthwise ? img[0] : ho, wo]),
+          bound: x.bound * w.bound * kh * kw,
+          text: `conv2d(${x.label} as ${shapeToString(xs)}, ${w.label} as ${shapeToString(ws)}, ${JSON.stringify({ strides, dilations, padding, groups })})`,
+        };
+        break;
+      }
+      case "avgPool2d":
+      case "maxPool2d": {
+        // A as a [1, 1, H, W] image; bits of k pick the window (1-2 per axis), stride 2 (rows)
+        // and asymmetric padding; max pooling adds a ramp of distinct offsets first (no ties)
+        const img = imageOf(A.v);
+        if (!img) break;
+        const [H, W] = img;
+        const kernelSize: [number, number] = [
+          Math.min(1 + (k & 1), H + 1),
+          Math.min(1 + ((k >> 1) & 1), W + 1),
+        ];
+        const strides: [number, number] = [1 + ((k >> 2) & 1), 1];
+        const padding: [number, number, number, number] =
+          k & 8 ? [0, kernelSize[0] - 1, kernelSize[1] - 1, 0] : [0, 0, 0, 0];
+        if (windowLen(H, kernelSize[0], strides[0], 1, padding[0], padding[1]) < 1)
+          padding[1] = kernelSize[0] - 1;
+        if (windowLen(W, kernelSize[1], strides[1], 1, padding[2], padding[3]) < 1)
+          padding[3] = kernelSize[1] - 1;
+        const shape = [1, 1, H, W];
+        let x: Slot = { v: b.reshape(A.v, shape), bound: A.bound, label: A.label };
+        if (ins.op === "maxPool2d") {
+          const t = tame(A);
+          x = {
+            v: b.add(b.reshape(t.v, shape), b.constant(ramp(shape))),
+            bound: t.bound + 0.37,
+            label: `${t.label} + ramp`,
+          };
+        }
+        const y =
+          ins.op === "maxPool2d"
+            ? b.maxPool2d(x.v, kernelSize, { strides, padding })
+            : b.avgPool2d(x.v, kernelSize, { strides, padding });
+        out = {
+          v: b.reshape(y, [y.shape[2]!, y.shape[3]!]),
+          bound: x.bound,
+          text: `${ins.op}(${x.label} as ${shapeToString(shape)}, ${JSON.stringify({ kernelSize, strides, padding })})`,
         };
         break;
       }
