@@ -15,7 +15,7 @@ import {
 } from "../fit.js";
 import type { Targets } from "../gather.js";
 import { argmax } from "../metrics.js";
-import type { GradientStep, Model } from "../model.js";
+import type { GradientStep, Model, TrainingPlan } from "../model.js";
 import type { BatchProgress, ClassPredictions, PresetHooks, StopSignal } from "./types.js";
 
 /** Milliseconds since an arbitrary origin (`performance.now` when available). */
@@ -204,6 +204,16 @@ export async function trainMiniBatch(spec: MiniBatchSpec): Promise<MiniBatchOutc
   const onBatch = hooks.onBatchEnd;
   const signal = hooks.signal;
   const checkpoint = new EpochCheckpoint(model.params);
+  // between the run and the update: refuse a non-finite loss, save the checkpoint at an epoch's start
+  const stepHooks = {
+    first: false,
+    epoch: 0,
+    beforeUpdate(tp: TrainingPlan): boolean {
+      if (!Number.isFinite(tp.loss.data[0]!)) return false;
+      if (this.first) checkpoint.save(this.epoch, history.steps);
+      return true;
+    },
+  };
   const t0 = now();
   let stopped = isStopped(signal);
   const fail = (epoch: number, batch: number, value: number, source: NonFiniteSource): MiniBatchOutcome => {
@@ -231,11 +241,12 @@ export async function trainMiniBatch(spec: MiniBatchSpec): Promise<MiniBatchOutc
       const count = start + batchSize <= n ? batchSize : n - start;
       const tp = count === batchSize ? full : tail;
       model.fill(tp, x, y, order, start, count);
-      tp.plan.run();
+      stepHooks.first = bi === 0;
+      stepHooks.epoch = epoch;
+      // the step's random key, the run, the update and the state params (batch norm's statistics)
+      const applied = model.runTrainingStep(tp, optimizer, stepHooks);
       const l = tp.loss.data[0]!;
-      if (!Number.isFinite(l)) return fail(epoch, bi, l, "batch");
-      if (bi === 0) checkpoint.save(epoch, history.steps);
-      optimizer.step(model.params, tp.grads);
+      if (!applied) return fail(epoch, bi, l, "batch");
       done = bi + 1;
       lossSum += mean ? l * count : l;
       seen += count;

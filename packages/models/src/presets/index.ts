@@ -1,11 +1,13 @@
 /**
  * The tutorial presets: each of the five networks in `SEEDS.md`, rebuilt from graph nodes with
- * gradients from autograd, with the tutorial's hyperparameters as defaults. Presets take data that is
+ * gradients from autograd, with the tutorial's hyperparameters as defaults; and `"lenet-mnist"`, a
+ * LeNet-5-style convolutional network on MNIST. Presets take data that is
  * already loaded (so they run in browsers); the Node entry `@gradgraph/models/node` adds
  * `loadPresetData` and `runPreset`, which fetch the files first.
  * @module
  */
 import { digitsSigmoid } from "./digits.js";
+import { lenetMnist } from "./lenet.js";
 import { moons } from "./moons.js";
 import { ngEx4 } from "./ng-ex4.js";
 import { nielsenMnist } from "./nielsen.js";
@@ -19,6 +21,19 @@ export {
   digitsSigmoid,
   prepareDigits,
 } from "./digits.js";
+export {
+  LENET_ARCHS,
+  LENET_FEATURES_OUTPUT,
+  LENET_SCHEDULES,
+  type LenetArch,
+  type LenetData,
+  type LenetFilters,
+  type LenetHyper,
+  type LenetResult,
+  type LenetSchedule,
+  lenetFeatureMaps,
+  lenetMnist,
+} from "./lenet.js";
 export {
   type DecisionGrid,
   decisionGrid,
@@ -71,12 +86,16 @@ export const PRESETS = {
   "nielsen-mnist": nielsenMnist,
   "ng-ex4": ngEx4,
   "relu-softmax-mnist": reluSoftmaxMnist,
+  "lenet-mnist": lenetMnist,
 } as const;
 
 /** The registry's type. */
 export type Presets = typeof PRESETS;
 
-/** A preset name: `"digits-sigmoid"`, `"moons"`, `"nielsen-mnist"`, `"ng-ex4"` or `"relu-softmax-mnist"`. */
+/**
+ * A preset name: `"digits-sigmoid"`, `"moons"`, `"nielsen-mnist"`, `"ng-ex4"`, `"relu-softmax-mnist"`
+ * or `"lenet-mnist"`.
+ */
 export type PresetName = keyof Presets;
 
 /** The hyperparameters of preset `N`. */
@@ -91,7 +110,7 @@ export type PresetDataOf<N extends PresetName> =
 export type PresetResultOf<N extends PresetName> =
   Presets[N] extends Preset<infer _H, infer _D, infer R> ? R : never;
 
-/** The preset names, in the order of `SEEDS.md`. */
+/** The preset names: the five of `SEEDS.md` in its order, then `"lenet-mnist"`. */
 export const PRESET_NAMES: readonly PresetName[] = Object.freeze(Object.keys(PRESETS) as PresetName[]);
 
 /** True when `name` is a preset name. */

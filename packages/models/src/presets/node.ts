@@ -30,7 +30,8 @@ export interface PresetLoadOptions extends LoadOptions {
 
 /**
  * Loads the data preset `name` trains on: the digits (raw, the preset scales and splits them),
- * MNIST (`{ train, test }` for Nielsen, `{ train, validation, test }` for the relu/softmax network),
+ * MNIST (`{ train, test }` for Nielsen, `{ train, validation, test }` for the relu/softmax network
+ * and LeNet),
  * the ex4 digits, or nothing for `"moons"` (its points are generated from the hyperparameters).
  */
 export async function loadPresetData<N extends PresetName>(
@@ -49,6 +50,7 @@ export async function loadPresetData<N extends PresetName>(
       break;
     case "nielsen-mnist":
     case "relu-softmax-mnist":
+    case "lenet-mnist":
       data = await loadMnist({ ...load, split: "train-validation-test" });
       break;
     case "ng-ex4":

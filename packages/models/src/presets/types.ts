@@ -14,12 +14,18 @@ import type { Model } from "../model.js";
 export interface PresetCredit {
   /** The original tutorial (author and title). */
   readonly tutorial: string;
-  /** The Chinese blog post the preset was rebuilt from. */
-  readonly post: string;
+  /**
+   * The Chinese blog post the preset was rebuilt from (absent for a preset that rebuilds no post,
+   * such as `"lenet-mnist"`).
+   */
+  readonly post?: string;
   /** Link to the original tutorial or post, when known. */
   readonly url?: string;
-  /** The copy of the post kept with the project (`/work/shared/seeds/<file>`, see SEEDS.md). */
-  readonly seedFile: string;
+  /**
+   * The copy of the post kept with the project (`/work/shared/seeds/<file>`, see SEEDS.md); absent
+   * when there is no post.
+   */
+  readonly seedFile?: string;
 }
 
 /**
@@ -119,7 +125,10 @@ export interface TrainedModel {
  * @typeParam R - what `run` returns
  */
 export interface Preset<H extends object, D, R> {
-  /** Kebab-case id (`"digits-sigmoid"`, `"moons"`, `"nielsen-mnist"`, `"ng-ex4"`, `"relu-softmax-mnist"`). */
+  /**
+   * Kebab-case id (`"digits-sigmoid"`, `"moons"`, `"nielsen-mnist"`, `"ng-ex4"`, `"relu-softmax-mnist"`,
+   * `"lenet-mnist"`).
+   */
   readonly name: string;
   /** A one-line title. */
   readonly title: string;
