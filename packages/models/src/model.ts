@@ -339,6 +339,14 @@ const AXIS_KEEPING = new Set<string>(
   "input fill constant matmul transpose slice pad concat sum mean max logSumExp".split(" "),
 );
 
+/**
+ * NCHW image ops (convolutions, pooling) that treat every sample on its own when the batch dim is
+ * the first axis of their output (their image input's batch axis); their weights have concrete
+ * shapes, and weights computed from the batch would fail the cone check (a reduction over the
+ * batch has no batch axis).
+ */
+const IMAGE_OPS = new Set<string>("conv2d conv2dTranspose maxPool2d avgPool2d".split(" "));
+
 function normAxis(axis: number, rank: number): number {
   return axis < 0 ? axis + rank : axis;
 }
@@ -398,6 +406,7 @@ function chunksExact(
     const axis = batchAxisOf(n.shape, batchDim);
     if (axis < 0) return false;
     if (PER_ELEMENT.has(n.op) || AXIS_KEEPING.has(n.op)) return true;
+    if (IMAGE_OPS.has(n.op)) return axis === 0 && batchAxisOf(nodes[n.inputs[0]!]!.shape, batchDim) === 0;
     if (n.op === "softmax" || n.op === "logSoftmax") {
       return normAxis((n.attrs as { axis: number }).axis, n.shape.length) !== axis;
     }

@@ -10,7 +10,7 @@ import {
   uniformAt,
 } from "@gradgraph/core";
 import { describe, expect, test } from "vitest";
-import { batchNorm, conv2d, dropout, flatten, maxPool2d } from "../src/cnn.js";
+import { avgPool2d, batchNorm, conv2d, dropout, flatten, maxPool2d } from "../src/cnn.js";
 import { fit, fitFullBatch } from "../src/fit.js";
 import { deserializeModel, serializeModel } from "../src/io.js";
 import { dense } from "../src/layers.js";
@@ -371,6 +371,42 @@ describe("a small CNN", () => {
       cnn(7, true).params.get("dense1/W").data,
     );
   });
+});
+
+test("a CNN with batchNorm and dropout evaluates in chunks, with the one-plan results", () => {
+  const make = () =>
+    Model.define(
+      (b) => {
+        const x = b.input("x", ["N", 36]);
+        const y = b.input("y", ["N", 2]);
+        let h = b.reshape(x, ["N", 1, 6, 6]);
+        h = b.relu(batchNorm(b, conv2d(b, h, 3, 3, { padding: "same" })));
+        h = avgPool2d(b, maxPool2d(b, h, 2, { strides: 1 }), 2);
+        h = dropout(b, flatten(b, h), 0.5);
+        const logits = dense(b, h, 2);
+        return {
+          input: x,
+          target: y,
+          predictions: b.softmax(logits),
+          loss: softmaxCrossEntropy(b, logits, y),
+        };
+      },
+      { seed: 4, dtype: "float64" },
+    );
+  const x = randTensor([2500, 36], 3);
+  const y = new Uint8Array(2500).map((_, i) => (x.data[i * 36]! > 0 ? 1 : 0));
+  const chunked = make();
+  chunked.trainStep(x, y, sgd({ lr: 0.1 })); // running statistics away from their initial values
+  const r = chunked.evaluate(x, y, { metrics: ["accuracy"] });
+  const p = chunked.predict(x);
+  expect(chunked.cachedPlanSizes).toEqual({ evaluation: [1000, 500], prediction: [1000, 500] });
+  const one = make();
+  one.trainStep(x, y, sgd({ lr: 0.1 }));
+  const r1 = one.evaluate(x, y, { metrics: ["accuracy"], batchSize: 2500 });
+  expect(one.cachedPlanSizes.evaluation).toEqual([2500]);
+  expect(Array.from(p.data)).toEqual(Array.from(one.predict(x, { batchSize: 2500 }).data));
+  expect(r.accuracy).toBe(r1.accuracy);
+  expect(Math.abs(r.loss - r1.loss)).toBeLessThanOrEqual(1e-13 * r1.loss);
 });
 
 test("fit allocates nothing per step with a random key and state updates", async () => {
