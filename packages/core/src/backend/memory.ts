@@ -12,6 +12,7 @@ import { AllocationError, type DType, type FloatArray, formatBytes } from "../dt
 import { emitAxpy } from "./axpy-wasm.js";
 import { emitAdd2d, emitCopy2d, emitZero } from "./copy-wasm.js";
 import { emitGemmFunctions, GEMM_WORKSPACE_BYTES } from "./gemm-wasm.js";
+import { emitMaxPool2x2, emitMaxPool2x2Backprop } from "./pool-wasm.js";
 import { assembleModule, FunctionBuilder, V128 } from "./wasm-emit.js";
 
 const PAGE = 65536;
@@ -57,6 +58,10 @@ export interface WasmKernels {
   ): void;
   /** `dst += src` over `rows` runs of `cols` floats (byte addresses; row strides in floats). */
   add2d_f32(dst: number, dstStride: number, src: number, srcStride: number, rows: number, cols: number): void;
+  /** 2x2 / stride-2 max pooling of `rows` pairs of input rows `2·wo` wide (see pool-wasm.ts). */
+  maxpool2x2_f32(x: number, out: number, rows: number, wo: number): void;
+  /** Its gradient: each window's cotangent at its first maximum, zeros elsewhere. */
+  maxpool2x2_back_f32(x: number, g: number, dx: number, rows: number, wo: number): void;
   /** Sets `n` floats at byte address `dst` to zero. */
   zero_f32(dst: number, n: number): void;
 }
@@ -240,6 +245,8 @@ function create(): WasmBackend | null {
       { name: "copy2d_f32", fn: emitCopy2d() },
       { name: "zero_f32", fn: emitZero() },
       { name: "add2d_f32", fn: emitAdd2d() },
+      { name: "maxpool2x2_f32", fn: emitMaxPool2x2() },
+      { name: "maxpool2x2_back_f32", fn: emitMaxPool2x2Backprop() },
     ];
     for (const v of ["nn", "tn", "nt"] as const) funcs.push(...emitGemmFunctions(v, funcs.length, { fma }));
     const bytes = assembleModule(funcs, { initial: 16, maximum: MAX_PAGES, shared: true });

@@ -12,10 +12,11 @@
  *   window's real pixels.
  * @module
  */
+import { type WasmBackend, wasmBackend } from "../backend/memory.js";
 import type { FloatArray } from "../dtype.js";
 import { type Dim, ShapeError, shapeToString } from "../shape.js";
 import { nchw, outSize, type Padding4, type Pair, paddingAttr, pairAttr } from "./conv-geometry.js";
-import type { OpDef, TypeInfo } from "./types.js";
+import type { Kernel, OpDef, TypeInfo } from "./types.js";
 import { sameDType } from "./util.js";
 
 /** Attributes of the pooling ops. */
@@ -134,6 +135,12 @@ function isPlain2x2(g: PoolGeom): boolean {
   return g.kh === 2 && g.kw === 2 && g.sh === 2 && g.sw === 2 && g.pt === 0 && g.pl === 0;
 }
 
+/** The WebAssembly backend when the float32 SIMD 2x2 kernels apply (2x2, stride 2, unpadded, even sizes). */
+function simd2x2(dtype: string, g: PoolGeom): WasmBackend | null {
+  if (dtype !== "float32" || !isPlain2x2(g) || g.H % 2 !== 0 || g.W % 2 !== 0) return null;
+  return wasmBackend();
+}
+
 /**
  * Writes into `arg[o]` the flat index in `x` of output `o`'s window arg-max (ties: the first in
  * row-major window order; a NaN wins, so NaNs propagate as in the other frameworks). With
@@ -215,7 +222,15 @@ export const maxPool2d: OpDef<Pool2dAttrs> = {
   kernel: (ctx) => {
     const g = poolGeom(ctx.inShapes[0]!, ctx.outShape, ctx.attrs);
     const win = windowsOf(g);
-    return (ins, out) => argmaxInto(ins[0]!, g, win, null, out);
+    const js: Kernel = (ins, out) => argmaxInto(ins[0]!, g, win, null, out);
+    const be = simd2x2(ctx.dtype, g);
+    if (!be) return js;
+    const rows = g.planes * g.Ho;
+    return (ins, out) => {
+      const x = ins[0]!;
+      if (be.owns(x) && be.owns(out)) be.kernels.maxpool2x2_f32(x.byteOffset, out.byteOffset, rows, g.Wo);
+      else js(ins, out);
+    };
   },
 };
 
@@ -274,6 +289,16 @@ export const maxPool2dBackprop: OpDef<Pool2dAttrs> = {
     const g = poolGeom(ctx.inShapes[0]!, ctx.inShapes[1]!, ctx.attrs);
     const win = windowsOf(g);
     const arg = new Int32Array(g.planes * g.Ho * g.Wo);
+    const be = simd2x2(ctx.dtype, g);
+    if (be) {
+      const rows = g.planes * g.Ho;
+      return (ins, out) => {
+        const [x, gy] = [ins[0]!, ins[1]!];
+        if (be.owns(x) && be.owns(gy) && be.owns(out))
+          be.kernels.maxpool2x2_back_f32(x.byteOffset, gy.byteOffset, out.byteOffset, rows, g.Wo);
+        else backprop2x2(x, gy, out, g);
+      };
+    }
     if (isPlain2x2(g) && g.H % 2 === 0 && g.W % 2 === 0)
       return (ins, out) => backprop2x2(ins[0]!, ins[1]!, out, g);
     return (ins, out) => {
