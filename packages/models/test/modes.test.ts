@@ -103,6 +103,37 @@ describe("Model with training-mode layers", () => {
     }
   });
 
+  test("fit steps like trainStep: same keys, same state updates, same params", () => {
+    const make = () =>
+      Model.define(
+        (b) => {
+          const x = b.input("x", ["N", 3]);
+          const y = b.input("y", ["N", 2]);
+          const h = dropout(b, batchNorm(b, x, { name: "bn" }), 0.3);
+          const p = dense(b, h, 2, { name: "out" });
+          return { input: x, target: y, predictions: p, loss: meanSquaredError(b, p, y) };
+        },
+        { seed: 5, dtype: "float64" },
+      );
+    const x = randTensor([8, 3], 12, -1, 2);
+    const y = randTensor([8, 2], 13);
+    const fitted = make();
+    fit(fitted, { x, y }, { optimizer: sgd({ lr: 0.1 }), epochs: 2, batchSize: 4, shuffle: false });
+    const stepped = make();
+    const opt = sgd({ lr: 0.1 });
+    for (let e = 0; e < 2; e++)
+      for (const start of [0, 4]) {
+        const rows = (t: Tensor, w: number) =>
+          Tensor.from(t.data.slice(start * w, (start + 4) * w), { shape: [4, w], dtype: "float64" });
+        stepped.trainStep(rows(x, 3), rows(y, 2), opt);
+      }
+    expect(fitted.trainingSteps).toBe(4);
+    expect(stepped.trainingSteps).toBe(4);
+    for (const [name, t] of stepped.params.entries())
+      expect(fitted.params.get(name).toArray()).toEqual(t.toArray());
+    expect(fitted.params.get("bn/runningMean").toArray()).not.toEqual([0, 0, 0]);
+  });
+
   test("the compiled graphs keep one branch each", () => {
     const model = Model.define(
       (b) => {
