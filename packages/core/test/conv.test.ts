@@ -17,8 +17,10 @@ import {
   setConvGridPaths,
   setWasmEnabled,
   Tensor,
+  threadCount,
   wasmBackend,
 } from "@gradgraph/core";
+import { disableThreads, enableThreads } from "@gradgraph/core/node";
 import fc from "fast-check";
 import { afterEach, describe, expect, test } from "vitest";
 import {
@@ -443,6 +445,43 @@ describe("float32 kernels against the float64 reference (within float32 rounding
         convLen(c.x[3], c.w[3], s[1], d[1], p[2], p[3]),
       ];
       checkF32({ ...c, y }, 3, [() => setConvGridPaths(true), () => setConvGridPaths(false)]);
+    }
+  });
+
+  test.runIf(wasmBackend() !== null)("worker threads change no bit of the float32 results", async () => {
+    const cases: ConvCase[] = [
+      {
+        x: [6, 8, 12, 11],
+        w: [12, 4, 3, 3],
+        y: [6, 12, 12, 11],
+        attrs: { strides: [1, 1], padding: [1, 1, 1, 1], dilations: [1, 1], groups: 2 },
+      },
+      {
+        x: [4, 6, 13, 9],
+        w: [16, 6, 3, 2],
+        y: [4, 16, 6, 8],
+        attrs: { strides: [2, 1], padding: [0, 0, 0, 0], dilations: [1, 1], groups: 1 },
+      },
+    ];
+    const runAll = () =>
+      cases.map((c) => {
+        const exe = compile(convPassesGraph(c, "float32"));
+        const feeds = convFeeds(c, 5);
+        const out = exe.run(
+          Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, t.astype("float32")])),
+        );
+        const r = Object.fromEntries(Object.entries(out).map(([k, t]) => [k, Array.from(t.data)]));
+        exe.dispose();
+        return r;
+      });
+    const single = runAll();
+    try {
+      expect(enableThreads(2, { minWork: 1 })).toBe(2);
+      for (let i = 0; i < 500 && threadCount() < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(threadCount()).toBe(2);
+      expect(runAll()).toEqual(single);
+    } finally {
+      disableThreads();
     }
   });
 
