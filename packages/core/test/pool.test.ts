@@ -245,6 +245,44 @@ describe("pooling kernels against the reference, random attributes", () => {
     );
   });
 
+  test.each(DTYPES)(
+    "%s, 2x2 stride-2 windows (the straight-line and SIMD paths) with ties and NaNs",
+    (dtype) => {
+      const plain = fc
+        .record({
+          N: fc.integer({ min: 1, max: 3 }),
+          C: fc.integer({ min: 1, max: 3 }),
+          H: fc.integer({ min: 2, max: 12 }),
+          W: fc.integer({ min: 2, max: 21 }),
+        })
+        .map(
+          ({ N, C, H, W }): PoolCase => ({
+            x: [N, C, H, W],
+            y: [N, C, Math.floor(H / 2), Math.floor(W / 2)],
+            attrs: { kernelSize: [2, 2], strides: [2, 2], padding: [0, 0, 0, 0] },
+          }),
+        );
+      fc.assert(
+        fc.property(plain, fc.nat(), (c, seed) => {
+          const feeds = poolFeeds(c, seed, true);
+          const rng = new Rng(seed ^ 0x3c3c);
+          for (let i = 0; i < feeds.x.size; i++) if (rng.next() < 0.05) feeds.x.data[i] = Number.NaN;
+          const graph = poolGraph(c, dtype);
+          const ref = referenceRun(graph, feeds);
+          const exe = compile(graph);
+          const out = exe.run(
+            Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, t.astype(dtype)])),
+          );
+          for (const [k, r] of Object.entries(ref)) {
+            expect(mismatch(out[k]!, r, TOL[dtype]), `${k} ${JSON.stringify(c.x)}`).toBeNull();
+          }
+          exe.dispose();
+        }),
+        FC,
+      );
+    },
+  );
+
   test("adjoint pairs in float64: <avgPool(x), g> = <x, avgPoolBackprop(g)>, <gather(x, v), g> = <v, maxPoolBackprop(x, g)>", () => {
     fc.assert(
       fc.property(poolCaseArb(), fc.nat(), (c, seed) => {
