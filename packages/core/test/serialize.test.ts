@@ -144,9 +144,9 @@ describe("parse errors name the node", () => {
   test("unknown op", () => {
     expect(
       bad((r) => {
-        r.nodes[5]!.op = "conv2d";
+        r.nodes[5]!.op = "conv3d";
       }),
-    ).toThrow(/node #5 'dense1\/hidden' has unknown op "conv2d"/);
+    ).toThrow(/node #5 'dense1\/hidden' has unknown op "conv3d"/);
   });
 
   test("input id not earlier", () => {

@@ -36,19 +36,23 @@ describe.skipIf(!wasmBackend())("worker-thread matrix products", () => {
   afterAll(() => disableThreads());
 
   test("split products equal single-threaded ones for every transpose flag and odd sizes", async () => {
-    const { graph, shapes } = products(67);
-    const expected = run(compile(graph), shapes, 3);
+    // 67 rows split by rows; 7 rows (a convolution's few channels) split by columns
+    const cases = [products(67), products(7, 45, 301)];
+    const expected = cases.map(({ graph, shapes }) => run(compile(graph), shapes, 3));
     expect(enableThreads(1, { minWork: 1 })).toBe(1);
     await waitForWorkers(1);
     expect(threadCount()).toBe(1);
-    const threaded = compile(graph);
-    for (let rep = 0; rep < 3; rep++) expect(run(threaded, shapes, 3)).toEqual(expected);
+    cases.forEach(({ graph, shapes }, i) => {
+      const threaded = compile(graph);
+      for (let rep = 0; rep < 3; rep++) expect(run(threaded, shapes, 3)).toEqual(expected[i]);
+    });
   });
 
   test("products computed while workers are still starting are bit-identical (2-5 workers, many starts)", () => {
     for (const [m, k, n] of [
       [67, 45, 38],
       [301, 257, 129],
+      [13, 130, 517],
     ] as const) {
       const { graph, shapes } = products(m, k, n);
       const expected = run(compile(graph), shapes, 7);

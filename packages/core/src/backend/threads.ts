@@ -4,8 +4,9 @@
  * `worker_threads` in `@gradgraph/core/node`, Web Workers in a cross-origin-isolated page).
  *
  * Why results never depend on the threads: a product is cut into row chunks whose boundaries
- * are multiples of the micro-kernel's 4-row tile, and every output element is summed over k in
- * the same order whichever thread computes its rows. So the chunks may be computed by anyone —
+ * are multiples of the micro-kernel's 4-row tile (or, for products with fewer than 16 rows, into
+ * column chunks on its 8-column tile), and every output element is summed over k in the same
+ * order whichever thread computes it. So the chunks may be computed by anyone —
  * the calling thread, a worker that started late, or the calling thread again after a worker
  * died — and C is bit-identical to a single-threaded product.
  *
@@ -69,8 +70,8 @@ const QUIT = 1; // non-zero: workers exit
 const CLAIM = 2; // (job tag << 8) | next unclaimed chunk
 const FINISHED = 3; // chunks done in the current job (wake-up word for the caller)
 const FAULT = 4; // test hook: (slot + 1) << 4 | kind, see injectWorkerFault
-const P = 8; // job parameters: op, a, b, c, M, N, K, lda, ldb, ldc, rows per chunk, chunks
-const P_WORDS = 12;
+const P = 8; // job parameters: op, a, b, c, M, N, K, lda, ldb, ldc, rows (or columns) per chunk, chunks, split
+const P_WORDS = 13;
 const STATE = P + P_WORDS; // per worker: 0 starting, 1 serving, 2 dead, 3 retired
 const MAX_WORKERS = 15;
 const MAX_CHUNKS = 255;
@@ -114,16 +115,25 @@ const init = (msg) => {
       Atomics.store(ctl, ${OWNER} + i, me);
       const fault = Atomics.load(ctl, ${FAULT});
       if (fault >> 4 === me && (fault & 15) === 2) die();
-      const r0 = i * ctl[${P + 10}];
-      const M = Math.min(ctl[${P + 4}] - r0, ctl[${P + 10}]);
-      const op = ctl[${P}], lda = ctl[${P + 7}], ldc = ctl[${P + 9}];
-      const a = op === 1 ? ctl[${P + 1}] + r0 * 4 : ctl[${P + 1}] + r0 * lda * 4;
+      const op = ctl[${P}], lda = ctl[${P + 7}], ldb = ctl[${P + 8}], ldc = ctl[${P + 9}];
+      let a = ctl[${P + 1}], b = ctl[${P + 2}], c = ctl[${P + 3}], M = ctl[${P + 4}], N = ctl[${P + 5}];
+      if (ctl[${P + 12}] === 0) {
+        const r0 = i * ctl[${P + 10}];
+        M = Math.min(M - r0, ctl[${P + 10}]);
+        a += op === 1 ? r0 * 4 : r0 * lda * 4;
+        c += r0 * ldc * 4;
+      } else {
+        const j0 = i * ctl[${P + 10}];
+        N = Math.min(N - j0, ctl[${P + 10}]);
+        b += op === 2 ? j0 * ldb * 4 : j0 * 4;
+        c += j0 * 4;
+      }
       try {
         if (fault >> 4 === me && (fault & 15) === 1) {
           Atomics.store(ctl, ${FAULT}, 0);
           throw new Error("injected worker fault");
         }
-        k[op](a, ctl[${P + 2}], ctl[${P + 3}] + r0 * ldc * 4, M, ctl[${P + 5}], ctl[${P + 6}], lda, ctl[${P + 8}], ldc, msg.ws);
+        k[op](a, b, c, M, N, ctl[${P + 6}], lda, ldb, ldc, msg.ws);
       } catch (e) {
         Atomics.store(ctl, ${STATE} + msg.slot, ${DEAD});
         Atomics.add(ctl, ${FINISHED}, 1);
@@ -283,16 +293,34 @@ export function lostWorkers(): number {
   return pool ? pool.workers.length - liveWorkers(pool) : 0;
 }
 
-/** Computes chunk `i` of the current job on the calling thread. */
+/**
+ * Computes chunk `i` of the current job on the calling thread: a block of rows (split 0) or, for
+ * products with few rows, a block of columns (split 1). Either way each element of C is summed
+ * by the same kernel over the same ascending k, so the split never changes a bit.
+ */
 function runChunk(fn: GemmKernel, ctl: Int32Array, i: number, ws: number): void {
-  const rows = ctl[P + 10]!;
-  const r0 = i * rows;
-  const M = Math.min(ctl[P + 4]! - r0, rows);
   const op = ctl[P]!;
   const lda = ctl[P + 7]!;
+  const ldb = ctl[P + 8]!;
   const ldc = ctl[P + 9]!;
-  const a = op === 1 ? ctl[P + 1]! + r0 * 4 : ctl[P + 1]! + r0 * lda * 4;
-  fn(a, ctl[P + 2]!, ctl[P + 3]! + r0 * ldc * 4, M, ctl[P + 5]!, ctl[P + 6]!, lda, ctl[P + 8]!, ldc, ws);
+  let a = ctl[P + 1]!;
+  let b = ctl[P + 2]!;
+  let c = ctl[P + 3]!;
+  let M = ctl[P + 4]!;
+  let N = ctl[P + 5]!;
+  const per = ctl[P + 10]!;
+  if (ctl[P + 12] === 0) {
+    const r0 = i * per;
+    M = Math.min(M - r0, per);
+    a += op === 1 ? r0 * 4 : r0 * lda * 4;
+    c += r0 * ldc * 4;
+  } else {
+    const j0 = i * per;
+    N = Math.min(N - j0, per);
+    b += op === 2 ? j0 * ldb * 4 : j0 * 4;
+    c += j0 * 4;
+  }
+  fn(a, b, c, M, N, ctl[P + 6]!, lda, ldb, ldc, ws);
 }
 
 /** The caller's side of the claim loop (the worker's is in WORKER_SOURCE). */
@@ -332,14 +360,17 @@ export function gemmF32(
   const fn = op === 0 ? kernels.gemm_nn : op === 1 ? kernels.gemm_tn : kernels.gemm_nt;
   const p = pool;
   const live = p ? liveWorkers(p) : 0;
-  if (!p || live === 0 || M * N * K < p.minWork || M < 16) {
+  // few rows but many columns (a convolution's channels x pixels): split the columns instead
+  const byColumns = M < 16 && N >= 64;
+  if (!p || live === 0 || M * N * K < p.minWork || (M < 16 && !byColumns)) {
     fn(a, b, c, M, N, K, lda, ldb, ldc, ws);
     return;
   }
   const ctl = p.ctl;
-  // chunk boundaries on the 4-row tile keep every element's summation order unchanged
-  const rows = Math.ceil(M / Math.min(MAX_CHUNKS, live + 1) / 4) * 4;
-  const chunks = Math.ceil(M / rows);
+  // chunk boundaries on the 4-row (8-column) tile keep every element's summation order unchanged
+  const parts = Math.min(MAX_CHUNKS, live + 1);
+  const per = byColumns ? Math.ceil(N / parts / 8) * 8 : Math.ceil(M / parts / 4) * 4;
+  const chunks = Math.ceil((byColumns ? N : M) / per);
   const seq = (Atomics.load(ctl, SEQ) + 1) | 0;
   const tag = seq & TAG_MASK;
   ctl[P] = op;
@@ -352,8 +383,9 @@ export function gemmF32(
   ctl[P + 7] = lda;
   ctl[P + 8] = ldb;
   ctl[P + 9] = ldc;
-  ctl[P + 10] = rows;
+  ctl[P + 10] = per;
   ctl[P + 11] = chunks;
+  ctl[P + 12] = byColumns ? 1 : 0;
   // -1: claimed by someone not yet known (a claim and its owner mark are two steps)
   ctl.fill(-1, OWNER, OWNER + chunks);
   Atomics.store(ctl, FINISHED, 0);
