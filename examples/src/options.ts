@@ -38,6 +38,8 @@ export interface ExampleOptions {
   lambda?: number;
   /** Number of generated cases per property (gradcheck example). */
   runs?: number;
+  /** Network architecture (lenet: `lenet5` or `bn`). */
+  arch?: string;
   /** Output directory (default `out/<name>/`). */
   out: string;
   /** Print one JSON object as the last line. */
@@ -58,7 +60,8 @@ export type OptionKey =
   | "a"
   | "b"
   | "lambda"
-  | "runs";
+  | "runs"
+  | "arch";
 
 /** How one option is spelled and parsed. */
 export interface OptionSpec {
@@ -66,8 +69,8 @@ export interface OptionSpec {
   readonly flags: string;
   /** One-line description for `--help`. */
   readonly description: string;
-  /** Parser of the raw string (absent for strings). */
-  readonly parse?: (value: string) => number | number[];
+  /** Parser of the raw string (absent for free strings; {@link oneOf} for a choice of names). */
+  readonly parse?: (value: string) => number | number[] | string;
 }
 
 function label(value: string): string {
@@ -184,6 +187,18 @@ export function positiveIntList(value: string): number[] {
   return out;
 }
 
+/**
+ * A parser accepting one of `names` exactly (e.g. `--arch bn`); anything else is rejected with
+ * commander's `InvalidArgumentError`, which lists the names (exit code 2).
+ */
+export function oneOf(names: readonly string[]): (value: string) => string {
+  return (value: string) => {
+    if (!names.includes(value))
+      throw new InvalidArgumentError(`expected one of ${names.join(", ")}, got ${label(value)}.`);
+    return value;
+  };
+}
+
 /** The shared options, by key. */
 export const OPTION_SPECS: Readonly<Record<OptionKey, OptionSpec>> = {
   epochs: { flags: "--epochs <n>", description: "passes over the training data", parse: positiveInt },
@@ -223,4 +238,5 @@ export const OPTION_SPECS: Readonly<Record<OptionKey, OptionSpec>> = {
     description: "generated cases per property",
     parse: intInRange(1, LIMITS.runs),
   },
+  arch: { flags: "--arch <name>", description: "network architecture" },
 };

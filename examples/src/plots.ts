@@ -765,3 +765,285 @@ export function derivativeCurvesChart(
     },
   } as TopLevelSpec;
 }
+
+// ---- convolutional networks -------------------------------------------------------------------
+
+/** One panel of a {@link heatmapGridChart}: a small 2-D array drawn as coloured cells. */
+export interface HeatmapPanel {
+  /** Label drawn above the panel. */
+  readonly title: string;
+  /** The values, row-major, `width * height` of them. */
+  readonly values: ArrayLike<number>;
+  /** Columns of the panel. */
+  readonly width: number;
+  /** Rows of the panel. */
+  readonly height: number;
+  /**
+   * How the panel's values become colours (default: the chart's `scale`): `"diverging"` blue for
+   * negative, white for 0, red for positive, symmetric over every diverging panel of the chart;
+   * `"sequential"` white (the panel's minimum) to dark blue (its maximum), each panel on its own;
+   * `"grey"` as `"sequential"` in black ink on white (for input images).
+   */
+  readonly scale?: HeatmapScale;
+}
+
+/** Colour scales of {@link heatmapGridChart} (see {@link HeatmapPanel.scale}). */
+export type HeatmapScale = "diverging" | "sequential" | "grey";
+
+/** Options of {@link heatmapGridChart}. */
+export interface HeatmapGridOptions {
+  /** Chart title. */
+  readonly title?: string;
+  /** A second title line (e.g. what the colours mean). */
+  readonly subtitle?: string;
+  /** Panels per row (default: up to 8). */
+  readonly columns?: number;
+  /** Pixels per cell (default: about 64 pixels per panel side). */
+  readonly cellSize?: number;
+  /** Colour scale of the panels that do not set their own (default `"diverging"`). */
+  readonly scale?: HeatmapScale;
+  /**
+   * Colour steps: values are quantised to this many levels and equal runs along a row merged
+   * (default 17: an odd count puts 0 of a diverging scale on a level of its own).
+   */
+  readonly levels?: number;
+}
+
+const DIVERGING_ENDS = { negative: [33, 102, 172], zero: [247, 247, 247], positive: [178, 24, 43] } as const;
+const SEQUENTIAL_ENDS = { low: [255, 255, 255], high: [8, 48, 107] } as const;
+
+function mix(a: readonly number[], b: readonly number[], t: number): string {
+  const c = (i: number) =>
+    Math.round(a[i]! + (b[i]! - a[i]!) * t)
+      .toString(16)
+      .padStart(2, "0");
+  return `#${c(0)}${c(1)}${c(2)}`;
+}
+
+/** The colour of quantised level `lv` of `levels` on `scale`. */
+function levelColor(scale: HeatmapScale, lv: number, levels: number): string {
+  const t = levels <= 1 ? 0 : lv / (levels - 1);
+  if (scale === "grey") return mix([255, 255, 255], [0, 0, 0], t);
+  if (scale === "sequential") return mix(SEQUENTIAL_ENDS.low, SEQUENTIAL_ENDS.high, t);
+  return t < 0.5
+    ? mix(DIVERGING_ENDS.negative, DIVERGING_ENDS.zero, t * 2)
+    : mix(DIVERGING_ENDS.zero, DIVERGING_ENDS.positive, (t - 0.5) * 2);
+}
+
+/**
+ * A grid of small heatmaps: learned convolution filters (diverging colours, one scale for all) or
+ * feature maps (each panel from its own minimum to its maximum), each panel framed and labelled.
+ * Values are quantised to `levels` colours and equal runs along each row merged into one
+ * rectangle, so a few dozen 28x28 maps stay a light SVG; cells at the background colour (white)
+ * are not drawn. Non-finite values are drawn as the background.
+ * @throws RangeError when a panel's `values` do not hold `width * height` numbers.
+ */
+export function heatmapGridChart(
+  panels: readonly HeatmapPanel[],
+  options: HeatmapGridOptions = {},
+): TopLevelSpec {
+  const levels = Math.max(2, Math.floor(options.levels ?? 17));
+  const columns = Math.max(1, Math.min(options.columns ?? 8, panels.length || 1));
+  const w = Math.max(1, ...panels.map((p) => p.width));
+  const h = Math.max(1, ...panels.map((p) => p.height));
+  for (const p of panels) {
+    if (p.values.length !== p.width * p.height)
+      throw new RangeError(
+        `heatmapGridChart: panel '${p.title}' has ${p.values.length} values for ${p.width}x${p.height} cells`,
+      );
+  }
+  const scaleOf = (p: HeatmapPanel): HeatmapScale => p.scale ?? options.scale ?? "diverging";
+  // one symmetric range for every diverging panel, so that filters compare with each other
+  let maxAbs = 0;
+  for (const p of panels) {
+    if (scaleOf(p) !== "diverging") continue;
+    for (let i = 0; i < p.values.length; i++) {
+      const v = p.values[i]!;
+      if (Number.isFinite(v)) maxAbs = Math.max(maxAbs, Math.abs(v));
+    }
+  }
+  const scale = options.cellSize ?? Math.max(2, Math.round(64 / Math.max(w, h)));
+  // about 6 pixels between panels and 14 for a label, in cells
+  const gap = Math.max(1, Math.ceil(6 / scale));
+  const labelSpace = Math.max(1, Math.ceil(14 / scale));
+  const cellW = w + gap;
+  const cellH = h + gap + labelSpace;
+  const rowsCount = Math.ceil(panels.length / columns);
+  const cells: Record<string, unknown>[] = [];
+  const frames: Record<string, unknown>[] = [];
+  const labels: Record<string, unknown>[] = [];
+  panels.forEach((p, k) => {
+    const ox = (k % columns) * cellW;
+    const oy = Math.floor(k / columns) * cellH + labelSpace;
+    const scale = scaleOf(p);
+    let lo = 0;
+    let hi = 0;
+    if (scale === "diverging") {
+      lo = -maxAbs;
+      hi = maxAbs;
+    } else {
+      lo = Number.POSITIVE_INFINITY;
+      hi = Number.NEGATIVE_INFINITY;
+      for (let i = 0; i < p.values.length; i++) {
+        const v = p.values[i]!;
+        if (!Number.isFinite(v)) continue;
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+      if (!(lo <= hi)) lo = hi = 0;
+    }
+    const background = scale === "diverging" ? Math.round((levels - 1) / 2) : 0;
+    const level = (i: number): number => {
+      const v = p.values[i]!;
+      if (!Number.isFinite(v) || !(hi > lo)) return background;
+      return Math.min(levels - 1, Math.max(0, Math.round(((v - lo) / (hi - lo)) * (levels - 1))));
+    };
+    for (let r = 0; r < p.height; r++) {
+      let start = 0;
+      for (let c = 1; c <= p.width; c++) {
+        const lvStart = level(r * p.width + start);
+        if (c === p.width || level(r * p.width + c) !== lvStart) {
+          const fill = levelColor(scale, lvStart, levels);
+          // white and the diverging scale's near-white 0 are left to the background
+          if (fill !== "#ffffff" && fill !== "#f7f7f7")
+            cells.push({ x: ox + start, x2: ox + c, y: oy + r, y2: oy + r + 1, fill });
+          start = c;
+        }
+      }
+    }
+    frames.push({ x: ox, x2: ox + p.width, y: oy, y2: oy + p.height });
+    labels.push({ tx: ox + p.width / 2, ty: oy - 0.5, text: p.title });
+  });
+  const totalW = columns * cellW - gap;
+  const totalH = rowsCount * cellH;
+  const xs = {
+    field: "x",
+    type: "quantitative",
+    scale: { domain: [-0.5, totalW + 0.5], nice: false, zero: false },
+    axis: null,
+  };
+  const ys = {
+    field: "y",
+    type: "quantitative",
+    scale: { domain: [-0.5, totalH], nice: false, zero: false, reverse: true },
+    axis: null,
+  };
+  const title = options.title
+    ? { title: options.subtitle ? { text: options.title, subtitle: options.subtitle } : options.title }
+    : {};
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    ...title,
+    width: Math.round((totalW + 1) * scale),
+    height: Math.round((totalH + 0.5) * scale),
+    view: { stroke: null },
+    layer: [
+      {
+        data: { values: cells },
+        // the stroke, in the fill colour, closes the hairline seams between neighbouring rows
+        mark: { type: "rect", strokeWidth: 0.5 },
+        encoding: {
+          x: xs,
+          x2: { field: "x2" },
+          y: ys,
+          y2: { field: "y2" },
+          color: { field: "fill", type: "nominal", scale: null },
+          stroke: { field: "fill", type: "nominal", scale: null },
+        },
+      },
+      {
+        data: { values: frames },
+        mark: { type: "rect", fillOpacity: 0, stroke: "#999999", strokeWidth: 0.75 },
+        encoding: { x: xs, x2: { field: "x2" }, y: ys, y2: { field: "y2" } },
+      },
+      {
+        data: { values: labels },
+        mark: { type: "text", baseline: "bottom", fontSize: 10 },
+        encoding: {
+          x: { ...xs, field: "tx" },
+          y: { ...ys, field: "ty" },
+          text: { field: "text", type: "nominal" },
+        },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+/**
+ * The learned filters of a convolution layer as a grid of `kh x kw` heatmaps (blue negative, white
+ * 0, red positive, one scale for all): one panel per filter, or per filter and input channel when
+ * the layer has several input channels.
+ * @param weights the layer's weights `[filters, channels, kh, kw]`, row-major
+ * @throws RangeError when `weights` does not hold `filters * channels * kh * kw` numbers.
+ */
+export function filtersChart(
+  weights: ArrayLike<number>,
+  shape: readonly [filters: number, channels: number, kh: number, kw: number],
+  options: { title?: string; columns?: number } = {},
+): TopLevelSpec {
+  const [o, c, kh, kw] = shape;
+  if (weights.length !== o * c * kh * kw)
+    throw new RangeError(
+      `filtersChart: ${weights.length} weights for the shape [${shape.join(", ")}] (${o * c * kh * kw})`,
+    );
+  const panels: HeatmapPanel[] = [];
+  let maxAbs = 0;
+  for (let i = 0; i < weights.length; i++) maxAbs = Math.max(maxAbs, Math.abs(weights[i]!));
+  for (let f = 0; f < o; f++) {
+    for (let ch = 0; ch < c; ch++) {
+      const start = (f * c + ch) * kh * kw;
+      panels.push({
+        title: c === 1 ? String(f + 1) : `${f + 1}.${ch + 1}`,
+        values: Array.from({ length: kh * kw }, (_, i) => weights[start + i]!),
+        width: kw,
+        height: kh,
+      });
+    }
+  }
+  return heatmapGridChart(panels, {
+    ...(options.title ? { title: options.title } : {}),
+    subtitle: `${o} filters of ${kh}x${kw}${c > 1 ? ` over ${c} channels` : ""}; blue < 0 < red, |w| up to ${maxAbs.toPrecision(3)}`,
+    columns: options.columns ?? Math.min(8, panels.length),
+    scale: "diverging",
+    cellSize: Math.max(8, Math.round(96 / Math.max(kh, kw))),
+  });
+}
+
+/**
+ * One input image and the feature maps a layer computes from it: the image in grey, then one
+ * panel per channel, each from its own minimum (white) to its maximum (dark blue).
+ * @param image the input's pixels, row-major, `imageShape.width * imageShape.height` of them
+ * @param maps the layer's output for this image, `[channels, height, width]`, row-major
+ * @throws RangeError when `maps` does not hold `channels * height * width` numbers.
+ */
+export function featureMapsChart(
+  image: ArrayLike<number>,
+  imageShape: { width: number; height: number },
+  maps: ArrayLike<number>,
+  mapShape: readonly [channels: number, height: number, width: number],
+  options: { title?: string; subtitle?: string; columns?: number } = {},
+): TopLevelSpec {
+  const [c, h, w] = mapShape;
+  if (maps.length !== c * h * w)
+    throw new RangeError(
+      `featureMapsChart: ${maps.length} values for the maps [${mapShape.join(", ")}] (${c * h * w})`,
+    );
+  const panels: HeatmapPanel[] = [
+    { title: "input", values: image, width: imageShape.width, height: imageShape.height, scale: "grey" },
+  ];
+  for (let k = 0; k < c; k++) {
+    panels.push({
+      title: `map ${k + 1}`,
+      values: Array.from({ length: h * w }, (_, i) => maps[k * h * w + i]!),
+      width: w,
+      height: h,
+      scale: "sequential",
+    });
+  }
+  return heatmapGridChart(panels, {
+    ...(options.title ? { title: options.title } : {}),
+    subtitle: options.subtitle ?? "each map from its own minimum (white) to its maximum (dark blue)",
+    columns: options.columns ?? Math.min(8, panels.length),
+    cellSize: Math.max(2, Math.round(96 / Math.max(h, w, imageShape.width, imageShape.height))),
+  });
+}

@@ -8,6 +8,7 @@
  */
 import type {
   DigitsSigmoidHyper,
+  LenetHyper,
   MoonsHyper,
   NgEx4Hyper,
   NielsenHyper,
@@ -40,5 +41,9 @@ export const PRESET_DEFAULTS = {
   "relu-softmax-mnist": { epochs: 6, lr: 10 ** -0.35, batchSize: 100, hidden: 90, seed: 0 } satisfies Pick<
     ReluSoftmaxHyper,
     "epochs" | "lr" | "batchSize" | "hidden" | "seed"
+  >,
+  "lenet-mnist": { arch: "lenet5", epochs: 10, lr: 0.002, batchSize: 64, seed: 0 } satisfies Pick<
+    LenetHyper,
+    "arch" | "epochs" | "lr" | "batchSize" | "seed"
   >,
 } as const satisfies Record<PresetName, object>;

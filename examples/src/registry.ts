@@ -13,7 +13,7 @@ import {
   nielsenNetwork,
   reluSoftmaxNetwork,
 } from "./limits.js";
-import { LIMITS, type OptionKey, type OptionSpec, positiveIntList } from "./options.js";
+import { LIMITS, type OptionKey, type OptionSpec, oneOf, positiveIntList } from "./options.js";
 import { PRESET_DEFAULTS } from "./preset-defaults.js";
 
 /** One runnable example. */
@@ -55,7 +55,14 @@ const P = {
   "nielsen-mnist": { defaults: PRESET_DEFAULTS["nielsen-mnist"] },
   "ng-ex4": { defaults: PRESET_DEFAULTS["ng-ex4"] },
   "relu-softmax-mnist": { defaults: PRESET_DEFAULTS["relu-softmax-mnist"] },
+  "lenet-mnist": { defaults: PRESET_DEFAULTS["lenet-mnist"] },
 };
+
+/**
+ * The architectures of the `"lenet-mnist"` preset (its `LENET_ARCHS`, copied so that this thread
+ * never loads the models; `test/lenet.test.ts` checks the copy).
+ */
+export const LENET_ARCH_NAMES: readonly string[] = Object.freeze(["lenet5", "bn"]);
 
 const MNIST_NOTE =
   "Reads MNIST from --data-dir, else $GRADGRAPH_DATA_DIR, else the per-user cache (downloading the four files, with checksums, on first use).";
@@ -166,6 +173,34 @@ export const EXAMPLES: readonly ExampleDef[] = [
     },
     network: reluSoftmaxNetwork,
     load: () => import("./examples/relu-softmax.js"),
+  },
+  {
+    name: "lenet",
+    data: "mnist",
+    summary:
+      "LeNet-5-style CNN (5x5 convs, max pooling, dense 120-84-10) with Adam on MNIST: 99% test accuracy",
+    description: `A LeNet-5-style convolutional network on MNIST: the 784 pixels reshaped to 1x28x28 in the graph, conv 6@5x5 - max pool - conv 16@5x5 - max pool - dense 120 - dense 84 - dense 10 with ReLU (--arch lenet5, the default), or a small modern CNN with batch normalisation and dropout (--arch bn: conv 16@3x3 - batch norm - pool - conv 32@3x3 - batch norm - pool - dropout - dense 128 - dropout - dense 10); softmax cross-entropy, Adam with a cosine learning-rate schedule, batches of 64, 10 epochs on 50,000 training images, validation on 10,000 after each epoch, test on 10,000. Writes the curves, the confusion matrix, a grid of test digits, the learned first-layer filters and the first layer's feature maps of a test digit. ${MNIST_NOTE}`,
+    options: ["arch", "epochs", "lr", "batchSize", "seed", "dataDir", "timeout", "trainSize", "timeLimit"],
+    preset: "lenet-mnist",
+    defaults: {
+      arch: P["lenet-mnist"].defaults.arch,
+      epochs: P["lenet-mnist"].defaults.epochs,
+      lr: P["lenet-mnist"].defaults.lr,
+      batchSize: P["lenet-mnist"].defaults.batchSize,
+      seed: P["lenet-mnist"].defaults.seed,
+    },
+    overrides: {
+      arch: {
+        description: `network: ${LENET_ARCH_NAMES.join(" or ")}`,
+        parse: oneOf(LENET_ARCH_NAMES),
+      },
+      lr: { description: "Adam's peak learning rate (cosine schedule down to 0 over the run)" },
+      seed: { description: "seed of the initial weights, the shuffles and the dropout masks" },
+      trainSize: {
+        description: `train on the first n of the ${LIMITS.mnistTrain} training images (quick runs)`,
+      },
+    },
+    load: () => import("./examples/lenet.js"),
   },
   {
     name: "custom",
