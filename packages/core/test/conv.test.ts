@@ -327,6 +327,22 @@ describe("conv2dTranspose", () => {
     );
   });
 
+  test("the gradient ops' size attributes are required, and a missing one is named", () => {
+    const b = builder();
+    const y = b.input("y", [1, 2, 3, 3]);
+    const w = b.input("w", [2, 1, 3, 3]);
+    const x = b.input("x", [1, 1, 5, 5]);
+    expect(() => b.op("conv2dTranspose", [y, w], {})).toThrow(
+      /conv2dTranspose at node #\d+: attribute 'outputSize' is required/,
+    );
+    expect(() => b.op("conv2dBackpropFilter", [x, y], {})).toThrow(
+      /conv2dBackpropFilter at node #\d+: attribute 'kernelSize' is required/,
+    );
+    expect(() => b.op("conv2dTranspose", [y, w], { outputSize: [5, 0] })).toThrow(
+      /attribute 'outputSize' must be a positive integer or \[h, w\] of them, got \[5,0\]/,
+    );
+  });
+
   test("conv2dBackpropFilter checks batch and kernel size against the gradient", () => {
     const b = builder();
     const x = b.input("x", [2, 2, 5, 5]);

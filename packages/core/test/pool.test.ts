@@ -151,6 +151,9 @@ describe("pooling shape rules and errors", () => {
     expect(() =>
       b.op("avgPool2dBackprop", [b.input("g2", [1, 2, 4, 4])], { ...ATTRS, inputSize: [5, 6] }),
     ).toThrow(/avgPool2dBackprop at node #\d+: inputSize \[5, 6\] pools to 4x5, not the gradient's 4x4/);
+    expect(() => b.op("avgPool2dBackprop", [b.input("g3", [1, 2, 4, 4])], ATTRS)).toThrow(
+      /avgPool2dBackprop at node #\d+: attribute 'inputSize' is required/,
+    );
   });
 });
 

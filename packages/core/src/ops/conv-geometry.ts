@@ -73,6 +73,12 @@ export function pairAttr(op: string, field: string, raw: unknown, dflt: Pair): P
   );
 }
 
+/** Validates a required `[h, w]` attribute (no default: a missing one is an error naming it). */
+export function requiredPairAttr(op: string, field: string, raw: unknown): Pair {
+  if (raw === undefined) throw new Error(`${op}: attribute '${field}' is required`);
+  return pairAttr(op, field, raw, [1, 1]);
+}
+
 /** Validates explicit padding `[top, bottom, left, right]` (a number, or `[h, w]`, means symmetric). */
 export function paddingAttr(op: string, raw: unknown): Padding4 {
   if (raw === undefined) return [0, 0, 0, 0];

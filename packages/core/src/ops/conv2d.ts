@@ -22,7 +22,7 @@ import {
   describeConv,
   nchw,
   type Pair,
-  pairAttr,
+  requiredPairAttr,
 } from "./conv-geometry.js";
 import type { Kernel, KernelContext, OpDef } from "./types.js";
 import { sameDType } from "./util.js";
@@ -91,7 +91,7 @@ export const conv2dTranspose: OpDef<Conv2dTransposeAttrs> = {
   kind: "kernel",
   attrs: (raw) => ({
     ...convAttrs("conv2dTranspose", raw),
-    outputSize: pairAttr("conv2dTranspose", "outputSize", raw.outputSize, [0, 0]),
+    outputSize: requiredPairAttr("conv2dTranspose", "outputSize", raw.outputSize),
   }),
   shape: (inputs, attrs) => {
     const dtype = sameDType("conv2dTranspose", inputs);
@@ -133,7 +133,7 @@ export const conv2dBackpropFilter: OpDef<Conv2dBackpropFilterAttrs> = {
   kind: "kernel",
   attrs: (raw) => ({
     ...convAttrs("conv2dBackpropFilter", raw),
-    kernelSize: pairAttr("conv2dBackpropFilter", "kernelSize", raw.kernelSize, [0, 0]),
+    kernelSize: requiredPairAttr("conv2dBackpropFilter", "kernelSize", raw.kernelSize),
   }),
   shape: (inputs, attrs) => {
     const op = "conv2dBackpropFilter";

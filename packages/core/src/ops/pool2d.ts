@@ -15,7 +15,15 @@
 import { type WasmBackend, wasmBackend } from "../backend/memory.js";
 import type { FloatArray } from "../dtype.js";
 import { type Dim, ShapeError, shapeToString } from "../shape.js";
-import { nchw, outSize, type Padding4, type Pair, paddingAttr, pairAttr } from "./conv-geometry.js";
+import {
+  nchw,
+  outSize,
+  type Padding4,
+  type Pair,
+  paddingAttr,
+  pairAttr,
+  requiredPairAttr,
+} from "./conv-geometry.js";
 import type { Kernel, OpDef, TypeInfo } from "./types.js";
 import { sameDType } from "./util.js";
 
@@ -387,7 +395,7 @@ export const avgPool2dBackprop: OpDef<AvgPool2dBackpropAttrs> = {
   kind: "kernel",
   attrs: (raw) => ({
     ...poolAttrs("avgPool2dBackprop", raw),
-    inputSize: pairAttr("avgPool2dBackprop", "inputSize", raw.inputSize, [0, 0]),
+    inputSize: requiredPairAttr("avgPool2dBackprop", "inputSize", raw.inputSize),
   }),
   shape: (inputs, attrs) => {
     const op = "avgPool2dBackprop";
