@@ -13,7 +13,7 @@ import {
   nielsenNetwork,
   reluSoftmaxNetwork,
 } from "./limits.js";
-import { LIMITS, type OptionKey, type OptionSpec, oneOf, positiveIntList } from "./options.js";
+import { intInRange, LIMITS, type OptionKey, type OptionSpec, oneOf, positiveIntList } from "./options.js";
 import { PRESET_DEFAULTS } from "./preset-defaults.js";
 
 /** One runnable example. */
@@ -211,6 +211,24 @@ export const EXAMPLES: readonly ExampleDef[] = [
     defaults: { epochs: 60, lr: 0.01, batchSize: 32, hidden: [16], seed: 1 },
     network: customNetwork,
     load: () => import("./examples/custom.js"),
+  },
+  {
+    name: "custom-cnn",
+    data: "digits",
+    summary:
+      "your own CNN in code: conv layer, a residual block in raw ops, batch norm, dropout; Adam, save, load",
+    description:
+      "Defines a convolutional network in code on scikit-learn's 8x8 digits: the pixels reshaped to 1x8x8 in the graph, a conv2d layer, a residual block written with raw builder ops (b.conv2d with its own weights, relu, and the skip add), max pooling, batch normalisation, dropout and a dense softmax output. Trains it with Adam (dropout and batch norm in training mode, evaluation in evaluation mode), saves it to model.ggm, loads it back and checks the loaded copy predicts the same. Writes the curves, the confusion matrix, the learned first-layer filters and the feature maps of a test digit. Reads the digits from --data-dir, else $GRADGRAPH_DATA_DIR, else the per-user cache (downloading them on first use).",
+    options: ["epochs", "lr", "batchSize", "hidden", "seed", "dataDir", "timeout", "timeLimit"],
+    defaults: { epochs: 30, lr: 0.005, batchSize: 32, hidden: [8], seed: 1 },
+    overrides: {
+      hidden: {
+        flags: "--hidden <n>",
+        description: "filters of both convolutions (at most 256)",
+        parse: intInRange(1, 256),
+      },
+    },
+    load: () => import("./examples/custom-cnn.js"),
   },
   {
     name: "scalar",
