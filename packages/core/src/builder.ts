@@ -73,19 +73,19 @@ function pairOf(v: number | Pair | undefined, dflt: number): Pair {
 }
 
 /** The concrete size of axis `axis` of a convolution weight. */
-function dimOf(w: Value, axis: number): number {
+function dimOf(op: string, w: Value, axis: number): number {
   const d = w.shape[axis];
   if (w.rank !== 4 || typeof d !== "number")
     throw new ShapeError(
-      `convolution weights must be a concrete rank-4 [O, C/groups, kh, kw], got ${shapeToString(w.shape)}`,
+      `${op}: weights must be a concrete rank-4 [O, C/groups, kh, kw], got ${shapeToString(w.shape)}`,
     );
   return d;
 }
 
 /** `[H, W]` of an NCHW value. */
-function hwOf(x: Value): [Dim, Dim] {
+function hwOf(op: string, x: Value): [Dim, Dim] {
   if (x.rank !== 4)
-    throw new ShapeError(`expected an NCHW image batch [N, C, H, W], got ${shapeToString(x.shape)}`);
+    throw new ShapeError(`${op}: expected an NCHW image batch [N, C, H, W], got ${shapeToString(x.shape)}`);
   return [x.shape[2]!, x.shape[3]!];
 }
 
@@ -675,8 +675,8 @@ export class GraphBuilder {
   conv2d(x: Value, w: Value, opts: Conv2dOptions = {}): Value {
     const strides = pairOf(opts.strides, 1);
     const dilations = pairOf(opts.dilations, 1);
-    const kernel: Pair = [dimOf(w, 2), dimOf(w, 3)];
-    const padding = resolvePadding("conv2d", opts.padding, hwOf(x), kernel, strides, dilations);
+    const kernel: Pair = [dimOf("conv2d", w, 2), dimOf("conv2d", w, 3)];
+    const padding = resolvePadding("conv2d", opts.padding, hwOf("conv2d", x), kernel, strides, dilations);
     return this.op("conv2d", [x, w], { strides, padding, dilations, groups: opts.groups ?? 1 });
   }
   /**
@@ -688,8 +688,8 @@ export class GraphBuilder {
   conv2dTranspose(x: Value, w: Value, opts: Conv2dTransposeOptions = {}): Value {
     const strides = pairOf(opts.strides, 1);
     const dilations = pairOf(opts.dilations, 1);
-    const kernel: Pair = [dimOf(w, 2), dimOf(w, 3)];
-    const [hi, wi] = hwOf(x);
+    const kernel: Pair = [dimOf("conv2dTranspose", w, 2), dimOf("conv2dTranspose", w, 3)];
+    const [hi, wi] = hwOf("conv2dTranspose", x);
     if (typeof hi !== "number" || typeof wi !== "number")
       throw new ShapeError(
         `conv2dTranspose: input ${shapeToString(x.shape)} needs concrete height and width`,
@@ -698,6 +698,10 @@ export class GraphBuilder {
     let padding: Padding4;
     let outputSize: Pair;
     if (opts.padding === "same") {
+      if (opts.outputPadding !== undefined)
+        throw new ShapeError(
+          `conv2dTranspose: outputPadding has no effect with padding "same" (the output is input·stride); give explicit padding or outputSize`,
+        );
       // the output is input·stride, cropped as the matching "same" convolution pads
       outputSize = [hi * strides[0], wi * strides[1]];
       padding = resolvePadding("conv2dTranspose", "same", outputSize, kernel, strides, dilations);
@@ -730,7 +734,7 @@ export class GraphBuilder {
   private poolAttrs(op: string, x: Value, kernelSize: number | Pair, opts: Pool2dOptions) {
     const k = pairOf(kernelSize, 1);
     const strides = pairOf(opts.strides ?? k, 1);
-    const padding = resolvePadding(op, opts.padding, hwOf(x), k, strides, [1, 1]);
+    const padding = resolvePadding(op, opts.padding, hwOf(op, x), k, strides, [1, 1]);
     return { kernelSize: k, strides, padding };
   }
   /**
