@@ -18,6 +18,7 @@ import {
   lenetFeatureMaps,
   lenetMnist,
   Model,
+  translateImage,
 } from "@gradgraph/models";
 import { loadModel } from "@gradgraph/models/node";
 import { beforeAll, describe, expect, test } from "vitest";
@@ -72,6 +73,31 @@ describe("lenet: options", () => {
     await expect(lenetMnist.run(data, { schedule: "step" as never })).rejects.toThrow(
       /schedule must be one of/,
     );
+  });
+});
+
+describe("lenet: random shifts", () => {
+  test("translateImage moves an image by whole pixels and fills the rest with 0", () => {
+    // a 3x4 image 1..12
+    const src = Float32Array.from({ length: 12 }, (_, i) => i + 1);
+    const dst = new Float32Array(12).fill(-1);
+    translateImage(src, dst, 3, 4, 1, -1); // one row down, one column left
+    expect(Array.from(dst)).toEqual([0, 0, 0, 0, 2, 3, 4, 0, 6, 7, 8, 0]);
+    translateImage(src, dst, 3, 4, 0, 0);
+    expect(Array.from(dst)).toEqual(Array.from(src));
+    translateImage(src, dst, 3, 4, -2, 3);
+    expect(Array.from(dst)).toEqual([0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0]);
+    translateImage(src, dst, 3, 4, 3, 0);
+    expect(Array.from(dst)).toEqual(new Array(12).fill(0));
+    expect(() => translateImage(src, new Float32Array(11), 3, 4, 0, 0)).toThrow(/needs 12 values/);
+  });
+
+  test("the preset refuses a shift that is negative, fractional or a whole image", async () => {
+    const empty = { x: Tensor.zeros([0, 784]), y: new Uint8Array(0) };
+    const data = { train: empty, validation: empty, test: empty };
+    await expect(lenetMnist.run(data, { shift: -1 })).rejects.toThrow(/shift must be an integer >= 0/);
+    await expect(lenetMnist.run(data, { shift: 1.5 })).rejects.toThrow(/shift must be an integer >= 0/);
+    await expect(lenetMnist.run(data, { shift: 28 })).rejects.toThrow(/shift must be below 28/);
   });
 });
 
@@ -208,6 +234,7 @@ describe.runIf(haveMnist)("lenet on MNIST", () => {
       batchSize: 64,
       lr: 0.002,
       schedule: "cosine",
+      shift: 2,
       seed: 3,
       trainSize: 500,
     });

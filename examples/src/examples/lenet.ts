@@ -2,7 +2,8 @@
  * `pnpm example lenet`: a LeNet-5-style convolutional network on MNIST (preset `"lenet-mnist"`):
  * conv 6@5x5 - max pool - conv 16@5x5 - max pool - dense 120 - dense 84 - dense 10 with ReLU
  * (`--arch lenet5`), or a small CNN with batch normalisation and dropout (`--arch bn`); Adam with a
- * cosine learning-rate schedule, batches of 64, 10 epochs; 50,000 training, 10,000 validation and
+ * cosine learning-rate schedule, batches of 64, training images moved by random shifts of up to 2
+ * pixels, 10 epochs; 50,000 training, 10,000 validation and
  * 10,000 test images. Besides the classifier outputs it draws the learned first-layer filters and
  * the first layer's feature maps of a test digit.
  * @module
@@ -60,7 +61,7 @@ async function train(ctx: ExampleContext, overrides: Partial<LenetHyper>): Promi
   const batchSize = overrides.batchSize ?? d.batchSize;
   const arch = overrides.arch ?? d.arch;
   ctx.log(
-    `${arch === "lenet5" ? "LeNet-5 (conv 6@5x5, pool, conv 16@5x5, pool, dense 120-84-10, ReLU)" : "CNN with batch norm and dropout (conv 16@3x3, bn, pool, conv 32@3x3, bn, pool, dense 128-10)"}: ${overrides.epochs ?? d.epochs} epochs, batch ${batchSize}, Adam lr ${overrides.lr ?? d.lr} (cosine), ${n} training images`,
+    `${arch === "lenet5" ? "LeNet-5 (conv 6@5x5, pool, conv 16@5x5, pool, dense 120-84-10, ReLU)" : "CNN with batch norm and dropout (conv 16@3x3, bn, pool, conv 32@3x3, bn, pool, dense 128-10)"}: ${overrides.epochs ?? d.epochs} epochs, batch ${batchSize}, Adam lr ${overrides.lr ?? d.lr} (cosine), random shifts of up to ${d.shift} pixels, ${n} training images`,
   );
   const result = await lenetMnist.run(data, overrides, presetHooks(ctx, { samplesPerBatch: batchSize }));
   ctx.reporter.stop();

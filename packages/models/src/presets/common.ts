@@ -151,6 +151,12 @@ export interface MiniBatchSpec {
   /** Count correct predictions on the training batches (`accuracy` log). */
   readonly trackAccuracy: boolean;
   /**
+   * Changes a gathered batch in place before the step runs (data augmentation, e.g. random shifts
+   * of images): gets the plan's feature input buffer, in the graph's convention, and the number of
+   * rows in it. Draw from a seeded generator of your own, so that runs stay deterministic.
+   */
+  readonly augment?: (x: Tensor, count: number) => void;
+  /**
    * The epoch's logs: gets the running averages over the epoch's batches (`loss` combined as the
    * model's `lossReduction` says, `accuracy` when tracked) and returns the logs to record (it may
    * replace them by full-set evaluations and add validation values).
@@ -241,6 +247,7 @@ export async function trainMiniBatch(spec: MiniBatchSpec): Promise<MiniBatchOutc
       const count = start + batchSize <= n ? batchSize : n - start;
       const tp = count === batchSize ? full : tail;
       model.fill(tp, x, y, order, start, count);
+      spec.augment?.(tp.x, count);
       stepHooks.first = bi === 0;
       stepHooks.epoch = epoch;
       // the step's random key, the run, the update and the state params (batch norm's statistics)

@@ -33,6 +33,7 @@ export {
   type LenetSchedule,
   lenetFeatureMaps,
   lenetMnist,
+  translateImage,
 } from "./lenet.js";
 export {
   type DecisionGrid,

@@ -5,7 +5,15 @@
  * schedule on the 50,000 / 10,000 / 10,000 split.
  * @module
  */
-import { GraphBuilder, type Init, Rng, ShapeError, type Tensor, type Value } from "@gradgraph/core";
+import {
+  type FloatArray,
+  GraphBuilder,
+  type Init,
+  Rng,
+  ShapeError,
+  type Tensor,
+  type Value,
+} from "@gradgraph/core";
 import type { LabeledData } from "@gradgraph/datasets";
 import { batchNorm, conv2d, dropout, flatten, maxPool2d } from "../cnn.js";
 import { init } from "../init.js";
@@ -48,7 +56,16 @@ export interface LenetHyper {
    * steps of the run, `lr·(1 + cos(π·t/T))/2` at step `t` of `T`; `"constant"`: `lr` throughout.
    */
   schedule: LenetSchedule;
-  /** Seed of the initial weights, of the per-epoch shuffles and of the dropout masks (default 0). */
+  /**
+   * Data augmentation: every training image of every batch is moved by a random whole number of
+   * pixels from `-shift` to `shift`, down and right independently (pixels moved in are 0), as
+   * LeNet-5 was trained on distorted digits; 0 trains on the images as they are (default 2).
+   */
+  shift: number;
+  /**
+   * Seed of the initial weights, of the per-epoch shuffles, of the shifts and of the dropout masks
+   * (default 0).
+   */
   seed: number;
 }
 
@@ -109,6 +126,7 @@ const DEFAULTS: Readonly<LenetHyper> = Object.freeze({
   batchSize: 64,
   lr: 0.002,
   schedule: "cosine",
+  shift: 2,
   seed: 0,
 });
 
@@ -123,6 +141,8 @@ function resolve(overrides?: Partial<LenetHyper>): LenetHyper {
   checkInt(NAME, "epochs", h.epochs, 0);
   checkInt(NAME, "batchSize", h.batchSize);
   checkPositive(NAME, "lr", h.lr);
+  checkInt(NAME, "shift", h.shift, 0);
+  if (h.shift >= 28) throw new RangeError(`preset '${NAME}': shift must be below 28 pixels, got ${h.shift}`);
   checkInt(NAME, "seed", h.seed, 0);
   return h;
 }
@@ -224,6 +244,61 @@ function predictClasses(model: Model, set: LabeledData): ClassPredictions {
 }
 
 /**
+ * Writes the `height x width` image `src` into `dst` moved down by `dy` rows and right by `dx`
+ * columns (negative: up, left); the pixels moved in from outside are 0. `src` and `dst` are
+ * row-major and must not overlap.
+ * @throws RangeError when either holds fewer than `height * width` values.
+ */
+export function translateImage(
+  src: ArrayLike<number>,
+  dst: FloatArray,
+  height: number,
+  width: number,
+  dy: number,
+  dx: number,
+): void {
+  const size = height * width;
+  if (src.length < size || dst.length < size)
+    throw new RangeError(
+      `translateImage: a ${height}x${width} image needs ${size} values, got ${src.length} in and ${dst.length} out`,
+    );
+  for (let r = 0; r < height; r++) {
+    const sr = r - dy;
+    const row = r * width;
+    if (sr < 0 || sr >= height) {
+      dst.fill(0, row, row + width);
+      continue;
+    }
+    for (let c = 0; c < width; c++) {
+      const sc = c - dx;
+      dst[row + c] = sc >= 0 && sc < width ? src[sr * width + sc]! : 0;
+    }
+  }
+}
+
+/**
+ * The preset's augmentation: each image of a batch (`[count, 784]` rows) moved by its own random
+ * shift, drawn from a generator seeded with `seed`. Undefined when `maxShift` is 0.
+ */
+function randomShifts(maxShift: number, seed: number): ((x: Tensor, count: number) => void) | undefined {
+  if (maxShift === 0) return undefined;
+  const rng = new Rng(seed);
+  const scratch = new Float64Array(784);
+  const choices = 2 * maxShift + 1;
+  return (x, count) => {
+    const data = x.data;
+    for (let i = 0; i < count; i++) {
+      const dy = rng.int(choices) - maxShift;
+      const dx = rng.int(choices) - maxShift;
+      if (dy === 0 && dx === 0) continue;
+      const image = data.subarray(i * 784, (i + 1) * 784);
+      scratch.set(image);
+      translateImage(scratch, image, 28, 28, dy, dx);
+    }
+  };
+}
+
+/**
  * An optimizer step that sets Adam's learning rate by the schedule before each update
  * (`T` steps in all).
  */
@@ -254,7 +329,7 @@ async function run(
   const { train, validation, test } = data;
   const n = train.x.shape[0] ?? 0;
   log.line(
-    `${h.arch}: ${model.parameterCount} params; ${h.epochs} epochs of ${Math.ceil(n / Math.min(h.batchSize, Math.max(n, 1)))} batches of ${h.batchSize}, Adam lr ${h.lr} (${h.schedule})`,
+    `${h.arch}: ${model.parameterCount} params; ${h.epochs} epochs of ${Math.ceil(n / Math.min(h.batchSize, Math.max(n, 1)))} batches of ${h.batchSize}, Adam lr ${h.lr} (${h.schedule}), ${h.shift > 0 ? `random shifts of up to ${h.shift} pixels` : "no shifts"}`,
   );
   const rng = new Rng(h.seed + 1);
   const order = Int32Array.from({ length: n }, (_, i) => i);
@@ -268,6 +343,7 @@ async function run(
     batchSize: h.batchSize,
     optimizer: scheduled(h, Math.max(steps, 1)),
     order: () => rng.shuffle(order),
+    ...(h.shift > 0 ? { augment: randomShifts(h.shift, h.seed + 2) } : {}),
     trackAccuracy: true,
     epochLogs: (_epoch, running) => {
       const va = model.evaluate(validation.x, validation.y, { metrics: ["accuracy"], batchSize: EVAL_ROWS });
@@ -317,7 +393,9 @@ async function run(
  * norm - ReLU - pool - conv 32@3x3 - batch norm - ReLU - pool - dropout 0.25 - dense 128 - dropout
  * 0.5 - dense 10. Loss: softmax cross-entropy averaged over the batch; He-normal initial weights;
  * Adam with a cosine learning-rate schedule from 0.002 to 0 over the run; batches of 64 drawn from
- * a seeded shuffle every epoch; 10 epochs on the first 50,000 training images, validation on the
+ * a seeded shuffle every epoch, each training image moved by a random shift of up to 2 pixels each
+ * way (LeNet-5 too was trained on distorted digits; without it this network overfits: 100%
+ * training accuracy, about 98.9% on validation); 10 epochs on the first 50,000 training images, validation on the
  * last 10,000 after every epoch, test on the 10,000 test images at the end. Gradients come from
  * autograd; dropout and batch normalisation train in training mode and are evaluated in
  * evaluation mode.
@@ -336,7 +414,8 @@ export const lenetMnist: Preset<LenetHyper, LenetData, LenetResult> = {
     batchSize: "mini-batch size (64)",
     lr: "Adam's peak learning rate (0.002)",
     schedule: `learning-rate schedule: ${LENET_SCHEDULES.join(" or ")} (cosine: from lr to 0 over the run)`,
-    seed: "seed of the initial weights, the shuffles and the dropout masks (0)",
+    shift: "random shift of each training image, up to this many pixels each way (2; 0: none)",
+    seed: "seed of the initial weights, the shuffles, the shifts and the dropout masks (0)",
   },
   build,
   run,
