@@ -179,7 +179,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
     data: "mnist",
     summary:
       "LeNet-5-style CNN (5x5 convs, max pooling, dense 120-84-10) with Adam on MNIST: 99% test accuracy",
-    description: `A LeNet-5-style convolutional network on MNIST: the 784 pixels reshaped to 1x28x28 in the graph, conv 6@5x5 - max pool - conv 16@5x5 - max pool - dense 120 - dense 84 - dense 10 with ReLU (--arch lenet5, the default), or a small modern CNN with batch normalisation and dropout (--arch bn: conv 16@3x3 - batch norm - pool - conv 32@3x3 - batch norm - pool - dropout - dense 128 - dropout - dense 10); softmax cross-entropy, Adam with a cosine learning-rate schedule, batches of 64, each training image moved by a random shift of up to 2 pixels, 10 epochs on 50,000 training images, validation on 10,000 after each epoch, test on 10,000. Writes the curves, the confusion matrix, a grid of test digits, the learned first-layer filters and the first layer's feature maps of a test digit. ${MNIST_NOTE}`,
+    description: `A LeNet-5-style convolutional network on MNIST: the 784 pixels reshaped to 1x28x28 in the graph, conv 6@5x5 - max pool - conv 16@5x5 - max pool - dense 120 - dense 84 - dense 10 with ReLU (--arch lenet5, the default), or a small modern CNN with batch normalisation and dropout (--arch bn: conv 8@3x3 - batch norm - pool - conv 16@3x3 - batch norm - pool - conv 32@3x3 - batch norm - dropout - dense 10); softmax cross-entropy, Adam with a cosine learning-rate schedule, batches of 64, each training image moved by a random shift of up to 2 pixels, 10 epochs on 50,000 training images, validation on 10,000 after each epoch, test on 10,000. Writes the curves, the confusion matrix, a grid of test digits, the learned first-layer filters and the first layer's feature maps of a test digit. ${MNIST_NOTE}`,
     options: ["arch", "epochs", "lr", "batchSize", "seed", "dataDir", "timeout", "trainSize", "timeLimit"],
     preset: "lenet-mnist",
     defaults: {
@@ -195,7 +195,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
         parse: oneOf(LENET_ARCH_NAMES),
       },
       lr: { description: "Adam's peak learning rate (cosine schedule down to 0 over the run)" },
-      seed: { description: "seed of the initial weights, the shuffles and the dropout masks" },
+      seed: { description: "seed of the initial weights, the shuffles, the shifts and the dropout masks" },
       trainSize: {
         description: `train on the first n of the ${LIMITS.mnistTrain} training images (quick runs)`,
       },

@@ -183,9 +183,9 @@ describe.runIf(haveMnist)("lenet on MNIST", () => {
       expect(Array.from(c.filters.weights.data)).not.toEqual(Array.from(a.filters.weights.data));
       // the filters are a copy of the first layer's weights, [filters, 1, kh, kw]
       expect(Array.from(a.filters.weights.data)).toEqual(Array.from(a.model.params.get("conv1/W").data));
-      expect(a.filters.weights.shape).toEqual(arch === "lenet5" ? [6, 1, 5, 5] : [16, 1, 3, 3]);
+      expect(a.filters.weights.shape).toEqual(arch === "lenet5" ? [6, 1, 5, 5] : [8, 1, 3, 3]);
       const maps = lenetFeatureMaps(a.model, head(small.test, 3).x);
-      expect(maps.shape).toEqual(arch === "lenet5" ? [3, 6, 28, 28] : [3, 16, 28, 28]);
+      expect(maps.shape).toEqual(arch === "lenet5" ? [3, 6, 28, 28] : [3, 8, 28, 28]);
       // after a ReLU
       expect(Math.min(...maps.data)).toBeGreaterThanOrEqual(0);
       expect(Math.max(...maps.data)).toBeGreaterThan(0);

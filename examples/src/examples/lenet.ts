@@ -61,7 +61,7 @@ async function train(ctx: ExampleContext, overrides: Partial<LenetHyper>): Promi
   const batchSize = overrides.batchSize ?? d.batchSize;
   const arch = overrides.arch ?? d.arch;
   ctx.log(
-    `${arch === "lenet5" ? "LeNet-5 (conv 6@5x5, pool, conv 16@5x5, pool, dense 120-84-10, ReLU)" : "CNN with batch norm and dropout (conv 16@3x3, bn, pool, conv 32@3x3, bn, pool, dense 128-10)"}: ${overrides.epochs ?? d.epochs} epochs, batch ${batchSize}, Adam lr ${overrides.lr ?? d.lr} (cosine), random shifts of up to ${d.shift} pixels, ${n} training images`,
+    `${arch === "lenet5" ? "LeNet-5 (conv 6@5x5, pool, conv 16@5x5, pool, dense 120-84-10, ReLU)" : "CNN with batch norm and dropout (conv 8@3x3, bn, pool, conv 16@3x3, bn, pool, conv 32@3x3, bn, dropout, dense 10)"}: ${overrides.epochs ?? d.epochs} epochs, batch ${batchSize}, Adam lr ${overrides.lr ?? d.lr} (cosine), random shifts of up to ${d.shift} pixels, ${n} training images`,
   );
   const result = await lenetMnist.run(data, overrides, presetHooks(ctx, { samplesPerBatch: batchSize }));
   ctx.reporter.stop();

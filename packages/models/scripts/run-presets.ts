@@ -58,6 +58,10 @@ function headline(name: PresetName, r: Record<string, unknown>): string {
       const x = r as { test: { accuracy: number }; validationAccuracy: number };
       return `test accuracy ${x.test.accuracy.toFixed(4)}, validation accuracy ${x.validationAccuracy.toFixed(4)}`;
     }
+    case "lenet-mnist": {
+      const x = r as { test: { accuracy: number }; validationAccuracy: number };
+      return `test accuracy ${x.test.accuracy.toFixed(4)}, validation accuracy ${x.validationAccuracy.toFixed(4)}`;
+    }
   }
 }
 
