@@ -1043,7 +1043,8 @@ export function featureMapsChart(
   return heatmapGridChart(panels, {
     ...(options.title ? { title: options.title } : {}),
     subtitle: options.subtitle ?? "each map from its own minimum (white) to its maximum (dark blue)",
-    columns: options.columns ?? Math.min(8, panels.length),
+    // the input and up to 8 maps on one row
+    columns: options.columns ?? Math.min(9, panels.length),
     cellSize: Math.max(2, Math.round(96 / Math.max(h, w, imageShape.width, imageShape.height))),
   });
 }
