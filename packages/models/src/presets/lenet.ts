@@ -21,7 +21,7 @@ import { dense } from "../layers.js";
 import { softmaxCrossEntropy } from "../losses.js";
 import { argmax } from "../metrics.js";
 import { type GradientStep, Model } from "../model.js";
-import { adam } from "../optim/index.js";
+import { adam, cosineDecay } from "../optim/index.js";
 import { checkInt, checkPositive, now, RunLog, resolveHyper, trainMiniBatch } from "./common.js";
 import type { ClassPredictions, Preset, PresetHooks, PresetRunBase, TrainedModel } from "./types.js";
 
@@ -298,22 +298,14 @@ function randomShifts(maxShift: number, seed: number): ((x: Tensor, count: numbe
 }
 
 /**
- * An optimizer step that sets Adam's learning rate by the schedule before each update
- * (`T` steps in all).
+ * Adam with the run's learning rate: constant, or {@link cosineDecay} over the `T` steps of the run,
+ * floored at `lr·1e-6` (from `lr` down to `lr·1e-6`).
  */
 function scheduled(h: LenetHyper, total: number): GradientStep {
-  const opt = adam({ lr: h.lr });
-  let t = 0;
-  return {
-    step(params, grads) {
-      if (h.schedule === "cosine") {
-        // never exactly 0: an optimizer's learning rate must stay > 0
-        opt.lr = Math.max(h.lr * 0.5 * (1 + Math.cos((Math.PI * t) / total)), h.lr * 1e-6);
-      }
-      t++;
-      opt.step(params, grads);
-    },
-  };
+  if (h.schedule !== "cosine") return adam({ lr: h.lr });
+  const cosine = cosineDecay({ lr: h.lr, totalSteps: total });
+  const floor = h.lr * 1e-6;
+  return adam({ lr: (t) => Math.max(cosine(t), floor) });
 }
 
 async function run(
