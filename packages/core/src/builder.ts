@@ -774,6 +774,71 @@ export class GraphBuilder {
     return this.op("stopGradient", [x]);
   }
 
+  // ---- activations, special functions, indexing ------------------------------------------
+
+  /** `log(1 + exp(x))`, computed stably. */
+  softplus(x: ValueLike): Value {
+    return this.op("softplus", [x]);
+  }
+  /** `log(1 + x)`, accurate for small `x`. */
+  log1p(x: ValueLike): Value {
+    return this.op("log1p", [x]);
+  }
+  /** `exp(x) - 1`, accurate for small `x`. */
+  expm1(x: ValueLike): Value {
+    return this.op("expm1", [x]);
+  }
+  /** SiLU (swish) `x * sigmoid(x)`. */
+  silu(x: ValueLike): Value {
+    return this.op("silu", [x]);
+  }
+  /** The error function `erf(x)`. */
+  erf(x: ValueLike): Value {
+    return this.op("erf", [x]);
+  }
+  /** Exact GELU `0.5 * x * (1 + erf(x / sqrt(2)))`. */
+  gelu(x: ValueLike): Value {
+    return this.op("gelu", [x]);
+  }
+  /** GELU, tanh approximation `0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))`. */
+  geluTanh(x: ValueLike): Value {
+    return this.op("geluTanh", [x]);
+  }
+  /** Leaky ReLU: `x` for `x > 0`, `slope * x` otherwise. */
+  leakyRelu(x: ValueLike, slope = 0.01): Value {
+    return this.op("leakyRelu", [x], { slope });
+  }
+  /** ELU: `x` for `x > 0`, `alpha * (exp(x) - 1)` otherwise. */
+  elu(x: ValueLike, alpha = 1): Value {
+    return this.op("elu", [x], { alpha });
+  }
+  /** Clips to `[min, max]` (finite bounds); gradient 1 strictly inside, 0 elsewhere. */
+  clip(x: ValueLike, min: number, max: number): Value {
+    return this.op("clip", [x], { min, max });
+  }
+  /**
+   * One-hot encoding of integer-valued `indices` along a new last axis of length `depth` (an
+   * index outside `[0, depth)` gives a zero row).
+   */
+  oneHot(indices: ValueLike, depth: number): Value {
+    return this.op("oneHot", [indices], { depth });
+  }
+  /** Index of the largest element along `axis` (ties: the first), as a float. */
+  argmax(x: Value, axis = -1, keepdims = false): Value {
+    return this.op("argmax", [x], { axis, keepdims });
+  }
+  /** Slices of `x` along `axis` at integer-valued `indices` (numpy `take`). */
+  gather(x: Value, indices: Value, axis = 0): Value {
+    return this.op("gather", [x, indices], { axis });
+  }
+  /**
+   * Zeros of `shape` with the slices of `updates` added at integer-valued `indices` along `axis`
+   * (the adjoint of {@link GraphBuilder.gather}; repeated indices accumulate).
+   */
+  scatterAdd(indices: Value, updates: Value, axis: number, shape: readonly Dim[]): Value {
+    return this.op("scatterAdd", [indices, updates], { axis, shape: [...shape] });
+  }
+
   // ---- outputs and build ---------------------------------------------------------------
 
   /** Marks `v` as a named output. Returns `v`. */

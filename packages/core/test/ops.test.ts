@@ -84,6 +84,13 @@ const UNARY: [OpName, number, number][] = [
   ["abs", -3, 3],
   ["sign", -2, 2],
   ["stopGradient", -2, 2],
+  ["softplus", -6, 6],
+  ["log1p", -0.9, 5],
+  ["expm1", -3, 3],
+  ["silu", -6, 6],
+  ["erf", -4, 4],
+  ["gelu", -5, 5],
+  ["geluTanh", -5, 5],
 ];
 for (const [op, lo, hi] of UNARY) {
   for (const shape of [[2, 3, 4], [], [5]]) {
@@ -555,6 +562,69 @@ add({
     y: v.x!.mul(g.randomUniform(v.key!, ["N", 4])),
   }),
 });
+
+// ---- issue 13: parametric activations, oneHot, argmax, gather, scatterAdd ----------------------
+for (const shape of [[2, 3, 4], [], [5]]) {
+  const name = shapeStr(shape);
+  const x = randTensor(rngFor(`param-unary ${name}`), shape, -3, 3);
+  if (x.size > 2) {
+    x.data[1] = 0;
+    x.data[2] = -1; // exactly on a clip bound
+  }
+  add({ name: `leakyRelu ${name}`, feeds: { x }, build: (g, v) => g.leakyRelu(v.x!) });
+  add({ name: `leakyRelu slope 0.3 ${name}`, feeds: { x }, build: (g, v) => g.leakyRelu(v.x!, 0.3) });
+  add({ name: `elu ${name}`, feeds: { x }, build: (g, v) => g.elu(v.x!) });
+  add({ name: `elu alpha 1.7 ${name}`, feeds: { x }, build: (g, v) => g.elu(v.x!, 1.7) });
+  add({ name: `clip [-1, 0.5] ${name}`, feeds: { x }, build: (g, v) => g.clip(v.x!, -1, 0.5) });
+  // two nodes of one op with different attributes in one plan (one loop per attribute value)
+  add({
+    name: `clip twice ${name}`,
+    feeds: { x },
+    build: (g, v) => g.clip(v.x!, -1, 0.5).add(g.clip(v.x!, 0, 2)),
+  });
+}
+add({
+  name: "oneHot with out-of-range and fractional indices",
+  feeds: {
+    i: Tensor.from([
+      [0, 2, -1],
+      [3, 1, 1.5],
+    ]),
+  },
+  build: (g, v) => g.oneHot(v.i!, 3),
+});
+add({ name: "oneHot of a scalar", feeds: { i: Tensor.from(2) }, build: (g, v) => g.oneHot(v.i!, 4) });
+add({
+  name: "argmax with ties, every axis",
+  feeds: { x: intTensor(rngFor("argmax"), [3, 4, 2], -1, 1) },
+  build: (g, v) => ({
+    a0: g.argmax(v.x!, 0),
+    a1: g.argmax(v.x!, 1, true),
+    a2: g.argmax(v.x!, -1),
+  }),
+});
+for (const [xs, axis, is] of [
+  [[5], 0, [3]],
+  [[4, 3], 0, [2, 3]],
+  [[4, 3], 1, [5]],
+  [[2, 3, 4], 1, []],
+  [[2, 3, 4], -1, [2, 2]],
+] as [number[], number, number[]][]) {
+  const name = `${shapeStr(xs)} axis ${axis} indices ${shapeStr(is)}`;
+  const n = xs[axis < 0 ? axis + xs.length : axis]!;
+  const idx = intTensor(rngFor(`gather ${name}`), is, 0, n - 1);
+  if (idx.size > 1) idx.data[1] = idx.data[0]!; // a repeated index
+  const x = randTensor(rngFor(`gather x ${name}`), xs);
+  add({ name: `gather ${name}`, feeds: { x, i: idx }, build: (g, v) => g.gather(v.x!, v.i!, axis) });
+  const a = axis < 0 ? axis + xs.length : axis;
+  const us = [...xs.slice(0, a), ...is, ...xs.slice(a + 1)];
+  const u = randTensor(rngFor(`scatter u ${name}`), us);
+  add({
+    name: `scatterAdd ${name}`,
+    feeds: { u, i: idx },
+    build: (g, v) => g.scatterAdd(v.i!, v.u!, axis, xs),
+  });
+}
 
 // ---- customGradient: the identity on the wrapped value (its kernel only runs when pinned) ----
 for (const pinned of [false, true]) {

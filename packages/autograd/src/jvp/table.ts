@@ -11,6 +11,7 @@
  */
 import type { CustomAttrs, Dim, GraphBuilder, JvpRuleFn, OpName, Shape, Value } from "@gradgraph/core";
 import { customGradientJvp, customOpDef, isConcrete, isOpName } from "@gradgraph/core";
+import { kinkedDerivative, unaryDerivative } from "../vjp/table.js";
 import type { JvpRule, JvpTable } from "./types.js";
 
 function normAxes(axes: readonly number[] | null, rank: number): number[] {
@@ -143,6 +144,21 @@ export const JVP: JvpTable = {
   randomUniform: "zero",
   stopGradient: "zero",
   customGradient: customGradientJvp,
+  softplus: ({ b, t, x, y }) => b.mul(t[0]!, unaryDerivative(b, "softplus", x[0]!, y)),
+  log1p: ({ b, t, x }) => b.div(t[0]!, b.add(x[0]!, 1)),
+  expm1: ({ b, t, y }) => b.mul(t[0]!, b.add(y, 1)),
+  silu: ({ b, t, x, y }) => b.mul(t[0]!, unaryDerivative(b, "silu", x[0]!, y)),
+  erf: ({ b, t, x, y }) => b.mul(t[0]!, unaryDerivative(b, "erf", x[0]!, y)),
+  gelu: ({ b, t, x, y }) => b.mul(t[0]!, unaryDerivative(b, "gelu", x[0]!, y)),
+  geluTanh: ({ b, t, x, y }) => b.mul(t[0]!, unaryDerivative(b, "geluTanh", x[0]!, y)),
+  leakyRelu: ({ b, t, x, attrs }) => b.mul(t[0]!, kinkedDerivative(b, "leakyRelu", attrs, x[0]!)),
+  elu: ({ b, t, x, attrs }) => b.mul(t[0]!, kinkedDerivative(b, "elu", attrs, x[0]!)),
+  clip: ({ b, t, x, attrs }) => b.mul(t[0]!, kinkedDerivative(b, "clip", attrs, x[0]!)),
+  oneHot: "zero",
+  argmax: "zero",
+  // linear in x (the indices' tangent is zero)
+  gather: ({ b, t, x, attrs }) => (t[0] ? b.gather(t[0], x[1]!, attrs.axis) : null),
+  scatterAdd: ({ b, t, x, attrs }) => (t[1] ? b.scatterAdd(x[0]!, t[1], attrs.axis, attrs.shape) : null),
 };
 
 /**

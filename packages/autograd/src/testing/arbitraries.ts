@@ -352,3 +352,13 @@ export function distinctTensorArb(shape: ConcreteShape): fc.Arbitrary<Tensor> {
     ),
   );
 }
+
+/**
+ * Integer-valued float64 tensors of `shape` with values in `[min, max]` (repeats allowed): indices
+ * for `gather`, `scatterAdd` and `oneHot`.
+ */
+export function indexTensorArb(shape: ConcreteShape, min: number, max: number): fc.Arbitrary<Tensor> {
+  return fc
+    .array(fc.integer({ min, max }), { minLength: sizeOf(shape), maxLength: sizeOf(shape) })
+    .map((ks) => Tensor.from(ks, { shape, dtype: "float64" }));
+}

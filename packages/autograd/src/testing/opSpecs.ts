@@ -25,6 +25,7 @@ import {
   convProblemArb,
   distinctTensorArb,
   gridTensorArb,
+  indexTensorArb,
   type PoolProblem,
   permutationArb,
   poolProblemArb,
@@ -394,6 +395,53 @@ function sourceCases<K extends OpName>(source: OpArg["source"]): fc.Arbitrary<Op
     .map((x) => ({ args: [{ value: x, grad: "fd", source }], attrs: {} }));
 }
 
+/** leakyRelu/elu: inputs 0.1 away from the kink at 0, a few attribute values. */
+function withAttr<K extends "leakyRelu" | "elu">(values: readonly AttrsOf<K>[]): OpSpec<K> {
+  return {
+    cases: shapeArb()
+      .chain((s) => fc.tuple(tensorArb(s, { min: -3, max: 3, avoid: [0] }), fc.constantFrom(...values)))
+      .map(([t, attrs]) => ({ args: [fd(t)], attrs })),
+  };
+}
+
+/** clip: a few bound pairs, inputs 0.1 away from both bounds (both sides of each exercised). */
+const clipCases = shapeArb().chain((s) =>
+  fc
+    .constantFrom({ min: -1, max: 1 }, { min: -0.5, max: 2 }, { min: 0.25, max: 0.75 })
+    .chain((attrs) =>
+      tensorArb(s, { min: -3, max: 3, avoid: [attrs.min, attrs.max] }).map((t) => ({ args: [fd(t)], attrs })),
+    ),
+);
+
+/** oneHot: integer indices in `[-1, depth]` (out of range on both sides included); zero gradient. */
+const oneHotCases = fc
+  .tuple(shapeArb(), fc.integer({ min: 1, max: 4 }))
+  .chain(([s, depth]) => indexTensorArb(s, -1, depth).map((t) => ({ args: [zero(t)], attrs: { depth } })));
+
+/** argmax: distinct values (ties are tested with the kernels), any axis; zero gradient. */
+const argmaxCases = shapeArb({ minRank: 1 })
+  .chain((s) => fc.tuple(tensorArb(s, { distinct: true }), axisArb(s.length), fc.boolean()))
+  .map(([x, axis, keepdims]) => ({ args: [zero(x)], attrs: { axis, keepdims } }));
+
+/** gather: `x` checked by finite differences, indices (repeats included) with zero gradient. */
+const gatherCases = shapeArb({ minRank: 1 }).chain((s) =>
+  fc.tuple(tensorArb(s), axisArb(s.length), shapeArb({ maxRank: 2 })).chain(([x, axis, is]) => {
+    const n = s[axis < 0 ? axis + s.length : axis]!;
+    return indexTensorArb(is, 0, n - 1).map((idx) => ({ args: [fd(x), zero(idx)], attrs: { axis } }));
+  }),
+);
+
+/** scatterAdd: indices (repeats included) with zero gradient, updates checked by finite differences. */
+const scatterAddCases = shapeArb({ minRank: 1 }).chain((s) =>
+  fc.tuple(axisArb(s.length), shapeArb({ maxRank: 2 })).chain(([axis, is]) => {
+    const a = axis < 0 ? axis + s.length : axis;
+    const us = [...s.slice(0, a), ...is, ...s.slice(a + 1)];
+    return fc
+      .tuple(indexTensorArb(is, 0, s[a]! - 1), tensorArb(us))
+      .map(([idx, upd]) => ({ args: [zero(idx), fd(upd)], attrs: { axis, shape: s } }));
+  }),
+);
+
 /**
  * The op test-spec table. Domains: `log`/`sqrt` positive inputs, `div` denominators with
  * `|b| >= 0.5`, `pow` bases in `[0.5, 2]`, `relu`/`abs`/`sign` inputs kept 0.1 away from 0,
@@ -487,4 +535,18 @@ export const OP_SPECS: OpSpecTable = {
         { name: "mulTanh" },
       ),
   },
+  softplus: unary({ min: -4, max: 4 }),
+  log1p: unary({ min: -0.6, max: 3 }),
+  expm1: unary({ min: -3, max: 3 }),
+  silu: unary({ min: -4, max: 4 }),
+  erf: unary({ min: -2.5, max: 2.5 }),
+  gelu: unary({ min: -3, max: 3 }),
+  geluTanh: unary({ min: -3, max: 3 }),
+  leakyRelu: withAttr<"leakyRelu">([{ slope: 0.01 }, { slope: 0.2 }, { slope: -0.5 }]),
+  elu: withAttr<"elu">([{ alpha: 1 }, { alpha: 0.5 }, { alpha: 2 }]),
+  clip: { cases: clipCases },
+  oneHot: { cases: oneHotCases },
+  argmax: { cases: argmaxCases },
+  gather: { cases: gatherCases },
+  scatterAdd: { cases: scatterAddCases },
 };

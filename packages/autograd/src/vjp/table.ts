@@ -9,6 +9,7 @@ import {
   customGradientVjp,
   customOpDef,
   type Dim,
+  GELU_TANH_C,
   type GraphBuilder,
   isOpName,
   type Pool2dAttrs,
@@ -73,6 +74,61 @@ function poolOf(a: Pool2dAttrs): Pool2dAttrs {
 /** `[H, W]` of an NCHW value (concrete: the shape rules checked it). */
 function hw(v: Value): [number, number] {
   return [v.shape[2] as number, v.shape[3] as number];
+}
+
+/**
+ * The derivative of each smooth (or kinked, with the flat-side convention) unary op added for
+ * issue 13, as a value of `x`'s shape, written with builder ops so it can be differentiated again.
+ */
+export function unaryDerivative(
+  b: GraphBuilder,
+  op: "softplus" | "log1p" | "expm1" | "silu" | "erf" | "gelu" | "geluTanh",
+  x: Value,
+  y: Value,
+): Value {
+  switch (op) {
+    case "softplus":
+      return b.sigmoid(x);
+    case "log1p":
+      return b.div(1, b.add(x, 1));
+    case "expm1":
+      return b.add(y, 1);
+    case "silu": {
+      const s = b.sigmoid(x);
+      return b.mul(s, b.add(1, b.mul(x, b.sub(1, s))));
+    }
+    case "erf":
+      return b.mul(2 / Math.sqrt(Math.PI), b.exp(b.neg(b.square(x))));
+    case "gelu": {
+      // Φ(x) + x φ(x)
+      const cdf = b.mul(0.5, b.add(1, b.erf(b.mul(x, Math.SQRT1_2))));
+      const pdf = b.mul(1 / Math.sqrt(2 * Math.PI), b.exp(b.mul(b.square(x), -0.5)));
+      return b.add(cdf, b.mul(x, pdf));
+    }
+    case "geluTanh": {
+      const x2 = b.square(x);
+      const t = b.tanh(b.mul(b.mul(x, b.add(1, b.mul(x2, 0.044715))), GELU_TANH_C));
+      const du = b.mul(b.add(1, b.mul(x2, 3 * 0.044715)), GELU_TANH_C);
+      return b.add(b.mul(0.5, b.add(1, t)), b.mul(b.mul(b.mul(x, 0.5), b.sub(1, b.square(t))), du));
+    }
+  }
+}
+
+/** `leakyRelu'`, `elu'` and `clip'` (1 or 0 masks; at a kink the flat side's value). */
+export function kinkedDerivative(
+  b: GraphBuilder,
+  op: "leakyRelu" | "elu" | "clip",
+  attrs: { slope?: number; alpha?: number; min?: number; max?: number },
+  x: Value,
+): Value {
+  switch (op) {
+    case "leakyRelu":
+      return b.where(b.greater(x, 0), 1, attrs.slope!);
+    case "elu":
+      return b.where(b.greater(x, 0), 1, b.mul(b.exp(x), attrs.alpha!));
+    case "clip":
+      return b.mul(b.greater(x, attrs.min!), b.less(x, attrs.max!));
+  }
 }
 
 /** The VJP rule of every op, keyed by op name. */
@@ -228,6 +284,24 @@ export const VJP: VjpTable = {
   randomUniform: "zero",
   stopGradient: "zero",
   customGradient: customGradientVjp,
+  softplus: ({ b, g, x, y }) => [b.mul(g, unaryDerivative(b, "softplus", x[0]!, y))],
+  log1p: ({ b, g, x }) => [b.div(g, b.add(x[0]!, 1))],
+  expm1: ({ b, g, y }) => [b.mul(g, b.add(y, 1))],
+  silu: ({ b, g, x, y }) => [b.mul(g, unaryDerivative(b, "silu", x[0]!, y))],
+  erf: ({ b, g, x, y }) => [b.mul(g, unaryDerivative(b, "erf", x[0]!, y))],
+  gelu: ({ b, g, x, y }) => [b.mul(g, unaryDerivative(b, "gelu", x[0]!, y))],
+  geluTanh: ({ b, g, x, y }) => [b.mul(g, unaryDerivative(b, "geluTanh", x[0]!, y))],
+  leakyRelu: ({ b, g, x, attrs }) => [b.mul(g, kinkedDerivative(b, "leakyRelu", attrs, x[0]!))],
+  elu: ({ b, g, x, attrs }) => [b.mul(g, kinkedDerivative(b, "elu", attrs, x[0]!))],
+  clip: ({ b, g, x, attrs }) => [b.mul(g, kinkedDerivative(b, "clip", attrs, x[0]!))],
+  oneHot: "zero",
+  argmax: "zero",
+  // repeated indices accumulate in the scatter; the indices get no gradient
+  gather: ({ b, g, x, attrs, needs }) => [
+    needs[0] ? b.scatterAdd(x[1]!, g, attrs.axis, x[0]!.shape) : null,
+    null,
+  ],
+  scatterAdd: ({ b, g, x, attrs, needs }) => [null, needs[1] ? b.gather(g, x[0]!, attrs.axis) : null],
 };
 
 /**

@@ -11,7 +11,9 @@
 
 import { GraphError } from "../graph.js";
 import { abs } from "./abs.js";
+import { erf, expm1, gelu, geluTanh, log1p, silu, softplus } from "./activations.js";
 import { add } from "./add.js";
+import { argmax } from "./argmax.js";
 import { broadcastTo } from "./broadcastTo.js";
 import { concat } from "./concat.js";
 import { constant, fill } from "./constant.js";
@@ -20,6 +22,7 @@ import { customGradient } from "./customGradient.js";
 import { div } from "./div.js";
 import { equal } from "./equal.js";
 import { exp } from "./exp.js";
+import { gather, scatterAdd } from "./gather.js";
 import { greater } from "./greater.js";
 import { greaterEqual } from "./greaterEqual.js";
 import { less } from "./less.js";
@@ -33,7 +36,9 @@ import { mean } from "./mean.js";
 import { minimum } from "./minimum.js";
 import { mul } from "./mul.js";
 import { neg } from "./neg.js";
+import { oneHot } from "./oneHot.js";
 import { pad } from "./pad.js";
+import { clip, elu, leakyRelu } from "./parametricUnary.js";
 import { avgPool2d, avgPool2dBackprop, maxPool2d, maxPool2dBackprop, maxPool2dGather } from "./pool2d.js";
 import { pow } from "./pow.js";
 import { randomUniform } from "./randomUniform.js";
@@ -108,6 +113,20 @@ export const OPS = {
   randomUniform,
   stopGradient,
   customGradient,
+  softplus,
+  log1p,
+  expm1,
+  silu,
+  erf,
+  gelu,
+  geluTanh,
+  leakyRelu,
+  elu,
+  clip,
+  oneHot,
+  argmax,
+  gather,
+  scatterAdd,
 } as const;
 
 /** The name of an op in the table (a built-in op). */
@@ -153,6 +172,8 @@ export function userOpDef(name: string): CustomOpDef<CustomAttrs> | undefined {
   return isOpName(name) ? undefined : customOpDef(name);
 }
 
+export { GELU_TANH_C } from "./activations.js";
+export type { ArgmaxAttrs } from "./argmax.js";
 export type { BroadcastToAttrs } from "./broadcastTo.js";
 export type { ConcatAttrs } from "./concat.js";
 export type { ConstantAttrs, FillAttrs } from "./constant.js";
@@ -160,8 +181,11 @@ export type { ConvAttrs, Padding4, PaddingSpec, Pair } from "./conv-geometry.js"
 export { resolvePadding } from "./conv-geometry.js";
 export type { Conv2dBackpropFilterAttrs, Conv2dTransposeAttrs } from "./conv2d.js";
 export type { CustomGradientAttrs } from "./customGradient.js";
+export type { GatherAttrs, ScatterAddAttrs } from "./gather.js";
 export type { MatmulAttrs } from "./matmul.js";
+export type { OneHotAttrs } from "./oneHot.js";
 export type { PadAttrs } from "./pad.js";
+export type { ClipAttrs, EluAttrs, LeakyReluAttrs } from "./parametricUnary.js";
 export type { AvgPool2dBackpropAttrs, Pool2dAttrs } from "./pool2d.js";
 export { type RandomUniformAttrs, uniformAt } from "./randomUniform.js";
 export type { ReduceAttrs } from "./reduce.js";
@@ -177,6 +201,7 @@ export type { ReshapeAttrs } from "./reshape.js";
 export type { SliceAttrs } from "./slice.js";
 export type { SoftmaxAttrs } from "./softmax.js";
 export type { SourceAttrs } from "./source.js";
+export { erfcScalar, erfScalar } from "./special.js";
 export type { TransposeAttrs } from "./transpose.js";
 export type {
   Arity,

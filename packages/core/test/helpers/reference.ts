@@ -443,6 +443,57 @@ function avgPoolBackpropRef(node: GraphNode<"avgPool2dBackprop">, [g]: readonly 
   return { shape, data };
 }
 
+// ---- special functions by quadrature (independent of the kernels' series) ---------------------
+
+/** Composite Simpson rule for `2/√π ∫ₐᵇ exp(-t²) dt` with `n` (even) intervals. */
+function erfIntegral(a: number, b: number, n: number): number {
+  const h = (b - a) / n;
+  const f = (t: number) => Math.exp(-t * t);
+  let s = f(a) + f(b);
+  for (let i = 1; i < n; i++) s += (i % 2 === 1 ? 4 : 2) * f(a + i * h);
+  return ((s * h) / 3) * (2 / Math.sqrt(Math.PI));
+}
+
+/** `erfc(z)`: the tail integral for `z >= 1` (no cancellation), `1 - erf(z)` below. */
+function refErfc(z: number): number {
+  if (Number.isNaN(z)) return z;
+  if (z >= 1) return erfIntegral(z, z + 7, 14000);
+  return 1 - refErf(z);
+}
+
+/** `erf(x)`: the integral from 0 for `|x| < 1`, `1 - erfc(|x|)` beyond; odd. */
+function refErf(x: number): number {
+  if (Number.isNaN(x)) return x;
+  const a = Math.abs(x);
+  const r = a < 1 ? erfIntegral(0, a, 2000) : 1 - refErfc(a);
+  return x < 0 ? -r : r;
+}
+
+/** The series of `log(1 + x)` / `exp(x) - 1` near 0, the direct formula elsewhere. */
+function refLog1p(x: number): number {
+  return Math.abs(x) < 1e-4 ? x - (x * x) / 2 + (x * x * x) / 3 - (x * x * x * x) / 4 : Math.log(1 + x);
+}
+function refExpm1(x: number): number {
+  return Math.abs(x) < 1e-5 ? x + (x * x) / 2 + (x * x * x) / 6 : Math.exp(x) - 1;
+}
+
+/** `f` applied to every element of `x`. */
+function map(x: RefTensor, f: (v: number) => number): RefTensor {
+  return { shape: [...x.shape], data: x.data.map(f) };
+}
+
+/** Normalises a possibly negative axis. */
+function axisOf(axis: number, rank: number): number {
+  return axis < 0 ? axis + rank : axis;
+}
+
+/** Reads an index and checks it, as the kernels must. */
+function indexAt(t: RefTensor, k: number, n: number): number {
+  const j = t.data[k]!;
+  if (!Number.isInteger(j) || j < 0 || j >= n) throw new RangeError(`reference: bad index ${j}`);
+  return j;
+}
+
 const id = (x: number) => x;
 
 /** The reference implementation of every op, keyed by op name. */
@@ -580,6 +631,78 @@ export const REFERENCE: { readonly [K in OpName]: RefFn<K> } = {
   },
   stopGradient: unary(id),
   customGradient: (_node, ins) => ins[0]!,
+  softplus: unary((x) => (x > 0 ? x + Math.log(1 + Math.exp(-x)) : Math.log(1 + Math.exp(x)))),
+  log1p: unary(refLog1p),
+  expm1: unary(refExpm1),
+  silu: unary((x) => x * (1 / (1 + Math.exp(-x)))),
+  erf: unary(refErf),
+  // x Φ(x), Φ(x) = erfc(-x/√2) / 2 (the tail integral for negative x)
+  gelu: unary((x) => x * 0.5 * refErfc(-x / Math.sqrt(2))),
+  geluTanh: unary((x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))),
+  leakyRelu: (node, [x]) => map(x!, (v) => (v >= 0 ? v : node.attrs.slope * v)),
+  elu: (node, [x]) => map(x!, (v) => (v > 0 ? v : node.attrs.alpha * refExpm1(v))),
+  clip: (node, [x]) =>
+    map(x!, (v) => {
+      if (v < node.attrs.min) return node.attrs.min;
+      if (v > node.attrs.max) return node.attrs.max;
+      return v;
+    }),
+  oneHot: (node, [x]) => {
+    const depth = node.attrs.depth;
+    const shape = [...x!.shape, depth];
+    const data: number[] = [];
+    forEachIndex(shape, (idx) => {
+      const v = at(x!, idx.slice(0, -1));
+      data.push(v === idx[idx.length - 1] ? 1 : 0);
+    });
+    return { shape, data };
+  },
+  argmax: (node, [x]) => {
+    const rank = x!.shape.length;
+    const a = axisOf(node.attrs.axis, rank);
+    const kept = x!.shape.map((d, i) => (i === a ? 1 : d));
+    const data: number[] = [];
+    forEachIndex(kept, (idx) => {
+      let best = 0;
+      for (let r = 1; r < x!.shape[a]!; r++) {
+        const v = at(
+          x!,
+          idx.map((u, d) => (d === a ? r : u)),
+        );
+        const w = at(
+          x!,
+          idx.map((u, d) => (d === a ? best : u)),
+        );
+        if (!Number.isNaN(w) && (v > w || Number.isNaN(v))) best = r;
+      }
+      data.push(best);
+    });
+    const shape = node.attrs.keepdims ? kept : x!.shape.filter((_, i) => i !== a);
+    return { shape, data };
+  },
+  gather: (node, [x, ix]) => {
+    const a = axisOf(node.attrs.axis, x!.shape.length);
+    const n = x!.shape[a]!;
+    const ir = ix!.shape.length;
+    const shape = [...x!.shape.slice(0, a), ...ix!.shape, ...x!.shape.slice(a + 1)];
+    const data: number[] = [];
+    forEachIndex(shape, (idx) => {
+      const j = indexAt(ix!, ravel(idx.slice(a, a + ir), ix!.shape), n);
+      data.push(at(x!, [...idx.slice(0, a), j, ...idx.slice(a + ir)]));
+    });
+    return { shape, data };
+  },
+  scatterAdd: (node, [ix, u], env) => {
+    const shape = resolve(node.attrs.shape, env.dims);
+    const a = axisOf(node.attrs.axis, shape.length);
+    const ir = ix!.shape.length;
+    const data = new Array<number>(size(shape)).fill(0);
+    forEachIndex(u!.shape, (idx, flat) => {
+      const j = indexAt(ix!, ravel(idx.slice(a, a + ir), ix!.shape), shape[a]!);
+      data[ravel([...idx.slice(0, a), j, ...idx.slice(a + ir)], shape)]! += u!.data[flat]!;
+    });
+    return { shape, data };
+  },
 };
 
 function bindDims(graph: Graph, feeds: Readonly<Record<string, Tensor>>): Map<string, number> {
