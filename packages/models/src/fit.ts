@@ -47,8 +47,17 @@ export interface Dataset {
 export interface FitOptions {
   /** The optimizer (e.g. `sgd({lr: 0.1})`, `adam({lr: 0.01})`). */
   optimizer: GradientStep;
-  /** Passes over the data (default 1). */
+  /** Passes over the data (default 1); with `initialEpoch`, the index the run ends at (Keras' convention). */
   epochs?: number;
+  /**
+   * The epoch to start at (default 0), to resume a run saved after `initialEpoch` epochs: this call
+   * trains epochs `initialEpoch` to `epochs - 1` (callbacks see those indices), and the shuffling
+   * generator first draws the `initialEpoch` orders the saved run used, so with the same `seed`, the
+   * model's params and {@link Model.trainingSteps} and the optimizer's state restored (see
+   * `restoreTraining`), the result is bit for bit the uninterrupted run's. The history holds this
+   * call's epochs only, and {@link NonFiniteLossError.epochsKept} counts them from `initialEpoch`.
+   */
+  initialEpoch?: number;
   /** Rows per step (default 32; 1 gives per-sample SGD). The last batch may be smaller. */
   batchSize?: number;
   /** Visit the rows in a new seeded random order every epoch (default true); false keeps file order. */
@@ -327,7 +336,8 @@ class EpochLoop implements TrainingStepHooks {
    */
   beforeUpdate(tp: TrainingPlan): boolean {
     if (this.checkFinite && !Number.isFinite(tp.loss.data[0]!)) return false;
-    if (this.bi === 0 && this.checkpoint !== null) this.checkpoint.save(this.epoch, this.steps);
+    if (this.bi === 0 && this.checkpoint !== null)
+      this.checkpoint.save(this.epoch - this.initialEpoch, this.steps);
     return true;
   }
 
@@ -344,6 +354,7 @@ class EpochLoop implements TrainingStepHooks {
     callbacks: readonly Callback[],
     private readonly checkFinite: boolean,
     private readonly checkpoint: EpochCheckpoint | null,
+    private readonly initialEpoch: number,
   ) {
     this.n = model.checkData(x, y);
     this.numBatches = dropLast ? Math.floor(this.n / batchSize) : Math.ceil(this.n / batchSize);
@@ -454,6 +465,11 @@ export function fit(model: Model, data: Dataset, options: FitOptions): FitResult
   const epochs = options.epochs ?? 1;
   if (!Number.isInteger(epochs) || epochs < 0)
     throw new RangeError(`fit: epochs must be an integer >= 0, got ${epochs}`);
+  const initialEpoch = options.initialEpoch ?? 0;
+  if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch > epochs)
+    throw new RangeError(
+      `fit: initialEpoch must be an integer in [0, epochs = ${epochs}], got ${initialEpoch}`,
+    );
   const batchSize = Math.min(options.batchSize ?? 32, n);
   checkPositiveInt("batchSize", batchSize);
   const shuffle = options.shuffle ?? true;
@@ -485,6 +501,7 @@ export function fit(model: Model, data: Dataset, options: FitOptions): FitResult
     callbacks,
     checkFinite,
     checkpoint,
+    initialEpoch,
   );
   const stats = loop.stats;
   const numBatches = loop.numBatches;
@@ -504,8 +521,9 @@ export function fit(model: Model, data: Dataset, options: FitOptions): FitResult
   const evalOpts = { metrics, ...(options.evalBatchSize ? { batchSize: options.evalBatchSize } : {}) };
   const t0 = now();
 
+  if (shuffle) for (let e = 0; e < initialEpoch; e++) rng.shuffle(order);
   for (const c of callbacks) c.onTrainBegin?.(ctx);
-  for (let epoch = 0; epoch < epochs && !ctx.stopRequested; epoch++) {
+  for (let epoch = initialEpoch; epoch < epochs && !ctx.stopRequested; epoch++) {
     const te = now();
     for (const c of callbacks) c.onEpochBegin?.(epoch, ctx);
     if (shuffle) rng.shuffle(order);
@@ -541,7 +559,7 @@ export function fit(model: Model, data: Dataset, options: FitOptions): FitResult
       if (c.onEpochEnd?.(epoch, frozen, ctx) === false) ctx.stop();
     }
   }
-  history.stoppedEarly = ctx.stopRequested && history.epochs < epochs;
+  history.stoppedEarly = ctx.stopRequested && history.epochs < epochs - initialEpoch;
   for (const c of callbacks) c.onTrainEnd?.(ctx);
   history.timeMs = now() - t0;
   return { model, history };

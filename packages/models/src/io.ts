@@ -18,6 +18,10 @@
  *
  * Versions. Version 2 embeds graph format version 2, which writes non-finite constants as the
  * strings `"NaN"`, `"Infinity"`, `"-Infinity"` (and `-0` as `"-0"`); version 1 files are still read.
+ * Version 3 adds the training state ({@link ModelToSave.training}: the model's training-step count
+ * and the optimizer's state, see {@link ManifestTraining}); its optimizer buffers are stored in the
+ * weights section after the params, each float64, under the same layout rules. A model saved
+ * without training state is still written as version 2, so older readers keep reading it.
  *
  * The reader trusts nothing in the file. The params' byte ranges must be listed in storage order,
  * each starting at the next multiple of 8 after the previous one ends (the first at 0), and the
@@ -44,14 +48,21 @@ import {
   Tensor,
 } from "@gradgraph/core";
 import { crc32 } from "./crc32.js";
+import type { Model } from "./model.js";
+import type { Optimizer, OptimizerState, ParamOptimizerState } from "./optim/types.js";
 
 /** The 8 magic bytes every model file starts with, as ASCII text: `GGMODEL` followed by a zero byte. */
 export const MODEL_MAGIC = "GGMODEL\0";
 const MAGIC_BYTES = Uint8Array.from(MODEL_MAGIC, (c) => c.charCodeAt(0));
 /** The `format` tag of the manifest. */
 export const MODEL_FORMAT = "gradgraph.model";
-/** The newest file format version this build reads and the one it writes. */
-export const MODEL_VERSION = 2;
+/**
+ * The newest file format version this build reads, and the one it writes for a model saved with
+ * training state; without it, files are written as version 2 ({@link MODEL_VERSION_NO_TRAINING}).
+ */
+export const MODEL_VERSION = 3;
+/** The version written for a model saved without training state (readable by older builds). */
+export const MODEL_VERSION_NO_TRAINING = 2;
 /** The oldest file format version this build reads. */
 export const MODEL_MIN_VERSION = 1;
 /**
@@ -137,6 +148,43 @@ export interface ModelManifest {
   weights: { byteLength: number; checksum: { algorithm: "crc32"; value: string } };
   /** User metadata (any JSON object). */
   metadata: Record<string, unknown>;
+  /** The training state (version 3 only; absent when none was saved). */
+  training?: ManifestTraining;
+}
+
+/** The training state in a version-3 manifest. */
+export interface ManifestTraining {
+  /** The model's {@link TrainingState.trainingSteps}, or null when not saved. */
+  trainingSteps: number | null;
+  /** The optimizer's state without its buffers (stored in the weights section), or null. */
+  optimizer: {
+    /** {@link OptimizerState.name}. */
+    name: string;
+    /** {@link OptimizerState.iterations}. */
+    iterations: number;
+    /** {@link OptimizerState.lr}. */
+    lr: number;
+    /** {@link OptimizerState.slots}. */
+    slots: string[];
+    /**
+     * Per param with state: its name, its step count, and one float64 byte range per slot (in the
+     * weights section, after the params and the previous buffers, at the next multiple of 8).
+     */
+    params: { name: string; steps: number; buffers: { offset: number; byteLength: number }[] }[];
+  } | null;
+}
+
+/**
+ * What a model file may hold besides the params to resume training exactly: the model's training
+ * step count (the dropout keys' position, {@link Model.trainingSteps}) and the optimizer's state
+ * (step count, schedule position, momentum or Adam moments; {@link Optimizer.getState}).
+ * {@link trainingStateOf} collects it, {@link restoreTraining} puts it back.
+ */
+export interface TrainingState {
+  /** The model's {@link Model.trainingSteps}. */
+  trainingSteps?: number;
+  /** The optimizer's state. */
+  optimizer?: OptimizerState;
 }
 
 /** A model read back by {@link deserializeModel}. */
@@ -147,6 +195,8 @@ export interface SavedModel {
   params: ParamStore;
   /** The user metadata (`{}` when none was saved). */
   metadata: Record<string, unknown>;
+  /** The training state (absent when the file has none: versions 1 and 2, or saved without it). */
+  training?: TrainingState;
 }
 
 /** What {@link serializeModel} saves. */
@@ -157,6 +207,12 @@ export interface ModelToSave {
   params: ParamStore;
   /** JSON-serialisable user data (e.g. training settings, label names, accuracy). */
   metadata?: Record<string, unknown>;
+  /**
+   * Training state to save with the model so training can resume exactly (see
+   * {@link trainingStateOf}); the file is then format version 3. Every optimizer buffer must belong
+   * to a param of the graph and have as many elements.
+   */
+  training?: TrainingState;
 }
 
 /** Options of {@link deserializeModel}. */
@@ -207,7 +263,11 @@ function describeBytes(b: Uint8Array): string {
 }
 
 /** Writes `t`'s elements little-endian into `out` at `at`. */
-function writeTensor(out: Uint8Array, at: number, t: Tensor): void {
+function writeTensor(
+  out: Uint8Array,
+  at: number,
+  t: { dtype: DType; data: Float32Array | Float64Array },
+): void {
   if (littleEndianHost) {
     out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
     return;
@@ -271,19 +331,74 @@ export function serializeModel(model: ModelToSave): Uint8Array {
     tensors.push(t);
     offset += t.data.byteLength;
   }
+  const training: unknown = model.training;
+  const extra: { at: number; data: Float64Array }[] = [];
+  let manifestTraining: ManifestTraining | undefined;
+  if (training !== undefined) {
+    const invalid = (what: string) =>
+      new ModelFileError(`cannot save the training state: ${what}`, "invalid-model");
+    if (!isRecord(training)) throw invalid("it is not an object");
+    const steps = training.trainingSteps;
+    if (steps !== undefined && !(Number.isSafeInteger(steps) && (steps as number) >= 0))
+      throw invalid(`trainingSteps must be an integer >= 0, got ${show(steps)}`);
+    let opt: ManifestTraining["optimizer"] = null;
+    const st = training.optimizer;
+    if (st !== undefined) {
+      if (!isRecord(st) || typeof st.name !== "string") throw invalid("the optimizer state has no name");
+      if (!Number.isSafeInteger(st.iterations) || (st.iterations as number) < 0)
+        throw invalid(`optimizer iterations must be an integer >= 0, got ${show(st.iterations)}`);
+      if (typeof st.lr !== "number" || !Number.isFinite(st.lr) || st.lr < 0)
+        throw invalid(`optimizer lr must be a finite number >= 0, got ${show(st.lr)}`);
+      if (!Array.isArray(st.slots) || !st.slots.every((x) => typeof x === "string"))
+        throw invalid("optimizer slots must be an array of strings");
+      const iterations = st.iterations as number;
+      const params: NonNullable<ManifestTraining["optimizer"]>["params"] = [];
+      for (const [name, ps] of Object.entries(st.params ?? {}) as [string, ParamOptimizerState][]) {
+        const spec = Object.hasOwn(graph.params, name) ? graph.params[name] : undefined;
+        if (spec === undefined)
+          throw invalid(`the optimizer has state for param '${name}', which the graph does not declare`);
+        if (!isRecord(ps)) throw invalid(`the optimizer state of param '${name}' is not an object`);
+        if (!Number.isSafeInteger(ps.steps) || ps.steps < 1)
+          throw invalid(`param '${name}': optimizer steps must be an integer >= 1, got ${show(ps.steps)}`);
+        if (!Array.isArray(ps.buffers) || ps.buffers.length !== st.slots.length)
+          throw invalid(
+            `param '${name}' has ${show(ps.buffers?.length)} optimizer buffers, expected ${st.slots.length}`,
+          );
+        const size = sizeOf(spec.shape as number[]);
+        const buffers: { offset: number; byteLength: number }[] = [];
+        for (const b of ps.buffers) {
+          if (!(b instanceof Float64Array) || b.length !== size) {
+            throw invalid(
+              `param '${name}': every optimizer buffer must be a Float64Array of ${size} elements (the param's size)`,
+            );
+          }
+          offset = align8(offset);
+          buffers.push({ offset, byteLength: b.byteLength });
+          extra.push({ at: offset, data: b });
+          offset += b.byteLength;
+        }
+        params.push({ name, steps: ps.steps, buffers });
+      }
+      opt = { name: st.name, iterations, lr: st.lr, slots: [...st.slots], params };
+    }
+    manifestTraining = { trainingSteps: (steps as number | undefined) ?? null, optimizer: opt };
+  }
+  const version = manifestTraining === undefined ? MODEL_VERSION_NO_TRAINING : MODEL_VERSION;
   const weightBytes = align8(offset);
   const weights = new Uint8Array(weightBytes);
   entries.forEach((e, i) => {
     writeTensor(weights, e.offset, tensors[i]!);
   });
+  for (const x of extra) writeTensor(weights, x.at, { dtype: "float64", data: x.data });
   const manifest: ModelManifest = {
     format: MODEL_FORMAT,
-    version: MODEL_VERSION,
+    version,
     createdBy: "@gradgraph/models",
     graph: JSON.parse(graphToJSON(graph)) as unknown,
     params: entries,
     weights: { byteLength: weightBytes, checksum: { algorithm: "crc32", value: hex32(crc32(weights)) } },
     metadata,
+    ...(manifestTraining === undefined ? {} : { training: manifestTraining }),
   };
   let json: string;
   try {
@@ -306,7 +421,7 @@ export function serializeModel(model: ModelToSave): Uint8Array {
   const out = new Uint8Array(start + weightBytes);
   out.set(MAGIC_BYTES, 0);
   const view = new DataView(out.buffer);
-  view.setUint32(8, MODEL_VERSION, true);
+  view.setUint32(8, version, true);
   view.setUint32(12, manifestBytes.length, true);
   view.setUint32(16, crc32(manifestBytes), true);
   out.set(manifestBytes, HEADER_BYTES);
@@ -372,7 +487,7 @@ function readParamEntries(
  * after the last one (no unused bytes).
  */
 function checkLayout(
-  entries: ReadonlyMap<string, ManifestParam>,
+  entries: readonly ManifestParam[],
   weights: Uint8Array,
   bad: (what: string) => ModelFileError,
 ): void {
@@ -385,7 +500,7 @@ function checkLayout(
   };
   // in the order listed, each range starts where the writer puts it: no gaps, no reordering
   let end = 0;
-  for (const e of entries.values()) {
+  for (const e of entries) {
     if (e.offset !== align8(end)) {
       throw bad(
         `${range(e)} starts at byte ${e.offset}, expected ${align8(end)}: params are stored in the order they are listed, each at the first multiple of 8 after the previous one`,
@@ -545,7 +660,8 @@ export function deserializeModel(bytes: Uint8Array, options: DeserializeOptions 
     if (!Object.hasOwn(graph.params, name))
       throw bad(`param '${name}' is stored but the saved graph does not declare it`);
   }
-  checkLayout(entries, weights, bad);
+  const { training, buffers } = readTraining(raw.training, version, graph, weightBytes, bad);
+  checkLayout([...entries.values(), ...buffers.map((b) => b.entry)], weights, bad);
 
   if (options.expectGraph) {
     const expected = options.expectGraph.params;
@@ -579,5 +695,159 @@ export function deserializeModel(bytes: Uint8Array, options: DeserializeOptions 
     const e = entries.get(name)!;
     params.set(name, readTensor(weights, e.offset, e.shape, e.dtype));
   }
-  return { graph, params, metadata };
+  if (training?.optimizer !== undefined) {
+    const states = training.optimizer.params as Record<string, ParamOptimizerState>;
+    for (const b of buffers) {
+      const data = readTensor(weights, b.entry.offset, b.entry.shape, "float64").data as Float64Array;
+      (states[b.param]!.buffers as Float64Array[]).push(data);
+    }
+  }
+  return { graph, params, metadata, ...(training === null ? {} : { training }) };
+}
+
+/** One optimizer buffer of a version-3 file: its param, and its byte range as a layout entry. */
+interface BufferEntry {
+  param: string;
+  entry: ManifestParam;
+}
+
+/**
+ * Validates the manifest's `training` (version 3): the step count, the optimizer's fields, and every
+ * optimizer buffer's param (declared by the graph), size (the param's, float64) and byte range
+ * (inside the weights section), before anything is allocated. Returns the state with empty buffer
+ * lists, filled by the caller once the layout is checked, and the buffers' ranges in listed order.
+ */
+function readTraining(
+  raw: unknown,
+  version: number,
+  graph: Graph,
+  weightBytes: number,
+  bad: (what: string) => ModelFileError,
+): { training: TrainingState | null; buffers: BufferEntry[] } {
+  const buffers: BufferEntry[] = [];
+  if (raw === undefined) return { training: null, buffers };
+  if (version < 3) throw bad(`'training' needs format version 3, the file is version ${version}`);
+  if (!isRecord(raw)) throw bad("'training' is not an object");
+  const training: { trainingSteps?: number; optimizer?: OptimizerState } = {};
+  const steps = raw.trainingSteps;
+  if (steps !== null) {
+    if (!Number.isSafeInteger(steps) || (steps as number) < 0)
+      throw bad(`training.trainingSteps must be null or an integer >= 0, found ${show(steps)}`);
+    training.trainingSteps = steps as number;
+  }
+  const o = raw.optimizer;
+  if (o === null) return { training, buffers };
+  if (!isRecord(o)) throw bad("training.optimizer must be null or an object");
+  if (typeof o.name !== "string")
+    throw bad(`training.optimizer.name must be a string, found ${show(o.name)}`);
+  if (!Number.isSafeInteger(o.iterations) || (o.iterations as number) < 0)
+    throw bad(`training.optimizer.iterations must be an integer >= 0, found ${show(o.iterations)}`);
+  if (typeof o.lr !== "number" || !Number.isFinite(o.lr) || o.lr < 0)
+    throw bad(`training.optimizer.lr must be a finite number >= 0, found ${show(o.lr)}`);
+  const slots = o.slots;
+  if (!Array.isArray(slots) || !slots.every((x) => typeof x === "string"))
+    throw bad(`training.optimizer.slots must be an array of strings, found ${show(slots)}`);
+  if (!Array.isArray(o.params)) throw bad("training.optimizer.params is not an array");
+  const states: Record<string, ParamOptimizerState> = {};
+  o.params.forEach((p: unknown, i: number) => {
+    if (!isRecord(p) || typeof p.name !== "string") throw bad(`training.optimizer.params[${i}] has no name`);
+    const name = p.name;
+    const where = `the optimizer state of param '${name}'`;
+    const spec = Object.hasOwn(graph.params, name) ? graph.params[name] : undefined;
+    if (spec === undefined) throw bad(`${where}: the saved graph declares no such param`);
+    if (Object.hasOwn(states, name)) throw bad(`${where} is listed twice`);
+    if (!Number.isSafeInteger(p.steps) || (p.steps as number) < 1)
+      throw bad(`${where}: steps must be an integer >= 1, found ${show(p.steps)}`);
+    if (!Array.isArray(p.buffers) || p.buffers.length !== slots.length)
+      throw bad(`${where}: expected ${slots.length} buffers (one per slot), found ${show(p.buffers)}`);
+    const size = sizeOf(spec.shape as number[]);
+    const need = size * 8;
+    p.buffers.forEach((b: unknown, k: number) => {
+      const slot = slots[k] as string;
+      const entry: ManifestParam = {
+        name: `${name}' optimizer slot '${slot}`,
+        shape: [size],
+        dtype: "float64",
+        offset: 0,
+        byteLength: need,
+      };
+      if (!isRecord(b)) throw bad(`${where}: buffer ${k} is not an object`);
+      if (b.byteLength !== need)
+        throw bad(`${where}: buffer '${slot}' has byteLength ${show(b.byteLength)}, expected ${need}`);
+      const off = b.offset;
+      if (typeof off !== "number" || !Number.isSafeInteger(off) || off < 0 || off % 8 !== 0)
+        throw bad(
+          `${where}: buffer '${slot}' has offset ${show(off)}: it must be a non-negative multiple of 8`,
+        );
+      entry.offset = off;
+      if (off + need > weightBytes)
+        throw bad(`${range(entry)} ends after the weights section (${weightBytes} bytes)`);
+      buffers.push({ param: name, entry });
+    });
+    states[name] = { steps: p.steps as number, buffers: [] };
+  });
+  training.optimizer = {
+    name: o.name,
+    iterations: o.iterations as number,
+    lr: o.lr,
+    slots: slots as string[],
+    params: states,
+  };
+  return { training, buffers };
+}
+
+/**
+ * The training state of `model` and `optimizer` to save with the model
+ * ({@link ModelToSave.training}): the model's {@link Model.trainingSteps} and, when given, a copy of
+ * the optimizer's state ({@link Optimizer.getState}).
+ * @example
+ * await saveModel(path, { ...model, training: trainingStateOf(model, opt) });
+ */
+export function trainingStateOf(model: Pick<Model, "trainingSteps">, optimizer?: Optimizer): TrainingState {
+  return {
+    trainingSteps: model.trainingSteps,
+    ...(optimizer === undefined ? {} : { optimizer: optimizer.getState() }),
+  };
+}
+
+/**
+ * Puts a saved model back into `model` to resume training exactly: copies the saved params
+ * (trainable and state params, e.g. batch normalisation's running statistics) into the model's
+ * buffers, sets {@link Model.trainingSteps} (the dropout keys' position), and when `optimizer` is
+ * given sets its state ({@link Optimizer.setState}; the optimizer must be built with the options of
+ * the run that saved it: hyperparameters and schedules are not saved). Throws a
+ * {@link ModelFileError} (`missing-param`, `mismatch`) when the saved params do not fit the model,
+ * or when an optimizer is given but the file has no optimizer state.
+ * @example
+ * const saved = await loadModel(path, { expectGraph: model.graph });
+ * restoreTraining(model, saved, opt);
+ * fit(model, data, { optimizer: opt, epochs: 10, initialEpoch: 5 });
+ */
+export function restoreTraining(
+  model: Pick<Model, "params" | "trainingSteps">,
+  saved: Pick<SavedModel, "params" | "training">,
+  optimizer?: Optimizer,
+): void {
+  const target = model.params;
+  for (const name of target.names()) {
+    if (!saved.params.has(name))
+      throw new ModelFileError(`restoreTraining: the saved model has no param '${name}'`, "missing-param");
+    const a = target.get(name);
+    const b = saved.params.get(name);
+    if (!shapesEqual(a.shape, b.shape) || a.dtype !== b.dtype) {
+      throw new ModelFileError(
+        `restoreTraining: param '${name}' is ${a.dtype} ${shapeToString(a.shape)} in the model but ${b.dtype} ${shapeToString(b.shape)} in the saved model`,
+        "mismatch",
+      );
+    }
+  }
+  if (optimizer !== undefined && saved.training?.optimizer === undefined) {
+    throw new ModelFileError(
+      "restoreTraining: an optimizer was given but the saved model has no optimizer state (save it with training: trainingStateOf(model, optimizer))",
+      "missing-param",
+    );
+  }
+  if (optimizer !== undefined) optimizer.setState(saved.training!.optimizer!);
+  for (const name of target.names()) target.get(name).data.set(saved.params.get(name).data);
+  if (saved.training?.trainingSteps !== undefined) model.trainingSteps = saved.training.trainingSteps;
 }
