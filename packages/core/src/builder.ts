@@ -189,6 +189,30 @@ export class Value {
   abs(): Value {
     return this.builder.abs(this);
   }
+  /** `softplus(this)`: `log(1 + exp(this))`, stable. */
+  softplus(): Value {
+    return this.builder.softplus(this);
+  }
+  /** `silu(this)`: `this * sigmoid(this)`. */
+  silu(): Value {
+    return this.builder.silu(this);
+  }
+  /** `gelu(this)`, the exact form. */
+  gelu(): Value {
+    return this.builder.gelu(this);
+  }
+  /** `erf(this)`. */
+  erf(): Value {
+    return this.builder.erf(this);
+  }
+  /** `leakyRelu(this, slope)`. */
+  leakyRelu(slope = 0.01): Value {
+    return this.builder.leakyRelu(this, slope);
+  }
+  /** `clip(this, min, max)`. */
+  clip(min: number, max: number): Value {
+    return this.builder.clip(this, min, max);
+  }
   /** Matrix product with optional transposes (batched over leading axes). */
   matmul(other: Value, opts: { transA?: boolean; transB?: boolean } = {}): Value {
     return this.builder.matmul(this, other, opts);

@@ -6,7 +6,9 @@
  *
  * Conventions at kinks and ties match the VJP table, so that `<J v, u> = <v, J^T u>` holds
  * exactly everywhere: `relu'(0) = 0`, `abs'(0) = sign(0) = 0`, `maximum` gives ties to its first
- * argument (`minimum` likewise), and `max` shares a tie equally among the tied elements.
+ * argument (`minimum` likewise), and `max` shares a tie equally among the tied elements. The
+ * parametric activations take the flat (or left) side at their kink too: `leakyRelu'(0) = slope`,
+ * `elu'(0) = alpha`, and `clip'` is 0 at both bounds (1 only strictly inside).
  * @module
  */
 import type { CustomAttrs, Dim, GraphBuilder, JvpRuleFn, OpName, Shape, Value } from "@gradgraph/core";
