@@ -4,7 +4,7 @@
  * oneHot/argmax and of indices, and gather/scatterAdd with repeated indices (each the other's
  * adjoint, to second order).
  */
-import { compile, type Graph, GraphBuilder, Tensor, type Value } from "@gradgraph/core";
+import { compile, type Graph, GraphBuilder, ParamStore, Tensor, type Value } from "@gradgraph/core";
 import { describe, expect, it } from "vitest";
 import { formatGradcheckReport, grad, gradcheck, gradgradcheck, jvp } from "../src/index.js";
 
@@ -171,6 +171,51 @@ describe("gather / scatterAdd derivatives", () => {
     expect(first.ok, formatGradcheckReport(first)).toBe(true);
     const second = gradgradcheck(graph, { i: idx, u: uv }, { wrt: ["u"] });
     expect(second.ok, formatGradcheckReport(second)).toBe(true);
+  });
+
+  it("an embedding lookup with a symbolic batch: gather of a param table and its scatterAdd gradient", () => {
+    const b = new GraphBuilder({ dtype: "float32" });
+    const table = b.param("W", [4, 2]);
+    const ids = b.input("i", ["N", 3]);
+    const x = b.input("x", ["N", 5]);
+    const e = b.gather(table, ids, 0); // [N, 3, 2]
+    const s = b.gather(x, b.constant([0, 4, 4]), 1); // [N, 3]: columns 0, 4, 4
+    b.output("loss", b.sum(b.mul(b.sum(e, 2), s)));
+    const g = grad(b.build(), "loss", ["W", "x"]);
+    const params = new ParamStore([
+      [
+        "W",
+        Tensor.from(
+          [
+            [1, 2],
+            [3, 4],
+            [5, 6],
+            [7, 8],
+          ],
+          { dtype: "float32" },
+        ),
+      ],
+    ]);
+    const out = compile(g, { params }).run({
+      i: Tensor.from(
+        [
+          [0, 1, 1],
+          [3, 3, 0],
+        ],
+        { dtype: "float32" },
+      ),
+      x: Tensor.from(
+        [
+          [1, 2, 3, 4, 5],
+          [6, 7, 8, 9, 10],
+        ],
+        { dtype: "float32" },
+      ),
+    });
+    // row r of W collects s over every position that looked it up
+    expect(Array.from(out["grad:W"]!.data)).toEqual([11, 11, 10, 10, 0, 0, 16, 16]);
+    // x[n, 0] gets the row sum of W at ids[n, 0]; x[n, 4] those at ids[n, 1] and ids[n, 2] (3 7 7, 15 15 3)
+    expect(Array.from(out["grad:x"]!.data)).toEqual([3, 0, 0, 0, 14, 15, 0, 0, 0, 18]);
   });
 
   it("JVP of gather and scatterAdd match their VJPs (<J v, u> = <v, Jᵀ u>)", () => {
