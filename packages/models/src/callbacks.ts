@@ -2,8 +2,10 @@
  * Training callbacks, the training history and early stopping.
  * @module
  */
-import type { ParamStore } from "@gradgraph/core";
-import type { Model } from "./model.js";
+import { ParamStore, Tensor } from "@gradgraph/core";
+import type { TrainingState } from "./io.js";
+import type { GradientStep, Model } from "./model.js";
+import type { Optimizer } from "./optim/types.js";
 
 /**
  * Per-epoch logs: `loss` (training) and, when asked for, `val_loss`, the training metrics by name
@@ -137,6 +139,11 @@ export function truncateHistory(history: History, epochs: number): void {
 export interface TrainContext {
   /** The model being trained. */
   readonly model: Model;
+  /**
+   * The optimizer making the steps (`fit` gives its optimizer; absent in `fitFullBatch`). Callbacks that save or restore training state use its
+   * `getState`/`setState` when it has them (every optimizer of this package does).
+   */
+  readonly optimizer?: GradientStep;
   /** The history so far. */
   readonly history: History;
   /** Asks training to stop after the current batch. */
@@ -174,8 +181,19 @@ export interface EarlyStoppingOptions {
   minDelta?: number;
   /** `"min"`, `"max"`, or `"auto"` (default: `"max"` for names containing `acc`, else `"min"`). */
   mode?: "min" | "max" | "auto";
-  /** Restore the params of the best epoch when training ends (default true). */
+  /**
+   * Restore the params of the best epoch when training ends (default true). All of the model's
+   * params are restored, state params included (batch normalisation's running statistics).
+   */
   restoreBest?: boolean;
+  /**
+   * With `restoreBest`, also put back the training state of the best epoch: the model's
+   * {@link Model.trainingSteps} and the optimizer's state (when the context's optimizer has
+   * `getState`/`setState`), so that the model and optimizer are exactly as they were at the end of
+   * that epoch and training can go on from there (default false: the optimizer keeps its state of
+   * the last epoch and the step count is not rewound).
+   */
+  restoreTrainingState?: boolean;
 }
 
 /** The state an {@link earlyStopping} callback exposes after (or during) a run. */
@@ -190,6 +208,46 @@ export interface EarlyStopping extends Callback {
   readonly restored: boolean;
 }
 
+/** True when `o` can save and restore its state (every optimizer of this package can). */
+function stateful(o: GradientStep | undefined): o is GradientStep & Optimizer {
+  return (
+    o !== undefined &&
+    typeof (o as Partial<Optimizer>).getState === "function" &&
+    typeof (o as Partial<Optimizer>).setState === "function"
+  );
+}
+
+/** The training state of the run now: the model's step count and the optimizer's state when it has one. */
+function currentTraining(ctx: TrainContext): TrainingState {
+  const o = ctx.optimizer;
+  return {
+    trainingSteps: ctx.model.trainingSteps,
+    ...(stateful(o) ? { optimizer: o.getState() } : {}),
+  };
+}
+
+/** A copy of `params` in ordinary (garbage-collected) typed arrays. */
+function copyParams(params: ParamStore): ParamStore {
+  return new ParamStore(
+    params.entries().map(([n, t]) => [n, new Tensor(t.shape, t.data.slice())] as [string, Tensor]),
+  );
+}
+
+/** Direction of a monitored log: 1 to minimise, -1 to maximise. */
+function signOf(mode: "min" | "max" | "auto", monitor: string): number {
+  return mode === "max" || (mode === "auto" && monitor.includes("acc")) ? -1 : 1;
+}
+
+function monitored(name: string, monitor: string, logs: EpochLogs): number {
+  const value = logs[monitor];
+  if (value === undefined) {
+    throw new Error(
+      `${name}: no log named '${monitor}' (logs: ${Object.keys(logs).join(", ")}); is validation data given?`,
+    );
+  }
+  return value;
+}
+
 /**
  * Stops training when the monitored log has not improved by more than `minDelta` for `patience`
  * epochs, and (by default) restores the best epoch's params. Params are snapshotted by copying into
@@ -199,6 +257,8 @@ export function earlyStopping(options: EarlyStoppingOptions = {}): EarlyStopping
   const patience = options.patience ?? 0;
   const minDelta = Math.abs(options.minDelta ?? 0);
   const restoreBest = options.restoreBest ?? true;
+  const restoreTraining = restoreBest && (options.restoreTrainingState ?? false);
+  let bestTraining: TrainingState | null = null;
   let monitor = options.monitor;
   let sign = 1;
   let best = Number.POSITIVE_INFINITY;
@@ -228,25 +288,21 @@ export function earlyStopping(options: EarlyStoppingOptions = {}): EarlyStopping
       wait = 0;
       restored = false;
       lastEpoch = -1;
+      bestTraining = null;
       if (restoreBest) snapshot = ctx.model.params.clone();
     },
     onEpochEnd(epoch, logs, ctx) {
       lastEpoch = epoch;
       if (monitor === undefined) monitor = "val_loss" in logs ? "val_loss" : "loss";
-      const value = logs[monitor];
-      if (value === undefined) {
-        throw new Error(
-          `earlyStopping: no log named '${monitor}' (logs: ${Object.keys(logs).join(", ")}); is validation data given?`,
-        );
-      }
-      const mode = options.mode ?? "auto";
-      sign = mode === "max" || (mode === "auto" && monitor.includes("acc")) ? -1 : 1;
+      const value = monitored("earlyStopping", monitor, logs);
+      sign = signOf(options.mode ?? "auto", monitor);
       const v = sign * value;
       if (v < best - minDelta) {
         best = v;
         bestEpoch = epoch;
         wait = 0;
         if (snapshot) snapshot.copyFrom(ctx.model.params);
+        if (restoreTraining) bestTraining = currentTraining(ctx);
       } else if (++wait >= patience) {
         stoppedEpoch = epoch;
         ctx.stop();
@@ -255,9 +311,108 @@ export function earlyStopping(options: EarlyStoppingOptions = {}): EarlyStopping
     onTrainEnd(ctx) {
       if (snapshot && bestEpoch >= 0 && bestEpoch !== lastEpoch) {
         ctx.model.params.copyFrom(snapshot);
+        if (bestTraining !== null) {
+          if (bestTraining.trainingSteps !== undefined) ctx.model.trainingSteps = bestTraining.trainingSteps;
+          const o = ctx.optimizer;
+          if (bestTraining.optimizer !== undefined && stateful(o)) o.setState(bestTraining.optimizer);
+        }
         restored = true;
       }
     },
   };
   return cb;
+}
+
+/**
+ * One saved point of a run: everything needed to go back to the end of an epoch, or to resume
+ * training from it exactly (see {@link modelCheckpoint}).
+ */
+export interface TrainingCheckpoint {
+  /** The epoch (from 0) at whose end it was taken. */
+  readonly epoch: number;
+  /** The monitored log's value at that epoch. */
+  readonly value: number;
+  /** Copies of all of the model's params, state params included (running statistics). */
+  readonly params: ParamStore;
+  /** The model's training step count and the optimizer's state (when it has one), as saved in model files. */
+  readonly training: TrainingState;
+}
+
+/** Options of {@link modelCheckpoint}. */
+export interface ModelCheckpointOptions {
+  /** The log to watch (default `"val_loss"`, or `"loss"` when there is no validation data). */
+  monitor?: string;
+  /** `"min"`, `"max"`, or `"auto"` (default: `"max"` for names containing `acc`, else `"min"`). */
+  mode?: "min" | "max" | "auto";
+  /** Smallest change that counts as an improvement (default 0). */
+  minDelta?: number;
+  /** Save only when the monitored log improves (default true); false saves after every epoch. */
+  saveBestOnly?: boolean;
+  /**
+   * Called with every checkpoint taken, e.g. to write it to a file:
+   * `saveModel(path, { graph: ctx.model.graph, params: cp.params, training: cp.training })`
+   * (keep the promise and await it after `fit`: callbacks are synchronous).
+   */
+  onSave?: (checkpoint: TrainingCheckpoint, ctx: TrainContext) => void;
+}
+
+/** The callback {@link modelCheckpoint} returns. */
+export interface ModelCheckpoint extends Callback {
+  /** The last checkpoint taken (the best one with `saveBestOnly`), or null. */
+  readonly checkpoint: TrainingCheckpoint | null;
+  /**
+   * Puts the last checkpoint back: copies its params into `model`'s buffers, sets
+   * {@link Model.trainingSteps} and, when given, the optimizer's state. Throws when no checkpoint
+   * was taken.
+   */
+  restore(model: Model, optimizer?: Optimizer): void;
+}
+
+/**
+ * Keeps a copy of the model (all params, running statistics included), its training step count and
+ * the optimizer's state at the end of the best epoch (or of every epoch with `saveBestOnly: false`),
+ * and hands each checkpoint to `onSave`. Restoring it ({@link ModelCheckpoint.restore}) brings the
+ * model and optimizer back to that point; resuming `fit` from it with `initialEpoch: epoch + 1`
+ * gives the same bits as a run that had not gone past it.
+ * @example
+ * const ckpt = modelCheckpoint({ monitor: "val_accuracy" });
+ * fit(model, data, { optimizer: opt, epochs: 20, validation, metrics: ["accuracy"], callbacks: [ckpt] });
+ * ckpt.restore(model, opt);
+ */
+export function modelCheckpoint(options: ModelCheckpointOptions = {}): ModelCheckpoint {
+  const minDelta = Math.abs(options.minDelta ?? 0);
+  const bestOnly = options.saveBestOnly ?? true;
+  let monitor = options.monitor;
+  let best = Number.POSITIVE_INFINITY;
+  let last: TrainingCheckpoint | null = null;
+  return {
+    get checkpoint() {
+      return last;
+    },
+    onTrainBegin() {
+      best = Number.POSITIVE_INFINITY;
+    },
+    onEpochEnd(epoch, logs, ctx) {
+      if (monitor === undefined) monitor = "val_loss" in logs ? "val_loss" : "loss";
+      const value = monitored("modelCheckpoint", monitor, logs);
+      const v = signOf(options.mode ?? "auto", monitor) * value;
+      const better = v < best - minDelta;
+      if (better) best = v;
+      if (!better && bestOnly) return;
+      last = { epoch, value, params: copyParams(ctx.model.params), training: currentTraining(ctx) };
+      options.onSave?.(last, ctx);
+    },
+    restore(model, optimizer) {
+      if (last === null) throw new Error("modelCheckpoint.restore: no checkpoint was taken");
+      model.params.copyFrom(last.params);
+      if (last.training.trainingSteps !== undefined) model.trainingSteps = last.training.trainingSteps;
+      if (optimizer !== undefined) {
+        if (last.training.optimizer === undefined)
+          throw new Error(
+            "modelCheckpoint.restore: the checkpoint has no optimizer state (the run's optimizer had none)",
+          );
+        optimizer.setState(last.training.optimizer);
+      }
+    },
+  };
 }

@@ -283,6 +283,7 @@ class Context implements TrainContext {
   constructor(
     readonly model: Model,
     readonly history: History,
+    readonly optimizer?: GradientStep,
   ) {}
   stop(): void {
     this.stopRequested = true;
@@ -481,7 +482,7 @@ export function fit(model: Model, data: Dataset, options: FitOptions): FitResult
   if (options.validation) model.checkData(options.validation.x, options.validation.y);
   const callbacks = callbackList(options);
   const history = emptyHistory();
-  const ctx = new Context(model, history);
+  const ctx = new Context(model, history, optimizer);
   const rng = new Rng(options.seed ?? 0);
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
