@@ -161,6 +161,22 @@ describe("gradient clipping", () => {
     expect(q.get("u").toArray()).toEqual([-3, -4]);
   });
 
+  it("a grads object edited between steps is read afresh (names cached per object)", () => {
+    const p = new ParamStore([
+      ["u", Tensor.from([0])],
+      ["v", Tensor.from([0])],
+    ]);
+    const o = sgd({ lr: 1, clipNorm: 100 });
+    const grads: Record<string, Tensor> = { u: Tensor.from([1]) };
+    o.step(p, grads);
+    grads.v = Tensor.from([2]);
+    o.step(p, grads);
+    delete grads.u;
+    grads.w = Tensor.from([1]);
+    expect(() => o.step(p, grads)).toThrow(/gradient 'w' has no matching param/);
+    expect([p.get("u").data[0], p.get("v").data[0]]).toEqual([-2, -2]);
+  });
+
   it("clipValue clamps each element, before the global norm", () => {
     const p = new ParamStore([["u", Tensor.from([0, 0, 0])]]);
     sgd({ lr: 1, clipValue: 2 }).step(p, { u: Tensor.from([5, -0.5, -7]) });

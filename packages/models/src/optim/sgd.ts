@@ -170,7 +170,7 @@ abstract class BaseOptimizer implements Optimizer {
   }
 
   step(params: ParamStore, grads: Readonly<Record<string, Tensor>>): void {
-    if (grads !== this.lastGrads) {
+    if (grads !== this.lastGrads || !this.sameNames(grads)) {
       this.lastNames = Object.keys(grads).sort();
       this.lastGrads = grads;
     }
@@ -217,6 +217,16 @@ abstract class BaseOptimizer implements Optimizer {
       this.update(p.data, g, st, t);
     }
     this._iterations++;
+  }
+
+  /** True when `grads` has exactly the cached names (it may have been edited since); allocates nothing. */
+  private sameNames(grads: Readonly<Record<string, Tensor>>): boolean {
+    let count = 0;
+    for (const k in grads) if (Object.hasOwn(grads, k)) count++;
+    if (count !== this.lastNames.length) return false;
+    for (let i = 0; i < this.lastNames.length; i++)
+      if (!Object.hasOwn(grads, this.lastNames[i]!)) return false;
+    return true;
   }
 
   /**
