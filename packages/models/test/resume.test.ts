@@ -309,6 +309,43 @@ describe("the training state in model files", () => {
       expect(err, what).toBeInstanceOf(ModelFileError);
       expect((err as ModelFileError).message, what).toMatch(message);
     }
+    // every leaf and container of the training section replaced by hostile values: each file
+    // loads (and then saves back to the same bytes) or fails with a ModelFileError
+    const hostile: unknown[] = [null, -1, 0, 1.5, 8, 1e300, "x", [], {}, [0], true];
+    const paths: (string | number)[][] = [];
+    const walk = (v: unknown, path: (string | number)[]) => {
+      paths.push(path);
+      if (v !== null && typeof v === "object")
+        for (const [k, c] of Object.entries(v)) walk(c, [...path, Array.isArray(v) ? Number(k) : k]);
+    };
+    const len = new DataView(bytes.buffer).getUint32(12, true);
+    const manifest = JSON.parse(new TextDecoder().decode(bytes.subarray(20, 20 + len))) as Record<
+      string,
+      unknown
+    >;
+    walk(manifest.training, ["training"]);
+    expect(paths.length).toBeGreaterThan(20);
+    let loaded = 0;
+    for (const path of paths) {
+      for (const value of hostile) {
+        const edited = editManifest(bytes, (m) => {
+          let o = m as Record<string | number, unknown>;
+          for (const k of path.slice(0, -1)) o = o[k] as Record<string | number, unknown>;
+          o[path.at(-1)!] = value;
+        });
+        try {
+          const back = deserializeModel(edited);
+          loaded++;
+          expect(serializeModel(back)).toEqual(edited);
+        } catch (e) {
+          if (!(e instanceof ModelFileError))
+            throw new Error(`${path.join(".")} = ${JSON.stringify(value)}: ${e}`);
+        }
+      }
+    }
+    // a few edits are harmless (e.g. an lr of 8, a trainingSteps of 0)
+    expect(loaded).toBeGreaterThan(0);
+    expect(loaded).toBeLessThan((paths.length * hostile.length) / 4);
     // a version-2 header with a training section
     const v2 = editManifest(bytes, (m) => {
       m.version = 2;
