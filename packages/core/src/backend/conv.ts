@@ -21,17 +21,26 @@ import { type WasmBackend, type WasmKernels, wasmBackend } from "./memory.js";
 
 // ---- reference kernels (any dtype) -------------------------------------------------------
 
-/** `out [N,O,Ho,Wo] = conv(x [N,C,H,W], w [O,C/g,kh,kw])`, direct loops. */
-export function convForwardRef(x: FloatArray, w: FloatArray, out: FloatArray, g: ConvGeometry): void {
+/**
+ * The direct loops of all three passes: every (image, output channel, output pixel, tap) meets
+ * one input pixel `x[xi]` and one weight `w[wi]`; `pass` says what is done there. Forward sums
+ * `x·w` into the output pixel; the input gradient adds `dy·w` onto `dx[xi]`; the filter gradient
+ * adds `dy·x` onto `dw[wi]`. `a` is x (forward, filter) or dy (input); `b` is w (forward, input)
+ * or dy (filter).
+ */
+function convRef(pass: 0 | 1 | 2, a: FloatArray, b: FloatArray, out: FloatArray, g: ConvGeometry): void {
   const { N, C, H, W, O, kh, kw, Ho, Wo, sh, sw, dh, dw, pt, pl, groups } = g;
   const Cg = C / groups;
   const Og = O / groups;
+  if (pass !== 0) out.fill(0);
   let o = 0;
   for (let n = 0; n < N; n++) {
     for (let oc = 0; oc < O; oc++) {
       const c0 = Math.floor(oc / Og) * Cg;
       for (let oh = 0; oh < Ho; oh++) {
-        for (let ow = 0; ow < Wo; ow++) {
+        for (let ow = 0; ow < Wo; ow++, o++) {
+          // the output pixel's cotangent (input and filter passes)
+          const gv = pass === 1 ? a[o]! : pass === 2 ? b[o]! : 0;
           let s = 0;
           for (let c = 0; c < Cg; c++) {
             const xb = (n * C + c0 + c) * H;
@@ -43,48 +52,30 @@ export function convForwardRef(x: FloatArray, w: FloatArray, out: FloatArray, g:
               const wr = (wb + ki) * kw;
               for (let kj = 0; kj < kw; kj++) {
                 const iw = ow * sw - pl + kj * dw;
-                if (iw >= 0 && iw < W) s += x[xr + iw]! * w[wr + kj]!;
+                if (iw < 0 || iw >= W) continue;
+                const xi = xr + iw;
+                const wi = wr + kj;
+                if (pass === 0) s += a[xi]! * b[wi]!;
+                else if (pass === 1) out[xi] = out[xi]! + gv * b[wi]!;
+                else out[wi] = out[wi]! + gv * a[xi]!;
               }
             }
           }
-          out[o++] = s;
+          if (pass === 0) out[o] = s;
         }
       }
     }
   }
 }
 
+/** `out [N,O,Ho,Wo] = conv(x [N,C,H,W], w [O,C/g,kh,kw])`, direct loops. */
+export function convForwardRef(x: FloatArray, w: FloatArray, out: FloatArray, g: ConvGeometry): void {
+  convRef(0, x, w, out, g);
+}
+
 /** `dx [N,C,H,W]` from `dy [N,O,Ho,Wo]` and `w` (the transposed convolution), direct loops. */
 export function convBackpropInputRef(dy: FloatArray, w: FloatArray, dx: FloatArray, g: ConvGeometry): void {
-  const { N, C, H, W, O, kh, kw, Ho, Wo, sh, sw, dh, dw, pt, pl, groups } = g;
-  const Cg = C / groups;
-  const Og = O / groups;
-  dx.fill(0);
-  let o = 0;
-  for (let n = 0; n < N; n++) {
-    for (let oc = 0; oc < O; oc++) {
-      const c0 = Math.floor(oc / Og) * Cg;
-      for (let oh = 0; oh < Ho; oh++) {
-        for (let ow = 0; ow < Wo; ow++) {
-          const gv = dy[o++]!;
-          for (let c = 0; c < Cg; c++) {
-            const xb = (n * C + c0 + c) * H;
-            const wb = (oc * Cg + c) * kh;
-            for (let ki = 0; ki < kh; ki++) {
-              const ih = oh * sh - pt + ki * dh;
-              if (ih < 0 || ih >= H) continue;
-              const xr = (xb + ih) * W;
-              const wr = (wb + ki) * kw;
-              for (let kj = 0; kj < kw; kj++) {
-                const iw = ow * sw - pl + kj * dw;
-                if (iw >= 0 && iw < W) dx[xr + iw] = dx[xr + iw]! + gv * w[wr + kj]!;
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  convRef(1, dy, w, dx, g);
 }
 
 /** `dw [O,C/g,kh,kw]` from `x [N,C,H,W]` and `dy [N,O,Ho,Wo]`, direct loops. */
@@ -94,35 +85,7 @@ export function convBackpropFilterRef(
   dwOut: FloatArray,
   g: ConvGeometry,
 ): void {
-  const { N, C, H, W, O, kh, kw, Ho, Wo, sh, sw, dh, dw, pt, pl, groups } = g;
-  const Cg = C / groups;
-  const Og = O / groups;
-  dwOut.fill(0);
-  let o = 0;
-  for (let n = 0; n < N; n++) {
-    for (let oc = 0; oc < O; oc++) {
-      const c0 = Math.floor(oc / Og) * Cg;
-      for (let oh = 0; oh < Ho; oh++) {
-        for (let ow = 0; ow < Wo; ow++) {
-          const gv = dy[o++]!;
-          for (let c = 0; c < Cg; c++) {
-            const xb = (n * C + c0 + c) * H;
-            const wb = (oc * Cg + c) * kh;
-            for (let ki = 0; ki < kh; ki++) {
-              const ih = oh * sh - pt + ki * dh;
-              if (ih < 0 || ih >= H) continue;
-              const xr = (xb + ih) * W;
-              const wr = (wb + ki) * kw;
-              for (let kj = 0; kj < kw; kj++) {
-                const iw = ow * sw - pl + kj * dw;
-                if (iw >= 0 && iw < W) dwOut[wr + kj] = dwOut[wr + kj]! + gv * x[xr + iw]!;
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  convRef(2, x, dy, dwOut, g);
 }
 
 // ---- im2col / col2im ---------------------------------------------------------------------
