@@ -191,21 +191,7 @@ export function conv2d(
   kernelSize: number | Pair,
   options: Conv2dLayerOptions = {},
 ): Value {
-  const withBias = options.bias ?? true;
-  const name = options.name ?? layerName(b, "conv", withBias ? ["W", "b"] : ["W"]);
-  const fail = (m: string) => new ShapeError(`conv2d '${name}': ${m}`);
-  checkFilters(filters, fail);
-  const [kh, kw] = pair(kernelSize, "kernelSize", fail);
-  const inC = channelsOf(x, fail);
-  const groups = options.groups ?? 1;
-  checkGroups(groups, inC, filters, fail);
-  const dtype = options.dtype ?? x.dtype;
-  const field = kh * kw;
-  const wInit = withFans(options.weightInit ?? init.glorotUniform(), (inC / groups) * field, filters * field);
-  const W = b.param(`${name}/W`, [filters, inC / groups, kh, kw], { init: wInit, dtype });
-  const bias = withBias
-    ? b.param(`${name}/b`, [filters], { init: options.biasInit ?? init.zeros(), dtype })
-    : null;
+  const { name, W, bias, groups } = convParams(b, x, filters, kernelSize, options, "conv2d");
   const z = b.scope(name, () =>
     b.conv2d(x, W, {
       ...(options.strides !== undefined ? { strides: options.strides } : {}),
@@ -215,6 +201,42 @@ export function conv2d(
     }),
   );
   return finish(b, name, z, bias, filters, options.activation);
+}
+
+/**
+ * The checks and params both convolution layers share. `conv2d` weights are
+ * `[filters, C/groups, kh, kw]` with fans `C/groups·kh·kw` in, `filters·kh·kw` out; `conv2dTranspose`
+ * weights are `[C, filters/groups, kh, kw]` (PyTorch's layout) with fans read from that layout.
+ */
+function convParams(
+  b: GraphBuilder,
+  x: Value,
+  filters: number,
+  kernelSize: number | Pair,
+  options: Conv2dLayerOptions,
+  layer: "conv2d" | "conv2dTranspose",
+): { name: string; W: Value; bias: Value | null; groups: number } {
+  const withBias = options.bias ?? true;
+  const base = layer === "conv2d" ? "conv" : "convTranspose";
+  const name = options.name ?? layerName(b, base, withBias ? ["W", "b"] : ["W"]);
+  const fail = (m: string) => new ShapeError(`${layer} '${name}': ${m}`);
+  checkFilters(filters, fail);
+  const [kh, kw] = pair(kernelSize, "kernelSize", fail);
+  const inC = channelsOf(x, fail);
+  const groups = options.groups ?? 1;
+  checkGroups(groups, inC, filters, fail);
+  const dtype = options.dtype ?? x.dtype;
+  const field = kh * kw;
+  const [shape, fanIn, fanOut] =
+    layer === "conv2d"
+      ? [[filters, inC / groups, kh, kw], (inC / groups) * field, filters * field]
+      : [[inC, filters / groups, kh, kw], (filters / groups) * field, inC * field];
+  const wInit = withFans(options.weightInit ?? init.glorotUniform(), fanIn, fanOut);
+  const W = b.param(`${name}/W`, shape, { init: wInit, dtype });
+  const bias = withBias
+    ? b.param(`${name}/b`, [filters], { init: options.biasInit ?? init.zeros(), dtype })
+    : null;
+  return { name, W, bias, groups };
 }
 
 /**
@@ -235,21 +257,7 @@ export function conv2dTranspose(
   kernelSize: number | Pair,
   options: Conv2dTransposeLayerOptions = {},
 ): Value {
-  const withBias = options.bias ?? true;
-  const name = options.name ?? layerName(b, "convTranspose", withBias ? ["W", "b"] : ["W"]);
-  const fail = (m: string) => new ShapeError(`conv2dTranspose '${name}': ${m}`);
-  checkFilters(filters, fail);
-  const [kh, kw] = pair(kernelSize, "kernelSize", fail);
-  const inC = channelsOf(x, fail);
-  const groups = options.groups ?? 1;
-  checkGroups(groups, inC, filters, fail);
-  const dtype = options.dtype ?? x.dtype;
-  const field = kh * kw;
-  const wInit = withFans(options.weightInit ?? init.glorotUniform(), (filters / groups) * field, inC * field);
-  const W = b.param(`${name}/W`, [inC, filters / groups, kh, kw], { init: wInit, dtype });
-  const bias = withBias
-    ? b.param(`${name}/b`, [filters], { init: options.biasInit ?? init.zeros(), dtype })
-    : null;
+  const { name, W, bias, groups } = convParams(b, x, filters, kernelSize, options, "conv2dTranspose");
   const z = b.scope(name, () =>
     b.conv2dTranspose(x, W, {
       ...(options.strides !== undefined ? { strides: options.strides } : {}),
