@@ -93,6 +93,42 @@ describe("issue-13 unary ops: derivative values", () => {
   });
 });
 
+describe("parametric activations: gradients of their parameters", () => {
+  it.each([
+    ["leakyRelu", (b: GraphBuilder, x: Value, p: Value) => b.leakyRelu(x, p)],
+    ["elu", (b: GraphBuilder, x: Value, p: Value) => b.elu(x, b.add(b.square(p), 0.2))],
+    ["clip", (b: GraphBuilder, x: Value, p: Value) => b.clip(x, b.sub(p, 1), b.add(b.mul(p, 0.5), 0.7))],
+  ] as const)("%s: a per-row parameter, first and second order", (_name, op) => {
+    const b = new GraphBuilder({ dtype: "float64" });
+    const x = b.input("x", [2, 4]);
+    const p = b.input("p", [2, 1]);
+    const w = b.input("w", [2, 4]);
+    b.output("f", b.sum(b.mul(b.square(op(b, x, p)), w)));
+    const graph = b.build();
+    const feeds = { x: X.reshape([2, 4]), p: Tensor.from([[0.35], [-0.15]]), w: W.reshape([2, 4]) };
+    const first = gradcheck(graph, feeds, { wrt: ["x", "p"] });
+    expect(first.ok, formatGradcheckReport(first)).toBe(true);
+    const second = gradgradcheck(graph, feeds, { wrt: ["x", "p"] });
+    expect(second.ok, formatGradcheckReport(second)).toBe(true);
+  });
+
+  it("clip routes the derivative to exactly one of x, lo, hi (lo > hi: all to hi)", () => {
+    const b = new GraphBuilder({ dtype: "float64" });
+    const x = b.input("x", [6]);
+    const lo = b.input("lo", [6]);
+    const hi = b.input("hi", [6]);
+    b.output("f", b.sum(b.clip(x, lo, hi)));
+    const g = compile(grad(b.build(), "f", ["x", "lo", "hi"])).run({
+      x: Tensor.from([-2, -1, 0, 1, 2, 0]),
+      lo: Tensor.from([-1, -1, -1, -1, -1, 1]),
+      hi: Tensor.from([1, 1, 1, 1, 1, -1]),
+    });
+    expect(Array.from(g["grad:x"]!.data)).toEqual([0, 0, 1, 0, 0, 0]);
+    expect(Array.from(g["grad:lo"]!.data)).toEqual([1, 1, 0, 0, 0, 0]);
+    expect(Array.from(g["grad:hi"]!.data)).toEqual([0, 0, 0, 1, 1, 1]);
+  });
+});
+
 describe("oneHot and argmax have exactly zero gradient", () => {
   it("w.r.t. their input, also through a loss that uses them", () => {
     const b = new GraphBuilder({ dtype: "float64" });

@@ -206,11 +206,11 @@ export class Value {
     return this.builder.erf(this);
   }
   /** `leakyRelu(this, slope)`. */
-  leakyRelu(slope = 0.01): Value {
+  leakyRelu(slope: ValueLike = 0.01): Value {
     return this.builder.leakyRelu(this, slope);
   }
   /** `clip(this, min, max)`. */
-  clip(min: number, max: number): Value {
+  clip(min: ValueLike, max: ValueLike): Value {
     return this.builder.clip(this, min, max);
   }
   /** Matrix product with optional transposes (batched over leading axes). */
@@ -828,17 +828,20 @@ export class GraphBuilder {
   geluTanh(x: ValueLike): Value {
     return this.op("geluTanh", [x]);
   }
-  /** Leaky ReLU: `x` for `x > 0`, `slope * x` otherwise. */
-  leakyRelu(x: ValueLike, slope = 0.01): Value {
-    return this.op("leakyRelu", [x], { slope });
+  /** Leaky ReLU: `x` for `x > 0`, `slope * x` otherwise (`slope` may be a tensor, e.g. learnable). */
+  leakyRelu(x: ValueLike, slope: ValueLike = 0.01): Value {
+    return this.op("leakyRelu", [x, slope]);
   }
-  /** ELU: `x` for `x > 0`, `alpha * (exp(x) - 1)` otherwise. */
-  elu(x: ValueLike, alpha = 1): Value {
-    return this.op("elu", [x], { alpha });
+  /** ELU: `x` for `x > 0`, `alpha * (exp(x) - 1)` otherwise (`alpha` may be a tensor). */
+  elu(x: ValueLike, alpha: ValueLike = 1): Value {
+    return this.op("elu", [x, alpha]);
   }
-  /** Clips to `[min, max]` (finite bounds); gradient 1 strictly inside, 0 elsewhere. */
-  clip(x: ValueLike, min: number, max: number): Value {
-    return this.op("clip", [x], { min, max });
+  /**
+   * Clips to `[min, max]` (bounds may be tensors; where `min > max` the result is `max`). The
+   * gradient reaches `x` strictly inside, a bound at and beyond it.
+   */
+  clip(x: ValueLike, min: ValueLike, max: ValueLike): Value {
+    return this.op("clip", [x, min, max]);
   }
   /**
    * One-hot encoding of integer-valued `indices` along a new last axis of length `depth` (an

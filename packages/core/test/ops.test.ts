@@ -576,12 +576,22 @@ for (const shape of [[2, 3, 4], [], [5]]) {
   add({ name: `elu ${name}`, feeds: { x }, build: (g, v) => g.elu(v.x!) });
   add({ name: `elu alpha 1.7 ${name}`, feeds: { x }, build: (g, v) => g.elu(v.x!, 1.7) });
   add({ name: `clip [-1, 0.5] ${name}`, feeds: { x }, build: (g, v) => g.clip(v.x!, -1, 0.5) });
-  // two nodes of one op with different attributes in one plan (one loop per attribute value)
   add({
     name: `clip twice ${name}`,
     feeds: { x },
     build: (g, v) => g.clip(v.x!, -1, 0.5).add(g.clip(v.x!, 0, 2)),
   });
+}
+// tensor parameters with broadcasting (and lo > hi in some columns)
+for (const [sx, sp] of PAIRS) {
+  const name = `${shapeStr(sx)} with ${shapeStr(sp)}`;
+  const rng = rngFor(`param-bcast ${name}`);
+  const x = randTensor(rng, sx, -3, 3);
+  const p = randTensor(rng, sp, -1, 1);
+  const q = randTensor(rng, sp, -1, 1);
+  add({ name: `leakyRelu ${name}`, feeds: { x, p }, build: (g, v) => g.leakyRelu(v.x!, v.p!) });
+  add({ name: `elu ${name}`, feeds: { x, p }, build: (g, v) => g.elu(v.x!, v.p!) });
+  add({ name: `clip ${name}`, feeds: { x, p, q }, build: (g, v) => g.clip(v.x!, v.p!, v.q!.add(0.5)) });
 }
 add({
   name: "oneHot with out-of-range and fractional indices",

@@ -163,11 +163,40 @@ describe.each(DTYPES)("hard inputs (%s)", (dtype) => {
   });
 });
 
-describe("attribute ops", () => {
-  test("defaults: leakyRelu slope 0.01, elu alpha 1", () => {
+describe("parametric activations", () => {
+  test("defaults: leakyRelu slope 0.01, elu alpha 1; clip bounds inclusive", () => {
     expect(run1("float64", [-2, 3], (g, x) => g.leakyRelu(x))).toEqual([-0.02, 3]);
     expect(run1("float64", [-1, 3], (g, x) => g.elu(x))).toEqual([Math.expm1(-1), 3]);
     expect(run1("float64", [-5, 0.25, 5, -1, 2], (g, x) => g.clip(x, -1, 2))).toEqual([-1, 0.25, 2, -1, 2]);
+  });
+
+  test("parameters are tensors that broadcast (per-channel slope, per-column bounds); lo > hi gives hi", () => {
+    const x = [
+      [-2, -1, 0.5],
+      [3, -4, 6],
+    ];
+    expect(run1("float64", x, (g, v) => g.leakyRelu(v, g.constant([[0.5], [0.25]])))).toEqual([
+      -1, -0.5, 0.5, 3, -1, 6,
+    ]);
+    expect(run1("float64", x, (g, v) => g.clip(v, g.constant([-1, 0, 1]), g.constant([1, 2, 0])))).toEqual([
+      -1, 0, 0, 1, 0, 0,
+    ]);
+  });
+
+  test("single-use parametric activations fuse into their neighbours", () => {
+    const graph = buildGraph((g) => {
+      const x = g.input("x", [4]);
+      g.output("y", g.clip(g.leakyRelu(g.elu(g.mul(x, 2), 0.5), 0.1), -1, 1));
+    });
+    const plan = compile(graph).plan({ x: [4] });
+    expect(plan.stats.steps).toBe(1);
+    const out = plan.run({ x: Tensor.from([-3, -0.1, 0.2, 4]) }).y!.toArray();
+    const ref = [-3, -0.1, 0.2, 4].map((v) => {
+      const e = 2 * v > 0 ? 2 * v : 0.5 * Math.expm1(2 * v);
+      const l = e > 0 ? e : 0.1 * e;
+      return Math.min(Math.max(l, -1), 1);
+    });
+    expect(out).toEqual(ref);
   });
 
   test("bad attributes are rejected with the op and the field named", () => {
@@ -175,19 +204,10 @@ describe("attribute ops", () => {
       buildGraph((g) => {
         g.output("y", build(g, g.input("x", [2])));
       });
-    expect(bad((g, x) => g.clip(x, 2, 1))).toThrow(/clip at node #\d+: 'min' 2 is greater than 'max' 1/);
-    expect(bad((g, x) => g.clip(x, 0, Number.POSITIVE_INFINITY))).toThrow(
-      /clip at node #\d+: 'max' must be a finite number/,
-    );
-    expect(bad((g, x) => g.leakyRelu(x, Number.NaN))).toThrow(
-      /leakyRelu at node #\d+: 'slope' must be a finite number/,
-    );
-    expect(bad((g, x) => g.elu(x, Number.POSITIVE_INFINITY))).toThrow(
-      /elu at node #\d+: 'alpha' must be a finite number/,
-    );
     expect(bad((g, x) => g.oneHot(x, 0))).toThrow(/oneHot at node #\d+: 'depth' must be a positive integer/);
     expect(bad((g, x) => g.argmax(x, 1))).toThrow(/argmax at node #\d+: axis 1 is out of range for rank 1/);
     expect(bad((g, x) => g.gather(x, x, 2))).toThrow(/gather at node #\d+: axis 2 is out of range/);
+    expect(bad((g, x) => g.clip(x, g.constant([0, 1, 2]), 1))).toThrow(ShapeError);
   });
 
   test("attributes survive serialization", () => {

@@ -13,7 +13,7 @@
  */
 import type { CustomAttrs, Dim, GraphBuilder, JvpRuleFn, OpName, Shape, Value } from "@gradgraph/core";
 import { customGradientJvp, customOpDef, isConcrete, isOpName } from "@gradgraph/core";
-import { kinkedDerivative, unaryDerivative } from "../vjp/table.js";
+import { kinkedPartials, unaryDerivative } from "../vjp/table.js";
 import type { JvpRule, JvpTable } from "./types.js";
 
 function normAxes(axes: readonly number[] | null, rank: number): number[] {
@@ -41,6 +41,20 @@ function plus(b: GraphBuilder, p: Value | null, q: Value | null): Value | null {
   if (!p) return q;
   if (!q) return p;
   return b.add(p, q);
+}
+
+/** `Σ_k partials[k] · t[k]` over the inputs with a tangent. */
+function sumOfPartials(
+  b: GraphBuilder,
+  partials: readonly Value[],
+  t: readonly (Value | null)[],
+): Value | null {
+  let acc: Value | null = null;
+  partials.forEach((d, k) => {
+    const tk = t[k];
+    if (tk) acc = plus(b, acc, b.mul(tk, d));
+  });
+  return acc;
 }
 
 /** The JVP rule of every op, keyed by op name. */
@@ -153,9 +167,9 @@ export const JVP: JvpTable = {
   erf: ({ b, t, x, y }) => b.mul(t[0]!, unaryDerivative(b, "erf", x[0]!, y)),
   gelu: ({ b, t, x, y }) => b.mul(t[0]!, unaryDerivative(b, "gelu", x[0]!, y)),
   geluTanh: ({ b, t, x, y }) => b.mul(t[0]!, unaryDerivative(b, "geluTanh", x[0]!, y)),
-  leakyRelu: ({ b, t, x, attrs }) => b.mul(t[0]!, kinkedDerivative(b, "leakyRelu", attrs, x[0]!)),
-  elu: ({ b, t, x, attrs }) => b.mul(t[0]!, kinkedDerivative(b, "elu", attrs, x[0]!)),
-  clip: ({ b, t, x, attrs }) => b.mul(t[0]!, kinkedDerivative(b, "clip", attrs, x[0]!)),
+  leakyRelu: ({ b, t, x }) => sumOfPartials(b, kinkedPartials(b, "leakyRelu", x), t),
+  elu: ({ b, t, x }) => sumOfPartials(b, kinkedPartials(b, "elu", x), t),
+  clip: ({ b, t, x }) => sumOfPartials(b, kinkedPartials(b, "clip", x), t),
   oneHot: "zero",
   argmax: "zero",
   // linear in x (the indices' tangent is zero)

@@ -114,20 +114,35 @@ export function unaryDerivative(
   }
 }
 
-/** `leakyRelu'`, `elu'` and `clip'` (1 or 0 masks; at a kink the flat side's value). */
-export function kinkedDerivative(
+/**
+ * The partial derivatives of `leakyRelu(x, slope)`, `elu(x, alpha)` and `clip(x, lo, hi)`, one
+ * per input, each broadcast to the output's shape. At a kink `x` gets the flat (or left) side:
+ * `leakyRelu` gives `slope` at 0, `elu` gives `alpha`, and `clip` routes the derivative to exactly
+ * one argument (`x` strictly inside, `lo` for `x <= lo < hi`, `hi` where `max(x, lo) >= hi`).
+ */
+export function kinkedPartials(
   b: GraphBuilder,
   op: "leakyRelu" | "elu" | "clip",
-  attrs: { slope?: number; alpha?: number; min?: number; max?: number },
-  x: Value,
-): Value {
+  x: readonly Value[],
+): Value[] {
+  const v = x[0]!;
   switch (op) {
-    case "leakyRelu":
-      return b.where(b.greater(x, 0), 1, attrs.slope!);
-    case "elu":
-      return b.where(b.greater(x, 0), 1, b.mul(b.exp(x), attrs.alpha!));
-    case "clip":
-      return b.mul(b.greater(x, attrs.min!), b.less(x, attrs.max!));
+    case "leakyRelu": {
+      const pos = b.greater(v, 0);
+      return [b.where(pos, 1, x[1]!), b.where(pos, 0, v)];
+    }
+    case "elu": {
+      const pos = b.greater(v, 0);
+      return [b.where(pos, 1, b.mul(b.exp(v), x[1]!)), b.where(pos, 0, b.expm1(v))];
+    }
+    case "clip": {
+      const [lo, hi] = [x[1]!, x[2]!];
+      return [
+        b.mul(b.greater(v, lo), b.less(v, hi)),
+        b.mul(b.lessEqual(v, lo), b.less(lo, hi)),
+        b.greaterEqual(b.maximum(v, lo), hi),
+      ];
+    }
   }
 }
 
@@ -291,9 +306,10 @@ export const VJP: VjpTable = {
   erf: ({ b, g, x, y }) => [b.mul(g, unaryDerivative(b, "erf", x[0]!, y))],
   gelu: ({ b, g, x, y }) => [b.mul(g, unaryDerivative(b, "gelu", x[0]!, y))],
   geluTanh: ({ b, g, x, y }) => [b.mul(g, unaryDerivative(b, "geluTanh", x[0]!, y))],
-  leakyRelu: ({ b, g, x, attrs }) => [b.mul(g, kinkedDerivative(b, "leakyRelu", attrs, x[0]!))],
-  elu: ({ b, g, x, attrs }) => [b.mul(g, kinkedDerivative(b, "elu", attrs, x[0]!))],
-  clip: ({ b, g, x, attrs }) => [b.mul(g, kinkedDerivative(b, "clip", attrs, x[0]!))],
+  leakyRelu: ({ b, g, x, needs }) =>
+    kinkedPartials(b, "leakyRelu", x).map((d, k) => (needs[k] ? b.mul(g, d) : null)),
+  elu: ({ b, g, x, needs }) => kinkedPartials(b, "elu", x).map((d, k) => (needs[k] ? b.mul(g, d) : null)),
+  clip: ({ b, g, x, needs }) => kinkedPartials(b, "clip", x).map((d, k) => (needs[k] ? b.mul(g, d) : null)),
   oneHot: "zero",
   argmax: "zero",
   // repeated indices accumulate in the scatter; the indices get no gradient

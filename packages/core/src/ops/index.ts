@@ -185,7 +185,6 @@ export type { GatherAttrs, ScatterAddAttrs } from "./gather.js";
 export type { MatmulAttrs } from "./matmul.js";
 export type { OneHotAttrs } from "./oneHot.js";
 export type { PadAttrs } from "./pad.js";
-export type { ClipAttrs, EluAttrs, LeakyReluAttrs } from "./parametricUnary.js";
 export type { AvgPool2dBackpropAttrs, Pool2dAttrs } from "./pool2d.js";
 export { type RandomUniformAttrs, uniformAt } from "./randomUniform.js";
 export type { ReduceAttrs } from "./reduce.js";

@@ -477,11 +477,6 @@ function refExpm1(x: number): number {
   return Math.abs(x) < 1e-5 ? x + (x * x) / 2 + (x * x * x) / 6 : Math.exp(x) - 1;
 }
 
-/** `f` applied to every element of `x`. */
-function map(x: RefTensor, f: (v: number) => number): RefTensor {
-  return { shape: [...x.shape], data: x.data.map(f) };
-}
-
 /** Normalises a possibly negative axis. */
 function axisOf(axis: number, rank: number): number {
   return axis < 0 ? axis + rank : axis;
@@ -639,14 +634,14 @@ export const REFERENCE: { readonly [K in OpName]: RefFn<K> } = {
   // x Φ(x), Φ(x) = erfc(-x/√2) / 2 (the tail integral for negative x)
   gelu: unary((x) => x * 0.5 * refErfc(-x / Math.sqrt(2))),
   geluTanh: unary((x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))),
-  leakyRelu: (node, [x]) => map(x!, (v) => (v >= 0 ? v : node.attrs.slope * v)),
-  elu: (node, [x]) => map(x!, (v) => (v > 0 ? v : node.attrs.alpha * refExpm1(v))),
-  clip: (node, [x]) =>
-    map(x!, (v) => {
-      if (v < node.attrs.min) return node.attrs.min;
-      if (v > node.attrs.max) return node.attrs.max;
-      return v;
-    }),
+  leakyRelu: nary((v, s) => (v >= 0 ? v : s * v)),
+  elu: nary((v, a) => (v > 0 ? v : a * refExpm1(v))),
+  clip: nary((v, lo, hi) => {
+    if (lo > hi) return Number.isNaN(v) ? v : hi; // numpy: the upper bound wins
+    if (v < lo) return lo;
+    if (v > hi) return hi;
+    return v;
+  }),
   oneHot: (node, [x]) => {
     const depth = node.attrs.depth;
     const shape = [...x!.shape, depth];
