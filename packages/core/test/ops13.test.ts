@@ -12,9 +12,12 @@ import {
   type GraphBuilder,
   graphToJSON,
   parseGraph,
+  printPlan,
   ShapeError,
+  setWasmEnabled,
   Tensor,
   type Value,
+  wasmBackend,
 } from "@gradgraph/core";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
@@ -302,5 +305,49 @@ describe.each(DTYPES)("gather and scatterAdd (%s)", (dtype) => {
         g.output("y", g.scatterAdd(g.input("i", [4]), g.input("u", [3, 2]), 0, [3, 2]));
       }, dtype),
     ).toThrow(ShapeError);
+  });
+});
+
+describe.skipIf(!wasmBackend())("leakyRelu and clip in WebAssembly SIMD loops (float32)", () => {
+  const xs = [0, -0, Number.NaN, 1, -1, 2.5, -3, 0.75, -0.2, 4, -4.5, 0.1, -0.1];
+  const graph = buildGraph((g) => {
+    const x = g.input("x", [xs.length]);
+    const s = g.input("s", [xs.length]);
+    g.output(
+      "y",
+      g.add(g.clip(g.leakyRelu(x, s), g.neg(s), 1), g.mul(g.leakyRelu(x, 0.2), g.clip(x, -0.5, s))),
+    );
+  }, "float32");
+  const feeds = {
+    x: Tensor.from(xs, { dtype: "float32" }),
+    s: Tensor.from(
+      xs.map((_, i) => (i % 3) * 0.3 - 0.1),
+      { dtype: "float32" },
+    ),
+  };
+
+  function runWith(wasm: boolean): { values: number[]; plan: string } {
+    setWasmEnabled(wasm);
+    try {
+      const exe = compile(graph);
+      const plan = exe.plan({ x: [xs.length], s: [xs.length] });
+      return { values: Array.from(plan.run(feeds).y!.data), plan: printPlan(plan) };
+    } finally {
+      setWasmEnabled(true);
+    }
+  }
+
+  test("one fused SIMD loop, equal to the JavaScript loop (NaN and signed zeros included)", () => {
+    const simd = runWith(true);
+    const js = runWith(false);
+    expect(simd.plan).toMatch(/\[wasm-simd\]/);
+    expect(js.plan).not.toMatch(/wasm-simd/);
+    expect(simd.plan.match(/^ +\d+ +%/gm)).toHaveLength(1); // one step: the whole expression fused
+    simd.values.forEach((v, i) => {
+      const ref = js.values[i]!;
+      if (Number.isNaN(ref)) expect(v).toBeNaN();
+      else if (ref === 0) expect(Object.is(v, ref), `element ${i}: ${v} vs ${ref}`).toBe(true);
+      else expect(v).toBeCloseTo(ref, 5);
+    });
   });
 });

@@ -1,8 +1,8 @@
 /**
  * WebAssembly SIMD loops for float32 elementwise expressions (single ops and fused groups) built
  * from the arithmetic ops that have direct SIMD instructions: neg, abs, sqrt, square, relu, add,
- * sub, mul, div, maximum, minimum, the comparisons and where (with JavaScript's NaN and signed-zero
- * results). Groups using transcendental ops
+ * sub, mul, div, maximum, minimum, the comparisons, where, leakyRelu and clip (with JavaScript's
+ * NaN and signed-zero results). Groups using transcendental ops
  * (exp, log, tanh, sigmoid, pow) keep the generated JavaScript loop. Each distinct expression
  * and access pattern is compiled once into a tiny module on the shared arena memory.
  * @module
@@ -57,7 +57,17 @@ const SCAL: Record<string, number> = {
   lessEqual: 0x5f,
 };
 const COMPARISONS = new Set(["equal", "greater", "less", "greaterEqual", "lessEqual"]);
-const SUPPORTED = new Set([...Object.keys(VEC), "neg", "abs", "sqrt", "square", "relu", "where"]);
+const SUPPORTED = new Set([
+  ...Object.keys(VEC),
+  "neg",
+  "abs",
+  "sqrt",
+  "square",
+  "relu",
+  "where",
+  "leakyRelu",
+  "clip",
+]);
 
 /** True when every op of the tree has a SIMD lowering. */
 export function simdSupported(tree: ExprTree): boolean {
@@ -127,6 +137,38 @@ function emit(f: FunctionBuilder, t: ExprTree | number, vector: boolean, leaf: (
       zero();
       if (vector) simd(233);
       else f.op(0x97);
+      return;
+    case "leakyRelu": {
+      // x > 0 ? x : s * x as bitselect(x, s * x, x > 0) / select(x, s * x, x > 0); the product of
+      // two float32 values rounds once either way, as in the JavaScript loop
+      const l = tmp();
+      kid(0);
+      f.op(0x21, ...uleb(l)); // local.set
+      f.op(0x20, ...uleb(l));
+      kid(1);
+      f.op(0x20, ...uleb(l));
+      if (vector) simd(230);
+      else f.op(0x94);
+      f.op(0x20, ...uleb(l));
+      zero();
+      if (vector) {
+        simd(68); // f32x4.gt
+        f.op(0xfd, 0x52); // v128.bitselect
+      } else {
+        f.op(0x5e); // f32.gt
+        f.op(0x1b); // select
+      }
+      return;
+    }
+    case "clip":
+      // minimum(maximum(x, lo), hi): NaN-propagating, -0 < +0, as Math.min / Math.max
+      kid(0);
+      kid(1);
+      if (vector) simd(VEC.maximum!);
+      else f.op(SCAL.maximum!);
+      kid(2);
+      if (vector) simd(VEC.minimum!);
+      else f.op(SCAL.minimum!);
       return;
     case "where": {
       // bitselect(a, b, c != 0) / select(a, b, c != 0)
