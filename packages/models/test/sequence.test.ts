@@ -57,6 +57,28 @@ describe("embedding", () => {
     expect(out.e!.toArray()).toEqual([40, 41, 0, 1, 20, 21, 10, 11, 10, 11, 30, 31]);
   });
 
+  it("accumulates the gradient of repeated ids into their rows (gradcheck w.r.t. the table)", () => {
+    const b = new GraphBuilder({ dtype: "float64" });
+    const ids = b.input("ids", [2, 2]);
+    const e = embedding(b, ids, 3, 2, { name: "emb" });
+    const r = b.input("r", [2, 2, 2]);
+    b.output("loss", b.sum(b.mul(b.square(e), r)));
+    const g = b.build();
+    const feeds = {
+      ids: Tensor.from(
+        [
+          [1, 1],
+          [2, 1],
+        ],
+        { dtype: "float64" },
+      ),
+      r: randTensor([2, 2, 2], 4),
+    };
+    const report = gradcheck(g, feeds, { of: "loss", params: randomParams(g, 8) });
+    if (!report.ok) throw new Error(formatGradcheckReport(report));
+    expect(report.wrt).toEqual(["emb/E"]);
+  });
+
   it("rejects a bad vocab or dim, naming the layer", () => {
     const b = new GraphBuilder({ dtype: "float64" });
     const ids = b.input("ids", [3]);
@@ -286,6 +308,42 @@ describe("transformerEncoderBlock", () => {
       expect(report.wrt).toEqual(expect.arrayContaining(["enc/attn/Wq", "enc/ln2/beta", "enc/mlp1/W"]));
     });
   }
+
+  it("builds the README example: a causal block on embedded tokens with a symbolic batch", () => {
+    const b = new GraphBuilder({ dtype: "float32" });
+    const ids = b.input("ids", ["N", 16]);
+    const h = embedding(b, ids, 1000, 32, { name: "tok" });
+    const y = transformerEncoderBlock(b, h, { name: "enc1", heads: 4, mlpDim: 64, causal: true });
+    const z = layerNorm(b, y, { name: "final" });
+    expect([h.shape, y.shape, z.shape]).toEqual([
+      ["N", 16, 32],
+      ["N", 16, 32],
+      ["N", 16, 32],
+    ]);
+    b.output("z", z);
+    const g = b.build();
+    expect(g.params["tok/E"]!.shape).toEqual([1000, 32]);
+    expect(g.params["enc1/mlp1/W"]!.shape).toEqual([32, 64]);
+    const out = evaluate(
+      g,
+      { ids: Tensor.from([Array.from({ length: 16 }, (_, i) => i * 7)], { dtype: "float32" }) },
+      {
+        params: ParamStore.init(g, 0),
+      },
+    );
+    expect(out.z!.shape).toEqual([1, 16, 32]);
+    expect(Array.from(out.z!.data).every(Number.isFinite)).toBe(true);
+  });
+
+  it("rejects a bad input or mlpDim, naming the block", () => {
+    const b = new GraphBuilder({ dtype: "float64" });
+    expect(() =>
+      transformerEncoderBlock(b, b.input("a", [2, 4]), { name: "blk", heads: 2, mlpDim: 4 }),
+    ).toThrow(/transformerEncoderBlock 'blk'/);
+    expect(() =>
+      transformerEncoderBlock(b, b.input("c", [2, 3, 4]), { name: "blk", heads: 2, mlpDim: 0 }),
+    ).toThrow(/mlpDim/);
+  });
 
   it("a few SGD steps on a tiny sequence model decrease the loss", () => {
     const model = Model.define(
