@@ -18,5 +18,5 @@ export * from "./model.js";
 export * from "./modes.js";
 export * from "./optim/index.js";
 export * from "./presets/index.js";
-export * from "./sequence.js";
 export * from "./recurrent.js";
+export * from "./sequence.js";
