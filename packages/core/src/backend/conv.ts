@@ -98,11 +98,14 @@ function inRange(base: number, s: number, size: number, count: number): [number,
 }
 
 /**
- * col [Kg, P] for image `n`, channels `c0 .. c0+Cg`: row `(c, ki, kj)` holds the input pixels
- * that tap meets at each output position (zero where it falls in the padding).
+ * im2col and its adjoint col2im (for strides other than 1; stride 1 uses the grid paths).
+ * `col [Kg, P]` row `(c, ki, kj)` holds the pixels of image channels `c0 .. c0+Cg` (at `img[xo]`)
+ * that tap meets at each output position, zero where it falls in the padding. `toCol` copies them
+ * from `img` into `col`; otherwise each row of `col` is added back onto the pixels it came from.
  */
-function im2col(
-  x: Float32Array,
+function patches(
+  toCol: boolean,
+  img: Float32Array,
   xo: number,
   col: Float32Array,
   g: ConvGeometry,
@@ -119,16 +122,13 @@ function im2col(
       for (let kj = 0; kj < kw; kj++, row += P) {
         const iw0 = kj * dw - pl;
         const [owLo, owHi] = inRange(iw0, sw, W, Wo);
-        col.fill(0, row, row + ohLo * Wo);
+        if (toCol) col.fill(0, row, row + P);
         for (let oh = ohLo; oh < ohHi; oh++) {
-          const d = row + oh * Wo;
-          const src = plane + (oh * sh + ki * dh - pt) * W + iw0;
-          for (let ow = 0; ow < owLo; ow++) col[d + ow] = 0;
-          if (sw === 1) for (let ow = owLo; ow < owHi; ow++) col[d + ow] = x[src + ow]!;
-          else for (let ow = owLo; ow < owHi; ow++) col[d + ow] = x[src + ow * sw]!;
-          for (let ow = owHi; ow < Wo; ow++) col[d + ow] = 0;
+          const r = row + oh * Wo;
+          const p = plane + (oh * sh + ki * dh - pt) * W + iw0;
+          if (toCol) for (let ow = owLo; ow < owHi; ow++) col[r + ow] = img[p + ow * sw]!;
+          else for (let ow = owLo; ow < owHi; ow++) img[p + ow * sw] = img[p + ow * sw]! + col[r + ow]!;
         }
-        col.fill(0, row + ohHi * Wo, row + P);
       }
     }
   }
@@ -162,36 +162,6 @@ function im2colT(
             const iw = iw0 + kj * dw;
             col[d++] = iw >= 0 && iw < W ? x[r + iw]! : 0;
           }
-        }
-      }
-    }
-  }
-}
-
-/** Adds each row of col [Kg, P] back onto the pixels it was taken from (im2col's adjoint). */
-function col2im(
-  col: Float32Array,
-  dx: Float32Array,
-  xo: number,
-  g: ConvGeometry,
-  c0: number,
-  Cg: number,
-): void {
-  const { H, W, kh, kw, Ho, Wo, sh, sw, dh, dw, pt, pl } = g;
-  const P = Ho * Wo;
-  let row = 0;
-  for (let c = 0; c < Cg; c++) {
-    const plane = xo + (c0 + c) * H * W;
-    for (let ki = 0; ki < kh; ki++) {
-      const [ohLo, ohHi] = inRange(ki * dh - pt, sh, H, Ho);
-      for (let kj = 0; kj < kw; kj++, row += P) {
-        const iw0 = kj * dw - pl;
-        const [owLo, owHi] = inRange(iw0, sw, W, Wo);
-        for (let oh = ohLo; oh < ohHi; oh++) {
-          const s = row + oh * Wo;
-          const dst = plane + (oh * sh + ki * dh - pt) * W + iw0;
-          if (sw === 1) for (let ow = owLo; ow < owHi; ow++) dx[dst + ow] = dx[dst + ow]! + col[s + ow]!;
-          else for (let ow = owLo; ow < owHi; ow++) dx[dst + ow * sw] = dx[dst + ow * sw]! + col[s + ow]!;
         }
       }
     }
@@ -529,7 +499,7 @@ export function convF32(
       // a = x, b = w
       for (let n = 0; n < N; n++) {
         for (let gi = 0; gi < groups; gi++) {
-          im2col(fa, n * C * H * W, col, g, gi * Cg, Cg);
+          patches(true, fa, n * C * H * W, col, g, gi * Cg, Cg);
           const wp = fb.byteOffset + 4 * gi * Og * Kg;
           const op = fo.byteOffset + 4 * (n * O + gi * Og) * P;
           gemm(be.kernels, 0, wp, colp, op, Og, P, Kg, Kg, P, P, ws);
@@ -543,7 +513,7 @@ export function convF32(
           const wp = fb.byteOffset + 4 * gi * Og * Kg;
           const dyp = fa.byteOffset + 4 * (n * O + gi * Og) * P;
           gemm(be.kernels, 1, wp, dyp, colp, Kg, P, Og, Kg, P, P, ws);
-          col2im(col, fo, n * C * H * W, g, gi * Cg, Cg);
+          patches(false, fo, n * C * H * W, col, g, gi * Cg, Cg);
         }
       }
     } else {
