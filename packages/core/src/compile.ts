@@ -10,7 +10,7 @@
  * @module
  */
 import { wasmBackend } from "./backend/memory.js";
-import { FeedError } from "./compile/errors.js";
+import { FeedError, NumericsError } from "./compile/errors.js";
 import {
   checkFeedsObject,
   type Feeds,
@@ -24,7 +24,7 @@ import type { CompileOptions, LoweredForm } from "./compile/form.js";
 import { compilePlanForm } from "./compile/pipeline.js";
 import { resolveOutputs } from "./compile/select.js";
 import type { FloatArray } from "./dtype.js";
-import { type Graph, GraphError, type GraphNode, type NodeId, resolveNode } from "./graph.js";
+import { describeNode, type Graph, GraphError, type GraphNode, type NodeId, resolveNode } from "./graph.js";
 import { nameTable, ownValue } from "./names.js";
 import { type ConcreteShape, type Shape, shapeToString } from "./shape.js";
 import { Tensor } from "./tensor.js";
@@ -123,7 +123,12 @@ export class Plan {
     if (this.disposed) throw new Error("this plan was disposed");
     if (feeds !== undefined) this.feed(feeds);
     const steps = this.steps;
-    for (let i = 0; i < steps.length; i++) steps[i]!();
+    let i = 0;
+    try {
+      for (; i < steps.length; i++) steps[i]!();
+    } catch (e) {
+      throw namedRunError(e, this.form.runNodes[i] ?? null);
+    }
     return this.outputs;
   }
 
@@ -170,6 +175,16 @@ export class Plan {
   get planForm(): LoweredForm {
     return this.form;
   }
+}
+
+/**
+ * A kernel's run-time error (e.g. an out-of-range gather index) with the failing node named in
+ * front of its message; NumericsError already names its node.
+ */
+function namedRunError(e: unknown, node: GraphNode | null): unknown {
+  if (!node || !(e instanceof Error) || e instanceof NumericsError) return e;
+  e.message = `${describeNode(node)}: ${e.message}`;
+  return e;
 }
 
 /**

@@ -274,6 +274,8 @@ describe.each(DTYPES)("gather and scatterAdd (%s)", (dtype) => {
     );
     expect(() => gatherRun([-1])).toThrow(RangeError);
     expect(() => gatherRun([1.5])).toThrow(/index 1.5/);
+    // the plan names the failing node in front of the kernel's message
+    expect(() => gatherRun([0, 3])).toThrow(/^#\d+ .*gather.*: gather: index 3/);
   });
 
   test("scatterAdd accumulates repeated indices and leaves untouched rows at 0", () => {

@@ -9,7 +9,7 @@
  */
 import type { ExprTree } from "../backend/elementwise-wasm.js";
 import type { DType, FloatArray } from "../dtype.js";
-import type { Graph, NodeId } from "../graph.js";
+import type { Graph, GraphNode, NodeId } from "../graph.js";
 import type { ElementwiseSpec } from "../ops/types.js";
 import type { ParamStore } from "../params.js";
 import type { ConcreteShape, Shape } from "../shape.js";
@@ -199,6 +199,8 @@ export interface LoweredForm extends AllocatedForm {
   readonly kernels: readonly (KernelChoice | null)[];
   /** What `Plan.run` calls, in order: param mirror copies, then one closure per kernel step. */
   readonly run: readonly (() => void)[];
+  /** The node each closure of `run` computes (null for the mirror copies), so run-time errors name it. */
+  readonly runNodes: readonly (GraphNode | null)[];
   /** Number of kernel steps (mirror copies not counted). */
   readonly kernelSteps: number;
 }

@@ -12,7 +12,7 @@
  * @module
  */
 import type { FloatArray } from "../dtype.js";
-import { describeNode } from "../graph.js";
+import { describeNode, type GraphNode } from "../graph.js";
 import { elementwiseKernel } from "../ops/elementwise.js";
 import { isOpName, opDef } from "../ops/index.js";
 import type { Kernel } from "../ops/types.js";
@@ -27,7 +27,11 @@ export function lowerToKernels(form: AllocatedForm): LoweredForm {
   const checkNumerics = form.options.checkNumerics ?? false;
   const kernels: (KernelChoice | null)[] = new Array(steps.length).fill(null);
   const run: (() => void)[] = [];
-  for (const { src, dst } of mirrors) run.push(() => dst.set(src));
+  const runNodes: (GraphNode | null)[] = [];
+  for (const { src, dst } of mirrors) {
+    run.push(() => dst.set(src));
+    runNodes.push(null);
+  }
   const shared = new Map<string, { kernel: Kernel; choice: KernelChoice }>();
   let kernelSteps = 0;
   for (let s = 0; s < steps.length; s++) {
@@ -63,6 +67,7 @@ export function lowerToKernels(form: AllocatedForm): LoweredForm {
       continue;
     }
     kernelSteps++;
+    runNodes.push(node);
     if (checkNumerics) {
       const inputsDesc = ` (inputs: ${node.inputs.map((i) => describeNode(nodes[i]!)).join(", ") || "none"})`;
       run.push(() => {
@@ -76,5 +81,5 @@ export function lowerToKernels(form: AllocatedForm): LoweredForm {
       run.push(() => kernel(ins, out));
     }
   }
-  return { ...form, kernels, run, kernelSteps };
+  return { ...form, kernels, run, runNodes, kernelSteps };
 }
