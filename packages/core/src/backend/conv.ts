@@ -298,6 +298,22 @@ function sizes(g: ConvGeometry) {
 }
 
 /**
+ * The scratch layout every grid pass uses (float indices into the arena): one padded image `xp`,
+ * a `[Kg, ld]` block (im2col columns), an `[Og, ld]` block (outputs or output gradients), then
+ * `tail` more floats; `ld = cn·P` for chunks of `cn` images.
+ */
+function gridScratch(be: WasmBackend, g: ConvGeometry, gr: Grid, tail: number) {
+  const { Og, Kg, P } = sizes(g);
+  const cn = chunkOf(g.N, (Kg + Og) * P);
+  const ld = cn * P;
+  const sc = scratchOf(be, gr.image + (Kg + Og) * ld + tail);
+  const xp = sc.byteOffset >> 2;
+  const kBlock = xp + gr.image;
+  const oBlock = kBlock + Kg * ld;
+  return { sc, cn, ld, xp, kBlock, oBlock, tail: oBlock + Og * ld };
+}
+
+/**
  * Forward convolution on the grid: per chunk of `m` images and group, `col [Kg, m·P]` from the
  * padded images, `tmp [Og, m·P] = W_g · col`, then each image's `[Og, P]` block goes to `out`.
  */
@@ -311,13 +327,8 @@ function gridForward(
 ): void {
   const { N, C, H, W, O, groups } = g;
   const { Cg, Og, Kg, P } = sizes(g);
-  const cn = chunkOf(N, (Kg + Og) * P);
-  const ld = cn * P;
-  const sc = scratchOf(be, gr.image + (Kg + Og) * ld);
+  const { cn, ld, xp, kBlock: col, oBlock: tmp } = gridScratch(be, g, gr, 0);
   const k = be.kernels;
-  const xp = sc.byteOffset >> 2;
-  const col = xp + gr.image;
-  const tmp = col + Kg * ld;
   const x0 = x.byteOffset >> 2;
   const out0 = out.byteOffset >> 2;
   const ws = be.gemmWorkspace();
@@ -365,14 +376,8 @@ function gridFilter(
 ): void {
   const { N, C, H, W, groups } = g;
   const { Cg, Og, Kg, P } = sizes(g);
-  const cn = chunkOf(N, (Kg + Og) * P);
-  const ld = cn * P;
-  const sc = scratchOf(be, gr.image + (Kg + Og) * ld + Kg * Og);
+  const { sc, cn, ld, xp, kBlock: col, oBlock: dyc, tail: part } = gridScratch(be, g, gr, Kg * Og);
   const k = be.kernels;
-  const xp = sc.byteOffset >> 2;
-  const col = xp + gr.image;
-  const dyc = col + Kg * ld;
-  const part = dyc + Og * ld;
   const x0 = x.byteOffset >> 2;
   const dy0 = dy.byteOffset >> 2;
   const ws = be.gemmWorkspace();
@@ -410,13 +415,8 @@ function gridInput(
 ): void {
   const { N, C, H, W, pt, pl, groups } = g;
   const { Cg, Og, Kg, P } = sizes(g);
-  const cn = chunkOf(N, (Kg + Og) * P);
-  const ld = cn * P;
-  const sc = scratchOf(be, gr.image + (Kg + Og) * ld);
+  const { cn, ld, xp, kBlock: dcol, oBlock: dyc } = gridScratch(be, g, gr, 0);
   const k = be.kernels;
-  const xp = sc.byteOffset >> 2;
-  const dcol = xp + gr.image;
-  const dyc = dcol + Kg * ld;
   const dy0 = dy.byteOffset >> 2;
   const dx0 = dx.byteOffset >> 2;
   const ws = be.gemmWorkspace();
