@@ -24,6 +24,7 @@ import { type Padding4, type PaddingSpec, type Pair, resolvePadding } from "./op
 import type { CustomArity, CustomOp } from "./ops/define.js";
 import { type AttrsOf, isOpName, type OpName, opDef, userOpDef } from "./ops/index.js";
 import { jsonAttrs } from "./ops/jsonAttrs.js";
+import type { LayerNormAttrs } from "./ops/layerNorm.js";
 import type { OpDef } from "./ops/types.js";
 import { type ConcreteShape, type Dim, type Shape, ShapeError, shapeToString, sizeOf } from "./shape.js";
 import { Tensor } from "./tensor.js";
@@ -252,6 +253,13 @@ export class Value {
   /** Log-softmax along `axis` (default last). */
   logSoftmax(axis = -1): Value {
     return this.builder.logSoftmax(this, axis);
+  }
+  /**
+   * Layer normalisation along `axis` (default last) with gain `gamma` and bias `beta`; see
+   * {@link GraphBuilder.layerNorm}.
+   */
+  layerNorm(gamma: Value, beta: Value, options: Partial<LayerNormAttrs> = {}): Value {
+    return this.builder.layerNorm(this, gamma, beta, options);
   }
   /** log(sum(exp(x))) over `axes`. */
   logSumExp(axes?: number | readonly number[] | null, keepdims = false): Value {
@@ -792,6 +800,20 @@ export class GraphBuilder {
   /** Log-softmax along `axis`. */
   logSoftmax(x: Value, axis = -1): Value {
     return this.op("logSoftmax", [x], { axis });
+  }
+  /**
+   * Layer normalisation: `(x - mean) / sqrt(var + epsilon) * gamma + beta`, the mean and the
+   * biased variance taken along `axis` (default -1, the last) for every other index, as PyTorch's
+   * `nn.LayerNorm` over one axis; `epsilon` defaults to 1e-5. `gamma` and `beta` have the axis'
+   * size followed by a 1 for each later axis (`[n]` for the last axis; core's
+   * `layerNormParamShape` computes it). One fused kernel; its gradient is written with ordinary ops, so
+   * it differentiates to any order.
+   */
+  layerNorm(x: Value, gamma: Value, beta: Value, options: Partial<LayerNormAttrs> = {}): Value {
+    return this.op("layerNorm", [x, gamma, beta], {
+      axis: options.axis ?? -1,
+      epsilon: options.epsilon ?? 1e-5,
+    });
   }
   /** Identity whose gradient is zero. */
   stopGradient(x: Value): Value {

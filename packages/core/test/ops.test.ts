@@ -636,6 +636,28 @@ for (const [xs, axis, is] of [
   });
 }
 
+// ---- layerNorm: every axis, a one-element axis, a symbolic batch, gamma/beta as params ----------
+for (const [shape, axis, decl] of [
+  [[2, 3, 4], -1],
+  [[2, 3, 4], 0],
+  [[2, 3, 4], 1],
+  [[5], 0],
+  [[3, 1], 1],
+  [[4, 6], -1, ["N", 6]],
+  [[4, 3, 2], -2, ["N", 3, 2]],
+] as [number[], number, Shape?][]) {
+  const name = `layerNorm ${shapeStr(shape)} axis ${axis}${decl ? " symbolic batch" : ""}`;
+  const a = axis < 0 ? axis + shape.length : axis;
+  const ps = [shape[a]!, ...shape.slice(a + 1).map(() => 1)];
+  add({
+    name,
+    feeds: { x: randTensor(rngFor(name), shape, -3, 5) },
+    ...(decl ? { decl: { x: decl } } : {}),
+    params: { g: randTensor(rngFor(`${name} g`), ps), b: randTensor(rngFor(`${name} b`), ps) },
+    build: (g, v) => g.layerNorm(v.x!, v.g!, v.b!, { axis, epsilon: a === 0 ? 0.25 : 1e-5 }),
+  });
+}
+
 // ---- customGradient: the identity on the wrapped value (its kernel only runs when pinned) ----
 for (const pinned of [false, true]) {
   const name = `customGradient ${pinned ? "as the output" : "inside"} [2,3]`;

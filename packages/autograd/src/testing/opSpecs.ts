@@ -419,6 +419,21 @@ const argmaxCases = shapeArb({ minRank: 1 })
   .chain((s) => fc.tuple(tensorArb(s, { distinct: true }), axisArb(s.length), fc.boolean()))
   .map(([x, axis, keepdims]) => ({ args: [zero(x)], attrs: { axis, keepdims } }));
 
+/**
+ * layerNorm: `x` with pairwise distinct values (spacing 0.25, so a row of two or more has a
+ * variance bounded away from 0 and the derivatives stay moderate), `gamma` and `beta` of the
+ * axis' size followed by ones, PyTorch's epsilon or a large one; all three by finite differences.
+ */
+const layerNormCases = shapeArb({ minRank: 1 }).chain((s) =>
+  fc.tuple(axisArb(s.length), fc.constantFrom(1e-5, 0.5)).chain(([axis, epsilon]) => {
+    const a = axis < 0 ? axis + s.length : axis;
+    const ps = [s[a]!, ...s.slice(a + 1).map(() => 1)];
+    return fc
+      .tuple(tensorArb(s, { distinct: true }), tensorArb(ps), tensorArb(ps))
+      .map(([x, gamma, beta]) => ({ args: [fd(x), fd(gamma), fd(beta)], attrs: { axis, epsilon } }));
+  }),
+);
+
 /** gather: `x` checked by finite differences, indices (repeats included) with zero gradient. */
 const gatherCases = shapeArb({ minRank: 1 }).chain((s) =>
   fc.tuple(tensorArb(s), axisArb(s.length), shapeArb({ maxRank: 2 })).chain(([x, axis, is]) => {
@@ -546,4 +561,5 @@ export const OP_SPECS: OpSpecTable = {
   argmax: { cases: argmaxCases },
   gather: { cases: gatherCases },
   scatterAdd: { cases: scatterAddCases },
+  layerNorm: { cases: layerNormCases },
 };

@@ -115,6 +115,32 @@ export function unaryDerivative(
 }
 
 /**
+ * The normalised input `xhat = (x - mean) * rstd` of `layerNorm` along `axis` (non-negative) and
+ * `rstd = 1 / sqrt(var + epsilon)` (keepdims form), recomputed from `x` with ordinary ops by the
+ * forward kernel's formula (two-pass biased variance), so a rule that uses them differentiates
+ * again.
+ */
+export function layerNormParts(
+  b: GraphBuilder,
+  x: Value,
+  axis: number,
+  epsilon: number,
+): { readonly xhat: Value; readonly rstd: Value } {
+  const xc = b.sub(x, b.mean(x, axis, true));
+  const rstd = b.div(1, b.sqrt(b.add(b.mean(b.square(xc), axis, true), epsilon)));
+  return { xhat: b.mul(xc, rstd), rstd };
+}
+
+/**
+ * The input tangent or cotangent `d` of `layerNorm` mapped through the normalisation's Jacobian
+ * (symmetric, so the same for VJP and JVP): `rstd * (d - mean(d) - xhat * mean(d * xhat))`.
+ */
+export function layerNormProject(b: GraphBuilder, d: Value, xhat: Value, rstd: Value, axis: number): Value {
+  const centred = b.sub(d, b.mean(d, axis, true));
+  return b.mul(rstd, b.sub(centred, b.mul(xhat, b.mean(b.mul(d, xhat), axis, true))));
+}
+
+/**
  * The partial derivatives of `leakyRelu(x, slope)`, `elu(x, alpha)` and `clip(x, lo, hi)`, one
  * per input, each broadcast to the output's shape. At a kink `x` gets the flat (or left) side:
  * `leakyRelu` gives `slope` at 0, `elu` gives `alpha`, and `clip` routes the derivative to exactly
@@ -318,6 +344,18 @@ export const VJP: VjpTable = {
     null,
   ],
   scatterAdd: ({ b, g, x, attrs, needs }) => [null, needs[1] ? b.gather(g, x[0]!, attrs.axis) : null],
+  // y = xhat * gamma + beta: dx = rstd (g gamma - mean(g gamma) - xhat mean(g gamma xhat)); the
+  // gamma and beta gradients have y's shape and the walker sums them over the other axes
+  layerNorm: ({ b, g, x, attrs, needs }) => {
+    const axis = attrs.axis < 0 ? attrs.axis + x[0]!.rank : attrs.axis;
+    if (!needs[0] && !needs[1]) return [null, null, needs[2] ? g : null];
+    const { xhat, rstd } = layerNormParts(b, x[0]!, axis, attrs.epsilon);
+    return [
+      needs[0] ? layerNormProject(b, b.mul(g, x[1]!), xhat, rstd, axis) : null,
+      needs[1] ? b.mul(g, xhat) : null,
+      needs[2] ? g : null,
+    ];
+  },
 };
 
 /**

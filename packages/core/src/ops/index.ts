@@ -25,6 +25,7 @@ import { exp } from "./exp.js";
 import { gather, scatterAdd } from "./gather.js";
 import { greater } from "./greater.js";
 import { greaterEqual } from "./greaterEqual.js";
+import { layerNorm } from "./layerNorm.js";
 import { less } from "./less.js";
 import { lessEqual } from "./lessEqual.js";
 import { log } from "./log.js";
@@ -127,6 +128,7 @@ export const OPS = {
   argmax,
   gather,
   scatterAdd,
+  layerNorm,
 } as const;
 
 /** The name of an op in the table (a built-in op). */
@@ -182,6 +184,7 @@ export { resolvePadding } from "./conv-geometry.js";
 export type { Conv2dBackpropFilterAttrs, Conv2dTransposeAttrs } from "./conv2d.js";
 export type { CustomGradientAttrs } from "./customGradient.js";
 export type { GatherAttrs, ScatterAddAttrs } from "./gather.js";
+export { type LayerNormAttrs, layerNormParamShape } from "./layerNorm.js";
 export type { MatmulAttrs } from "./matmul.js";
 export type { OneHotAttrs } from "./oneHot.js";
 export type { PadAttrs } from "./pad.js";

@@ -193,6 +193,28 @@ function softmaxRef(log: boolean): RefFn<"softmax" | "logSoftmax"> {
   };
 }
 
+/** layerNorm: for every index, the mean and biased variance of its line along the axis. */
+function layerNormRef(node: GraphNode<"layerNorm">, [x, gamma, beta]: readonly RefTensor[]): RefTensor {
+  const rank = x!.shape.length;
+  const axis = node.attrs.axis < 0 ? node.attrs.axis + rank : node.attrs.axis;
+  const n = x!.shape[axis]!;
+  const data = new Array<number>(x!.data.length);
+  forEachIndex(x!.shape, (idx, flat) => {
+    const line = (r: number) =>
+      at(
+        x!,
+        idx.map((v, d) => (d === axis ? r : v)),
+      );
+    let mean = 0;
+    for (let r = 0; r < n; r++) mean += line(r) / n;
+    let variance = 0;
+    for (let r = 0; r < n; r++) variance += (line(r) - mean) ** 2 / n;
+    const xhat = (x!.data[flat]! - mean) / Math.sqrt(variance + node.attrs.epsilon);
+    data[flat] = xhat * gamma!.data[idx[axis]!]! + beta!.data[idx[axis]!]!;
+  });
+  return { shape: [...x!.shape], data };
+}
+
 function matmulRef(node: GraphNode<"matmul">, [a, b]: readonly RefTensor[]): RefTensor {
   const { transA, transB } = node.attrs;
   const as = a!.shape;
@@ -687,6 +709,7 @@ export const REFERENCE: { readonly [K in OpName]: RefFn<K> } = {
     });
     return { shape, data };
   },
+  layerNorm: layerNormRef,
   scatterAdd: (node, [ix, u], env) => {
     const shape = resolve(node.attrs.shape, env.dims);
     const a = axisOf(node.attrs.axis, shape.length);
