@@ -84,7 +84,7 @@ function concreteAxis(x: Value, axis: number, who: string): { axis: number; size
  * Layer normalisation (Ba et al. 2016): `(x - mean) / sqrt(var + epsilon) * gamma + beta` with the
  * mean and the biased variance taken over `axis` (default: the last) for every other index.
  * `gamma` (ones) and `beta` (zeros) are params of the normalised axis' size, declared as
- * `<name>/gamma` and `<name>/beta`. Keeps `x`'s shape.
+ * `<name>/gamma` and `<name>/beta`. Keeps `x`'s shape. One node: core's fused `layerNorm` op.
  */
 export function layerNorm(b: GraphBuilder, x: Value, options: LayerNormOptions = {}): Value {
   const name = options.name ?? uniqueName(b, "layerNorm");
@@ -97,13 +97,8 @@ export function layerNorm(b: GraphBuilder, x: Value, options: LayerNormOptions =
   const pShape = [size, ...Array.from({ length: x.rank - axis - 1 }, () => 1)];
   const gamma = b.param(`${name}/gamma`, pShape, { init: init.ones(), dtype: x.dtype });
   const beta = b.param(`${name}/beta`, pShape, { init: init.zeros(), dtype: x.dtype });
-  return b.scope(name, () => {
-    const mu = b.mean(x, axis, true);
-    const xc = b.sub(x, mu);
-    const variance = b.mean(b.square(xc), axis, true);
-    const inv = b.div(b.scalar(1, x.dtype), b.sqrt(b.add(variance, b.scalar(eps, x.dtype))));
-    return b.add(b.mul(b.mul(xc, inv), gamma), beta).named("output");
-  });
+  // one fused kernel (core's layerNorm op); its gradient is built from ordinary ops
+  return b.scope(name, () => b.layerNorm(x, gamma, beta, { axis, epsilon: eps }).named("output"));
 }
 
 /** Options of {@link multiHeadAttention} and {@link multiHeadAttentionLayer}. */
