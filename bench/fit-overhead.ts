@@ -24,7 +24,7 @@
  * replaced by a copy of the old code kept below).
  */
 import { axpy, type FloatArray, Rng, Tensor } from "@gradgraph/core";
-import { fit, Model, mlp, quadratic, sgd, sumSquares } from "@gradgraph/models";
+import { fit, Model, mlp, quadratic, sgd, sumSquares, type Targets } from "@gradgraph/models";
 import { type Dataset, makeDataset, makeWeights } from "./compare/data.js";
 import { WORKLOADS } from "./compare/workloads.js";
 
@@ -203,10 +203,13 @@ function sizesOf(model: Model): { x: number; y: number } {
 }
 
 /** `Model.fill` as it was, on top of the old element-wise copies. */
-const oldFill: Fill = function (this: Model, plan, x, y, indices, start, count): void {
+const oldFill: Fill = function (this: Model, plan, xData, yData, indices, start, count): void {
   const column = this.convention === "column";
   const s = sizesOf(this);
-  oldGatherRows(x.data, s.x, indices, start, count, plan.x.data, column);
+  // the one-input, one-target form this bench compares
+  const x = xData as Tensor;
+  const y = yData as Targets | null;
+  oldGatherRows(x.data, s.x, indices, start, count, plan.xs[this.input]!.data, column);
   if (y !== null && plan.y) {
     if (y instanceof Tensor) oldGatherRows(y.data, s.y, indices, start, count, plan.y.data, column);
     else oldGatherLabels(y, s.y, indices, start, count, plan.y.data, column);

@@ -22,7 +22,7 @@ import {
   type TrainContext,
   truncateHistory,
 } from "./callbacks.js";
-import type { Targets } from "./gather.js";
+import type { Features, TargetData } from "./gather.js";
 import type {
   DEFAULT_CHUNK_ROWS,
   EvaluateOptions,
@@ -35,12 +35,18 @@ import type {
 } from "./model.js";
 import { type IterationInfo, type MinimizeResult, minimize, sgd } from "./optim/index.js";
 
-/** A data set: sample-major inputs and targets (a target tensor or class labels). */
+/**
+ * A data set: sample-major features and targets. For a model with several feature inputs or
+ * targets, give them keyed by name (see {@link Features} and {@link TargetData}).
+ */
 export interface Dataset {
-  /** Inputs, one row per sample. */
-  readonly x: Tensor;
-  /** Targets: a tensor with one row per sample, or class labels (one-hot encoded as the model needs). */
-  readonly y: Targets;
+  /** Features, one row per sample: a tensor, or tensors keyed by input name. */
+  readonly x: Features;
+  /**
+   * Targets: a tensor with one row per sample, or class labels (one-hot encoded as the model
+   * needs); or those keyed by target name.
+   */
+  readonly y: TargetData;
 }
 
 /** Options of {@link fit}. */
@@ -344,8 +350,8 @@ class EpochLoop implements TrainingStepHooks {
 
   constructor(
     private readonly model: Model,
-    private readonly x: Tensor,
-    private readonly y: Targets,
+    private readonly x: Features,
+    private readonly y: TargetData,
     private readonly optimizer: GradientStep,
     private readonly batchSize: number,
     dropLast: boolean,

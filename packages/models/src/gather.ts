@@ -27,6 +27,23 @@ import type { FloatArray, Tensor } from "@gradgraph/core";
 export type Targets = Tensor | Uint8Array | Int32Array | readonly number[];
 
 /**
+ * The features of a data set: one tensor with a row per sample (for a model with one input), or a
+ * tensor per input of the model, keyed by input name (all with the same number of rows).
+ */
+export type Features = Tensor | Readonly<Record<string, Tensor>>;
+
+/**
+ * The targets of a data set: {@link Targets} (for a model with one target), or targets per target
+ * input of the model, keyed by name (all with the same number of samples).
+ */
+export type TargetData = Targets | Readonly<Record<string, Targets>>;
+
+/** True when `y` holds the targets of a single target input rather than targets keyed by name. */
+export function isSingleTargets(y: TargetData): y is Targets {
+  return isTensor(y as Targets) || Array.isArray(y) || ArrayBuffer.isView(y);
+}
+
+/**
  * Blocks of at least this many values are copied with one `TypedArray.set` (cost: one view plus a
  * memcpy); shorter ones by a loop, which is faster than making a view for a handful of values.
  */

@@ -8,7 +8,7 @@
 export * from "./callbacks.js";
 export * from "./cnn.js";
 export * from "./fit.js";
-export type { Targets } from "./gather.js";
+export type { Features, TargetData, Targets } from "./gather.js";
 export * from "./init.js";
 export * from "./io.js";
 export * from "./layers.js";

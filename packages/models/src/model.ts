@@ -42,9 +42,19 @@ import {
   shapeToString,
   specializeInputs,
   Tensor,
-  type Value,
+  Value,
 } from "@gradgraph/core";
-import { argmaxStrided, gatherLabels, gatherRows, isTensor, type Targets, targetCount } from "./gather.js";
+import {
+  argmaxStrided,
+  type Features,
+  gatherLabels,
+  gatherRows,
+  isSingleTargets,
+  isTensor,
+  type TargetData,
+  type Targets,
+  targetCount,
+} from "./gather.js";
 import type { Convention } from "./layers.js";
 import type { Reduction } from "./losses.js";
 import { KEY_INPUT, TRAINING_INPUT, UPDATE_PREFIX } from "./modes.js";
@@ -60,12 +70,24 @@ export interface GradientStep {
 
 /** Options of the {@link Model} constructor. */
 export interface ModelOptions {
-  /** Name of the feature input (default `"x"`). */
-  input?: string;
-  /** Name of the target input (default `"y"`). */
-  target?: string;
-  /** Name of the predictions output (default `"predictions"`). */
-  predictions?: string;
+  /**
+   * Name of the feature input (default `"x"`), or the names of several feature inputs: data is then
+   * given as tensors keyed by input name (see {@link Features}); the first is {@link Model.input}.
+   */
+  input?: string | readonly string[];
+  /**
+   * Name of the target input (default `"y"`), or the names of several target inputs (targets keyed
+   * by name, see {@link TargetData}); the first is {@link Model.target}. With several targets the
+   * graph combines their losses into its one scalar loss output (e.g. a weighted sum, as Keras'
+   * `loss_weights`).
+   */
+  target?: string | readonly string[];
+  /**
+   * Name of the predictions output (default `"predictions"`), or the names of several prediction
+   * outputs (see {@link Model.predictOutputs}); the first is {@link Model.predictions}, the one
+   * {@link Model.predict} returns and metrics such as `"accuracy"` compare with the first target.
+   */
+  predictions?: string | readonly string[];
   /** Name of the scalar loss output (default `"loss"`). */
   loss?: string;
   /** Parameter values (default: drawn from the graph's initialisers with `seed`). Used in place. */
@@ -94,12 +116,15 @@ export interface ModelOptions {
 
 /** What the function given to {@link Model.define} returns. */
 export interface ModelParts {
-  /** The feature input (its name becomes the model's `input`). */
-  input: Value;
-  /** The target input. */
-  target: Value;
-  /** The predictions. */
-  predictions: Value;
+  /** The feature input (its name becomes the model's `input`), or several (see {@link ModelOptions.input}). */
+  input: Value | readonly Value[];
+  /** The target input, or several (see {@link ModelOptions.target}). */
+  target: Value | readonly Value[];
+  /**
+   * The predictions (output `"predictions"`), or several prediction outputs keyed by output name,
+   * the first being the model's {@link Model.predictions}.
+   */
+  predictions: Value | Readonly<Record<string, Value>>;
   /** The scalar loss. */
   loss: Value;
 }
@@ -116,14 +141,20 @@ export interface TrainingPlan {
   readonly batchSize: number;
   /** The plan itself. */
   readonly plan: Plan;
-  /** The plan's feature input buffer (fill in place, in the graph's convention). */
+  /** The plan's (first) feature input buffer (fill in place, in the graph's convention). */
   readonly x: Tensor;
-  /** The plan's target input buffer. */
+  /** The plan's (first) target input buffer. */
   readonly y: Tensor;
+  /** Every feature input buffer by input name (see {@link Model.inputs}). */
+  readonly xs: Readonly<Record<string, Tensor>>;
+  /** Every target input buffer by name (see {@link Model.targets}). */
+  readonly ys: Readonly<Record<string, Tensor>>;
   /** The loss output (a scalar, overwritten by each run). */
   readonly loss: Tensor;
-  /** The predictions output (overwritten by each run). */
+  /** The (first) predictions output (overwritten by each run). */
   readonly predictions: Tensor;
+  /** Every prediction output by name (see {@link Model.outputs}). */
+  readonly outputs: Readonly<Record<string, Tensor>>;
   /** Gradient outputs keyed by param name (the same tensors every run). */
   readonly grads: Record<string, Tensor>;
   /**
@@ -153,14 +184,20 @@ export interface ForwardPlan {
   readonly batchSize: number;
   /** The plan. */
   readonly plan: Plan;
-  /** Feature input buffer. */
+  /** (First) feature input buffer. */
   readonly x: Tensor;
-  /** Target input buffer (null for predictions-only plans). */
+  /** (First) target input buffer (null for predictions-only plans). */
   readonly y: Tensor | null;
+  /** Every feature input buffer by input name. */
+  readonly xs: Readonly<Record<string, Tensor>>;
+  /** Every target input buffer by name (empty for predictions-only plans). */
+  readonly ys: Readonly<Record<string, Tensor>>;
   /** Loss output (null for predictions-only plans). */
   readonly loss: Tensor | null;
-  /** Predictions output. */
+  /** (First) predictions output. */
   readonly predictions: Tensor;
+  /** Every prediction output by name. */
+  readonly outputs: Readonly<Record<string, Tensor>>;
 }
 
 /**
@@ -468,6 +505,31 @@ function chunksExact(
   return k === reduction || (k === "free" && reduction === "mean");
 }
 
+/** The names an option gives (one or several, default `fallback`), checked to be non-empty strings. */
+function nameList(v: string | readonly string[] | undefined, fallback: string, what: string): string[] {
+  const list = v === undefined ? [fallback] : typeof v === "string" ? [v] : [...v];
+  if (list.length === 0) throw new GraphError(`model: the '${what}' option names nothing`);
+  for (const n of list) {
+    if (typeof n !== "string" || n === "")
+      throw new GraphError(`model: the '${what}' option must name graph nodes, got ${JSON.stringify(n)}`);
+  }
+  return list;
+}
+
+/** Whether `v` is a builder value (rather than values keyed by name). */
+function isValue(v: Value | Readonly<Record<string, Value>>): v is Value {
+  return v instanceof Value;
+}
+
+/** A record with the given own keys (defined, not assigned: a name such as `__proto__` stays a key). */
+function ownRecord<T>(entries: readonly (readonly [string, T])[]): Record<string, T> {
+  const r: Record<string, T> = {};
+  for (const [k, v] of entries) {
+    Object.defineProperty(r, k, { value: v, enumerable: true, writable: true, configurable: true });
+  }
+  return r;
+}
+
 /** Random keys are taken modulo 2^24, so that a float32 key input holds them exactly. */
 const KEY_MODULUS = 2 ** 24;
 
@@ -533,12 +595,18 @@ export class Model {
   readonly graph: Graph;
   /** Parameter values, updated in place by training. */
   readonly params: ParamStore;
-  /** Name of the feature input. */
+  /** Name of the (first) feature input. */
   readonly input: string;
-  /** Name of the target input. */
+  /** Name of the (first) target input. */
   readonly target: string;
-  /** Name of the predictions output. */
+  /** Name of the (first) predictions output. */
   readonly predictions: string;
+  /** Names of every feature input, {@link Model.input} first. */
+  readonly inputs: readonly string[];
+  /** Names of every target input, {@link Model.target} first. */
+  readonly targets: readonly string[];
+  /** Names of every prediction output, {@link Model.predictions} first. */
+  readonly outputs: readonly string[];
   /** Name of the loss output. */
   readonly loss: string;
   /** Names of the trained params, in flat-vector order. */
@@ -559,9 +627,14 @@ export class Model {
    * 0 (the forward graph itself when it has no such input).
    */
   readonly evaluationGraph: Graph;
+  /** Shapes of the first input, target and prediction output. */
   private readonly xInfo: IoInfo;
   private readonly yInfo: IoInfo;
   private readonly pInfo: IoInfo;
+  /** Shapes of every input, target and prediction output (in the order of their names). */
+  private readonly xInfos: readonly IoInfo[];
+  private readonly yInfos: readonly IoInfo[];
+  private readonly pInfos: readonly IoInfo[];
   private readonly checkNumerics: boolean;
   private trainGraph: Graph | null = null;
   private trainExe: CompiledGraph | null = null;
@@ -579,14 +652,18 @@ export class Model {
   private readonly keyBase: number;
 
   /**
-   * Wraps `graph`. Checks that the named input, target, predictions and loss exist, that the loss is
-   * a scalar and that the predictions do not need the target.
+   * Wraps `graph`. Checks that the named inputs, targets, predictions and loss exist, that every
+   * other input of the graph is a reserved mode input, that the loss is a scalar, that all inputs
+   * and targets share the batch dim and that the predictions do not need the targets.
    */
   constructor(graph: Graph, options: ModelOptions = {}) {
     this.graph = graph;
-    this.input = options.input ?? "x";
-    this.target = options.target ?? "y";
-    this.predictions = options.predictions ?? "predictions";
+    this.inputs = nameList(options.input, "x", "input");
+    this.targets = nameList(options.target, "y", "target");
+    this.outputs = nameList(options.predictions, "predictions", "predictions");
+    this.input = this.inputs[0]!;
+    this.target = this.targets[0]!;
+    this.predictions = this.outputs[0]!;
     this.loss = options.loss ?? "loss";
     this.lossReduction = options.lossReduction ?? "mean";
     this.checkNumerics = options.checkNumerics ?? false;
@@ -597,10 +674,21 @@ export class Model {
         );
       }
     };
-    has(graph.inputs, this.input, "input");
-    has(graph.inputs, this.target, "input");
-    has(graph.outputs, this.predictions, "output");
+    for (const name of [...this.inputs, ...this.targets]) has(graph.inputs, name, "input");
+    for (const name of this.outputs) has(graph.outputs, name, "output");
     has(graph.outputs, this.loss, "output");
+    const fed = new Set([...this.inputs, ...this.targets, TRAINING_INPUT, KEY_INPUT]);
+    if (fed.size !== this.inputs.length + this.targets.length + 2) {
+      throw new GraphError(
+        `model: an input is named twice among the feature inputs (${this.inputs.join(", ")}) and targets (${this.targets.join(", ")})`,
+      );
+    }
+    const unfed = Object.keys(graph.inputs).filter((name) => !fed.has(name));
+    if (unfed.length > 0) {
+      throw new GraphError(
+        `model: the graph input${unfed.length > 1 ? "s" : ""} ${unfed.map((n) => `'${n}'`).join(", ")} ${unfed.length > 1 ? "are" : "is"} neither a feature input (${this.inputs.join(", ")}) nor a target (${this.targets.join(", ")}); name ${unfed.length > 1 ? "them" : "it"} in the model's 'input' or 'target' option`,
+      );
+    }
     const lossNode = graph.nodes[graph.outputs[this.loss]!]!;
     if (!lossNode.shape.every((d) => d === 1)) {
       throw new ShapeError(
@@ -609,14 +697,31 @@ export class Model {
     }
     const xShape = graph.nodes[graph.inputs[this.input]!]!.shape;
     this.convention = options.convention ?? detectConvention(xShape);
-    this.xInfo = perSample(this.input, xShape, this.convention);
-    this.yInfo = perSample(this.target, graph.nodes[graph.inputs[this.target]!]!.shape, this.convention);
-    this.pInfo = perSample(
-      this.predictions,
-      graph.nodes[graph.outputs[this.predictions]!]!.shape,
-      this.convention,
-    );
-    const batchDim = this.convention === "row" ? xShape[0]! : xShape[1]!;
+    if (this.convention === "column" && (this.inputs.length > 1 || this.targets.length > 1)) {
+      throw new GraphError(
+        "model: the column convention takes one feature input and one target; use the row convention (batch first) for several",
+      );
+    }
+    const info = (name: string, table: Readonly<Record<string, NodeId>>) =>
+      perSample(name, graph.nodes[table[name]!]!.shape, this.convention);
+    this.xInfos = this.inputs.map((n) => info(n, graph.inputs));
+    this.yInfos = this.targets.map((n) => info(n, graph.inputs));
+    this.pInfos = this.outputs.map((n) => info(n, graph.outputs));
+    this.xInfo = this.xInfos[0]!;
+    this.yInfo = this.yInfos[0]!;
+    this.pInfo = this.pInfos[0]!;
+    const batchAxis = this.convention === "row" ? 0 : 1;
+    const batchDim = xShape[batchAxis]!;
+    for (const [name, inf] of [
+      ...this.inputs.map((n, i) => [n, this.xInfos[i]!] as const),
+      ...this.targets.map((n, i) => [n, this.yInfos[i]!] as const),
+    ]) {
+      if (inf.shape[batchAxis] !== batchDim) {
+        throw new ShapeError(
+          `model: input '${name}' has shape ${shapeToString(inf.shape)}, whose batch dim is not ${String(batchDim)} (the batch dim of '${this.input}' ${shapeToString(xShape)})`,
+        );
+      }
+    }
     this.fixedBatch = typeof batchDim === "number" ? batchDim : null;
     this.params = options.params
       ? options.params.initMissing(graph, options.seed ?? 0)
@@ -654,10 +759,12 @@ export class Model {
       ? specializeInputs(graph, { [TRAINING_INPUT]: 0 })
       : graph;
     const predExe = this.compilePredict();
-    if (predExe.inputNames.includes(this.target)) {
-      throw new GraphError(
-        `model: the predictions output '${this.predictions}' depends on the target input '${this.target}'`,
-      );
+    for (const t of this.targets) {
+      if (predExe.inputNames.includes(t)) {
+        throw new GraphError(
+          `model: the predictions output${this.outputs.length > 1 ? `s (${this.outputs.join(", ")})` : ` '${this.predictions}'`} depend${this.outputs.length > 1 ? "" : "s"} on the target input '${t}'`,
+        );
+      }
     }
     this.predictExe = predExe;
   }
@@ -682,12 +789,22 @@ export class Model {
         throw new GraphError(`Model.define: '${what}' must be an input value, got ${node.op}`);
       return (node.attrs as { name: string }).name;
     };
-    const input = nameOf(parts.input, "input");
-    const target = nameOf(parts.target, "target");
-    b.output("predictions", parts.predictions);
+    const names = (v: Value | readonly Value[], what: string): string[] =>
+      Array.isArray(v) ? (v as readonly Value[]).map((u) => nameOf(u, what)) : [nameOf(v as Value, what)];
+    const input = names(parts.input, "input");
+    const target = names(parts.target, "target");
+    let predictions: string[];
+    if (isValue(parts.predictions)) {
+      b.output("predictions", parts.predictions);
+      predictions = ["predictions"];
+    } else {
+      predictions = Object.keys(parts.predictions);
+      if (predictions.length === 0) throw new GraphError("Model.define: 'predictions' names no output");
+      for (const name of predictions) b.output(name, parts.predictions[name]!);
+    }
     b.output("loss", parts.loss);
     const { dtype: _dtype, ...rest } = options;
-    return new Model(b.build(), { ...rest, input, target, predictions: "predictions", loss: "loss" });
+    return new Model(b.build(), { ...rest, input, target, predictions, loss: "loss" });
   }
 
   /** Element type of the feature input. */
@@ -695,7 +812,24 @@ export class Model {
     return this.graph.nodes[this.graph.inputs[this.input]!]!.dtype;
   }
 
-  /** Per-sample shape of the features, targets and predictions (sample-major). */
+  /**
+   * Per-sample shape (sample-major) of each feature input, target and prediction output, by name.
+   */
+  get sampleShapesByName(): {
+    readonly inputs: Readonly<Record<string, readonly number[]>>;
+    readonly targets: Readonly<Record<string, readonly number[]>>;
+    readonly outputs: Readonly<Record<string, readonly number[]>>;
+  } {
+    const by = (names: readonly string[], infos: readonly IoInfo[]) =>
+      ownRecord(names.map((n, i) => [n, infos[i]!.sample] as const));
+    return {
+      inputs: by(this.inputs, this.xInfos),
+      targets: by(this.targets, this.yInfos),
+      outputs: by(this.outputs, this.pInfos),
+    };
+  }
+
+  /** Per-sample shape of the (first) features, targets and predictions (sample-major). */
   get sampleShapes(): {
     readonly x: readonly number[];
     readonly y: readonly number[];
@@ -747,8 +881,9 @@ export class Model {
     const shape = (info: IoInfo) =>
       this.convention === "row" ? [count, ...info.sample] : [...info.sample, count];
     // a name such as `__proto__` must be an own key: assigning it would set the prototype
-    const entries: [string, ConcreteShape][] = [[this.input, shape(this.xInfo)]];
-    if (withTarget) entries.push([this.target, shape(this.yInfo)]);
+    const entries: [string, ConcreteShape][] = this.inputs.map((n, i) => [n, shape(this.xInfos[i]!)]);
+    if (withTarget)
+      entries.push(...this.targets.map((n, i): [string, ConcreteShape] => [n, shape(this.yInfos[i]!)]));
     if (Object.hasOwn(graph.inputs, KEY_INPUT)) entries.push([KEY_INPUT, []]);
     return Object.fromEntries(entries);
   }
@@ -770,7 +905,7 @@ export class Model {
       this.trainExe = compile(this.trainingGraph, {
         outputs: [
           this.loss,
-          this.predictions,
+          ...this.outputs,
           ...this.trainable.map((p) => gradName(p)),
           ...this.stateParams.map((p) => `${UPDATE_PREFIX}${p}`),
         ],
@@ -807,13 +942,18 @@ export class Model {
 
   /** The named input and output tensors of a plan (`withTarget`: it also takes targets and computes the loss). */
   private views(batchSize: number, plan: Plan, withTarget: boolean): ForwardPlan {
+    const pick = (names: readonly string[], table: Readonly<Record<string, Tensor>>) =>
+      ownRecord(names.map((n) => [n, table[n]!] as const));
     return {
       batchSize,
       plan,
       x: plan.inputs[this.input]!,
       y: withTarget ? plan.inputs[this.target]! : null,
+      xs: pick(this.inputs, plan.inputs),
+      ys: withTarget ? pick(this.targets, plan.inputs) : {},
       loss: withTarget ? plan.outputs[this.loss]! : null,
       predictions: plan.outputs[this.predictions]!,
+      outputs: pick(this.outputs, plan.outputs),
     };
   }
 
@@ -828,7 +968,7 @@ export class Model {
     this.checkBatch(batchSize);
     if (!this.evalExe) {
       this.evalExe = compile(this.evaluationGraph, {
-        outputs: [this.loss, this.predictions],
+        outputs: [this.loss, ...this.outputs],
         params: this.params,
         checkNumerics: this.checkNumerics,
       });
@@ -873,29 +1013,113 @@ export class Model {
 
   private compilePredict(): CompiledGraph {
     return compile(this.evaluationGraph, {
-      outputs: [this.predictions],
+      outputs: [...this.outputs],
       params: this.params,
       checkNumerics: this.checkNumerics,
     });
   }
 
-  /** Checks a data set against the model; returns its number of samples. */
-  checkData(x: Tensor, y?: Targets): number {
-    const n = x.shape[0];
-    if (n === undefined)
-      throw new ShapeError(`model: x must have one row per sample, got shape ${shapeToString(x.shape)}`);
-    if (n > 0 && x.size / n !== this.xInfo.size) {
-      throw new ShapeError(
-        `model: x has shape ${shapeToString(x.shape)} (${x.size / n} values per sample) but input '${this.input}' takes ${this.xInfo.size} per sample (${shapeToString(this.xInfo.shape)})`,
-      );
+  /**
+   * The features of every input, in {@link Model.inputs} order: `x` itself for a one-input model
+   * given one tensor, else `x[name]` for every input name (checked: no input missing, no other key).
+   */
+  private featureList(x: Features): Tensor[] {
+    if (x instanceof Tensor) {
+      if (this.inputs.length > 1) {
+        throw new GraphError(
+          `model: the model has ${this.inputs.length} feature inputs (${this.inputs.join(", ")}); give the features as tensors keyed by input name`,
+        );
+      }
+      return [x];
+    }
+    return this.keyed(x, this.inputs, "feature input", (v): v is Tensor => v instanceof Tensor, "a Tensor");
+  }
+
+  /** The targets of every target input, in {@link Model.targets} order (see `featureList`). */
+  private targetList(y: TargetData): Targets[] {
+    if (isSingleTargets(y)) {
+      if (this.targets.length > 1) {
+        throw new GraphError(
+          `model: the model has ${this.targets.length} targets (${this.targets.join(", ")}); give the targets keyed by target name`,
+        );
+      }
+      return [y];
+    }
+    return this.keyed(
+      y,
+      this.targets,
+      "target",
+      (v): v is Targets => isSingleTargets(v as TargetData),
+      "a Tensor or labels",
+    );
+  }
+
+  private keyed<T>(
+    data: Readonly<Record<string, unknown>>,
+    names: readonly string[],
+    what: string,
+    ok: (v: unknown) => v is T,
+    expected: string,
+  ): T[] {
+    if (data === null || typeof data !== "object")
+      throw new TypeError(`model: ${what}s must be given keyed by name, got ${String(data)}`);
+    for (const k of Object.keys(data)) {
+      if (!names.includes(k)) {
+        throw new GraphError(
+          `model: the data has '${k}', which is not a ${what} of the model (${names.join(", ")})`,
+        );
+      }
+    }
+    return names.map((n) => {
+      if (!Object.hasOwn(data, n))
+        throw new GraphError(
+          `model: the data has no ${what} '${n}' (given: ${Object.keys(data).join(", ") || "none"})`,
+        );
+      const v = data[n];
+      if (!ok(v)) throw new TypeError(`model: ${what} '${n}' must be ${expected}`);
+      return v;
+    });
+  }
+
+  /**
+   * Checks a data set against the model: every feature input and target is given (see
+   * {@link Features} and {@link TargetData}), with the same number of samples and the values per
+   * sample the graph takes. Returns the number of samples.
+   */
+  checkData(x: Features, y?: TargetData): number {
+    const xs = this.featureList(x);
+    let n = -1;
+    for (let i = 0; i < xs.length; i++) {
+      const t = xs[i]!;
+      const name = this.inputs[i]!;
+      const rows = t.shape[0];
+      const label = this.inputs.length > 1 ? `features '${name}'` : "x";
+      if (rows === undefined)
+        throw new ShapeError(
+          `model: ${label} must have one row per sample, got shape ${shapeToString(t.shape)}`,
+        );
+      if (n < 0) n = rows;
+      else if (rows !== n)
+        throw new ShapeError(`model: ${label} has ${rows} samples but '${this.input}' has ${n}`);
+      const info = this.xInfos[i]!;
+      if (rows > 0 && t.size / rows !== info.size) {
+        throw new ShapeError(
+          `model: ${label} has shape ${shapeToString(t.shape)} (${t.size / rows} values per sample) but input '${name}' takes ${info.size} per sample (${shapeToString(info.shape)})`,
+        );
+      }
     }
     if (y !== undefined) {
-      const ny = targetCount(y);
-      if (ny !== n) throw new ShapeError(`model: x has ${n} samples but y has ${ny}`);
-      if (isTensor(y)) {
-        if (n > 0 && y.size / n !== this.yInfo.size) {
+      const ys = this.targetList(y);
+      for (let i = 0; i < ys.length; i++) {
+        const t = ys[i]!;
+        const name = this.targets[i]!;
+        const label = this.targets.length > 1 ? `targets '${name}'` : "y";
+        const ny = targetCount(t);
+        if (ny !== n) throw new ShapeError(`model: x has ${n} samples but ${label} has ${ny}`);
+        const info = this.yInfos[i]!;
+        if (isTensor(t) && n > 0 && t.size / n !== info.size) {
           throw new ShapeError(
-            `model: y has shape ${shapeToString(y.shape)} but target '${this.target}' takes ${this.yInfo.size} values per sample (${shapeToString(this.yInfo.shape)})`,
+            `model: ${label} has shape ${shapeToString(t.shape)} but target '${name}' takes ${info.size} values per sample (${shapeToString(info.shape)})`,
           );
         }
       }
@@ -905,22 +1129,38 @@ export class Model {
 
   /**
    * Copies samples `indices[start..start+count)` (or rows `start..start+count` when `indices` is
-   * null) of `x` and `y` into a plan's input buffers, in the graph's convention. Labels are one-hot
-   * encoded when the target has more than one value per sample. Allocates nothing.
+   * null) of the features `x` and targets `y` into a plan's input buffers, in the graph's
+   * convention. Labels are one-hot encoded when the target has more than one value per sample.
+   * Allocates nothing. The data must have passed {@link Model.checkData}.
    */
   fill(
-    plan: { readonly x: Tensor; readonly y: Tensor | null },
-    x: Tensor,
-    y: Targets | null,
+    plan: {
+      readonly xs: Readonly<Record<string, Tensor>>;
+      readonly ys: Readonly<Record<string, Tensor>>;
+      readonly y: Tensor | null;
+    },
+    x: Features,
+    y: TargetData | null,
     indices: Int32Array | null,
     start: number,
     count: number,
   ): void {
     const column = this.convention === "column";
-    gatherRows(x.data, this.xInfo.size, indices, start, count, plan.x.data, column);
-    if (y !== null && plan.y) {
-      if (isTensor(y)) gatherRows(y.data, this.yInfo.size, indices, start, count, plan.y.data, column);
-      else gatherLabels(y, this.yInfo.size, indices, start, count, plan.y.data, column);
+    const oneX = x instanceof Tensor;
+    for (let i = 0; i < this.inputs.length; i++) {
+      const name = this.inputs[i]!;
+      const src = oneX ? x : (x as Readonly<Record<string, Tensor>>)[name]!;
+      gatherRows(src.data, this.xInfos[i]!.size, indices, start, count, plan.xs[name]!.data, column);
+    }
+    if (y === null || plan.y === null) return;
+    const oneY = isSingleTargets(y);
+    for (let i = 0; i < this.targets.length; i++) {
+      const name = this.targets[i]!;
+      const t = oneY ? y : (y as Readonly<Record<string, Targets>>)[name]!;
+      const dst = plan.ys[name]!.data;
+      const size = this.yInfos[i]!.size;
+      if (isTensor(t)) gatherRows(t.data, size, indices, start, count, dst, column);
+      else gatherLabels(t, size, indices, start, count, dst, column);
     }
   }
 
@@ -930,7 +1170,7 @@ export class Model {
    * the update). Allocates nothing once the plan for this batch size exists. See
    * {@link Model.runTrainingStep}.
    */
-  trainStep(x: Tensor, y: Targets, optimizer: GradientStep): number {
+  trainStep(x: Features, y: TargetData, optimizer: GradientStep): number {
     const n = this.checkData(x, y);
     const tp = this.trainingPlan(n);
     this.fill(tp, x, y, null, 0, n);
@@ -974,34 +1214,61 @@ export class Model {
   }
 
   /**
-   * Predictions for every row of `x`, sample-major (`[n, ...]`, also for column-convention graphs).
-   * Returns a new tensor.
+   * Predictions (of the first prediction output, {@link Model.predictions}) for every sample of
+   * `x`, sample-major (`[n, ...]`, also for column-convention graphs). Returns a new tensor.
    */
-  predict(x: Tensor, options: PredictOptions = {}): Tensor {
+  predict(x: Features, options: PredictOptions = {}): Tensor {
+    return this.predictEach(x, options, false)[0]!;
+  }
+
+  /**
+   * The predictions of every prediction output ({@link Model.outputs}) for every sample of `x`,
+   * sample-major, keyed by output name. Returns new tensors.
+   */
+  predictOutputs(x: Features, options: PredictOptions = {}): Record<string, Tensor> {
+    const all = this.predictEach(x, options, true);
+    return ownRecord(this.outputs.map((n, i) => [n, all[i]!] as const));
+  }
+
+  private predictEach(x: Features, options: PredictOptions, every: boolean): Tensor[] {
     const n = this.checkData(x);
-    const out = Tensor.zeros([n, ...this.pInfo.sample], this.outputDType());
+    const count = every ? this.outputs.length : 1;
+    const outs: Tensor[] = [];
+    for (let k = 0; k < count; k++) {
+      outs.push(Tensor.zeros([n, ...this.pInfos[k]!.sample], this.outputDType(this.outputs[k]!)));
+    }
     const bs = this.chunkSize(n, options.batchSize, false);
     for (let start = 0; start < n; start += bs) {
-      const count = Math.min(bs, n - start);
-      const fp = this.predictionPlan(count);
-      this.fill(fp, x, null, null, start, count);
+      const rows = Math.min(bs, n - start);
+      const fp = this.predictionPlan(rows);
+      this.fill(fp, x, null, null, start, rows);
       fp.plan.run();
-      this.copyPredictions(fp.predictions.data, count, out.data, start);
+      for (let k = 0; k < count; k++) {
+        this.copyPredictions(
+          fp.outputs[this.outputs[k]!]!.data,
+          this.pInfos[k]!.size,
+          rows,
+          outs[k]!.data,
+          start,
+        );
+      }
     }
-    return out;
+    return outs;
   }
 
   /**
    * Loss and metrics over a data set. The loss of several chunks is combined as
    * {@link ModelOptions.lossReduction} says (exact when the loss is a per-sample sum or mean).
    */
-  evaluate(x: Tensor, y: Targets, options: EvaluateOptions = {}): EvaluateResult {
+  evaluate(x: Features, y: TargetData, options: EvaluateOptions = {}): EvaluateResult {
     const n = this.checkData(x, y);
     if (n === 0) throw new RangeError("model.evaluate: no samples");
     const metrics = options.metrics ?? [];
     const custom = metrics.filter((m): m is Metric => typeof m !== "string");
     const wantAcc = metrics.includes("accuracy");
-    const all = custom.length ? Tensor.zeros([n, ...this.pInfo.sample], this.outputDType()) : null;
+    const all = custom.length
+      ? Tensor.zeros([n, ...this.pInfo.sample], this.outputDType(this.predictions))
+      : null;
     const bs = this.chunkSize(n, options.batchSize, true);
     let loss = 0;
     let correct = 0;
@@ -1013,12 +1280,12 @@ export class Model {
       const l = fp.loss!.data[0]!;
       loss += this.lossReduction === "mean" ? l * count : l;
       if (wantAcc) correct += this.correctIn(fp.predictions.data, fp.y!.data, count);
-      if (all) this.copyPredictions(fp.predictions.data, count, all.data, start);
+      if (all) this.copyPredictions(fp.predictions.data, this.pInfo.size, count, all.data, start);
     }
     const result: EvaluateResult = { loss: this.lossReduction === "mean" ? loss / n : loss };
     for (const m of metrics) {
       if (m === "accuracy") result.accuracy = correct / n;
-      else result[m.name] = m.compute(all!, y);
+      else result[m.name] = m.compute(all!, this.targetList(y)[0]!);
     }
     return result;
   }
@@ -1038,7 +1305,7 @@ export class Model {
    * call copies the state updates into the params (as PyTorch's L-BFGS closure updates running
    * statistics), which does not change the function: training mode does not read them.
    */
-  lossAndGrad(x: Tensor, y: Targets): LossAndGrad {
+  lossAndGrad(x: Features, y: TargetData): LossAndGrad {
     const n = this.checkData(x, y);
     const tp = this.trainingPlan(n);
     const key = this.trainingKey(this.steps);
@@ -1085,8 +1352,8 @@ export class Model {
     return this.trainable.reduce((s, p) => s + this.params.get(p).size, 0);
   }
 
-  private outputDType(): DType {
-    return this.graph.nodes[this.graph.outputs[this.predictions]!]!.dtype;
+  private outputDType(output: string): DType {
+    return this.graph.nodes[this.graph.outputs[output]!]!.dtype;
   }
 
   /**
@@ -1099,15 +1366,14 @@ export class Model {
     if (v === null) {
       const g = this.evaluationGraph;
       const batchAxis = this.convention === "row" ? 0 : 1;
+      // the constructor checked that every input and target has this batch dim
       const xDim = g.nodes[g.inputs[this.input]!]!.shape[batchAxis];
-      const yDim = g.nodes[g.inputs[this.target]!]!.shape[batchAxis];
       v =
         typeof xDim === "string" &&
-        (!withLoss || yDim === xDim) &&
         chunksExact(
           g,
           xDim,
-          [g.outputs[this.predictions]!],
+          this.outputs.map((o) => g.outputs[o]!),
           withLoss ? g.outputs[this.loss]! : null,
           this.lossReduction,
         );
@@ -1124,9 +1390,11 @@ export class Model {
     return Math.min(bs, Math.max(n, 1));
   }
 
-  /** Copies `count` predictions from a plan buffer into sample-major `out` starting at row `start`. */
-  private copyPredictions(src: FloatArray, count: number, out: FloatArray, start: number): void {
-    const P = this.pInfo.size;
+  /**
+   * Copies `count` predictions of `P` values each from a plan buffer into sample-major `out`
+   * starting at row `start`.
+   */
+  private copyPredictions(src: FloatArray, P: number, count: number, out: FloatArray, start: number): void {
     if (this.convention === "row") {
       out.set(src.subarray(0, count * P), start * P);
     } else {

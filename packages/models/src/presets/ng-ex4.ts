@@ -22,6 +22,10 @@ import { init } from "../init.js";
 import { denseLayer, weightsOf } from "../layers.js";
 import { l2Penalty, sigmoidCrossEntropy } from "../losses.js";
 import { Model, type ModelParts } from "../model.js";
+
+/** The parts of Ng's network: one input, target and predictions value. */
+type NgParts = ModelParts & { readonly input: Value; readonly target: Value; readonly predictions: Value };
+
 import type { MinimizeResult } from "../optim/index.js";
 import { checkInt, checkPositive, classify, isStopped, now, RunLog, resolveHyper } from "./common.js";
 import type { ClassPredictions, Preset, PresetHooks, PresetRunBase, TrainedModel } from "./types.js";
@@ -109,7 +113,7 @@ export function ngNetwork(
   layers: readonly [number, number, number],
   lambda: number,
   weightInit: Init = init.glorotUniform(),
-): ModelParts {
+): NgParts {
   const [nIn, nHidden, nOut] = layers;
   const x = b.input("x", ["N", nIn]);
   const y = b.input("y", ["N", nOut]);
