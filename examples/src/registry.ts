@@ -231,6 +231,28 @@ export const EXAMPLES: readonly ExampleDef[] = [
     load: () => import("./examples/custom-cnn.js"),
   },
   {
+    name: "custom-sequence",
+    summary:
+      "your own sequence models in code: an LSTM cell unrolled by hand and a transformer; schedules, clipping, save, load",
+    description:
+      "A generated sequence task (10 digits holding one 1 and one 2: does the 1 come first? the same digits either way, so order is all that counts) learned by two networks defined in code: an LSTM whose cell is unrolled by hand with lstmCell in a loop over the time steps, and a transformer (token embeddings plus learned positions, transformerEncoderBlock, a second attention sub-layer with its residual in raw builder ops, max pooling, a dense softmax head). Both train with fit and Adam on a cosine learning-rate schedule with warm-up and gradient clipping by global norm; prints each one's validation accuracy, saves the transformer to model.ggm, loads it back and checks the loaded copy predicts the same. Writes both models' training curves and the attention weights of one sequence. Needs no download.",
+    options: ["epochs", "lr", "batchSize", "hidden", "seed", "trainSize", "timeLimit"],
+    defaults: { epochs: 6, lr: 0.01, batchSize: 32, hidden: [32], seed: 1, trainSize: 2000 },
+    overrides: {
+      hidden: {
+        flags: "--hidden <n>",
+        description: "LSTM units and transformer width (at most 256; 2 heads when even, else 1)",
+        parse: intInRange(1, 256),
+      },
+      seed: { description: "seed of the generated sequences, the initial weights and the shuffling" },
+      trainSize: {
+        description: "generated training sequences (at most 60000; 500 more are generated for validation)",
+        parse: intInRange(1, 60_000),
+      },
+    },
+    load: () => import("./examples/custom-sequence.js"),
+  },
+  {
     name: "scalar",
     summary: "a micrograd-style scalar graph: values, gradients, the graph as text and as DOT",
     description:
