@@ -14,8 +14,10 @@ import {
   Batcher,
   type Dataset,
   datasetFrom,
+  makeBlockWeights,
   makeCnnWeights,
   makeDataset,
+  makeSequenceData,
   makeSweepOperands,
   makeWeights,
 } from "./data.js";
@@ -30,6 +32,8 @@ import {
   type TrainRun,
 } from "./measure.js";
 import {
+  type BlockWorkload,
+  blockFlopsPerStep,
   type CnnWorkload,
   cnnGeometry,
   FRAMEWORKS,
@@ -232,6 +236,34 @@ async function cnnCell(base: Base, w: CnnWorkload, cell: CellRunner, t0: number)
   };
 }
 
+async function blockCell(base: Base, w: BlockWorkload, cell: CellRunner, t0: number): Promise<CellResult> {
+  if (!cell.block) throw new Error(`${base.framework} has no Transformer block cell`);
+  if (w.width % w.heads !== 0)
+    throw new Error(`workload ${w.id}: ${w.heads} heads do not divide width ${w.width}`);
+  const data = makeSequenceData(w);
+  const batcher = new Batcher(data, w.batch);
+  const weights = makeBlockWeights(w);
+  const probe = new Probe();
+  const run: TrainRun = await cell.block(w, batcher, weights, probe);
+  await probe.finish();
+  const usPerStep = (run.seconds / w.steps) * 1e6;
+  return {
+    ...base,
+    metric: w.metric,
+    value: run.seconds,
+    seconds: run.seconds,
+    steps: w.steps,
+    extra: { usPerStep, gflops: (blockFlopsPerStep(w) * w.steps) / run.seconds / 1e9, ...run.extra },
+    initialLoss: run.initialLoss,
+    finalLoss: run.finalLoss,
+    threads: run.threads,
+    setupSeconds: (performance.now() - t0) / 1000 - run.seconds,
+    notes: [`synthetic ${data.n} sequences of ${w.seqLen}×${w.width}`, ...run.notes],
+    ...probe.memory(),
+    ...(run.rssPeakMB !== undefined ? { rssPeakMB: run.rssPeakMB, external: true } : {}),
+  };
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes("--quick");
@@ -256,7 +288,9 @@ async function main(): Promise<void> {
         ? await scalingCell(base, w, cell, t0)
         : w.kind === "cnn"
           ? await cnnCell(base, w, cell, t0)
-          : await trainCell(base, w, cell, t0);
+          : w.kind === "block"
+            ? await blockCell(base, w, cell, t0)
+            : await trainCell(base, w, cell, t0);
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
 }
 

@@ -6,6 +6,7 @@
  * does not change when the library's RNG does.
  */
 import {
+  type BlockWorkload,
   CNN_BIAS_RANGE,
   type CnnWorkload,
   cnnGeometry,
@@ -39,12 +40,17 @@ export class SeededRandom {
   }
 }
 
-/** A synthetic labelled set: `x` [n, features] row-major, `y` one-hot [n, 10]. */
+/**
+ * A synthetic labelled set: `x` [n, features] row-major, `y` one-hot [n, 10] (or, for the sequence
+ * workloads, regression targets [n, targets]).
+ */
 export interface Dataset {
   readonly n: number;
   readonly features: number;
   readonly x: Float32Array;
   readonly y: Float32Array;
+  /** Values of `y` per row (default 10: one-hot classes). */
+  readonly targets?: number;
 }
 
 /**
@@ -169,6 +175,115 @@ export function makeCnnWeights(w: CnnWorkload): CnnWeights {
 }
 
 /**
+ * The sequences of a {@link BlockWorkload}: `x` [n, T, D] standard normal, and the regression target
+ * of each sequence `tanh((x_t + mean_t(x)) · M)` per token t, with a fixed random teacher M [D, D]
+ * (entries N(0, 1/D)): a token-wise map plus a sequence-wide term, so attention has something to
+ * learn. Both stored [n, T·D] (`targets` = T·D).
+ */
+export function makeSequenceData(w: BlockWorkload): Dataset {
+  const r = new SeededRandom(w.data.seed);
+  const { n } = w.data;
+  const T = w.seqLen;
+  const D = w.width;
+  const f = T * D;
+  const x = new Float32Array(n * f);
+  for (let i = 0; i < x.length; i++) x[i] = r.normal();
+  const M = new Float64Array(D * D);
+  for (let i = 0; i < M.length; i++) M[i] = r.normal() / Math.sqrt(D);
+  const y = new Float32Array(n * f);
+  const mean = new Float64Array(D);
+  const u = new Float64Array(D);
+  for (let s = 0; s < n; s++) {
+    const base = s * f;
+    mean.fill(0);
+    for (let t = 0; t < T; t++) for (let d = 0; d < D; d++) mean[d] += x[base + t * D + d]! / T;
+    for (let t = 0; t < T; t++) {
+      for (let d = 0; d < D; d++) u[d] = x[base + t * D + d]! + mean[d]!;
+      for (let o = 0; o < D; o++) {
+        let acc = 0;
+        for (let d = 0; d < D; d++) acc += u[d]! * M[d * D + o]!;
+        y[base + t * D + o] = Math.tanh(acc);
+      }
+    }
+  }
+  return { n, features: f, x, y, targets: f };
+}
+
+/** Half-width of the uniform initial biases and betas of a {@link BlockWorkload} (gammas: 1 ± twice it). */
+export const BLOCK_BIAS_RANGE = 0.05;
+
+/**
+ * The params of a {@link BlockWorkload}'s block, in this order: `ln1.gamma`, `ln1.beta` [D]; `Wq`,
+ * `bq`, `Wk`, `bk`, `Wv`, `bv`, `Wo`, `bo` ([D, D] stored [in, out], and [D]); `ln2.gamma`, `ln2.beta`;
+ * `W1` [D, mlpDim], `b1`, `W2` [mlpDim, D], `b2`. Every framework maps these keys to its own names.
+ */
+export const BLOCK_PARAMS = [
+  "ln1.gamma",
+  "ln1.beta",
+  "Wq",
+  "bq",
+  "Wk",
+  "bk",
+  "Wv",
+  "bv",
+  "Wo",
+  "bo",
+  "ln2.gamma",
+  "ln2.beta",
+  "W1",
+  "b1",
+  "W2",
+  "b2",
+] as const;
+/** A key of {@link BLOCK_PARAMS}. */
+export type BlockParam = (typeof BLOCK_PARAMS)[number];
+
+/** One initial param of the block: its shape and values (row-major). */
+export interface BlockTensor {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+/**
+ * The initial weights of a {@link BlockWorkload} (identical in every framework), drawn in
+ * {@link BLOCK_PARAMS} order from the workload's seed: matrices Glorot uniform, biases and betas
+ * uniform in ±{@link BLOCK_BIAS_RANGE}, gammas uniform in 1 ± 2·{@link BLOCK_BIAS_RANGE} (none zero
+ * or one exactly, so every param's gradient path is exercised from the first step).
+ */
+export function makeBlockWeights(w: BlockWorkload): Record<BlockParam, BlockTensor> {
+  const r = new SeededRandom(w.weightSeed);
+  const D = w.width;
+  const H = w.mlpDim;
+  const uniform = (shape: number[], center: number, s: number): BlockTensor => {
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    for (let i = 0; i < data.length; i++) data[i] = center + (2 * r.next() - 1) * s;
+    return { shape, data };
+  };
+  const glorot = (fanIn: number, fanOut: number) =>
+    uniform([fanIn, fanOut], 0, Math.sqrt(6 / (fanIn + fanOut)));
+  const bias = (n: number) => uniform([n], 0, BLOCK_BIAS_RANGE);
+  const gamma = (n: number) => uniform([n], 1, 2 * BLOCK_BIAS_RANGE);
+  const out = {} as Record<BlockParam, BlockTensor>;
+  for (const k of BLOCK_PARAMS) {
+    out[k] =
+      k === "ln1.gamma" || k === "ln2.gamma"
+        ? gamma(D)
+        : k === "ln1.beta" || k === "ln2.beta"
+          ? bias(D)
+          : k === "W1"
+            ? glorot(D, H)
+            : k === "b1"
+              ? bias(H)
+              : k === "W2"
+                ? glorot(H, D)
+                : k.startsWith("W")
+                  ? glorot(D, D)
+                  : bias(D);
+  }
+  return out;
+}
+
+/**
  * Batches in file order: batch `step` holds rows (step·batch + r) mod n. Returns views of the
  * data when the rows are contiguous, else copies them into the staging arrays (which must hold
  * batch rows). Every framework calls this, so all see the same batches.
@@ -176,12 +291,15 @@ export function makeCnnWeights(w: CnnWorkload): CnnWeights {
 export class Batcher {
   private readonly sx: Float32Array;
   private readonly sy: Float32Array;
+  /** Values of `y` per row (10 for one-hot labels). */
+  readonly targets: number;
   constructor(
     readonly data: Dataset,
     readonly batch: number,
   ) {
+    this.targets = data.targets ?? 10;
     this.sx = new Float32Array(batch * data.features);
-    this.sy = new Float32Array(batch * 10);
+    this.sy = new Float32Array(batch * this.targets);
   }
 
   /**
@@ -191,15 +309,16 @@ export class Batcher {
   fill(step: number, xOut: Float32Array | Float64Array, yOut: Float32Array | Float64Array): void {
     const { n, features, x, y } = this.data;
     const b = this.batch;
+    const ty = this.targets;
     const start = (step * b) % n;
     const first = Math.min(b, n - start);
     xOut.set(x.subarray(start * features, (start + first) * features));
-    yOut.set(y.subarray(start * 10, (start + first) * 10));
+    yOut.set(y.subarray(start * ty, (start + first) * ty));
     // the rest wraps around to row 0 (b may exceed n: repeat whole passes)
     for (let r = first; r < b; ) {
       const take = Math.min(b - r, n);
       xOut.set(x.subarray(0, take * features), r * features);
-      yOut.set(y.subarray(0, take * 10), r * 10);
+      yOut.set(y.subarray(0, take * ty), r * ty);
       r += take;
     }
   }
@@ -208,17 +327,18 @@ export class Batcher {
   get(step: number): { x: Float32Array; y: Float32Array } {
     const { n, features, x, y } = this.data;
     const b = this.batch;
+    const ty = this.targets;
     const start = (step * b) % n;
     if (start + b <= n) {
       return {
         x: x.subarray(start * features, (start + b) * features),
-        y: y.subarray(start * 10, (start + b) * 10),
+        y: y.subarray(start * ty, (start + b) * ty),
       };
     }
     for (let r = 0; r < b; r++) {
       const i = (start + r) % n;
       this.sx.set(x.subarray(i * features, (i + 1) * features), r * features);
-      this.sy.set(y.subarray(i * 10, (i + 1) * 10), r * 10);
+      this.sy.set(y.subarray(i * ty, (i + 1) * ty), r * ty);
     }
     return { x: this.sx, y: this.sy };
   }

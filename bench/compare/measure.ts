@@ -4,8 +4,9 @@
  * on stdout (e.g. tfjs's banner) is ignored by the runner.
  */
 import { PerformanceObserver } from "node:perf_hooks";
-import type { Batcher, CnnWeights, Layer } from "./data.js";
+import type { Batcher, BlockParam, BlockTensor, CnnWeights, Layer } from "./data.js";
 import {
+  type BlockWorkload,
   type CnnWorkload,
   type Framework,
   type MatmulShape,
@@ -314,6 +315,17 @@ export interface CellRunner {
    * Optional: a framework without it is reported as failed on the CNN workloads.
    */
   cnn?(w: CnnWorkload, batcher: Batcher, weights: CnnWeights, probe: Probe): Promise<TrainRun>;
+  /**
+   * Trains the Transformer block `w` from `weights` (see `makeBlockWeights`) on the sequences of
+   * `batcher` (rows of T·D inputs and T·D targets); brackets the timed steps with `probe`. Optional:
+   * a framework without it is reported as failed on the block workloads.
+   */
+  block?(
+    w: BlockWorkload,
+    batcher: Batcher,
+    weights: Readonly<Record<BlockParam, BlockTensor>>,
+    probe: Probe,
+  ): Promise<TrainRun>;
   /** Times the matmul sweep `w` on the operands `a`, `b` (see {@link makeSweepOperands}); brackets it with `probe`. */
   matmul(w: MatmulWorkload, a: Float32Array, b: Float32Array, probe: Probe): Promise<MatmulRun>;
   /**

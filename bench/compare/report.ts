@@ -3,8 +3,12 @@
  * (medians, min/max, ratios vs gradgraph, memory), the targets with met / not met, the loss
  * agreement between frameworks, gradgraph's memory checks, and failures.
  */
+
+import { BLOCK_BIAS_RANGE } from "./data.js";
 import type { CellResult, MatmulEntry, ScalingEntry } from "./measure.js";
 import {
+  type BlockWorkload,
+  blockFlopsPerStep,
   CELLS,
   CNN_BIAS_RANGE,
   type CnnWorkload,
@@ -45,6 +49,27 @@ export interface ReportInput {
   results: CellResult[];
   /** Frameworks the runner did not run, with the reason (numpy without python3/numpy). */
   skipped?: Partial<Record<Framework, string>>;
+  /** Later partial runs merged into this one (`--merge`), oldest first; absent for a plain run. */
+  merged?: readonly MergeInfo[];
+  /** The raw results file the report is rendered from (repository-relative), named in the report. */
+  rawFile?: string;
+}
+
+/** A partial run merged into an earlier report by `pnpm bench:compare --merge` (see `run.ts`). */
+export interface MergeInfo {
+  /** The merging run's command line. */
+  command: string;
+  /** ISO dates of the merging run. */
+  started: string;
+  finished: string;
+  /** The workloads it re-ran: every earlier cell of these was replaced by its cells. */
+  workloads: string[];
+  repeats: number;
+  /** Load average (1/5/15 min) at the start and end of the merging run. */
+  loadAverage: number[];
+  loadAverageEnd?: number[];
+  /** The raw results file it was merged into (repository-relative). */
+  base: string;
 }
 
 /**
@@ -218,6 +243,18 @@ export function renderReport(input: ReportInput): string {
       `${options.repeats} repeat(s) per cell, each cell in a fresh process, frameworks interleaved ` +
       `round-robin within each repeat; medians with [min – max]. Per-cell limit ${options.timeoutSec} s.`,
     "",
+  );
+  for (const m of input.merged ?? []) {
+    const minutes = (new Date(m.finished).getTime() - new Date(m.started).getTime()) / 60000;
+    push(
+      `Merged: workload(s) ${m.workloads.join(", ")} re-run by \`${m.command}\` on ${m.started} (${minutes.toFixed(1)} min, ` +
+        `${m.repeats} repeat(s), load average ${m.loadAverage.map((l) => l.toFixed(2)).join(" / ")} at start` +
+        `${m.loadAverageEnd ? `, ${m.loadAverageEnd.map((l) => l.toFixed(2)).join(" / ")} at end` : ""}); ` +
+        "every earlier cell of those workloads was replaced, so ratios within a workload still come from one run.",
+      "",
+    );
+  }
+  push(
     "## Machine",
     "",
     "| | |",
@@ -243,11 +280,15 @@ export function renderReport(input: ReportInput): string {
   if (numpyNote) push(`| numpy | ${numpyNote} (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset) |`);
   for (const [f, why] of Object.entries(skipped)) push(`| ${LABEL[f as Framework]} | **not run**: ${why} |`);
   push("");
-  const load = Math.max(...machine.loadAverage, ...(machine.loadAverageEnd ?? []));
+  const load = Math.max(
+    ...machine.loadAverage,
+    ...(machine.loadAverageEnd ?? []),
+    ...(input.merged ?? []).flatMap((m) => [...m.loadAverage, ...(m.loadAverageEnd ?? [])]),
+  );
   if (load > machine.cores * 0.75) {
     push(
       `> The machine was busy (load average up to ${load.toFixed(1)} on ${machine.cores} cores): timings are noisy, and the`,
-      "> two-core cells (B2, C, D2, F2, WIDTH2, BATCH2) cannot gain much while other processes use the second core.",
+      "> two-core cells (B2, C, D2, F2, G2, WIDTH2, BATCH2) cannot gain much while other processes use the second core.",
       "",
     );
   }
@@ -428,6 +469,8 @@ export function renderReport(input: ReportInput): string {
   ratioTarget("F: CNN step, gradgraph (one core) vs tfjs (wasm)", "F", "F", "tfjs-wasm", 2);
   ratioTarget("F: CNN step, gradgraph (one core) vs jax-js (jit)", "F", "F", "jax", 2);
   coresTarget("F: two cores (F2) vs one core (F)", "F", "F2", 1.7);
+  ratioTarget("G: Transformer block step, gradgraph (one core) vs tfjs (wasm)", "G", "G", "tfjs-wasm", 2);
+  ratioTarget("G: Transformer block step, gradgraph (one core) vs jax-js (jit)", "G", "G", "jax", 2);
 
   // width and batch scaling
   const widthGG = scalingOf(results, "WIDTH", "gradgraph");
@@ -508,7 +551,7 @@ export function renderReport(input: ReportInput): string {
   push(
     "",
     'Ratios are medians over the repeats, measured side by side in this run. "one core": gradgraph without its',
-    'worker pool (A, B, C1, D, F, WIDTH); "two cores": with `enableThreads()` (B2, C, D2, F2, WIDTH2). The peers run on',
+    'worker pool (A, B, C1, D, F, G, WIDTH); "two cores": with `enableThreads()` (B2, C, D2, F2, G2, WIDTH2). The peers run on',
     "one thread in Node; numpy is forced to one BLAS thread.",
     "",
   );
@@ -548,27 +591,15 @@ export function renderReport(input: ReportInput): string {
     push("");
   }
 
-  // ---- the CNN workload ------------------------------------------------------------------
-  for (const [id, id2] of [["F", "F2"]] as const) {
-    if (!ids.includes(id) && !ids.includes(id2)) continue;
-    const w = WORKLOADS[id] as CnnWorkload;
-    const geo = cnnGeometry(w);
-    const steps = results.find((r) => (r.workload === id || r.workload === id2) && r.ok)?.steps ?? w.steps;
-    const layers = w.convs
-      .map(
-        (l, i) =>
-          `conv ${l.kernel}×${l.kernel} ${l.padding} ${geo.convs[i]!.input[0]}→${l.filters} (${geo.convs[i]!.conv.join("×")}) + relu + max pool ${l.pool} (${geo.convs[i]!.pooled.join("×")})`,
-      )
-      .join(", ");
+  // ---- the CNN and Transformer block workloads: one core, two cores, peers ----------------
+  /** The table of a workload run by gradgraph on one core (`id`), on two (`id2`) and by the peers. */
+  const pairTable = (id: string, id2: string, intro: string, flopsPerStep: number) => {
+    const w = WORKLOADS[id]!;
     push(
       `### ${id}, ${id2}: ${w.title.replace(", one core", "")}`,
       "",
-      `Input ${w.image.join("×")} (the MNIST-shaped synthetic rows read as images), ${layers}, flatten ${geo.flat}, dense ` +
-        `${geo.denseSizes.join("-")} (relu between), mean softmax cross-entropy; batch ${w.batch}, ${steps} steps, SGD step ` +
-        `${w.stepSize} (${w.stepSizeNote}); Glorot uniform weights, biases uniform in ±${CNN_BIAS_RANGE} (seed ${w.weightSeed}), identical in every ` +
-        `framework. GFLOP/s: ${(geo.flopsPerStep / 1e6).toFixed(0)} MFLOP per step (each conv and dense product forward, input and ` +
-        "weight gradient; no input gradient for the images) over the measured time. gradgraph vs it: its time over gradgraph one core's " +
-        "(for gradgraph 2 cores: the two-core speed-up, one core's time over two cores').",
+      `${intro} GFLOP/s: ${(flopsPerStep / 1e6).toFixed(0)} MFLOP per step over the measured time. gradgraph vs it: its time ` +
+        "over gradgraph one core's (for gradgraph 2 cores: the two-core speed-up, one core's time over two cores').",
       "",
       "| framework | seconds [min – max] | ms / step | GFLOP/s | gradgraph (1 core) vs it | final loss | workers | peak RSS MB | heap Δ MB (no GC) | GCs | runs |",
       "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -597,8 +628,48 @@ export function renderReport(input: ReportInput): string {
           `${s.ok.length}/${s.ok.length + s.failed.length} |`,
       );
     }
+  };
+  for (const [id, id2] of [["F", "F2"]] as const) {
+    if (!ids.includes(id) && !ids.includes(id2)) continue;
+    const w = WORKLOADS[id] as CnnWorkload;
+    const geo = cnnGeometry(w);
+    const steps = results.find((r) => (r.workload === id || r.workload === id2) && r.ok)?.steps ?? w.steps;
+    const layers = w.convs
+      .map(
+        (l, i) =>
+          `conv ${l.kernel}×${l.kernel} ${l.padding} ${geo.convs[i]!.input[0]}→${l.filters} (${geo.convs[i]!.conv.join("×")}) + relu + max pool ${l.pool} (${geo.convs[i]!.pooled.join("×")})`,
+      )
+      .join(", ");
+    pairTable(
+      id,
+      id2,
+      `Input ${w.image.join("×")} (the MNIST-shaped synthetic rows read as images), ${layers}, flatten ${geo.flat}, dense ` +
+        `${geo.denseSizes.join("-")} (relu between), mean softmax cross-entropy; batch ${w.batch}, ${steps} steps, SGD step ` +
+        `${w.stepSize} (${w.stepSizeNote}); Glorot uniform weights, biases uniform in ±${CNN_BIAS_RANGE} (seed ${w.weightSeed}), identical in every ` +
+        "framework. Each conv and dense product is counted forward, input and weight gradient (no input gradient for the images).",
+      geo.flopsPerStep,
+    );
     const tfNote = S(id, "tfjs-wasm")?.first?.notes?.find((n) => n.startsWith("tf.conv2d's own gradient"));
     if (tfNote) push("", `tfjs (wasm): ${tfNote.replace(/\|/g, "\\|")}.`);
+    push("");
+  }
+  for (const [id, id2] of [["G", "G2"]] as const) {
+    if (!ids.includes(id) && !ids.includes(id2)) continue;
+    const w = WORKLOADS[id] as BlockWorkload;
+    const steps = results.find((r) => (r.workload === id || r.workload === id2) && r.ok)?.steps ?? w.steps;
+    pairTable(
+      id,
+      id2,
+      `Input x [${w.batch}, ${w.seqLen}, ${w.width}] (${w.data.n} seeded standard-normal sequences, batches in file order), one ` +
+        `pre-norm encoder block: h = x + attn(ln1(x)), out = h + W2·gelu(W1·ln2(h) + b1) + b2, ${w.heads} heads of ${w.width / w.heads}, ` +
+        `q/k/v/o projections with biases, layer norms with gamma and beta (epsilon ${w.epsilon}), MLP ${w.width}-${w.mlpDim}-${w.width} ` +
+        `with exact (erf) GELU; loss: mean squared error against a seeded target of the same shape; batch ${w.batch}, ${steps} steps, ` +
+        `SGD step ${w.stepSize} (${w.stepSizeNote}) on all 16 params; Glorot uniform matrices, biases and betas uniform in ` +
+        `±${BLOCK_BIAS_RANGE}, gammas in 1 ± ${2 * BLOCK_BIAS_RANGE} (seed ${w.weightSeed}), identical in every framework. gradgraph ` +
+        "builds it with `transformerEncoderBlock` from `@gradgraph/models`. Each product (projections, q·kᵀ, weights·v, MLP) " +
+        "is counted forward and both gradients.",
+      blockFlopsPerStep(w),
+    );
     push("");
   }
 
@@ -800,11 +871,12 @@ export function renderReport(input: ReportInput): string {
   };
   for (const id of ids) {
     const w = WORKLOADS[id]!;
-    if (w.kind !== "train" && w.kind !== "cnn") continue;
-    if (id === "F2") {
+    if (w.kind !== "train" && w.kind !== "cnn" && w.kind !== "block") continue;
+    if (id === "F2" || id === "G2") {
+      const oneId = id.slice(0, 1);
       const two = S(id, "gradgraph")?.first;
-      const one = S("F", "gradgraph")?.first;
-      if (two && one) lossRow(id, "gradgraph 2 cores (vs F, one core)", two, one);
+      const one = S(oneId, "gradgraph")?.first;
+      if (two && one) lossRow(id, `gradgraph 2 cores (vs ${oneId}, one core)`, two, one);
       continue;
     }
     if (id === "AFIT" || id === "BFIT") {
@@ -954,9 +1026,13 @@ export function renderReport(input: ReportInput): string {
     "  one untimed warm-up step at the initial weights (compiles plans / jit, loads kernels). Data generation, weight",
     "  upload and compilation are excluded (reported as setup in the raw JSON).",
     "- gradgraph: builder → `grad` → `compile` → one plan per batch shape; batches copied into `plan.inputs`; SGD in",
-    "  place on the ParamStore buffers. Two-core cells (B2, C, D2, F2, WIDTH2, BATCH2) call `enableThreads()` from",
+    "  place on the ParamStore buffers. Two-core cells (B2, C, D2, F2, G2, WIDTH2, BATCH2) call `enableThreads()` from",
     "  `@gradgraph/core/node`. AFIT / BFIT train through `@gradgraph/models`' `fit` instead. F / F2: the core",
-    "  builder's `conv2d`, `maxPool2d`, `matmul` (NCHW, weights [O, C, k, k]).",
+    "  builder's `conv2d`, `maxPool2d`, `matmul` (NCHW, weights [O, C, k, k]). G / G2: `transformerEncoderBlock`",
+    "  from `@gradgraph/models` (its `layerNorm` and `multiHeadAttention`, exact GELU).",
+    "- G in jax-js and tfjs: the same block written with their ops (batched `matmul` over [N, h, T, dk] heads,",
+    "  softmax, layer norm from means, GELU `0.5·z·(1 + erf(z/√2))`: jax-js's `nn.gelu(…, { approximate: false })`,",
+    "  `tf.erf` in tfjs), weights stored [in, out] in every framework.",
     "- tfjs: `@tensorflow/tfjs` (full package, for gradients) with `tf.setBackend('cpu' | 'wasm')`;",
     "  `optimizer.minimize` inside `tf.tidy`; `dataSync()` at the end. The wasm backend runs single-threaded",
     "  in Node (no threaded binary without cross-origin isolation; `getThreadsCount()` = 1). tfjs-node is not used.",
@@ -976,8 +1052,11 @@ export function renderReport(input: ReportInput): string {
     "- Data: synthetic MNIST-shaped (50,000 × 784, ~81% zeros, values k/255; 10,000 rows for the scaling tables)",
     "  and digits-shaped (1,797 × 64, values k/16) sets with labels from a fixed random linear teacher, generated",
     "  from fixed seeds identically in every process (bench/compare/data.ts). Batches are taken in file order.",
+    "  G: 3,200 standard-normal sequences [16, 64] with targets tanh((x_t + mean_t x)·M) for a fixed random M.",
     "",
-    "Raw per-cell JSON is written to `bench/results/compare-<date>.json` (not committed).",
+    input.rawFile
+      ? `Raw results: \`${input.rawFile}\` (not committed; \`--merge\` reads it to update this report).`
+      : "Raw per-cell JSON is written to `bench/results/compare-<date>.json` (not committed).",
     "",
   );
   return lines.join("\n");

@@ -2,8 +2,10 @@
  * The comparison workloads, described once and run identically by every framework's cell.
  *
  * A-C and E train a dense network with plain SGD (`p -= stepSize * dLoss/dp`); D times float32
- * matrix products; F (and F2 on two cores) trains a LeNet-style convolutional network by SGD. `MEM` is workload B run by gradgraph with heap/GC accounting, `MNIST` the same
- * on the real MNIST training set (only when the files are available locally).
+ * matrix products; F (and F2 on two cores) trains a LeNet-style convolutional network by SGD; G (and
+ * G2 on two cores) trains one pre-norm Transformer encoder block by SGD. `MEM` is workload B run by
+ * gradgraph with heap/GC accounting, `MNIST` the same on the real MNIST training set (only when the
+ * files are available locally).
  */
 
 /** Hidden/output activation of a dense network. */
@@ -183,7 +185,49 @@ export interface CnnWorkload {
  */
 export const CNN_BIAS_RANGE = 0.05;
 
-export type Workload = TrainWorkload | MatmulWorkload | ScalingWorkload | CnnWorkload;
+/** Seeded synthetic sequences of a {@link BlockWorkload}: inputs and regression targets, both [n, T, D]. */
+export interface SequenceDataSpec {
+  /** Number of sequences (batches take them in file order, wrapping around). */
+  readonly n: number;
+  /** Seed of the data stream. */
+  readonly seed: number;
+}
+
+/**
+ * One pre-norm Transformer encoder block trained by plain SGD on a regression:
+ * `h = x + attn(ln1(x))`, `out = h + W2·gelu(W1·ln2(h) + b1) + b2` (exact, erf GELU), multi-head
+ * self-attention with biased q/k/v/o projections, layer norms with gamma and beta (epsilon
+ * {@link BlockWorkload.epsilon}); loss: the mean squared error of `out` against a target of the same
+ * shape `[batch, seqLen, width]` (mean over every element). Every param is updated.
+ */
+export interface BlockWorkload {
+  readonly kind: "block";
+  readonly id: string;
+  readonly title: string;
+  readonly batch: number;
+  /** Tokens per sequence (T). */
+  readonly seqLen: number;
+  /** Model width (D). */
+  readonly width: number;
+  readonly heads: number;
+  /** Hidden width of the MLP (D -> mlpDim -> D). */
+  readonly mlpDim: number;
+  /** Layer norm epsilon (added to the variance). */
+  readonly epsilon: number;
+  readonly loss: "meanSq";
+  readonly steps: number;
+  /** SGD step size on the mean loss. */
+  readonly stepSize: number;
+  readonly stepSizeNote: string;
+  readonly data: SequenceDataSpec;
+  /** Seed of the weights (see `makeBlockWeights`). */
+  readonly weightSeed: number;
+  readonly metric: "seconds";
+  /** Whether gradgraph runs it with its worker pool (two cores). */
+  readonly threads: boolean;
+}
+
+export type Workload = TrainWorkload | MatmulWorkload | ScalingWorkload | CnnWorkload | BlockWorkload;
 
 const MNIST_LIKE: DataSpec = { n: 50_000, features: 784, zeroFraction: 0.81, levels: 255, seed: 1001 };
 /** The data of the scaling tables: MNIST-shaped, 10,000 rows (batches wrap around). */
@@ -404,6 +448,34 @@ const F2: CnnWorkload = {
   threads: true,
 };
 
+const G: BlockWorkload = {
+  kind: "block",
+  id: "G",
+  title:
+    "Transformer encoder block (pre-norm, width 64, 4 heads, MLP 64-256-64 GELU), mean squared error, batch 32 × 16 tokens, 100 steps, one core",
+  batch: 32,
+  seqLen: 16,
+  width: 64,
+  heads: 4,
+  mlpDim: 256,
+  epsilon: 1e-5,
+  loss: "meanSq",
+  steps: 100,
+  stepSize: 0.1,
+  stepSizeNote: "lr 0.1 on the mean (over every element) squared error",
+  data: { n: 3200, seed: 1004 },
+  weightSeed: 18,
+  metric: "seconds",
+  threads: false,
+};
+
+const G2: BlockWorkload = {
+  ...G,
+  id: "G2",
+  title: "workload G on two cores (gradgraph only)",
+  threads: true,
+};
+
 /** Workload B by gradgraph with heap and GC accounting (one epoch). */
 const MEM: TrainWorkload = {
   ...B,
@@ -434,6 +506,8 @@ export const WORKLOADS: Readonly<Record<string, Workload>> = {
   E,
   F,
   F2,
+  G,
+  G2,
   WIDTH,
   WIDTH2,
   BATCH,
@@ -461,6 +535,8 @@ export const CELLS: Readonly<Record<string, readonly Framework[]>> = {
   E: ["gradgraph", "tfjs-cpu", "tfjs-wasm", "jax"],
   F: ["gradgraph", "tfjs-wasm", "jax"],
   F2: ["gradgraph"],
+  G: ["gradgraph", "tfjs-wasm", "jax"],
+  G2: ["gradgraph"],
   WIDTH: ["gradgraph", "tfjs-wasm", "jax", "numpy"],
   WIDTH2: ["gradgraph"],
   BATCH: ["gradgraph", "tfjs-wasm", "jax", "numpy"],
@@ -573,4 +649,18 @@ export function scalingPoint(w: ScalingWorkload, point: number): TrainWorkload {
 export function scalingSteps(w: ScalingWorkload, width: number, batch: number): number {
   const flopsPerStep = 6 * batch * (784 * width + width * 10);
   return Math.min(w.maxSteps, Math.max(w.minSteps, Math.ceil(w.flopBudget / flopsPerStep)));
+}
+
+/**
+ * FLOPs (2 per multiply-add) of one training step of a {@link BlockWorkload} over the batch: every
+ * product (the q, k, v, o projections, q·kᵀ, weights·v, the two MLP layers) three times (forward and
+ * both gradients). Layer norms, softmax, GELU and the loss are not counted.
+ */
+export function blockFlopsPerStep(w: BlockWorkload): number {
+  const rows = w.batch * w.seqLen;
+  const dk = w.width / w.heads;
+  const projections = 4 * rows * w.width * w.width;
+  const attention = 2 * w.batch * w.heads * w.seqLen * w.seqLen * dk;
+  const mlp = 2 * rows * w.width * w.mlpDim;
+  return 2 * 3 * (projections + attention + mlp);
 }

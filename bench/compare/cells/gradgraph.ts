@@ -16,10 +16,23 @@ import {
   type Value,
 } from "@gradgraph/core";
 import { enableThreads, threadCount } from "@gradgraph/core/node";
-import { fit, Model, sgd as sgdOptimizer } from "@gradgraph/models";
-import type { Batcher, CnnWeights, Layer } from "../data.js";
+import { fit, Model, sgd as sgdOptimizer, transformerEncoderBlock } from "@gradgraph/models";
+import {
+  type Batcher,
+  BLOCK_PARAMS,
+  type BlockParam,
+  type BlockTensor,
+  type CnnWeights,
+  type Layer,
+} from "../data.js";
 import { type CellRunner, type MatmulRun, type Probe, type TrainRun, timeSweep } from "../measure.js";
-import { type CnnWorkload, cnnGeometry, type MatmulWorkload, type TrainWorkload } from "../workloads.js";
+import {
+  type BlockWorkload,
+  type CnnWorkload,
+  cnnGeometry,
+  type MatmulWorkload,
+  type TrainWorkload,
+} from "../workloads.js";
 
 let pool: Promise<number> | null = null;
 
@@ -206,6 +219,94 @@ export function buildCnnTrainer(w: CnnWorkload, weights: CnnWeights): CnnTrainer
   };
 }
 
+/** The block's name in the graph: its params are `enc/ln1/gamma`, `enc/attn/Wq`, `enc/mlp1/W`, ... */
+const BLOCK_NAME = "enc";
+
+/** The name `transformerEncoderBlock` gives each shared block param (see `makeBlockWeights`). */
+export const BLOCK_PARAM_NAMES: Readonly<Record<BlockParam, string>> = {
+  "ln1.gamma": `${BLOCK_NAME}/ln1/gamma`,
+  "ln1.beta": `${BLOCK_NAME}/ln1/beta`,
+  Wq: `${BLOCK_NAME}/attn/Wq`,
+  bq: `${BLOCK_NAME}/attn/bq`,
+  Wk: `${BLOCK_NAME}/attn/Wk`,
+  bk: `${BLOCK_NAME}/attn/bk`,
+  Wv: `${BLOCK_NAME}/attn/Wv`,
+  bv: `${BLOCK_NAME}/attn/bv`,
+  Wo: `${BLOCK_NAME}/attn/Wo`,
+  bo: `${BLOCK_NAME}/attn/bo`,
+  "ln2.gamma": `${BLOCK_NAME}/ln2/gamma`,
+  "ln2.beta": `${BLOCK_NAME}/ln2/beta`,
+  W1: `${BLOCK_NAME}/mlp1/W`,
+  b1: `${BLOCK_NAME}/mlp1/b`,
+  W2: `${BLOCK_NAME}/mlp2/W`,
+  b2: `${BLOCK_NAME}/mlp2/b`,
+};
+
+/** A compiled training step of a Transformer block workload: fill `x`/`y`, `plan.run()`, then `update(lr)`. */
+export interface BlockTrainer extends Omit<Trainer, "load"> {
+  readonly params: ParamStore;
+  /** Copies `weights` into the parameter buffers (back to the initial weights). */
+  load(weights: Readonly<Record<BlockParam, BlockTensor>>): void;
+}
+
+/**
+ * Builds workload `w` as a user of `@gradgraph/models` would: x [N, T, D] through
+ * `transformerEncoderBlock` (pre-norm, exact GELU, the package's `layerNorm` and
+ * `multiHeadAttention`), the mean squared error against y [N, T, D]; its gradient graph with respect
+ * to every block param, and the plan for the batch shape, with the params set to `weights`.
+ */
+export function buildBlockTrainer(
+  w: BlockWorkload,
+  weights: Readonly<Record<BlockParam, BlockTensor>>,
+): BlockTrainer {
+  const g = new GraphBuilder({ dtype: "float32" });
+  const x = g.input("x", ["N", w.seqLen, w.width]);
+  const y = g.input("y", ["N", w.seqLen, w.width]);
+  const out = transformerEncoderBlock(g, x, {
+    name: BLOCK_NAME,
+    heads: w.heads,
+    mlpDim: w.mlpDim,
+    norm: "pre",
+    activation: "gelu",
+    epsilon: w.epsilon,
+  });
+  g.output(
+    "loss",
+    out
+      .sub(y)
+      .square()
+      .sum()
+      .mul(1 / (w.batch * w.seqLen * w.width)),
+  );
+  const names = BLOCK_PARAMS.map((k) => BLOCK_PARAM_NAMES[k]);
+  const trainGraph = grad(g.build(), "loss", names);
+  const params = ParamStore.init(trainGraph, 0);
+  const load = (ws: Readonly<Record<BlockParam, BlockTensor>>) => {
+    for (const k of BLOCK_PARAMS) {
+      const p = params.get(BLOCK_PARAM_NAMES[k]);
+      if (p.data.length !== ws[k].data.length)
+        throw new Error(
+          `block param ${BLOCK_PARAM_NAMES[k]}: ${p.data.length} values, weights have ${ws[k].data.length}`,
+        );
+      p.data.set(ws[k].data);
+    }
+  };
+  load(weights);
+  const shape = [w.batch, w.seqLen, w.width];
+  const plan = compile(trainGraph, { params }).plan({ x: shape, y: shape });
+  const ps: FloatArray[] = names.map((n) => params.get(n).data);
+  const gs: FloatArray[] = names.map((n) => plan.outputs[`grad:${n}`]!.data);
+  return {
+    plan,
+    x: plan.inputs.x!.data,
+    y: plan.inputs.y!.data,
+    loss: plan.outputs.loss!.data,
+    update: (lr) => sgd(ps, gs, lr),
+    load,
+    params,
+  };
+}
+
 /** Paired epochs of a fit cell: plan-driven and `fit`, alternating, in one process. */
 const FIT_PAIRS = 5;
 
@@ -363,6 +464,32 @@ export const gradgraphCell: CellRunner = {
     const finalLoss = t.loss[0]!;
     const seconds = probe.stop();
     return { seconds, initialLoss, finalLoss, threads, notes: [`plan steps ${t.plan.stats.steps}`] };
+  },
+
+  async block(w: BlockWorkload, batcher, weights, probe: Probe): Promise<TrainRun> {
+    const threads = w.threads ? await startThreads() : 0;
+    const t = buildBlockTrainer(w, weights);
+    // warm-up at the initial weights (the update runs with step size 0); loss of batch 0
+    batcher.fill(0, t.x, t.y);
+    t.plan.run();
+    const initialLoss = t.loss[0]!;
+    t.update(0);
+    const lr = w.stepSize;
+    probe.start();
+    for (let s = 0; s < w.steps; s++) {
+      batcher.fill(s, t.x, t.y);
+      t.plan.run();
+      t.update(lr);
+    }
+    const finalLoss = t.loss[0]!;
+    const seconds = probe.stop();
+    return {
+      seconds,
+      initialLoss,
+      finalLoss,
+      threads,
+      notes: [`plan steps ${t.plan.stats.steps}`, "transformerEncoderBlock from @gradgraph/models"],
+    };
   },
 
   async matmul(w: MatmulWorkload, a, b, probe): Promise<MatmulRun> {

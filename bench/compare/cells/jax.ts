@@ -6,9 +6,15 @@
  * In Node there is no global `Worker`, so jax-js's wasm backend runs on one thread.
  */
 import { blockUntilReady, init, jit, lax, nn, numpy as np, tree, valueAndGrad } from "@jax-js/jax";
-import type { Batcher, CnnWeights } from "../data.js";
+import { type Batcher, BLOCK_PARAMS, type BlockParam, type BlockTensor, type CnnWeights } from "../data.js";
 import { type CellRunner, type MatmulRun, type Probe, type TrainRun, timeSweep } from "../measure.js";
-import { type CnnWorkload, cnnGeometry, type MatmulWorkload, type TrainWorkload } from "../workloads.js";
+import {
+  type BlockWorkload,
+  type CnnWorkload,
+  cnnGeometry,
+  type MatmulWorkload,
+  type TrainWorkload,
+} from "../workloads.js";
 
 /** Steps between synchronisations (blockUntilReady on the params). */
 const SYNC_EVERY = 10;
@@ -104,8 +110,93 @@ async function trainCnn(
   return { seconds, initialLoss, finalLoss, threads: 0, notes };
 }
 
+/**
+ * A Transformer block workload in jax-js, written as in flax: activations [N, T, D], `np.matmul`
+ * with [D, D] (and [D, mlpDim], [mlpDim, D]) weights stored [in, out], heads split by reshape to
+ * [N, T, h, dk] and `np.transpose(…, [0, 2, 1, 3])`, `nn.softmax` over the keys, layer norm from
+ * `np.mean` (biased variance, times 1/sqrt(var + eps) as in gradgraph), exact GELU
+ * (`nn.gelu(z, { approximate: false })`), mean squared error; `valueAndGrad` + SGD in one `jit`.
+ */
+async function trainBlock(
+  w: BlockWorkload,
+  batcher: Batcher,
+  weights: Readonly<Record<BlockParam, BlockTensor>>,
+  probe: Probe,
+): Promise<TrainRun> {
+  const notes = await start();
+  const N = w.batch;
+  const T = w.seqLen;
+  const D = w.width;
+  const h = w.heads;
+  const dk = D / h;
+  const eps = w.epsilon;
+  const at = Object.fromEntries(BLOCK_PARAMS.map((k, i) => [k, i])) as Record<BlockParam, number>;
+  // every jax-js function consumes its array arguments: an array used twice is passed as `.ref` first
+  const layerNorm = (v: np.Array, gamma: np.Array, beta: np.Array): np.Array => {
+    const mu = np.mean(v.ref, -1, { keepdims: true });
+    const xc = v.sub(mu);
+    const variance = np.mean(np.square(xc.ref), -1, { keepdims: true });
+    const inv = np.reciprocal(np.sqrt(variance.add(eps)));
+    return xc.mul(inv).mul(gamma).add(beta);
+  };
+  const lossFn = (p: Params, x: np.Array, y: np.Array): np.Array => {
+    const P = (k: BlockParam) => p[at[k]]!;
+    const a = layerNorm(x.ref, P("ln1.gamma"), P("ln1.beta"));
+    const split = (v: np.Array, W: np.Array, b: np.Array) =>
+      np.transpose(np.matmul(v, W).add(b).reshape([N, T, h, dk]), [0, 2, 1, 3]);
+    const q = split(a.ref, P("Wq"), P("bq"));
+    const k = split(a.ref, P("Wk"), P("bk"));
+    const v = split(a, P("Wv"), P("bv"));
+    const scores = np.matmul(q, np.transpose(k, [0, 1, 3, 2])).mul(1 / Math.sqrt(dk));
+    const ctx = np.transpose(np.matmul(nn.softmax(scores, -1), v), [0, 2, 1, 3]).reshape([N, T, D]);
+    const hid = x.add(np.matmul(ctx, P("Wo")).add(P("bo")));
+    const m = layerNorm(hid.ref, P("ln2.gamma"), P("ln2.beta"));
+    const z = nn.gelu(np.matmul(m, P("W1")).add(P("b1")), { approximate: false });
+    const out = hid.add(np.matmul(z, P("W2")).add(P("b2")));
+    return np.sum(np.square(out.sub(y))).mul(1 / (N * T * D));
+  };
+  const lr = w.stepSize;
+  const step = jit((p: Params, x: np.Array, y: np.Array): [np.Array, Params] => {
+    const [loss, grads] = valueAndGrad(lossFn)(tree.ref(p), x, y);
+    const g = grads as Params;
+    return [loss, p.map((pi, i) => pi.sub(g[i]!.mul(lr)))];
+  });
+  let params: Params = BLOCK_PARAMS.map((k) => np.array(weights[k].data, { shape: [...weights[k].shape] }));
+  const feed = (s: number): [np.Array, np.Array] => {
+    const batch = batcher.get(s);
+    return [np.array(batch.x, { shape: [N, T, D] }), np.array(batch.y, { shape: [N, T, D] })];
+  };
+
+  // warm-up (compiles the step): batch 0 at the initial weights; the updated params are dropped
+  const [x0, y0] = feed(0);
+  const [loss0, p0] = step(tree.ref(params), x0, y0);
+  await blockUntilReady(p0);
+  const initialLoss = loss0.item();
+  tree.dispose(p0);
+  await blockUntilReady(params);
+
+  let last: np.Array | null = null;
+  probe.start();
+  for (let s = 0; s < w.steps; s++) {
+    const [x, y] = feed(s);
+    const [loss, next] = step(params, x, y);
+    params = next;
+    if (last) last.dispose();
+    last = loss;
+    if ((s + 1) % SYNC_EVERY === 0) await blockUntilReady(params);
+  }
+  await blockUntilReady(params);
+  const finalLoss = last!.item();
+  const seconds = probe.stop();
+  tree.dispose(params);
+  step.dispose();
+  notes.push(`sync every ${SYNC_EVERY} steps`, "exact GELU: nn.gelu(z, { approximate: false })");
+  return { seconds, initialLoss, finalLoss, threads: 0, notes };
+}
+
 export const jaxCell: CellRunner = {
   cnn: trainCnn,
+  block: trainBlock,
 
   async train(w: TrainWorkload, batcher, layers, probe: Probe): Promise<TrainRun> {
     const notes = await start();

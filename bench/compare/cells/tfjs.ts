@@ -8,9 +8,15 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { getThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import type { Batcher, CnnWeights } from "../data.js";
+import { type Batcher, BLOCK_PARAMS, type BlockParam, type BlockTensor, type CnnWeights } from "../data.js";
 import { type CellRunner, type MatmulRun, type Probe, type TrainRun, timeSweep } from "../measure.js";
-import { type CnnWorkload, cnnGeometry, type MatmulWorkload, type TrainWorkload } from "../workloads.js";
+import {
+  type BlockWorkload,
+  type CnnWorkload,
+  cnnGeometry,
+  type MatmulWorkload,
+  type TrainWorkload,
+} from "../workloads.js";
 
 async function useBackend(backend: "cpu" | "wasm"): Promise<string[]> {
   const notes: string[] = [];
@@ -199,9 +205,93 @@ async function trainCnn(
   };
 }
 
+/**
+ * A Transformer block workload in tfjs, written as a tfjs user would: the tokens as rows [N·T, D]
+ * for the projections and the MLP (`tf.matMul` with [in, out] weights), heads split by reshape to
+ * [N, T, h, dk], `tf.transpose` to [N, h, T, dk] and reshape to [N·h, T, dk] for the batched
+ * products (`tf.matMul(q, k, false, true)`), `tf.softmax` over the keys, layer norm from `tf.mean`
+ * (biased variance, times 1/sqrt(var + eps) as in gradgraph), exact GELU `0.5·z·(1 + erf(z/√2))`
+ * (tfjs has no GELU op; `tf.erf` has a wasm kernel and a gradient), mean squared error;
+ * `optimizer.minimize` inside `tf.tidy` as in the dense cells.
+ */
+async function trainBlock(
+  backend: "cpu" | "wasm",
+  w: BlockWorkload,
+  batcher: Batcher,
+  weights: Readonly<Record<BlockParam, BlockTensor>>,
+  probe: Probe,
+): Promise<TrainRun> {
+  const notes = await useBackend(backend);
+  const N = w.batch;
+  const T = w.seqLen;
+  const D = w.width;
+  const h = w.heads;
+  const dk = D / h;
+  const V = {} as Record<BlockParam, tf.Variable>;
+  for (const k of BLOCK_PARAMS)
+    V[k] = tf.variable(tf.tensor(weights[k].data, [...weights[k].shape]), true, `G_${k}`);
+  const vars = BLOCK_PARAMS.map((k) => V[k]);
+  const layerNorm = (v: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor2D => {
+    const xc = tf.sub(v, tf.mean(v, -1, true));
+    const inv = tf.div(1, tf.sqrt(tf.add(tf.mean(tf.square(xc), -1, true), w.epsilon)));
+    return tf.add(tf.mul(tf.mul(xc, inv), gamma), beta);
+  };
+  const heads = (z: tf.Tensor2D): tf.Tensor3D =>
+    tf.reshape(tf.transpose(tf.reshape(z, [N, T, h, dk]), [0, 2, 1, 3]), [N * h, T, dk]);
+  const dense = (v: tf.Tensor2D, W: tf.Tensor, b: tf.Tensor): tf.Tensor2D =>
+    tf.add(tf.matMul(v, W as tf.Tensor2D), b);
+  const lossOf = (xs: tf.Tensor2D, ys: tf.Tensor2D): tf.Scalar => {
+    const a = layerNorm(xs, V["ln1.gamma"], V["ln1.beta"]);
+    const q = heads(dense(a, V.Wq, V.bq));
+    const k = heads(dense(a, V.Wk, V.bk));
+    const v = heads(dense(a, V.Wv, V.bv));
+    const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dk));
+    const ctx = tf.reshape(
+      tf.transpose(tf.reshape(tf.matMul(tf.softmax(scores), v), [N, h, T, dk]), [0, 2, 1, 3]),
+      [N * T, D],
+    );
+    const hid: tf.Tensor2D = tf.add(xs, dense(ctx as tf.Tensor2D, V.Wo, V.bo));
+    const z = dense(layerNorm(hid, V["ln2.gamma"], V["ln2.beta"]), V.W1, V.b1);
+    const g = tf.mul(tf.mul(z, 0.5), tf.add(1, tf.erf(tf.mul(z, Math.SQRT1_2))));
+    const out = tf.add(hid, dense(g as tf.Tensor2D, V.W2, V.b2));
+    return tf.mul(tf.sum(tf.square(tf.sub(out, ys))), 1 / (N * T * D));
+  };
+  const opt = tf.train.sgd(w.stepSize);
+  const first = batcher.get(0);
+  const initialLoss = tf.tidy(() => {
+    const xs = tf.tensor2d(first.x, [N * T, D]);
+    const ys = tf.tensor2d(first.y, [N * T, D]);
+    const { value, grads } = tf.variableGrads(() => lossOf(xs, ys), vars);
+    for (const k of Object.keys(grads)) grads[k]!.dataSync();
+    return value.dataSync()[0]!;
+  });
+  const tensorsBefore = tf.memory().numTensors;
+  let last: tf.Scalar | null = null;
+  probe.start();
+  for (let s = 0; s < w.steps; s++) {
+    const batch = batcher.get(s);
+    const cost = tf.tidy(() => {
+      const xs = tf.tensor2d(batch.x, [N * T, D]);
+      const ys = tf.tensor2d(batch.y, [N * T, D]);
+      return opt.minimize(() => lossOf(xs, ys), true, vars)!;
+    });
+    if (last) last.dispose();
+    last = cost;
+  }
+  const finalLoss = last!.dataSync()[0]!;
+  for (const v of vars) v.dataSync();
+  const seconds = probe.stop();
+  last!.dispose();
+  notes.push(`tensors leaked per run ${tf.memory().numTensors - tensorsBefore}`, "exact GELU via tf.erf");
+  opt.dispose();
+  for (const v of vars) v.dispose();
+  return { seconds, initialLoss, finalLoss, threads: 0, notes };
+}
+
 export function tfjsCell(backend: "cpu" | "wasm"): CellRunner {
   return {
     cnn: (w, batcher, weights, probe) => trainCnn(backend, w, batcher, weights, probe),
+    block: (w, batcher, weights, probe) => trainBlock(backend, w, batcher, weights, probe),
 
     async train(w: TrainWorkload, batcher, layers, probe: Probe): Promise<TrainRun> {
       const notes = await useBackend(backend);

@@ -13,6 +13,7 @@ import { ngEx4 } from "./ng-ex4.js";
 import { nielsenMnist } from "./nielsen.js";
 import { reluSoftmaxMnist } from "./relu-softmax.js";
 import type { Preset } from "./types.js";
+import { vitMnist } from "./vit.js";
 
 export {
   type DigitsSigmoidHyper,
@@ -79,6 +80,22 @@ export type {
   StopSignal,
   TrainedModel,
 } from "./types.js";
+export {
+  VIT_ACTIVATIONS,
+  VIT_ATTENTION_OUTPUT,
+  VIT_GRID,
+  VIT_PATCH,
+  VIT_POOLS,
+  type VitActivation,
+  type VitAttention,
+  type VitData,
+  type VitHyper,
+  type VitPool,
+  type VitResult,
+  vitAttention,
+  vitMnist,
+  vitPatchify,
+} from "./vit.js";
 
 /** Every preset by name. */
 export const PRESETS = {
@@ -88,6 +105,7 @@ export const PRESETS = {
   "ng-ex4": ngEx4,
   "relu-softmax-mnist": reluSoftmaxMnist,
   "lenet-mnist": lenetMnist,
+  "vit-mnist": vitMnist,
 } as const;
 
 /** The registry's type. */

@@ -51,6 +51,7 @@ export async function loadPresetData<N extends PresetName>(
     case "nielsen-mnist":
     case "relu-softmax-mnist":
     case "lenet-mnist":
+    case "vit-mnist":
       data = await loadMnist({ ...load, split: "train-validation-test" });
       break;
     case "ng-ex4":
