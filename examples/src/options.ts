@@ -38,7 +38,7 @@ export interface ExampleOptions {
   lambda?: number;
   /** Number of generated cases per property (gradcheck example). */
   runs?: number;
-  /** Network architecture (lenet: `lenet5` or `bn`). */
+  /** Network architecture (lenet: `lenet5` or `bn`; vit: the pooling, `mean` or `cls`). */
   arch?: string;
   /** Output directory (default `out/<name>/`). */
   out: string;

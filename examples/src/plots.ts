@@ -1048,3 +1048,80 @@ export function featureMapsChart(
     cellSize: Math.max(2, Math.round(96 / Math.max(h, w, imageShape.width, imageShape.height))),
   });
 }
+
+/**
+ * Where a vision transformer looks: an input image, then for each attention head (and their mean)
+ * the attention over the image's `grid x grid` patches, drawn twice: as blocks over the image's
+ * area (first row, each panel from its own minimum, white, to its maximum, dark blue) and over the
+ * digit (second row: the attention of each pixel's patch times the pixel's ink, so the strokes the
+ * head attends to come out dark).
+ * @param image the input pixels, row-major, in [0, 1]
+ * @param attention `[heads, grid * grid]`: each head's attention to each patch, row-major over the grid
+ * @throws RangeError when `attention` does not hold `heads * grid * grid` values, or the image does
+ * not divide into `grid x grid` patches.
+ */
+export function attentionChart(
+  image: ArrayLike<number>,
+  imageShape: { width: number; height: number },
+  attention: ArrayLike<number>,
+  shape: readonly [heads: number, grid: number],
+  options: { title?: string; subtitle?: string } = {},
+): TopLevelSpec {
+  const [heads, grid] = shape;
+  const { width, height } = imageShape;
+  if (attention.length !== heads * grid * grid)
+    throw new RangeError(
+      `attentionChart: ${attention.length} values for ${heads} heads over a ${grid}x${grid} grid (${heads * grid * grid})`,
+    );
+  if (width % grid !== 0 || height % grid !== 0 || image.length !== width * height)
+    throw new RangeError(
+      `attentionChart: a ${width}x${height} image of ${image.length} pixels does not divide into ${grid}x${grid} patches`,
+    );
+  const ph = height / grid;
+  const pw = width / grid;
+  const maps: { title: string; values: Float64Array }[] = [];
+  for (let k = 0; k < heads; k++) {
+    maps.push({
+      title: `head ${k + 1}`,
+      values: Float64Array.from({ length: grid * grid }, (_, i) => attention[k * grid * grid + i]!),
+    });
+  }
+  const mean = new Float64Array(grid * grid);
+  for (const m of maps) for (let i = 0; i < mean.length; i++) mean[i]! += m.values[i]! / heads;
+  maps.push({ title: "mean of heads", values: mean });
+  // each patch's value spread over its pixels
+  const upsample = (v: Float64Array, ink: boolean) =>
+    Float64Array.from({ length: width * height }, (_, i) => {
+      const r = Math.floor(i / width);
+      const c = i % width;
+      const a = v[Math.floor(r / ph) * grid + Math.floor(c / pw)]!;
+      return ink ? a * image[i]! : a;
+    });
+  const input: HeatmapPanel = { title: "input", values: image, width, height, scale: "grey" };
+  const panels: HeatmapPanel[] = [
+    input,
+    ...maps.map((m) => ({
+      title: m.title,
+      values: upsample(m.values, false),
+      width,
+      height,
+      scale: "sequential" as const,
+    })),
+    input,
+    ...maps.map((m) => ({
+      title: `${m.title} x ink`,
+      values: upsample(m.values, true),
+      width,
+      height,
+      scale: "sequential" as const,
+    })),
+  ];
+  return heatmapGridChart(panels, {
+    ...(options.title ? { title: options.title } : {}),
+    subtitle:
+      options.subtitle ??
+      `attention to each of the ${grid}x${grid} patches (white: the panel's least, dark blue: its most); second row: times the pixels' ink`,
+    columns: maps.length + 1,
+    cellSize: Math.max(2, Math.round(96 / Math.max(width, height))),
+  });
+}

@@ -14,6 +14,7 @@ import type {
   NielsenHyper,
   PresetName,
   ReluSoftmaxHyper,
+  VitHyper,
 } from "@gradgraph/models";
 
 /** The preset defaults the examples use, by preset name (each a subset of `PRESETS[name].defaults`). */
@@ -45,5 +46,9 @@ export const PRESET_DEFAULTS = {
   "lenet-mnist": { arch: "lenet5", epochs: 10, lr: 0.002, batchSize: 64, seed: 0 } satisfies Pick<
     LenetHyper,
     "arch" | "epochs" | "lr" | "batchSize" | "seed"
+  >,
+  "vit-mnist": { epochs: 8, lr: 0.002, batchSize: 128, seed: 0 } satisfies Pick<
+    VitHyper,
+    "epochs" | "lr" | "batchSize" | "seed"
   >,
 } as const satisfies Record<PresetName, object>;

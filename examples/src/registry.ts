@@ -56,6 +56,7 @@ const P = {
   "ng-ex4": { defaults: PRESET_DEFAULTS["ng-ex4"] },
   "relu-softmax-mnist": { defaults: PRESET_DEFAULTS["relu-softmax-mnist"] },
   "lenet-mnist": { defaults: PRESET_DEFAULTS["lenet-mnist"] },
+  "vit-mnist": { defaults: PRESET_DEFAULTS["vit-mnist"] },
 };
 
 /**
@@ -63,6 +64,12 @@ const P = {
  * never loads the models; `test/lenet.test.ts` checks the copy).
  */
 export const LENET_ARCH_NAMES: readonly string[] = Object.freeze(["lenet5", "bn"]);
+
+/**
+ * The poolings of the `"vit-mnist"` preset (its `VIT_POOLS`, copied so that this thread never
+ * loads the models; `test/vit-mnist.test.ts` checks the copy).
+ */
+export const VIT_POOL_NAMES: readonly string[] = Object.freeze(["mean", "cls"]);
 
 const MNIST_NOTE =
   "Reads MNIST from --data-dir, else $GRADGRAPH_DATA_DIR, else the per-user cache (downloading the four files, with checksums, on first use).";
@@ -201,6 +208,36 @@ export const EXAMPLES: readonly ExampleDef[] = [
       },
     },
     load: () => import("./examples/lenet.js"),
+  },
+  {
+    name: "vit",
+    data: "mnist",
+    summary:
+      "small vision transformer (7x7 patches, pre-norm encoder blocks, AdamW) on MNIST, with an attention picture",
+    description: `A small vision transformer on MNIST: the 784 pixels cut into 16 patches of 7x7 in the graph (reshape and transpose), each embedded linearly to width 64 with a learned position embedding, 3 pre-norm transformer encoder blocks (4-head self-attention, GELU MLP of 128, residuals, layer norm), a final layer norm, mean pooling of the tokens (--arch mean, the default) or a learned class token (--arch cls), and a dense softmax head; softmax cross-entropy, AdamW with 200 warm-up steps and a cosine decay, batches of 128, each training image moved by a random shift of up to 1 pixel, on 50,000 training images, validation on 10,000 after each epoch, test on 10,000. Writes the curves, the confusion matrix, a grid of test digits and the last block's attention over the 4x4 patches of a test digit, per head. ${MNIST_NOTE}`,
+    options: ["arch", "epochs", "lr", "batchSize", "seed", "dataDir", "timeout", "trainSize", "timeLimit"],
+    preset: "vit-mnist",
+    defaults: {
+      arch: "mean",
+      epochs: P["vit-mnist"].defaults.epochs,
+      lr: P["vit-mnist"].defaults.lr,
+      batchSize: P["vit-mnist"].defaults.batchSize,
+      seed: P["vit-mnist"].defaults.seed,
+    },
+    overrides: {
+      arch: {
+        description: `pooling into the head: ${VIT_POOL_NAMES.join(" (mean of the patch tokens) or ")} (a learned class token)`,
+        parse: oneOf(VIT_POOL_NAMES),
+      },
+      lr: {
+        description: "AdamW's peak learning rate (linear warm-up, then a cosine decay to 0 over the run)",
+      },
+      seed: { description: "seed of the initial weights, the shuffles and the shifts" },
+      trainSize: {
+        description: `train on the first n of the ${LIMITS.mnistTrain} training images (quick runs)`,
+      },
+    },
+    load: () => import("./examples/vit-mnist.js"),
   },
   {
     name: "custom",

@@ -249,9 +249,32 @@ function positionWise(
  * A Transformer encoder block on `x [N, T, D]`: self-attention and a position-wise MLP
  * (`D -> mlpDim -> D`), each with a residual connection and a layer norm. `norm: "pre"` computes
  * `h = x + attn(ln1(x)); y = h + mlp(ln2(h))`; `norm: "post"` computes
- * `h = ln1(x + attn(x)); y = ln2(h + mlp(h))`. Returns `y [N, T, D]`.
+ * `h = ln1(x + attn(x)); y = ln2(h + mlp(h))`. Returns `y [N, T, D]`; see
+ * {@link transformerEncoderBlockLayer} for the same block with its attention weights.
  */
 export function transformerEncoderBlock(b: GraphBuilder, x: Value, options: TransformerBlockOptions): Value {
+  return transformerEncoderBlockLayer(b, x, options).output;
+}
+
+/** What {@link transformerEncoderBlockLayer} made. */
+export interface TransformerBlockLayer {
+  /** The block's name. */
+  readonly name: string;
+  /** The output `[N, T, D]`. */
+  readonly output: Value;
+  /** The block's self-attention layer (its `weights` `[N, heads, T, T]` are usable as a graph output). */
+  readonly attention: AttentionLayer;
+}
+
+/**
+ * {@link transformerEncoderBlock}, returning everything it made: the same graph and params, plus
+ * the block's {@link AttentionLayer} (e.g. to draw its attention weights).
+ */
+export function transformerEncoderBlockLayer(
+  b: GraphBuilder,
+  x: Value,
+  options: TransformerBlockOptions,
+): TransformerBlockLayer {
   const name = options.name ?? uniqueName(b, "encoder");
   if (x.rank !== 3 || typeof x.shape[2] !== "number") {
     throw new ShapeError(
@@ -275,7 +298,7 @@ export function transformerEncoderBlock(b: GraphBuilder, x: Value, options: Tran
   const lnOpts = (n: string): LayerNormOptions =>
     options.epsilon === undefined ? { name: n } : { name: n, epsilon: options.epsilon };
   const attn = (v: Value) =>
-    multiHeadAttention(b, v, {
+    multiHeadAttentionLayer(b, v, {
       name: `${name}/attn`,
       heads: options.heads,
       ...(options.causal === undefined ? {} : { causal: options.causal }),
@@ -286,9 +309,11 @@ export function transformerEncoderBlock(b: GraphBuilder, x: Value, options: Tran
     return positionWise(b, a, `${name}/mlp2`, mlpDim, D, x.dtype);
   };
   if (norm === "pre") {
-    const h = b.add(x, attn(layerNorm(b, x, lnOpts(`${name}/ln1`))));
-    return b.add(h, mlp(layerNorm(b, h, lnOpts(`${name}/ln2`))));
+    const attention = attn(layerNorm(b, x, lnOpts(`${name}/ln1`)));
+    const h = b.add(x, attention.output);
+    return { name, output: b.add(h, mlp(layerNorm(b, h, lnOpts(`${name}/ln2`)))), attention };
   }
-  const h = layerNorm(b, b.add(x, attn(x)), lnOpts(`${name}/ln1`));
-  return layerNorm(b, b.add(h, mlp(h)), lnOpts(`${name}/ln2`));
+  const attention = attn(x);
+  const h = layerNorm(b, b.add(x, attention.output), lnOpts(`${name}/ln1`));
+  return { name, output: layerNorm(b, b.add(h, mlp(h)), lnOpts(`${name}/ln2`)), attention };
 }

@@ -14,6 +14,7 @@ import { nielsenMnist } from "./nielsen.js";
 import { reluSoftmaxMnist } from "./relu-softmax.js";
 import type { Preset } from "./types.js";
 import { vitMnist } from "./vit.js";
+import { vitMnist } from "./vit.js";
 
 export {
   type DigitsSigmoidHyper,
@@ -96,6 +97,22 @@ export {
   vitMnist,
   vitPatchify,
 } from "./vit.js";
+export {
+  VIT_ACTIVATIONS,
+  VIT_ATTENTION_OUTPUT,
+  VIT_GRID,
+  VIT_PATCH,
+  VIT_POOLS,
+  type VitActivation,
+  type VitAttention,
+  type VitData,
+  type VitHyper,
+  type VitPool,
+  type VitResult,
+  vitAttention,
+  vitMnist,
+  vitPatchify,
+} from "./vit.js";
 
 /** Every preset by name. */
 export const PRESETS = {
@@ -105,6 +122,7 @@ export const PRESETS = {
   "ng-ex4": ngEx4,
   "relu-softmax-mnist": reluSoftmaxMnist,
   "lenet-mnist": lenetMnist,
+  "vit-mnist": vitMnist,
   "vit-mnist": vitMnist,
 } as const;
 

@@ -52,6 +52,7 @@ export async function loadPresetData<N extends PresetName>(
     case "relu-softmax-mnist":
     case "lenet-mnist":
     case "vit-mnist":
+    case "vit-mnist":
       data = await loadMnist({ ...load, split: "train-validation-test" });
       break;
     case "ng-ex4":

@@ -1,0 +1,155 @@
+/**
+ * `pnpm example vit` (or `vit-mnist`): a small vision transformer on MNIST (preset `"vit-mnist"`):
+ * 16 patches of 7x7 pixels embedded to width 64 with learned position embeddings, pre-norm
+ * transformer encoder blocks of 4 heads, a final layer norm, mean pooling (`--arch mean`) or a
+ * class token (`--arch cls`) and a dense softmax head; AdamW with warm-up and a cosine schedule;
+ * 50,000 training, 10,000 validation and 10,000 test images. Besides the classifier outputs it
+ * draws the last block's attention over the 4x4 patch grid for a test digit, per head.
+ * @module
+ */
+import { Tensor } from "@gradgraph/core";
+import { loadMnist } from "@gradgraph/datasets/node";
+import {
+  VIT_GRID,
+  type VitHyper,
+  type VitPool,
+  type VitResult,
+  vitAttention,
+  vitMnist,
+} from "@gradgraph/models";
+import type { ExampleContext, ExampleResult } from "../context.js";
+import { attentionChart } from "../plots.js";
+import { loadOptions, presetHooks, saveTrained, shownImages, writeClassifierOutputs } from "../presets.js";
+import { nonFiniteFailure, trainingSummary } from "../training.js";
+
+/** The test image whose attention is drawn (the first of the test set, a 7). */
+const ATTENTION_IMAGE = 0;
+
+/** The last block's attention for one test image. */
+interface AttentionPicture {
+  /** Index of the image in the test set. */
+  readonly index: number;
+  /** Its pixels (a copy), 28x28 row-major in [0, 1]. */
+  readonly pixels: Float32Array;
+  /** `[heads, 16]`: each head's attention to each patch (row-major over the 4x4 grid). */
+  readonly patches: Float32Array;
+  /** Number of heads. */
+  readonly heads: number;
+}
+
+/** What training leaves for the outputs: the result, the training-set size, the images shown. */
+interface Trained {
+  readonly result: VitResult;
+  readonly n: number;
+  readonly pixels: (i: number) => ArrayLike<number>;
+  readonly attention: AttentionPicture;
+}
+
+/**
+ * Loads MNIST and trains. Only copies of the test images the outputs show leave this function, so
+ * the data set can be freed before the charts are rendered.
+ */
+async function train(ctx: ExampleContext, overrides: Partial<VitHyper>): Promise<Trained> {
+  const d = vitMnist.defaults;
+  const o = ctx.options;
+  const data = await loadMnist({
+    ...loadOptions(ctx),
+    split: "train-validation-test",
+    ...(o.trainSize !== undefined ? { trainSize: o.trainSize } : {}),
+  });
+  const n = data.train.y.length;
+  const batchSize = overrides.batchSize ?? d.batchSize;
+  ctx.log(
+    `ViT (16 patches of 7x7, width ${d.width}, ${d.depth} pre-norm blocks of ${d.heads} heads, MLP ${d.mlpDim}, ${overrides.pool ?? d.pool} pooling): ${overrides.epochs ?? d.epochs} epochs, batch ${batchSize}, AdamW lr ${overrides.lr ?? d.lr} (warm-up ${d.warmupSteps} steps, cosine), random shifts of up to ${d.shift} pixel, ${n} training images`,
+  );
+  const result = await vitMnist.run(data, overrides, presetHooks(ctx, { samplesPerBatch: batchSize }));
+  ctx.reporter.stop();
+  const i = Math.min(ATTENTION_IMAGE, data.test.y.length - 1);
+  const image = data.test.x.data.slice(i * 784, (i + 1) * 784);
+  const att = vitAttention(result.model, new Tensor([1, 784], image));
+  return {
+    result,
+    n,
+    pixels: shownImages(result.test.predicted, result.test.actual, data.test.x),
+    attention: {
+      index: i,
+      pixels: Float32Array.from(image),
+      patches: Float32Array.from(att.patches.data),
+      heads: att.patches.shape[1] as number,
+    },
+  };
+}
+
+/** Runs the example. */
+export async function run(ctx: ExampleContext): Promise<ExampleResult> {
+  const o = ctx.options;
+  const overrides: Partial<VitHyper> = {
+    ...(o.arch !== undefined ? { pool: o.arch as VitPool } : {}),
+    ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
+    ...(o.lr !== undefined ? { lr: o.lr } : {}),
+    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  };
+  const { result, n, pixels, attention } = await train(ctx, overrides);
+  const h = result.hyperparameters;
+  await writeClassifierOutputs(ctx, {
+    title: `vit (${h.pool} pooling)`,
+    history: result.history,
+    series: ["train", "validation"],
+    predicted: result.test.predicted,
+    actual: result.test.actual,
+    set: "test",
+    pixels,
+    shape: { width: 28, height: 28 },
+  });
+  const a = attention;
+  const predicted = result.test.predicted[a.index]!;
+  const actual = result.test.actual[a.index]!;
+  await ctx.chart(
+    "attention",
+    attentionChart(a.pixels, { width: 28, height: 28 }, a.patches, [a.heads, VIT_GRID], {
+      title: `vit (${h.pool} pooling): last block's attention, test image ${a.index} (true ${actual}, predicted ${predicted})`,
+      subtitle: `${h.pool === "cls" ? "the class token's attention" : "the mean over the 16 queries of the attention"} to each of the 4x4 patches, per head (white: least, dark blue: most); second row: times the ink`,
+    }),
+  );
+  const training = trainingSummary(ctx, {
+    planned: h.epochs,
+    history: result.history,
+    nonFinite: result.nonFinite,
+  });
+  const times = result.history.epochTimeMs;
+  const metrics = {
+    testAccuracy: result.test.accuracy,
+    testLoss: result.test.loss,
+    validationAccuracy: result.validationAccuracy,
+    trainAccuracy: result.trainAccuracy,
+    epochsCompleted: result.history.epochs,
+    trainSize: n,
+    params: result.model.parameterCount,
+    meanEpochSeconds: times.length ? times.reduce((x, y) => x + y, 0) / times.length / 1000 : 0,
+    trainSeconds: result.timeMs / 1000,
+  };
+  await saveTrained(ctx, result.model, { preset: "vit-mnist", hyper: h, metrics, training });
+  await ctx.writeJson("metrics.json", {
+    preset: "vit-mnist",
+    hyper: h,
+    trainSize: n,
+    metrics,
+    attention: {
+      testImage: a.index,
+      actual,
+      predicted,
+      heads: a.heads,
+      grid: VIT_GRID,
+      patches: Array.from(a.patches, (v) => Number(v.toFixed(4))),
+    },
+    training,
+    log: result.log,
+  });
+  return {
+    hyper: { preset: "vit-mnist", ...h, trainSize: n },
+    metrics,
+    training,
+    failure: nonFiniteFailure(training),
+  };
+}
