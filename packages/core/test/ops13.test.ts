@@ -70,6 +70,23 @@ describe("erf", () => {
     expect(got.slice(-3)).toEqual([0, 1, -1]);
   });
 
+  test("the float32 loops' shorter series round like the float64 ones: erf and gelu within one float32 step", () => {
+    const xs = Array.from({ length: 4001 }, (_, i) => Math.fround(-8 + i * 0.004));
+    const ref = (f: (x: number) => number) => xs.map((x) => Math.fround(f(x)));
+    const e32 = run1("float32", xs, (g, x) => g.erf(x));
+    const g32 = run1("float32", xs, (g, x) => g.gelu(x));
+    const eRef = ref(erfScalar);
+    const gRef = ref((x) => 0.5 * x * erfcScalar(-x * Math.SQRT1_2));
+    const ulp = (v: number) => Math.max(Math.abs(v) * 2 ** -23, 1e-45);
+    xs.forEach((_, i) => {
+      expect(Math.abs(e32[i]! - eRef[i]!)).toBeLessThanOrEqual(ulp(eRef[i]!));
+      expect(Math.abs(g32[i]! - gRef[i]!)).toBeLessThanOrEqual(ulp(gRef[i]!));
+    });
+    // float64 loops use the full series: the same bits as the scalar functions
+    const xs64 = xs.map((x) => x + 1e-9);
+    expect(run1("float64", xs64, (g, x) => g.erf(x))).toEqual(xs64.map(erfScalar));
+  });
+
   test("erf and erfc agree with quadrature to 1e-13 relative (float64), erfc keeps its relative accuracy", () => {
     fc.assert(
       fc.property(fc.integer({ min: -5000, max: 5000 }), (k) => {

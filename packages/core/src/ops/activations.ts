@@ -6,7 +6,7 @@
  * @module
  */
 import { unaryOp } from "./elementwise.js";
-import { ERF_SOURCE, ERFC_SOURCE, erfcScalar, erfScalar } from "./special.js";
+import { erfcScalar, erfScalar } from "./special.js";
 
 /** `((v) => body)(x)`: binds the argument once inside generated code. */
 const bind = (x: string, body: string) => `((v) => ${body})(${x})`;
@@ -37,7 +37,7 @@ export const silu = unaryOp("silu", "Elementwise SiLU (swish) x * sigmoid(x).", 
 
 /** Elementwise error function `2/√π ∫₀ˣ exp(-t²) dt` (within 1e-13 relative in float64). */
 export const erf = unaryOp("erf", "Elementwise error function.", {
-  expr: (x) => `${ERF_SOURCE}(${x})`,
+  expr: (x) => `__gg_erf(${x})`,
   fn: erfScalar,
 });
 
@@ -46,7 +46,7 @@ export const erf = unaryOp("erf", "Elementwise error function.", {
  * `0.5 · x · erfc(-x / √2)` so that it keeps its relative accuracy for negative `x`.
  */
 export const gelu = unaryOp("gelu", "Elementwise exact GELU 0.5 * x * (1 + erf(x / sqrt(2))).", {
-  expr: (x) => bind(x, `0.5 * v * ${ERFC_SOURCE}(-v * Math.SQRT1_2)`),
+  expr: (x) => bind(x, "0.5 * v * __gg_erfc(-v * Math.SQRT1_2)"),
   fn: (v) => 0.5 * v * erfcScalar(-v * Math.SQRT1_2),
 });
 

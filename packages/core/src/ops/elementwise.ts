@@ -11,8 +11,10 @@
  */
 
 import { type ExprTree, wasmElementwise } from "../backend/elementwise-wasm.js";
+import type { DType } from "../dtype.js";
 import { type ConcreteShape, sizeOf } from "../shape.js";
 import { generateFunction } from "../specialize.js";
+import { ELEMENTWISE_HELPERS } from "./special.js";
 import type { ElementwiseSpec, Kernel, KernelContext, NoAttrs, OpDef, TypeInfo } from "./types.js";
 import { broadcastAll, sameDType } from "./util.js";
 
@@ -84,7 +86,12 @@ function classify(inShape: ConcreteShape, outShape: ConcreteShape): Access {
 type KernelFactory = (n: number, m: number, maps: readonly (Int32Array | null)[]) => Kernel;
 const loopCache = new Map<string, KernelFactory>();
 
-function buildSource(expr: ElementwiseSpec["expr"], modes: readonly Mode[], nested: boolean): string {
+function buildSource(
+  expr: ElementwiseSpec["expr"],
+  modes: readonly Mode[],
+  nested: boolean,
+  dtype: DType,
+): string {
   const decl: string[] = [];
   const args: string[] = [];
   const rowStart: string[] = [];
@@ -109,7 +116,12 @@ function buildSource(expr: ElementwiseSpec["expr"], modes: readonly Mode[], nest
   const loop = nested
     ? `for (let r = 0, i = 0; i < n; r++) { ${rowStart.join(" ")} for (let j = 0; j < m; j++, i++) { ${body} } }`
     : `for (let i = 0; i < n; i++) { ${body} }`;
-  return `function (n, m, maps) { return function elementwise(ins, out) { ${decl.join(" ")} ${loop} }; }`;
+  // helper functions the expression calls, declared once outside the loop (see ELEMENTWISE_HELPERS)
+  const helpers = Object.entries(ELEMENTWISE_HELPERS)
+    .filter(([name]) => body.includes(name))
+    .map(([name, src]) => `const ${name} = ${src[dtype]};`);
+  const factory = `function (n, m, maps) { return function elementwise(ins, out) { ${decl.join(" ")} ${loop} }; }`;
+  return helpers.length === 0 ? factory : `(() => { ${helpers.join(" ")} return ${factory}; })()`;
 }
 
 function interpretedFactory(spec: ElementwiseSpec, modes: readonly Mode[]): KernelFactory {
@@ -163,7 +175,7 @@ export function elementwiseKernel(
   const key = `${ctx.dtype}|${name}|${modes.join(",")}|${nested}`;
   let factory = loopCache.get(key);
   if (!factory) {
-    factory = generateFunction<KernelFactory>(buildSource(spec.expr, modes, nested), () =>
+    factory = generateFunction<KernelFactory>(buildSource(spec.expr, modes, nested, ctx.dtype), () =>
       interpretedFactory(spec, modes),
     );
     loopCache.set(key, factory);

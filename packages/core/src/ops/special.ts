@@ -72,6 +72,13 @@ function taylorCoefficients(): number[] {
 
 const lit = (v: number) => `(${String(v)})`;
 
+/** Index of the last coefficient whose magnitude exceeds `bound`. */
+function lastAbove(c: readonly number[], bound: number): number {
+  let k = c.length - 1;
+  while (k > 0 && Math.abs(c[k]!) <= bound) k--;
+  return k;
+}
+
 /** Source of `erfc(|x|)` for a variable `z >= 0` (a Clenshaw sum with literal coefficients). */
 function erfcPositiveSource(coef: readonly number[]): string {
   const lines = [
@@ -91,17 +98,42 @@ function erfcPositiveSource(coef: readonly number[]): string {
 const CHEB = fitCoefficients();
 const TAYLOR = taylorCoefficients();
 
-/** Source text of the fast `erfc`, a self-contained function expression. */
-export const ERFC_SOURCE = `(function erfc(x) { const z = x < 0 ? -x : x; ${erfcPositiveSource(CHEB)} if (x !== x) return x; return x < 0 ? 2 - r : r; })`;
+/**
+ * The series shortened for float32 results: Chebyshev terms below 1e-8 and Taylor terms below
+ * 1e-9 at `|x| = 0.5` are dropped, which keeps the error (measured: below 1e-8 relative) under
+ * float32's rounding (6e-8 relative) and makes the function about twice as fast.
+ */
+const CHEB_F32 = CHEB.slice(0, lastAbove(CHEB, 1e-8) + 1);
+const TAYLOR_F32 = TAYLOR.slice(0, TAYLOR.findIndex((c, n) => Math.abs(c) * 0.25 ** n < 1e-9) + 1);
 
-function erfSource(): string {
-  let horner = lit(TAYLOR[TAYLOR.length - 1]!);
-  for (let n = TAYLOR.length - 2; n >= 0; n--) horner = `(${horner} * x2 + ${lit(TAYLOR[n]!)})`;
-  return `(function erf(x) { const z = x < 0 ? -x : x; if (z < 0.5) { const x2 = x * x; return x * ${horner}; } ${erfcPositiveSource(CHEB)} if (x !== x) return x; return x < 0 ? r - 1 : 1 - r; })`;
+function erfcSource(cheb: readonly number[]): string {
+  return `(function erfc(x) { const z = x < 0 ? -x : x; ${erfcPositiveSource(cheb)} if (x !== x) return x; return x < 0 ? 2 - r : r; })`;
 }
 
+function erfSource(cheb: readonly number[], taylor: readonly number[]): string {
+  let horner = lit(taylor[taylor.length - 1]!);
+  for (let n = taylor.length - 2; n >= 0; n--) horner = `(${horner} * x2 + ${lit(taylor[n]!)})`;
+  return `(function erf(x) { const z = x < 0 ? -x : x; if (z < 0.5) { const x2 = x * x; return x * ${horner}; } ${erfcPositiveSource(cheb)} if (x !== x) return x; return x < 0 ? r - 1 : 1 - r; })`;
+}
+
+/** Source text of the fast `erfc`, a self-contained function expression. */
+export const ERFC_SOURCE = erfcSource(CHEB);
+
 /** Source text of the fast `erf`, a self-contained function expression. */
-export const ERF_SOURCE = erfSource();
+export const ERF_SOURCE = erfSource(CHEB, TAYLOR);
+
+/**
+ * Functions that generated elementwise loops call by name (`__gg_erf(x)`, `__gg_erfc(x)`): a loop
+ * whose expression uses one declares it once, outside the loop, with the source for the loop's
+ * dtype. (A function expression written inside the loop body was created anew for every element,
+ * and cost 1.8x the hoisted call.) float32 loops get the shortened series.
+ */
+export const ELEMENTWISE_HELPERS: Readonly<
+  Record<string, { readonly float64: string; readonly float32: string }>
+> = {
+  __gg_erf: { float64: ERF_SOURCE, float32: erfSource(CHEB_F32, TAYLOR_F32) },
+  __gg_erfc: { float64: ERFC_SOURCE, float32: erfcSource(CHEB_F32) },
+};
 
 /** The same arithmetic as {@link ERFC_SOURCE}, for runtimes where code generation is forbidden. */
 function erfcFallback(x: number): number {
