@@ -166,6 +166,14 @@ function readRaw(file: string): RawResults {
   return raw;
 }
 
+/** Throws unless a run with `quick` may be merged into `base` (quick runs only into quick runs). */
+function checkMergeable(base: RawResults, baseFile: string, quick: boolean): void {
+  if (base.options.quick !== quick)
+    throw new Error(
+      `--merge: cannot merge a ${quick ? "--quick" : "full"} run into a ${base.options.quick ? "--quick" : "full"} one (${path.relative(repoRoot, baseFile)})`,
+    );
+}
+
 /**
  * `base` with the cells of `run` merged in: every cell of a workload in `rerun` is dropped from
  * `base` and `run`'s cells are added (so every ratio within a workload still compares cells of one
@@ -177,10 +185,7 @@ export function mergeRuns(
   run: RawResults,
   rerun: readonly string[],
 ): RawResults {
-  if (base.options.quick !== run.options.quick)
-    throw new Error(
-      `--merge: cannot merge a ${run.options.quick ? "--quick" : "full"} run into a ${base.options.quick ? "--quick" : "full"} one (${path.relative(repoRoot, baseFile)})`,
-    );
+  checkMergeable(base, baseFile, run.options.quick);
   const again = new Set(rerun);
   const only = new Set([...base.options.only, ...rerun]);
   const info: MergeInfo = {
@@ -324,8 +329,10 @@ async function main(): Promise<void> {
   const opts = parseArgs(argv);
   // read the run to merge into before spending minutes on cells
   const base = opts.merge ? readRaw(opts.merge) : null;
-  if (base && opts.merge)
+  if (base && opts.merge) {
+    checkMergeable(base, opts.merge, opts.quick);
     console.log(`bench:compare: will merge into ${path.relative(repoRoot, opts.merge)}`);
+  }
   const skipped: Partial<Record<Framework, string>> = {};
   const wanted = (f: Framework) => opts.only.some((id) => CELLS[id]?.includes(f));
   if (opts.frameworks.includes("numpy") && wanted("numpy")) {
