@@ -636,7 +636,7 @@ for (const [xs, axis, is] of [
   });
 }
 
-// ---- layerNorm: every axis, a one-element axis, a symbolic batch, gamma/beta as params ----------
+// ---- layerNorm (gamma/beta as params) and layerNormBackward: every axis, a one-element axis, a symbolic batch
 for (const [shape, axis, decl] of [
   [[2, 3, 4], -1],
   [[2, 3, 4], 0],
@@ -655,6 +655,12 @@ for (const [shape, axis, decl] of [
     ...(decl ? { decl: { x: decl } } : {}),
     params: { g: randTensor(rngFor(`${name} g`), ps), b: randTensor(rngFor(`${name} b`), ps) },
     build: (g, v) => g.layerNorm(v.x!, v.g!, v.b!, { axis, epsilon: a === 0 ? 0.25 : 1e-5 }),
+  });
+  add({
+    name: `layerNormBackward ${shapeStr(shape)} axis ${axis}${decl ? " symbolic batch" : ""}`,
+    feeds: { x: randTensor(rngFor(`${name} bx`), shape, -3, 5), d: randTensor(rngFor(`${name} d`), shape) },
+    ...(decl ? { decl: { x: decl, d: decl } } : {}),
+    build: (g, v) => g.op("layerNormBackward", [v.x!, v.d!], { axis, epsilon: a === 0 ? 0.25 : 1e-5 }),
   });
 }
 

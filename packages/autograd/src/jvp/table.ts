@@ -13,7 +13,7 @@
  */
 import type { CustomAttrs, Dim, GraphBuilder, JvpRuleFn, OpName, Shape, Value } from "@gradgraph/core";
 import { customGradientJvp, customOpDef, isConcrete, isOpName } from "@gradgraph/core";
-import { kinkedPartials, layerNormParts, layerNormProject, unaryDerivative } from "../vjp/table.js";
+import { kinkedPartials, layerNormBackwardInX, layerNormXhat, unaryDerivative } from "../vjp/table.js";
 import type { JvpRule, JvpTable } from "./types.js";
 
 function normAxes(axes: readonly number[] | null, rank: number): number[] {
@@ -175,15 +175,19 @@ export const JVP: JvpTable = {
   // linear in x (the indices' tangent is zero)
   gather: ({ b, t, x, attrs }) => (t[0] ? b.gather(t[0], x[1]!, attrs.axis) : null),
   scatterAdd: ({ b, t, x, attrs }) => (t[1] ? b.scatterAdd(x[0]!, t[1], attrs.axis, attrs.shape) : null),
-  // d(xhat gamma + beta) = dxhat gamma + xhat dgamma + dbeta, dxhat = rstd (dx - mean(dx) - xhat mean(dx xhat))
+  // d(xhat gamma + beta) = dxhat gamma + xhat dgamma + dbeta; dxhat = layerNormBackward(x, dx)
+  // (the normalisation's Jacobian is symmetric)
   layerNorm: ({ b, t, x, attrs }) => {
     const [tx, tg, tb] = [t[0] ?? null, t[1] ?? null, t[2] ?? null];
-    if (!tx && !tg) return tb;
-    const axis = attrs.axis < 0 ? attrs.axis + x[0]!.rank : attrs.axis;
-    const { xhat, rstd } = layerNormParts(b, x[0]!, axis, attrs.epsilon);
-    const dx = tx ? b.mul(layerNormProject(b, tx, xhat, rstd, axis), x[1]!) : null;
-    return plus(b, plus(b, dx, tg ? b.mul(xhat, tg) : null), tb);
+    const dx = tx ? b.mul(b.op("layerNormBackward", [x[0]!, tx], attrs), x[1]!) : null;
+    return plus(b, plus(b, dx, tg ? b.mul(layerNormXhat(b, x[0]!, attrs), tg) : null), tb);
   },
+  layerNormBackward: ({ b, t, x, y, attrs }) =>
+    plus(
+      b,
+      t[1] ? b.op("layerNormBackward", [x[0]!, t[1]], attrs) : null,
+      t[0] ? layerNormBackwardInX(b, "jvp", x[0]!, x[1]!, y, t[0], attrs) : null,
+    ),
 };
 
 /**

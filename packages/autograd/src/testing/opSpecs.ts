@@ -434,6 +434,13 @@ const layerNormCases = shapeArb({ minRank: 1 }).chain((s) =>
   }),
 );
 
+/** layerNormBackward: `x` as for layerNorm, any cotangent `d` of its shape; both by finite differences. */
+const layerNormBackwardCases = shapeArb({ minRank: 1 }).chain((s) =>
+  fc
+    .tuple(axisArb(s.length), fc.constantFrom(1e-5, 0.5), tensorArb(s, { distinct: true }), tensorArb(s))
+    .map(([axis, epsilon, x, d]) => ({ args: [fd(x), fd(d)], attrs: { axis, epsilon } })),
+);
+
 /** gather: `x` checked by finite differences, indices (repeats included) with zero gradient. */
 const gatherCases = shapeArb({ minRank: 1 }).chain((s) =>
   fc.tuple(tensorArb(s), axisArb(s.length), shapeArb({ maxRank: 2 })).chain(([x, axis, is]) => {
@@ -562,4 +569,5 @@ export const OP_SPECS: OpSpecTable = {
   gather: { cases: gatherCases },
   scatterAdd: { cases: scatterAddCases },
   layerNorm: { cases: layerNormCases },
+  layerNormBackward: { cases: layerNormBackwardCases },
 };

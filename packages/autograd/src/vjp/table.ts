@@ -12,6 +12,8 @@ import {
   GELU_TANH_C,
   type GraphBuilder,
   isOpName,
+  type LayerNormAttrs,
+  layerNormParamShape,
   type Pool2dAttrs,
   type Shape,
   type Value,
@@ -131,13 +133,42 @@ export function layerNormParts(
   return { xhat: b.mul(xc, rstd), rstd };
 }
 
+/** `xhat = (x - mean) * rstd` through the fused op itself (unit gain, zero bias). */
+export function layerNormXhat(b: GraphBuilder, x: Value, attrs: LayerNormAttrs): Value {
+  const axis = attrs.axis < 0 ? attrs.axis + x.rank : attrs.axis;
+  const ps = layerNormParamShape(x.shape, axis);
+  return b.layerNorm(x, b.fill(1, ps, x.dtype), b.fill(0, ps, x.dtype), attrs);
+}
+
 /**
- * The input tangent or cotangent `d` of `layerNorm` mapped through the normalisation's Jacobian
- * (symmetric, so the same for VJP and JVP): `rstd * (d - mean(d) - xhat * mean(d * xhat))`.
+ * The gradient in `x` of `f = layerNormBackward(x, d)` (`y`) for the cotangent `h`:
+ * `-rstd mean(h f) xhat - layerNormBackward(x, rstd (mean(d xhat) h + mean(h xhat) d))`, and in
+ * forward mode its tangent for `tx`: `-rstd (mean(xhat tx) f + mean(d xhat) P tx + xhat mean(d P tx))`
+ * with `P tx = layerNormBackward(x, tx)`. Both from the variation
+ * `df = -rstd mean(xhat dx) f - rstd mean(d xhat) dxhat - rstd xhat mean(d dxhat)`, `dxhat = P dx`.
  */
-export function layerNormProject(b: GraphBuilder, d: Value, xhat: Value, rstd: Value, axis: number): Value {
-  const centred = b.sub(d, b.mean(d, axis, true));
-  return b.mul(rstd, b.sub(centred, b.mul(xhat, b.mean(b.mul(d, xhat), axis, true))));
+export function layerNormBackwardInX(
+  b: GraphBuilder,
+  mode: "vjp" | "jvp",
+  x: Value,
+  d: Value,
+  y: Value,
+  v: Value,
+  attrs: LayerNormAttrs,
+): Value {
+  const axis = attrs.axis < 0 ? attrs.axis + x.rank : attrs.axis;
+  const mean = (p: Value) => b.mean(p, axis, true);
+  const { xhat, rstd } = layerNormParts(b, x, axis, attrs.epsilon);
+  const c = mean(b.mul(d, xhat));
+  if (mode === "vjp") {
+    const u = b.mul(rstd, b.add(b.mul(c, v), b.mul(mean(b.mul(v, xhat)), d)));
+    return b.neg(
+      b.add(b.mul(b.mul(rstd, mean(b.mul(v, y))), xhat), b.op("layerNormBackward", [x, u], attrs)),
+    );
+  }
+  const pv = b.op("layerNormBackward", [x, v], attrs);
+  const sum = b.add(b.add(b.mul(mean(b.mul(xhat, v)), y), b.mul(c, pv)), b.mul(xhat, mean(b.mul(d, pv))));
+  return b.neg(b.mul(rstd, sum));
 }
 
 /**
@@ -344,18 +375,18 @@ export const VJP: VjpTable = {
     null,
   ],
   scatterAdd: ({ b, g, x, attrs, needs }) => [null, needs[1] ? b.gather(g, x[0]!, attrs.axis) : null],
-  // y = xhat * gamma + beta: dx = rstd (g gamma - mean(g gamma) - xhat mean(g gamma xhat)); the
-  // gamma and beta gradients have y's shape and the walker sums them over the other axes
-  layerNorm: ({ b, g, x, attrs, needs }) => {
-    const axis = attrs.axis < 0 ? attrs.axis + x[0]!.rank : attrs.axis;
-    if (!needs[0] && !needs[1]) return [null, null, needs[2] ? g : null];
-    const { xhat, rstd } = layerNormParts(b, x[0]!, axis, attrs.epsilon);
-    return [
-      needs[0] ? layerNormProject(b, b.mul(g, x[1]!), xhat, rstd, axis) : null,
-      needs[1] ? b.mul(g, xhat) : null,
-      needs[2] ? g : null,
-    ];
-  },
+  // y = xhat * gamma + beta: dx = rstd (g gamma - mean(g gamma) - xhat mean(g gamma xhat)), one fused
+  // kernel; the gamma and beta gradients have y's shape and the walker sums them over the other axes
+  layerNorm: ({ b, g, x, attrs, needs }) => [
+    needs[0] ? b.op("layerNormBackward", [x[0]!, b.mul(g, x[1]!)], attrs) : null,
+    needs[1] ? b.mul(g, layerNormXhat(b, x[0]!, attrs)) : null,
+    needs[2] ? g : null,
+  ],
+  // linear in d with a symmetric Jacobian: its own adjoint in d
+  layerNormBackward: ({ b, g, x, y, attrs, needs }) => [
+    needs[0] ? layerNormBackwardInX(b, "vjp", x[0]!, x[1]!, y, g, attrs) : null,
+    needs[1] ? b.op("layerNormBackward", [x[0]!, g], attrs) : null,
+  ],
 };
 
 /**

@@ -1,10 +1,13 @@
 /**
- * The fused layer-normalisation kernel used by the `layerNorm` op: one pass over each row (the
- * elements along the normalised axis) for the mean, a second for the biased variance of the
- * centred values (two passes, so a large common offset does not cancel the variance away as
- * `E[x²] - E[x]²` would), then the normalised, scaled and shifted output. Sums run in float64
- * (JavaScript numbers) in ascending row order whatever the dtype, so float32 and float64 results
- * differ only by the final rounding, and the result never depends on how rows are scheduled.
+ * The fused layer-normalisation kernels of the `layerNorm` op and of its input gradient
+ * `layerNormBackward`. Both take one pass over each row (the elements along the normalised axis)
+ * for the mean and a second for the biased variance of the centred values (two passes, so a large
+ * common offset does not cancel the variance away as `E[x²] - E[x]²` would); the forward kernel
+ * then writes the normalised, scaled and shifted output, the backward one sums the cotangent and
+ * its product with `xhat`, then writes the input gradient. Sums run in float64 (JavaScript
+ * numbers) whatever the dtype, in a fixed order (interleaved partial sums along a contiguous row,
+ * ascending along a strided one), so a result depends only on the shape, never on how rows are
+ * scheduled.
  * @module
  */
 import type { DType, FloatArray } from "../dtype.js";
@@ -30,17 +33,41 @@ const loop = function layerNormLoop(
 ): void {
   const invN = 1 / n;
   if (inner === 1) {
+    // four interleaved partial sums: independent add chains instead of one long one
+    const n4 = n - (n % 4);
     for (let o = 0; o < outer; o++) {
       const base = o * n;
-      let s = 0;
-      for (let r = 0; r < n; r++) s += x[base + r]!;
-      const m = s * invN;
-      let q = 0;
-      for (let r = 0; r < n; r++) {
-        const d = x[base + r]! - m;
-        q += d * d;
+      const end4 = base + n4;
+      const end = base + n;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let p = base;
+      for (; p < end4; p += 4) {
+        s0 += x[p]!;
+        s1 += x[p + 1]!;
+        s2 += x[p + 2]!;
+        s3 += x[p + 3]!;
       }
-      const k = 1 / Math.sqrt(q * invN + eps);
+      for (; p < end; p++) s0 += x[p]!;
+      const m = (s0 + s1 + (s2 + s3)) * invN;
+      s0 = s1 = s2 = s3 = 0;
+      for (p = base; p < end4; p += 4) {
+        const d0 = x[p]! - m;
+        const d1 = x[p + 1]! - m;
+        const d2 = x[p + 2]! - m;
+        const d3 = x[p + 3]! - m;
+        s0 += d0 * d0;
+        s1 += d1 * d1;
+        s2 += d2 * d2;
+        s3 += d3 * d3;
+      }
+      for (; p < end; p++) {
+        const d = x[p]! - m;
+        s0 += d * d;
+      }
+      const k = 1 / Math.sqrt((s0 + s1 + (s2 + s3)) * invN + eps);
       for (let r = 0; r < n; r++) out[base + r] = (x[base + r]! - m) * k * gamma[r]! + beta[r]!;
     }
     return;
@@ -90,4 +117,155 @@ export function layerNormKernel(
   const mean = new Float64Array(inner > 1 ? inner : 0);
   const rstd = new Float64Array(inner > 1 ? inner : 0);
   return (ins, out) => f(ins[0]!, ins[1]!, ins[2]!, out, outer, n, inner, eps, mean, rstd);
+}
+
+/**
+ * `out = rstd * (d - mean(d) - xhat * mean(d * xhat))` along the middle axis of `[outer, n, inner]`
+ * (`xhat` and `rstd` recomputed from `x` as in the forward loop). `mean`, `rstd`, `sd` and `sdx` are
+ * scratch arrays of `inner` entries (used when `inner > 1`).
+ */
+const backLoop = function layerNormBackwardLoop(
+  x: FloatArray,
+  d: FloatArray,
+  out: FloatArray,
+  outer: number,
+  n: number,
+  inner: number,
+  eps: number,
+  mean: Float64Array,
+  rstd: Float64Array,
+  sd: Float64Array,
+  sdx: Float64Array,
+): void {
+  const invN = 1 / n;
+  if (inner === 1) {
+    // four interleaved partial sums per total, as in the forward loop
+    const n4 = n - (n % 4);
+    for (let o = 0; o < outer; o++) {
+      const base = o * n;
+      const end4 = base + n4;
+      const end = base + n;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let p = base;
+      for (; p < end4; p += 4) {
+        s0 += x[p]!;
+        s1 += x[p + 1]!;
+        s2 += x[p + 2]!;
+        s3 += x[p + 3]!;
+      }
+      for (; p < end; p++) s0 += x[p]!;
+      const m = (s0 + s1 + (s2 + s3)) * invN;
+      s0 = s1 = s2 = s3 = 0;
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      let c0 = 0;
+      let c1 = 0;
+      let c2 = 0;
+      let c3 = 0;
+      for (p = base; p < end4; p += 4) {
+        const v0 = x[p]! - m;
+        const v1 = x[p + 1]! - m;
+        const v2 = x[p + 2]! - m;
+        const v3 = x[p + 3]! - m;
+        const d0 = d[p]!;
+        const d1 = d[p + 1]!;
+        const d2 = d[p + 2]!;
+        const d3 = d[p + 3]!;
+        s0 += v0 * v0;
+        s1 += v1 * v1;
+        s2 += v2 * v2;
+        s3 += v3 * v3;
+        a0 += d0;
+        a1 += d1;
+        a2 += d2;
+        a3 += d3;
+        c0 += d0 * v0;
+        c1 += d1 * v1;
+        c2 += d2 * v2;
+        c3 += d3 * v3;
+      }
+      for (; p < end; p++) {
+        const v = x[p]! - m;
+        s0 += v * v;
+        a0 += d[p]!;
+        c0 += d[p]! * v;
+      }
+      const k = 1 / Math.sqrt((s0 + s1 + (s2 + s3)) * invN + eps);
+      const a = (a0 + a1 + (a2 + a3)) * invN;
+      // k * mean(d * xhat) * k = k³ mean(d (x - m)), the coefficient of (x - m)
+      const c = (c0 + c1 + (c2 + c3)) * invN * k * k * k;
+      for (p = base; p < end; p++) out[p] = k * (d[p]! - a) - (x[p]! - m) * c;
+    }
+    return;
+  }
+  for (let o = 0; o < outer; o++) {
+    const base = o * n * inner;
+    for (let i = 0; i < inner; i++) mean[i] = 0;
+    for (let r = 0; r < n; r++) {
+      const p = base + r * inner;
+      for (let i = 0; i < inner; i++) mean[i] += x[p + i]!;
+    }
+    for (let i = 0; i < inner; i++) {
+      mean[i] *= invN;
+      rstd[i] = 0;
+      sd[i] = 0;
+      sdx[i] = 0;
+    }
+    for (let r = 0; r < n; r++) {
+      const p = base + r * inner;
+      for (let i = 0; i < inner; i++) {
+        const v = x[p + i]! - mean[i]!;
+        rstd[i] += v * v;
+      }
+    }
+    for (let i = 0; i < inner; i++) rstd[i] = 1 / Math.sqrt(rstd[i]! * invN + eps);
+    for (let r = 0; r < n; r++) {
+      const p = base + r * inner;
+      for (let i = 0; i < inner; i++) {
+        const dv = d[p + i]!;
+        sd[i] += dv;
+        sdx[i] += dv * (x[p + i]! - mean[i]!) * rstd[i]!;
+      }
+    }
+    for (let i = 0; i < inner; i++) {
+      sd[i] *= invN;
+      sdx[i] *= invN;
+    }
+    for (let r = 0; r < n; r++) {
+      const p = base + r * inner;
+      for (let i = 0; i < inner; i++) {
+        const k = rstd[i]!;
+        out[p + i] = k * (d[p + i]! - sd[i]! - (x[p + i]! - mean[i]!) * k * sdx[i]!);
+      }
+    }
+  }
+};
+const backLoopK = specialize(backLoop);
+
+/**
+ * The kernel of `layerNormBackward`: inputs `[x, d]` of one shape viewed as `[outer, n, inner]`,
+ * output `rstd * (d - mean(d) - xhat * mean(d * xhat))` along `n` (the input cotangent of
+ * `layerNorm` for `d = g * gamma`). Scratch is allocated here, once per plan.
+ */
+export function layerNormBackwardKernel(
+  dtype: DType,
+  outer: number,
+  n: number,
+  inner: number,
+  eps: number,
+): (ins: readonly FloatArray[], out: FloatArray) => void {
+  const f = backLoopK[dtype];
+  const len = inner > 1 ? inner : 0;
+  const s = [0, 1, 2, 3].map(() => new Float64Array(len)) as [
+    Float64Array,
+    Float64Array,
+    Float64Array,
+    Float64Array,
+  ];
+  return (ins, out) => f(ins[0]!, ins[1]!, out, outer, n, inner, eps, s[0], s[1], s[2], s[3]);
 }

@@ -25,7 +25,7 @@ import { exp } from "./exp.js";
 import { gather, scatterAdd } from "./gather.js";
 import { greater } from "./greater.js";
 import { greaterEqual } from "./greaterEqual.js";
-import { layerNorm } from "./layerNorm.js";
+import { layerNorm, layerNormBackward } from "./layerNorm.js";
 import { less } from "./less.js";
 import { lessEqual } from "./lessEqual.js";
 import { log } from "./log.js";
@@ -129,6 +129,7 @@ export const OPS = {
   gather,
   scatterAdd,
   layerNorm,
+  layerNormBackward,
 } as const;
 
 /** The name of an op in the table (a built-in op). */

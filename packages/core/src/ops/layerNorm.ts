@@ -1,4 +1,4 @@
-import { layerNormKernel } from "../backend/layerNorm.js";
+import { layerNormBackwardKernel, layerNormKernel } from "../backend/layerNorm.js";
 import { type Dim, normalizeAxis, ShapeError, shapesEqual, shapeToString, sizeOf } from "../shape.js";
 import type { OpDef } from "./types.js";
 import { intAttr, sameDType } from "./util.js";
@@ -26,31 +26,42 @@ export function layerNormParamShape(shape: readonly Dim[], axis: number): Dim[] 
  * `axis` for every other index (PyTorch's `nn.LayerNorm` over one axis). Inputs `[x, gamma, beta]`;
  * `gamma` and `beta` have the shape {@link layerNormParamShape} gives. One fused kernel per plan.
  */
+function layerNormAttrs(op: string, raw: LayerNormAttrs): LayerNormAttrs {
+  const axis = raw?.axis === undefined ? -1 : intAttr(op, "axis", raw.axis);
+  const epsilon = raw?.epsilon ?? 1e-5;
+  if (typeof epsilon !== "number" || !Number.isFinite(epsilon) || epsilon < 0)
+    throw new Error(
+      `${op}: attribute 'epsilon' must be a finite number >= 0, got ${JSON.stringify(epsilon)}`,
+    );
+  return { axis, epsilon };
+}
+
+function axisOf(op: string, axis: number, shape: readonly Dim[]): number {
+  try {
+    return normalizeAxis(axis, shape.length);
+  } catch {
+    throw new ShapeError(
+      `${op}: axis ${axis} is out of range for input ${shapeToString(shape)} (rank ${shape.length})`,
+    );
+  }
+}
+
+/** `[outer, n, inner]` of a concrete shape around `axis`. */
+function blocks(shape: readonly number[], axis: number): [number, number, number] {
+  const a = normalizeAxis(axis, shape.length);
+  return [sizeOf(shape.slice(0, a)), shape[a]!, sizeOf(shape.slice(a + 1))];
+}
+
 export const layerNorm: OpDef<LayerNormAttrs> = {
   name: "layerNorm",
   doc: "(x - mean) / sqrt(var + epsilon) * gamma + beta along one axis (biased variance).",
   arity: 3,
   kind: "kernel",
-  attrs: (raw) => {
-    const axis = raw?.axis === undefined ? -1 : intAttr("layerNorm", "axis", raw.axis);
-    const epsilon = raw?.epsilon ?? 1e-5;
-    if (typeof epsilon !== "number" || !Number.isFinite(epsilon) || epsilon < 0)
-      throw new Error(
-        `layerNorm: attribute 'epsilon' must be a finite number >= 0, got ${JSON.stringify(epsilon)}`,
-      );
-    return { axis, epsilon };
-  },
+  attrs: (raw) => layerNormAttrs("layerNorm", raw),
   shape: (inputs, attrs) => {
     const [x, gamma, beta] = [inputs[0]!, inputs[1]!, inputs[2]!];
     const dtype = sameDType("layerNorm", inputs);
-    let a: number;
-    try {
-      a = normalizeAxis(attrs.axis, x.shape.length);
-    } catch {
-      throw new ShapeError(
-        `layerNorm: axis ${attrs.axis} is out of range for input ${shapeToString(x.shape)} (rank ${x.shape.length})`,
-      );
-    }
+    const a = axisOf("layerNorm", attrs.axis, x.shape);
     const want = layerNormParamShape(x.shape, a);
     for (const [what, p] of [
       ["gamma", gamma],
@@ -64,15 +75,32 @@ export const layerNorm: OpDef<LayerNormAttrs> = {
     }
     return { shape: x.shape, dtype };
   },
-  kernel: (ctx) => {
-    const s = ctx.inShapes[0]!;
-    const a = normalizeAxis(ctx.attrs.axis, s.length);
-    return layerNormKernel(
-      ctx.dtype,
-      sizeOf(s.slice(0, a)),
-      s[a]!,
-      sizeOf(s.slice(a + 1)),
-      ctx.attrs.epsilon,
-    );
+  kernel: (ctx) => layerNormKernel(ctx.dtype, ...blocks(ctx.inShapes[0]!, ctx.attrs.axis), ctx.attrs.epsilon),
+};
+
+/**
+ * The input gradient of `layerNorm` as one fused kernel: from `x` and `d` (the output cotangent
+ * times `gamma`, of `x`'s shape), `rstd * (d - mean(d) - xhat * mean(d * xhat))` along `axis`,
+ * with `xhat` and `rstd` recomputed from `x` as the forward kernel does. Linear in `d` with a
+ * symmetric Jacobian, so its gradient in `d` is itself; its gradient in `x` is built from ordinary
+ * ops (second derivatives of `layerNorm`).
+ */
+export const layerNormBackward: OpDef<LayerNormAttrs> = {
+  name: "layerNormBackward",
+  doc: "The input gradient of layerNorm: rstd * (d - mean(d) - xhat * mean(d * xhat)) along an axis.",
+  arity: 2,
+  kind: "kernel",
+  attrs: (raw) => layerNormAttrs("layerNormBackward", raw),
+  shape: (inputs, attrs) => {
+    const [x, d] = [inputs[0]!, inputs[1]!];
+    const dtype = sameDType("layerNormBackward", inputs);
+    axisOf("layerNormBackward", attrs.axis, x.shape);
+    if (!shapesEqual(x.shape, d.shape))
+      throw new ShapeError(
+        `layerNormBackward: the cotangent has shape ${shapeToString(d.shape)} but the input has ${shapeToString(x.shape)}`,
+      );
+    return { shape: x.shape, dtype };
   },
+  kernel: (ctx) =>
+    layerNormBackwardKernel(ctx.dtype, ...blocks(ctx.inShapes[0]!, ctx.attrs.axis), ctx.attrs.epsilon),
 };

@@ -193,26 +193,43 @@ function softmaxRef(log: boolean): RefFn<"softmax" | "logSoftmax"> {
   };
 }
 
-/** layerNorm: for every index, the mean and biased variance of its line along the axis. */
-function layerNormRef(node: GraphNode<"layerNorm">, [x, gamma, beta]: readonly RefTensor[]): RefTensor {
-  const rank = x!.shape.length;
-  const axis = node.attrs.axis < 0 ? node.attrs.axis + rank : node.attrs.axis;
-  const n = x!.shape[axis]!;
-  const data = new Array<number>(x!.data.length);
-  forEachIndex(x!.shape, (idx, flat) => {
-    const line = (r: number) =>
-      at(
-        x!,
-        idx.map((v, d) => (d === axis ? r : v)),
-      );
-    let mean = 0;
-    for (let r = 0; r < n; r++) mean += line(r) / n;
-    let variance = 0;
-    for (let r = 0; r < n; r++) variance += (line(r) - mean) ** 2 / n;
-    const xhat = (x!.data[flat]! - mean) / Math.sqrt(variance + node.attrs.epsilon);
-    data[flat] = xhat * gamma!.data[idx[axis]!]! + beta!.data[idx[axis]!]!;
-  });
-  return { shape: [...x!.shape], data };
+/**
+ * layerNorm and layerNormBackward: for every index, the line of `x` (and of `d`) through it along
+ * the axis, its mean and biased variance; `xhat = (x - mean) / sqrt(var + epsilon)`.
+ */
+function layerNormRef(backward: boolean): RefFn<"layerNorm" | "layerNormBackward"> {
+  return (node, [x, p, q]) => {
+    const rank = x!.shape.length;
+    const axis = node.attrs.axis < 0 ? node.attrs.axis + rank : node.attrs.axis;
+    const n = x!.shape[axis]!;
+    const data = new Array<number>(x!.data.length);
+    forEachIndex(x!.shape, (idx, flat) => {
+      const line = (t: RefTensor, r: number) =>
+        at(
+          t,
+          idx.map((v, d) => (d === axis ? r : v)),
+        );
+      let mean = 0;
+      for (let r = 0; r < n; r++) mean += line(x!, r) / n;
+      let variance = 0;
+      for (let r = 0; r < n; r++) variance += (line(x!, r) - mean) ** 2 / n;
+      const sd = Math.sqrt(variance + node.attrs.epsilon);
+      const xhat = (r: number) => (line(x!, r) - mean) / sd;
+      if (!backward) {
+        data[flat] = xhat(idx[axis]!) * p!.data[idx[axis]!]! + q!.data[idx[axis]!]!;
+        return;
+      }
+      // p is the cotangent d: (d - mean(d) - xhat mean(d xhat)) / sd
+      let md = 0;
+      let mdx = 0;
+      for (let r = 0; r < n; r++) {
+        md += line(p!, r) / n;
+        mdx += (line(p!, r) * xhat(r)) / n;
+      }
+      data[flat] = (p!.data[flat]! - md - xhat(idx[axis]!) * mdx) / sd;
+    });
+    return { shape: [...x!.shape], data };
+  };
 }
 
 function matmulRef(node: GraphNode<"matmul">, [a, b]: readonly RefTensor[]): RefTensor {
@@ -709,7 +726,8 @@ export const REFERENCE: { readonly [K in OpName]: RefFn<K> } = {
     });
     return { shape, data };
   },
-  layerNorm: layerNormRef,
+  layerNorm: layerNormRef(false),
+  layerNormBackward: layerNormRef(true),
   scatterAdd: (node, [ix, u], env) => {
     const shape = resolve(node.attrs.shape, env.dims);
     const a = axisOf(node.attrs.axis, shape.length);
