@@ -37,8 +37,11 @@ import { formatGradcheckReport, type GradcheckOptions, gradcheck } from "../grad
 import { valueArb } from "./arbitraries.js";
 
 /**
- * The ops random graphs draw from (kinked ops, comparisons and stopGradient are left out; max
- * pooling is in, on inputs offset by distinct constants so no window holds a tie). `conv2d`,
+ * The ops random graphs draw from (kinked ops such as relu, leakyRelu, elu and clip, comparisons
+ * and stopGradient are left out; max pooling is in, on inputs offset by distinct constants so no
+ * window holds a tie). The smooth activations `softplus`, `silu`, `gelu`, `geluTanh` and `erf` take
+ * any input; `log1p` sees `square(x)` (so its argument is >= 0) and `expm1` a value squashed into
+ * [-2, 2], as `log` and `exp` do. `conv2d`,
  * `avgPool2d` and `maxPool2d` see a value of rank 0-2 as a one-image, one-channel `[1, 1, H, W]`
  * batch (`conv2d`'s kernel is another such value, or a depthwise convolution over the rows) and
  * reshape the result back to rank 2.
@@ -50,6 +53,13 @@ export const RANDOM_GRAPH_OPS = [
   "neg",
   "tanh",
   "sigmoid",
+  "softplus",
+  "silu",
+  "gelu",
+  "geluTanh",
+  "erf",
+  "log1p",
+  "expm1",
   "square",
   "exp",
   "log",
@@ -309,6 +319,33 @@ export function buildRandomGraph(p: GraphProgram): GraphCase {
       case "sigmoid":
         out = { v: b.sigmoid(A.v), bound: 1, text: `sigmoid(${A.label})` };
         break;
+      case "softplus":
+        // log(1 + e^x) is in (0, max(x, 0) + log 2]
+        out = { v: b.softplus(A.v), bound: A.bound + Math.LN2, text: `softplus(${A.label})` };
+        break;
+      case "silu":
+      case "gelu":
+      case "geluTanh":
+        // x times a gate in (0, 1) (silu: sigmoid, gelu: the normal CDF or its tanh form)
+        out = { v: b.op(ins.op, [A.v]), bound: A.bound, text: `${ins.op}(${A.label})` };
+        break;
+      case "erf":
+        out = { v: b.erf(A.v), bound: 1, text: `erf(${A.label})` };
+        break;
+      case "log1p": {
+        const x = tame(A);
+        out = {
+          v: b.log1p(b.square(x.v)),
+          bound: Math.log1p(x.bound * x.bound),
+          text: `log1p(square(${x.label}))`,
+        };
+        break;
+      }
+      case "expm1": {
+        const x = tame(A, 2);
+        out = { v: b.expm1(x.v), bound: Math.exp(x.bound), text: `expm1(${x.label})` };
+        break;
+      }
       case "square": {
         const x = tame(A);
         out = { v: b.square(x.v), bound: x.bound * x.bound, text: `square(${x.label})` };
