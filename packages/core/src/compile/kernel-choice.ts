@@ -11,7 +11,7 @@ import type { DType } from "../dtype.js";
 import type { GraphNode } from "../graph.js";
 import { accessModeOf } from "../ops/elementwise.js";
 import { opDef } from "../ops/index.js";
-import type { MatmulAttrs } from "../ops/matmul.js";
+import { type MatmulAttrs, stacksBatchRows } from "../ops/matmul.js";
 import type { ReduceAttrs } from "../ops/reduce.js";
 import { normalizeAxes } from "../ops/util.js";
 import { type ConcreteShape, sizeOf } from "../shape.js";
@@ -52,11 +52,12 @@ export function kernelChoice(
   if (node.op === "matmul") {
     const { transA, transB } = node.attrs as MatmulAttrs;
     const [as, bs] = [inShapes[0]!, inShapes[1]!];
-    const M = transA ? as[as.length - 1]! : as[as.length - 2]!;
     const K = transA ? as[as.length - 2]! : as[as.length - 1]!;
     const N = transB ? bs[bs.length - 2]! : bs[bs.length - 1]!;
+    const stacked = stacksBatchRows(as, bs, transA);
+    const M = stacked ? sizeOf(as) / K : transA ? as[as.length - 1]! : as[as.length - 2]!;
     if ((transA && transB) || M * N * K === 0) return JS;
-    return { impl: "wasm-simd", gemm: { M, N, K, batches: sizeOf(outShape.slice(0, -2)) } };
+    return { impl: "wasm-simd", gemm: { M, N, K, batches: stacked ? 1 : sizeOf(outShape.slice(0, -2)) } };
   }
   if (node.op === "sum" || node.op === "mean") {
     // column sums through the SIMD axpy: contiguous axes with at least 8 elements after them

@@ -98,6 +98,18 @@ const gemmK = specialize(gemm);
 /** Export for benchmarks and other kernels: the per-dtype 2-D matrix product routine. */
 export const gemmKernels = gemmK;
 
+/**
+ * Whether a batched product is one matrix product with the batches stacked as rows: A is not
+ * transposed, has every batch of the output (none broadcast) and B has none (a `[K, N]` matrix
+ * shared by all batches, as in `x [N, T, D] · W [D, E]`). Then A's batches are consecutive row
+ * blocks of one `[nb·M, K]` matrix and the output's of one `[nb·M, N]` matrix, and one product of
+ * `nb·M` rows replaces `nb` products of `M` rows (the same sums in the same order, so the same
+ * bits): on a transformer block's `[32, 16, 64] · [64, 256]` it ran about 2x faster.
+ */
+export function stacksBatchRows(as: readonly number[], bs: readonly number[], transA: boolean): boolean {
+  return !transA && sizeOf(bs.slice(0, -2)) === 1 && as.length > 2 && sizeOf(as.slice(0, -2)) > 1;
+}
+
 /** Batch offsets (in elements) of A and B for each output matrix, with numpy batch broadcasting. */
 function batchOffsets(
   as: readonly number[],
@@ -219,10 +231,12 @@ export const matmul: OpDef<MatmulAttrs> = {
     const { transA, transB } = ctx.attrs;
     const ra = as.length;
     const rb = bs.length;
-    const M = transA ? as[ra - 1]! : as[ra - 2]!;
     const K = transA ? as[ra - 2]! : as[ra - 1]!;
     const N = transB ? bs[rb - 2]! : bs[rb - 1]!;
-    const nb = sizeOf(ctx.outShape.slice(0, -2));
+    const stacked = stacksBatchRows(as, bs, transA);
+    // stacked batches: one product of all their rows (see stacksBatchRows)
+    const M = stacked ? sizeOf(as) / K : transA ? as[ra - 1]! : as[ra - 2]!;
+    const nb = stacked ? 1 : sizeOf(ctx.outShape.slice(0, -2));
     const f = gemmK[ctx.dtype];
     const tA = transA ? 1 : 0;
     const tB = transB ? 1 : 0;
