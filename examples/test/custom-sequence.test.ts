@@ -105,6 +105,9 @@ describe("custom-sequence", () => {
     );
     expect(r.stdout).toMatch(/Transformer epoch 3: loss [\d.]+/);
     expect(r.stdout).toContain("predictions identical on 500 validation sequences");
+    expect(r.stdout).toMatch(
+      /P\(1 first\) for [\d ]+ \/ [\d ]+:\n {2}LSTM [\d.]+ \/ [\d.]+, loaded transformer [\d.]+ \/ [\d.]+/,
+    );
     const j = lastJson(r.stdout);
     expect(j.example).toBe("custom-sequence");
     expect(j.hyper).toMatchObject({ epochs: 3, width: 16, trainSize: 1000, batchSize: 32, seed: 1 });

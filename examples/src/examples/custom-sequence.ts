@@ -295,6 +295,18 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     `Saved the transformer to model.ggm and loaded it back: predictions ${identical ? "identical" : `differ (max |diff| ${maxDiff})`} on ${nVal} validation sequences.`,
   );
 
+  // the same digits in the other order: the answer flips, and so do both models' predictions
+  const probe = validation.y.indexOf(1); // the first validation sequence whose 1 comes first
+  const probeTokens = validation.x.data.slice(probe * SEQ_LEN, (probe + 1) * SEQ_LEN);
+  const swapped = probeTokens.map((v) => (v === 1 ? 2 : v === 2 ? 1 : v));
+  const pair = new Tensor([2, SEQ_LEN], Float32Array.from([...probeTokens, ...swapped]));
+  const pYes = (m: Model) => {
+    const p = m.predict(pair);
+    return `${p.get(0, 1).toFixed(3)} / ${p.get(1, 1).toFixed(3)}`;
+  };
+  ctx.log(`P(1 first) for ${Array.from(probeTokens).join(" ")} / ${Array.from(swapped).join(" ")}:`);
+  ctx.log(`  LSTM ${pYes(rnn)}, loaded transformer ${pYes(loaded)}`);
+
   // charts: both models' curves, and the hand-written attention layer's weights for one sequence
   const curves: CurvePoint[] = [
     ...historyCurves(a.history, { series: ["LSTM train", "LSTM validation"] }),
@@ -305,8 +317,6 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     curvesChart(curves, { title: "custom-sequence: training curves", logLoss: true }),
   );
   const view = new Model(loaded.graph, { params: loaded.params, predictions: "attention" });
-  const probe = validation.y.indexOf(1); // the first validation sequence whose first digit repeats
-  const probeTokens = validation.x.data.slice(probe * SEQ_LEN, (probe + 1) * SEQ_LEN);
   const weights = view.predict(new Tensor([1, SEQ_LEN], probeTokens));
   const panels = Array.from({ length: heads }, (_, k) => ({
     title: `head ${k + 1}`,
