@@ -12,7 +12,9 @@ import {
   ParamStore,
   printPlan,
   ShapeError,
+  setWasmEnabled,
   Tensor,
+  wasmBackend,
 } from "@gradgraph/core";
 import { describe, expect, it } from "vitest";
 import { Rng, randTensor, seedOf } from "./helpers/util.js";
@@ -199,6 +201,53 @@ describe("layerNorm with symbolic dims", () => {
     expect(text.match(/layerNorm/g)?.length).toBe(1);
     expect(text).not.toMatch(/\bmean\b|\bsqrt\b/);
   });
+});
+
+describe("layerNorm in WebAssembly SIMD (float32, last axis)", () => {
+  /** Forward and input-gradient kernels on `[rows, n]`, with the WebAssembly kernels on or off. */
+  function both(wasm: boolean, rows: number, n: number): { y: number[]; dx: number[]; plan: string } {
+    const rng = new Rng(seedOf(`wasm ${rows} ${n}`));
+    const feeds = {
+      x: randTensor(rng, [rows, n], -3, 5).astype("float32"),
+      d: randTensor(rng, [rows, n]).astype("float32"),
+    };
+    const b = new GraphBuilder({ dtype: "float32" });
+    const x = b.input("x", ["N", n]);
+    const d = b.input("d", ["N", n]);
+    b.output("y", b.layerNorm(x, b.param("g", [n]), b.param("b", [n]), { epsilon: 0.01 }));
+    b.output("dx", b.op("layerNormBackward", [x, d], { axis: -1, epsilon: 0.01 }));
+    const graph = b.build();
+    setWasmEnabled(wasm);
+    try {
+      const params = new ParamStore([
+        ["g", randTensor(rng, [n]).astype("float32")],
+        ["b", randTensor(rng, [n]).astype("float32")],
+      ]);
+      const plan = compile(graph, { params }).plan({ x: [rows, n], d: [rows, n] });
+      const out = plan.run(feeds);
+      return { y: Array.from(out.y!.data), dx: Array.from(out.dx!.data), plan: printPlan(plan) };
+    } finally {
+      setWasmEnabled(true);
+    }
+  }
+
+  it.skipIf(!wasmBackend())(
+    "gives the JavaScript loops' bits for row lengths with and without a tail",
+    () => {
+      for (const [rows, n] of [
+        [5, 64],
+        [3, 7],
+        [4, 1],
+        [2, 6],
+        [1, 13],
+      ] as const) {
+        const js = both(false, rows, n);
+        const wasm = both(true, rows, n);
+        expect(wasm.y, `forward [${rows},${n}]`).toEqual(js.y);
+        expect(wasm.dx, `backward [${rows},${n}]`).toEqual(js.dx);
+      }
+    },
+  );
 });
 
 describe("layerNorm shape rule and attributes", () => {

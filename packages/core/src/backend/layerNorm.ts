@@ -12,6 +12,7 @@
  */
 import type { DType, FloatArray } from "../dtype.js";
 import { specialize } from "../specialize.js";
+import { wasmBackend } from "./memory.js";
 
 /**
  * `out = (x - mean) / sqrt(var + eps) * gamma + beta` along the middle axis of `x` viewed as
@@ -116,6 +117,17 @@ export function layerNormKernel(
   const f = loopK[dtype];
   const mean = new Float64Array(inner > 1 ? inner : 0);
   const rstd = new Float64Array(inner > 1 ? inner : 0);
+  const be = dtype === "float32" && inner === 1 ? wasmBackend() : null;
+  if (be) {
+    // the same bits through WebAssembly SIMD when every array lives in the arena
+    const k = be.kernels;
+    return (ins, out) => {
+      const [x, g, b] = [ins[0]!, ins[1]!, ins[2]!];
+      if (be.owns(x) && be.owns(g) && be.owns(b) && be.owns(out))
+        k.layernorm_f32(x.byteOffset, g.byteOffset, b.byteOffset, out.byteOffset, outer, n, eps);
+      else f(x, g, b, out, outer, n, inner, eps, mean, rstd);
+    };
+  }
   return (ins, out) => f(ins[0]!, ins[1]!, ins[2]!, out, outer, n, inner, eps, mean, rstd);
 }
 
@@ -267,5 +279,15 @@ export function layerNormBackwardKernel(
     Float64Array,
     Float64Array,
   ];
+  const be = dtype === "float32" && inner === 1 ? wasmBackend() : null;
+  if (be) {
+    const k = be.kernels;
+    return (ins, out) => {
+      const [x, d] = [ins[0]!, ins[1]!];
+      if (be.owns(x) && be.owns(d) && be.owns(out))
+        k.layernorm_back_f32(x.byteOffset, d.byteOffset, out.byteOffset, outer, n, eps);
+      else f(x, d, out, outer, n, inner, eps, s[0], s[1], s[2], s[3]);
+    };
+  }
   return (ins, out) => f(ins[0]!, ins[1]!, out, outer, n, inner, eps, s[0], s[1], s[2], s[3]);
 }

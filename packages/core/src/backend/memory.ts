@@ -12,6 +12,7 @@ import { AllocationError, type DType, type FloatArray, formatBytes } from "../dt
 import { emitAxpy } from "./axpy-wasm.js";
 import { emitAdd2d, emitCopy2d, emitZero } from "./copy-wasm.js";
 import { emitGemmFunctions, GEMM_WORKSPACE_BYTES } from "./gemm-wasm.js";
+import { emitLayerNorm, emitLayerNormBackward } from "./layerNorm-wasm.js";
 import { emitMaxPool2x2, emitMaxPool2x2Backprop } from "./pool-wasm.js";
 import { assembleModule, FunctionBuilder, V128 } from "./wasm-emit.js";
 
@@ -64,6 +65,18 @@ export interface WasmKernels {
   maxpool2x2_back_f32(x: number, g: number, dx: number, rows: number, wo: number): void;
   /** Sets `n` floats at byte address `dst` to zero. */
   zero_f32(dst: number, n: number): void;
+  /** Layer norm of `rows` contiguous rows of `n` floats (see layerNorm-wasm.ts). */
+  layernorm_f32(
+    x: number,
+    gamma: number,
+    beta: number,
+    out: number,
+    rows: number,
+    n: number,
+    eps: number,
+  ): void;
+  /** Its input gradient for the cotangent-times-gain `d` (see layerNorm-wasm.ts). */
+  layernorm_back_f32(x: number, d: number, out: number, rows: number, n: number, eps: number): void;
 }
 
 /** The arena plus the kernels instantiated on it. */
@@ -249,6 +262,10 @@ function create(): WasmBackend | null {
       { name: "maxpool2x2_back_f32", fn: emitMaxPool2x2Backprop() },
     ];
     for (const v of ["nn", "tn", "nt"] as const) funcs.push(...emitGemmFunctions(v, funcs.length, { fma }));
+    funcs.push(
+      { name: "layernorm_f32", fn: emitLayerNorm() },
+      { name: "layernorm_back_f32", fn: emitLayerNormBackward() },
+    );
     const bytes = assembleModule(funcs, { initial: 16, maximum: MAX_PAGES, shared: true });
     const module = new WebAssembly.Module(bytes);
     const instance = new WebAssembly.Instance(module, { env: { memory } });
