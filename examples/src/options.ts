@@ -40,6 +40,8 @@ export interface ExampleOptions {
   runs?: number;
   /** Network architecture (lenet: `lenet5` or `bn`; vit: the pooling, `mean` or `cls`). */
   arch?: string;
+  /** Recurrent cell (rnn: `gru` or `lstm`). */
+  cell?: string;
   /** Output directory (default `out/<name>/`). */
   out: string;
   /** Print one JSON object as the last line. */
@@ -61,7 +63,8 @@ export type OptionKey =
   | "b"
   | "lambda"
   | "runs"
-  | "arch";
+  | "arch"
+  | "cell";
 
 /** How one option is spelled and parsed. */
 export interface OptionSpec {
@@ -239,4 +242,5 @@ export const OPTION_SPECS: Readonly<Record<OptionKey, OptionSpec>> = {
     parse: intInRange(1, LIMITS.runs),
   },
   arch: { flags: "--arch <name>", description: "network architecture" },
+  cell: { flags: "--cell <name>", description: "recurrent cell" },
 };

@@ -14,6 +14,7 @@ import type {
   NielsenHyper,
   PresetName,
   ReluSoftmaxHyper,
+  RnnHyper,
   VitHyper,
 } from "@gradgraph/models";
 
@@ -50,5 +51,9 @@ export const PRESET_DEFAULTS = {
   "vit-mnist": { epochs: 8, lr: 0.002, batchSize: 128, seed: 0 } satisfies Pick<
     VitHyper,
     "epochs" | "lr" | "batchSize" | "seed"
+  >,
+  "rnn-mnist": { cell: "gru", hidden: 128, epochs: 3, lr: 0.003, batchSize: 128, seed: 0 } satisfies Pick<
+    RnnHyper,
+    "cell" | "hidden" | "epochs" | "lr" | "batchSize" | "seed"
   >,
 } as const satisfies Record<PresetName, object>;

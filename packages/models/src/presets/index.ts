@@ -1,7 +1,8 @@
 /**
  * The tutorial presets: each of the five networks in `SEEDS.md`, rebuilt from graph nodes with
  * gradients from autograd, with the tutorial's hyperparameters as defaults; and `"lenet-mnist"`, a
- * LeNet-5-style convolutional network on MNIST. Presets take data that is
+ * LeNet-5-style convolutional network on MNIST; `"rnn-mnist"`, a GRU or LSTM reading MNIST row by
+ * row. Presets take data that is
  * already loaded (so they run in browsers); the Node entry `@gradgraph/models/node` adds
  * `loadPresetData` and `runPreset`, which fetch the files first.
  * @module
@@ -12,8 +13,8 @@ import { moons } from "./moons.js";
 import { ngEx4 } from "./ng-ex4.js";
 import { nielsenMnist } from "./nielsen.js";
 import { reluSoftmaxMnist } from "./relu-softmax.js";
+import { rnnMnist } from "./rnn.js";
 import type { Preset } from "./types.js";
-import { vitMnist } from "./vit.js";
 import { vitMnist } from "./vit.js";
 
 export {
@@ -71,6 +72,17 @@ export {
   type ReluSoftmaxResult,
   reluSoftmaxMnist,
 } from "./relu-softmax.js";
+export {
+  RNN_CELLS,
+  RNN_SCHEDULES,
+  type RnnCell,
+  type RnnData,
+  type RnnHyper,
+  type RnnResult,
+  type RnnSchedule,
+  rnnMnist,
+  rnnRowProbabilities,
+} from "./rnn.js";
 export type {
   BatchProgress,
   ClassPredictions,
@@ -97,22 +109,6 @@ export {
   vitMnist,
   vitPatchify,
 } from "./vit.js";
-export {
-  VIT_ACTIVATIONS,
-  VIT_ATTENTION_OUTPUT,
-  VIT_GRID,
-  VIT_PATCH,
-  VIT_POOLS,
-  type VitActivation,
-  type VitAttention,
-  type VitData,
-  type VitHyper,
-  type VitPool,
-  type VitResult,
-  vitAttention,
-  vitMnist,
-  vitPatchify,
-} from "./vit.js";
 
 /** Every preset by name. */
 export const PRESETS = {
@@ -122,7 +118,7 @@ export const PRESETS = {
   "ng-ex4": ngEx4,
   "relu-softmax-mnist": reluSoftmaxMnist,
   "lenet-mnist": lenetMnist,
-  "vit-mnist": vitMnist,
+  "rnn-mnist": rnnMnist,
   "vit-mnist": vitMnist,
 } as const;
 
@@ -131,7 +127,7 @@ export type Presets = typeof PRESETS;
 
 /**
  * A preset name: `"digits-sigmoid"`, `"moons"`, `"nielsen-mnist"`, `"ng-ex4"`, `"relu-softmax-mnist"`
- * or `"lenet-mnist"`.
+ * `"lenet-mnist"` or `"rnn-mnist"`.
  */
 export type PresetName = keyof Presets;
 
@@ -147,7 +143,7 @@ export type PresetDataOf<N extends PresetName> =
 export type PresetResultOf<N extends PresetName> =
   Presets[N] extends Preset<infer _H, infer _D, infer R> ? R : never;
 
-/** The preset names: the five of `SEEDS.md` in its order, then `"lenet-mnist"`. */
+/** The preset names: the five of `SEEDS.md` in its order, then `"lenet-mnist"` and `"rnn-mnist"`. */
 export const PRESET_NAMES: readonly PresetName[] = Object.freeze(Object.keys(PRESETS) as PresetName[]);
 
 /** True when `name` is a preset name. */

@@ -31,7 +31,7 @@ export interface PresetLoadOptions extends LoadOptions {
 /**
  * Loads the data preset `name` trains on: the digits (raw, the preset scales and splits them),
  * MNIST (`{ train, test }` for Nielsen, `{ train, validation, test }` for the relu/softmax network
- * and LeNet),
+ * LeNet and the RNN),
  * the ex4 digits, or nothing for `"moons"` (its points are generated from the hyperparameters).
  */
 export async function loadPresetData<N extends PresetName>(
@@ -51,7 +51,7 @@ export async function loadPresetData<N extends PresetName>(
     case "nielsen-mnist":
     case "relu-softmax-mnist":
     case "lenet-mnist":
-    case "vit-mnist":
+    case "rnn-mnist":
     case "vit-mnist":
       data = await loadMnist({ ...load, split: "train-validation-test" });
       break;

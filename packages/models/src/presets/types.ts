@@ -127,7 +127,7 @@ export interface TrainedModel {
 export interface Preset<H extends object, D, R> {
   /**
    * Kebab-case id (`"digits-sigmoid"`, `"moons"`, `"nielsen-mnist"`, `"ng-ex4"`, `"relu-softmax-mnist"`,
-   * `"lenet-mnist"`).
+   * `"lenet-mnist"`, `"rnn-mnist"`).
    */
   readonly name: string;
   /** A one-line title. */

@@ -1,0 +1,171 @@
+/**
+ * `pnpm example rnn` (alias `rnn-mnist`): a recurrent network reading each MNIST digit as a
+ * sequence of 28 rows of 28 pixels (preset `"rnn-mnist"`): a GRU (`--cell gru`, the default) or an
+ * LSTM (`--cell lstm`) of 128 units, a dense softmax layer on its last hidden state; Adam with a
+ * cosine learning-rate schedule and gradients clipped to global norm 1, batches of 128; 50,000
+ * training, 10,000 validation and 10,000 test images. Besides the classifier outputs it draws what
+ * the network would answer after each row it reads, for one test digit.
+ * @module
+ */
+import { Tensor } from "@gradgraph/core";
+import { loadMnist } from "@gradgraph/datasets/node";
+import {
+  type RnnCell,
+  type RnnHyper,
+  type RnnResult,
+  rnnMnist,
+  rnnRowProbabilities,
+} from "@gradgraph/models";
+import type { ExampleContext, ExampleResult } from "../context.js";
+import { type CurvePoint, curvesChart } from "../plots.js";
+import { loadOptions, presetHooks, saveTrained, shownImages, writeClassifierOutputs } from "../presets.js";
+import { nonFiniteFailure, trainingSummary } from "../training.js";
+
+/** The test image whose row-by-row answers are drawn (the first of the test set, a 7). */
+const ROWS_IMAGE = 0;
+
+/** What the network answers after each row of one test image. */
+interface RowAnswers {
+  /** Index of the image in the test set. */
+  readonly index: number;
+  /** `probabilities[t][d]`: the probability of digit `d` after reading rows 1 to `t + 1`. */
+  readonly probabilities: number[][];
+  /** The most probable digit after each row. */
+  readonly answers: number[];
+  /** The first number of rows after which the answer is the final one and stays so (1 to 28). */
+  readonly settledAfter: number;
+}
+
+/** What training leaves for the outputs: the result, the training-set size, the images shown. */
+interface Trained {
+  readonly result: RnnResult;
+  readonly n: number;
+  readonly pixels: (i: number) => ArrayLike<number>;
+  readonly rows: RowAnswers;
+}
+
+/** The row-by-row answers of `result`'s model for test image `index` of `x`. */
+function rowAnswers(result: RnnResult, x: Tensor, index: number): RowAnswers {
+  const image = new Tensor([1, 784], x.data.slice(index * 784, (index + 1) * 784));
+  const p = rnnRowProbabilities(result.model, image);
+  const [, steps, classes] = p.shape as [number, number, number];
+  const probabilities: number[][] = [];
+  const answers: number[] = [];
+  for (let t = 0; t < steps; t++) {
+    const row = Array.from(p.data.subarray(t * classes, (t + 1) * classes));
+    probabilities.push(row);
+    answers.push(row.indexOf(Math.max(...row)));
+  }
+  let settled = steps;
+  while (settled > 1 && answers[settled - 2] === answers[steps - 1]) settled--;
+  return { index, probabilities, answers, settledAfter: settled };
+}
+
+/**
+ * Loads MNIST and trains. Only copies of the test images the outputs show leave this function, so
+ * the data set can be freed before the charts are rendered.
+ */
+async function train(ctx: ExampleContext, overrides: Partial<RnnHyper>): Promise<Trained> {
+  const d = rnnMnist.defaults;
+  const o = ctx.options;
+  const data = await loadMnist({
+    ...loadOptions(ctx),
+    split: "train-validation-test",
+    ...(o.trainSize !== undefined ? { trainSize: o.trainSize } : {}),
+  });
+  const n = data.train.y.length;
+  const batchSize = overrides.batchSize ?? d.batchSize;
+  ctx.log(
+    `${(overrides.cell ?? d.cell).toUpperCase()} of ${overrides.hidden ?? d.hidden} units reading each digit as 28 rows of 28 pixels, dense softmax on the last state: ${overrides.epochs ?? d.epochs} epochs, batch ${batchSize}, Adam lr ${overrides.lr ?? d.lr} (cosine), gradients clipped to norm ${d.clipNorm}, ${n} training images`,
+  );
+  const result = await rnnMnist.run(data, overrides, presetHooks(ctx, { samplesPerBatch: batchSize }));
+  ctx.reporter.stop();
+  const i = Math.min(ROWS_IMAGE, data.test.y.length - 1);
+  return {
+    result,
+    n,
+    pixels: shownImages(result.test.predicted, result.test.actual, data.test.x),
+    rows: rowAnswers(result, data.test.x, i),
+  };
+}
+
+/** Runs the example. */
+export async function run(ctx: ExampleContext): Promise<ExampleResult> {
+  const o = ctx.options;
+  const overrides: Partial<RnnHyper> = {
+    ...(o.cell !== undefined ? { cell: o.cell as RnnCell } : {}),
+    ...(o.hidden?.[0] !== undefined ? { hidden: o.hidden[0] } : {}),
+    ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
+    ...(o.lr !== undefined ? { lr: o.lr } : {}),
+    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  };
+  const { result, n, pixels, rows } = await train(ctx, overrides);
+  const h = result.hyperparameters;
+  const title = `rnn (${h.cell} ${h.hidden})`;
+  await writeClassifierOutputs(ctx, {
+    title,
+    history: result.history,
+    series: ["train", "validation"],
+    predicted: result.test.predicted,
+    actual: result.test.actual,
+    set: "test",
+    pixels,
+    shape: { width: 28, height: 28 },
+  });
+  const actual = result.test.actual[rows.index]!;
+  const predicted = result.test.predicted[rows.index]!;
+  const points: CurvePoint[] = [];
+  rows.probabilities.forEach((p, t) => {
+    p.forEach((value, digit) => {
+      points.push({ epoch: t + 1, metric: "probability after each row", series: `digit ${digit}`, value });
+    });
+  });
+  await ctx.chart(
+    "rows",
+    curvesChart(points, {
+      title: `${title}: the answer after reading rows 1..t of test image ${rows.index} (true ${actual}, predicted ${predicted}; settled after ${rows.settledAfter} rows)`,
+      xTitle: "rows read",
+      width: 480,
+    }),
+  );
+  const training = trainingSummary(ctx, {
+    planned: h.epochs,
+    history: result.history,
+    nonFinite: result.nonFinite,
+  });
+  const times = result.history.epochTimeMs;
+  const metrics = {
+    testAccuracy: result.test.accuracy,
+    testLoss: result.test.loss,
+    validationAccuracy: result.validationAccuracy,
+    trainAccuracy: result.trainAccuracy,
+    epochsCompleted: result.history.epochs,
+    trainSize: n,
+    params: result.model.parameterCount,
+    meanEpochSeconds: times.length ? times.reduce((a, b) => a + b, 0) / times.length / 1000 : 0,
+    trainSeconds: result.timeMs / 1000,
+  };
+  await saveTrained(ctx, result.model, { preset: "rnn-mnist", hyper: h, metrics, training });
+  await ctx.writeJson("metrics.json", {
+    preset: "rnn-mnist",
+    hyper: h,
+    trainSize: n,
+    metrics,
+    rows: {
+      testImage: rows.index,
+      actual,
+      predicted,
+      answers: rows.answers,
+      settledAfter: rows.settledAfter,
+    },
+    training,
+    log: result.log,
+  });
+  return {
+    hyper: { preset: "rnn-mnist", ...h, trainSize: n },
+    metrics,
+    training,
+    failure: nonFiniteFailure(training),
+  };
+}
