@@ -8,8 +8,10 @@ import {
   DTYPES,
   type DType,
   GraphBuilder,
+  graphToJSON,
   layerNormParamShape,
   ParamStore,
+  parseGraph,
   printPlan,
   ShapeError,
   setWasmEnabled,
@@ -293,6 +295,24 @@ describe("layerNorm shape rule and attributes", () => {
     expect(build([2, 3], [3], [3], { epsilon: Number.NaN })).toThrow(/'epsilon' must be a finite number/);
     expect(build([2, 3], [3], [3], { axis: 0.5 })).toThrow(
       /layerNorm at node #3: attribute 'axis' must be an integer, got 0.5/,
+    );
+  });
+
+  it("survives a JSON round trip (attributes and results)", () => {
+    const b = new GraphBuilder({ dtype: "float64" });
+    const x = b.input("x", ["N", 3, 2]);
+    b.output("y", b.layerNorm(x, b.param("g", [3, 1]), b.param("b", [3, 1]), { axis: 1, epsilon: 0.125 }));
+    const graph = b.build();
+    const again = parseGraph(graphToJSON(graph));
+    expect(again.nodes.find((n) => n.op === "layerNorm")?.attrs).toEqual({ axis: 1, epsilon: 0.125 });
+    const rng = new Rng(9);
+    const params = new ParamStore([
+      ["g", randTensor(rng, [3, 1])],
+      ["b", randTensor(rng, [3, 1])],
+    ]);
+    const feeds = { x: randTensor(rng, [2, 3, 2]) };
+    expect(compile(again, { params }).run(feeds).y!.data).toEqual(
+      compile(graph, { params }).run(feeds).y!.data,
     );
   });
 
