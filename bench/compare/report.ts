@@ -593,13 +593,13 @@ export function renderReport(input: ReportInput): string {
 
   // ---- the CNN and Transformer block workloads: one core, two cores, peers ----------------
   /** The table of a workload run by gradgraph on one core (`id`), on two (`id2`) and by the peers. */
-  const pairTable = (id: string, id2: string, intro: string, flopsPerStep: number) => {
+  const pairTable = (id: string, id2: string, intro: string, flopsPerStep: number, flopsNote: string) => {
     const w = WORKLOADS[id]!;
     push(
       `### ${id}, ${id2}: ${w.title.replace(", one core", "")}`,
       "",
-      `${intro} GFLOP/s: ${(flopsPerStep / 1e6).toFixed(0)} MFLOP per step over the measured time. gradgraph vs it: its time ` +
-        "over gradgraph one core's (for gradgraph 2 cores: the two-core speed-up, one core's time over two cores').",
+      `${intro} GFLOP/s: ${(flopsPerStep / 1e6).toFixed(0)} MFLOP per step (${flopsNote}) over the measured time. ` +
+        "gradgraph vs it: its time over gradgraph one core's (for gradgraph 2 cores: the two-core speed-up, one core's time over two cores').",
       "",
       "| framework | seconds [min – max] | ms / step | GFLOP/s | gradgraph (1 core) vs it | final loss | workers | peak RSS MB | heap Δ MB (no GC) | GCs | runs |",
       "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -646,8 +646,9 @@ export function renderReport(input: ReportInput): string {
       `Input ${w.image.join("×")} (the MNIST-shaped synthetic rows read as images), ${layers}, flatten ${geo.flat}, dense ` +
         `${geo.denseSizes.join("-")} (relu between), mean softmax cross-entropy; batch ${w.batch}, ${steps} steps, SGD step ` +
         `${w.stepSize} (${w.stepSizeNote}); Glorot uniform weights, biases uniform in ±${CNN_BIAS_RANGE} (seed ${w.weightSeed}), identical in every ` +
-        "framework. Each conv and dense product is counted forward, input and weight gradient (no input gradient for the images).",
+        "framework.",
       geo.flopsPerStep,
+      "each conv and dense product forward, input and weight gradient; no input gradient for the images",
     );
     const tfNote = S(id, "tfjs-wasm")?.first?.notes?.find((n) => n.startsWith("tf.conv2d's own gradient"));
     if (tfNote) push("", `tfjs (wasm): ${tfNote.replace(/\|/g, "\\|")}.`);
@@ -662,13 +663,13 @@ export function renderReport(input: ReportInput): string {
       id2,
       `Input x [${w.batch}, ${w.seqLen}, ${w.width}] (${w.data.n} seeded standard-normal sequences, batches in file order), one ` +
         `pre-norm encoder block: h = x + attn(ln1(x)), out = h + W2·gelu(W1·ln2(h) + b1) + b2, ${w.heads} heads of ${w.width / w.heads}, ` +
-        `q/k/v/o projections with biases, layer norms with gamma and beta (epsilon ${w.epsilon}), MLP ${w.width}-${w.mlpDim}-${w.width} ` +
+        `q/k/v/o projections with biases, layer norms with gamma and beta (epsilon ${w.epsilon.toExponential(0)}), MLP ${w.width}-${w.mlpDim}-${w.width} ` +
         `with exact (erf) GELU; loss: mean squared error against a seeded target of the same shape; batch ${w.batch}, ${steps} steps, ` +
         `SGD step ${w.stepSize} (${w.stepSizeNote}) on all 16 params; Glorot uniform matrices, biases and betas uniform in ` +
         `±${BLOCK_BIAS_RANGE}, gammas in 1 ± ${2 * BLOCK_BIAS_RANGE} (seed ${w.weightSeed}), identical in every framework. gradgraph ` +
-        "builds it with `transformerEncoderBlock` from `@gradgraph/models`. Each product (projections, q·kᵀ, weights·v, MLP) " +
-        "is counted forward and both gradients.",
+        "builds it with `transformerEncoderBlock` from `@gradgraph/models`.",
       blockFlopsPerStep(w),
+      "the q, k, v and o projections, q·kᵀ, weights·v and the two MLP layers, each forward and both gradients",
     );
     push("");
   }
@@ -1064,4 +1065,58 @@ export function renderReport(input: ReportInput): string {
 
 function axisName(id: string): string {
   return (WORKLOADS[id] as ScalingWorkload).axis === "width" ? "W" : "batch";
+}
+
+/** The "## " headings {@link renderReport} writes (other top-level sections are written by hand). */
+const RENDERED_SECTIONS = new Set([
+  "Machine",
+  "Targets",
+  "Workloads",
+  "Loss agreement",
+  "gradgraph memory",
+  "Failures and timeouts",
+  "Notes",
+]);
+
+/** Splits a report into its preamble and its "## " sections (heading text, lines including the heading). */
+function sections(md: string): { preamble: string[]; sections: { title: string; lines: string[] }[] } {
+  const preamble: string[] = [];
+  const out: { title: string; lines: string[] }[] = [];
+  for (const line of md.split("\n")) {
+    if (line.startsWith("## ")) out.push({ title: line.slice(3).trim(), lines: [line] });
+    else if (out.length) out[out.length - 1]!.lines.push(line);
+    else preamble.push(line);
+  }
+  return { preamble, sections: out };
+}
+
+/**
+ * `rendered` with the hand-written top-level sections of `previous` (a "## " section whose heading
+ * the renderer does not write, e.g. notes on the gaps added after a run) carried over, each placed
+ * after the section it followed in `previous` (the nearest earlier one that `rendered` has), else
+ * before "Notes". Used by `--merge`, so that updating some workloads keeps what was written by hand.
+ * Hand-written "### " subsections inside a rendered section are not kept.
+ */
+export function keepHandWritten(previous: string, rendered: string): string {
+  const old = sections(previous);
+  const now = sections(rendered);
+  const has = new Set(now.sections.map((x) => x.title));
+  let anchor: string | null = null;
+  const after = new Map<string | null, { title: string; lines: string[] }[]>();
+  for (const sec of old.sections) {
+    if (RENDERED_SECTIONS.has(sec.title) || has.has(sec.title)) {
+      if (has.has(sec.title)) anchor = sec.title;
+      continue;
+    }
+    after.set(anchor, [...(after.get(anchor) ?? []), sec]);
+  }
+  if (!after.size) return rendered;
+  const lines = [...now.preamble];
+  for (const sec of now.sections) {
+    if (sec.title === "Notes" && after.has(null)) for (const h of after.get(null)!) lines.push(...h.lines);
+    lines.push(...sec.lines);
+    for (const h of after.get(sec.title) ?? []) lines.push(...h.lines);
+  }
+  if (!has.has("Notes")) for (const h of after.get(null) ?? []) lines.push(...h.lines);
+  return lines.join("\n");
 }

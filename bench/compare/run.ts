@@ -27,7 +27,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { numpyUnavailable, pythonExecutable } from "./cells/numpy.js";
 import { type CellResult, RESULT_PREFIX } from "./measure.js";
-import { type MachineInfo, type MergeInfo, renderReport } from "./report.js";
+import { keepHandWritten, type MachineInfo, type MergeInfo, renderReport } from "./report.js";
 import { CELLS, FRAMEWORKS, type Framework, WORKLOADS } from "./workloads.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -300,13 +300,19 @@ export interface RawResults {
 }
 
 /** Renders `raw` (read from or written to `file`) as a report at `target`. */
-function writeReport(raw: RawResults, file: string, target: string): void {
-  const md = renderReport({
+/**
+ * Renders `raw` (read from or written to `file`) as a report at `target`. With `keep`, the
+ * hand-written "## " sections of the report already at `target` are carried over (see
+ * {@link keepHandWritten}); `--merge` does this.
+ */
+function writeReport(raw: RawResults, file: string, target: string, keep = false): void {
+  let md = renderReport({
     ...raw,
     started: new Date(raw.started),
     finished: new Date(raw.finished),
     rawFile: path.relative(repoRoot, file),
   });
+  if (keep && existsSync(target)) md = keepHandWritten(readFileSync(target, "utf8"), md);
   mkdirSync(path.dirname(target), { recursive: true });
   writeFileSync(target, md);
 }
@@ -397,7 +403,7 @@ async function main(): Promise<void> {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const raw = rawPathOf(started);
   writeFileSync(raw, `${JSON.stringify(out, null, 2)}\n`);
-  writeReport(out, raw, opts.out);
+  writeReport(out, raw, opts.out, opts.merge !== null);
   console.log(`wrote ${path.relative(repoRoot, opts.out)} and ${path.relative(repoRoot, raw)}`);
 }
 
