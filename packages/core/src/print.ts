@@ -135,6 +135,8 @@ function stepLine(
   line += ` -> ${buffer}`;
   const kernel = form.kernels[step.index];
   if (kernel && step.kind === "kernel") line += `  [${kernelText(kernel)}]`;
+  const product = form.products.get(id);
+  if (product !== undefined) line += `  fuses %${product}`;
   if (step.group)
     line += `  fuses ${members
       .get(id)!

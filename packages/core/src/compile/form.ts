@@ -108,6 +108,12 @@ export interface FusedForm extends FoldedForm {
   readonly fusedInto: Int32Array;
   /** The groups, by root. */
   readonly groups: ReadonlyMap<NodeId, FusedGroup>;
+  /**
+   * Batch-summed products: a `sum` over the batch axes of a batched `matmul(A, B, {transA})`
+   * (the weight gradient of `x [N, T, D] · W`) computed as one product (see `fuse.ts`). Maps the
+   * sum to the matmul fused into it; the sum's step reads the matmul's inputs.
+   */
+  readonly products: ReadonlyMap<NodeId, NodeId>;
   /** Number of nodes fused away. */
   readonly fusedCount: number;
 }

@@ -9,7 +9,7 @@ import { KIND_CODE } from "./select.js";
 
 /** Builds the steps and the live range of every value. */
 export function schedule(form: FusedForm): ScheduledForm {
-  const { graph, order, fusedInto, groups, folded, isOutput, opKind } = form;
+  const { graph, order, fusedInto, groups, products, folded, isOutput, opKind } = form;
   const nodes = graph.nodes;
   // the step that computes each node: its own, or its group root's (consumers come later in the
   // order, so walking it backwards finds a consumer's root before the node's)
@@ -45,12 +45,13 @@ export function schedule(form: FusedForm): ScheduledForm {
     else if (kind === KIND_CODE.alias && !output) stepKind = "alias";
     else stepKind = "kernel";
     const group = groups.get(id) ?? null;
+    const product = products.get(id);
     steps.push({
       index,
       node: id,
       kind: stepKind,
       group,
-      reads: group ? group.leaves : node.inputs,
+      reads: group ? group.leaves : product !== undefined ? nodes[product]!.inputs : node.inputs,
       output,
       last: output ? Number.POSITIVE_INFINITY : last[id]! < 0 ? index : last[id]!,
     });
