@@ -58,7 +58,7 @@ describe("batch-summed products", () => {
 
         const [K, M] = as.slice(-2) as [number, number];
         const N = bs[bs.length - 1]!;
-        const nb = as.slice(0, -2).reduce((p, d) => p * d, 1);
+        const nb = as.slice(0, -2).reduce((p: number, d: number) => p * d, 1);
         const a = rand(as, 1, dtype);
         const b = rand(bs, 2, dtype);
         const c = compile(graph);
