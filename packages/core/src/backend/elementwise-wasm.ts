@@ -2,11 +2,32 @@
  * WebAssembly SIMD loops for float32 elementwise expressions (single ops and fused groups) built
  * from the arithmetic ops that have direct SIMD instructions: neg, abs, sqrt, square, relu, add,
  * sub, mul, div, maximum, minimum, the comparisons, where, leakyRelu and clip (with JavaScript's
- * NaN and signed-zero results). Groups using transcendental ops
- * (exp, log, tanh, sigmoid, pow) keep the generated JavaScript loop. Each distinct expression
- * and access pattern is compiled once into a tiny module on the shared arena memory.
+ * NaN and signed-zero results), and the special functions `erf`, `gelu` (exact) and `geluTanh`
+ * with `exp` in the same group (gelu's backward is `erf` and `exp` fused).
+ *
+ * The special functions are float32x4 code emitted inline: `exp` is Cephes' expf (k = nearest
+ * (x·log2 e), r = x - k·C1 - k·C2 with C1 exact in 9 bits, a degree-6 polynomial, 2^k as an add to
+ * the exponent bits and one multiplication, so overflow gives +Inf and underflow rounds through the
+ * subnormals to 0; NaN stays NaN); `erfc(z)` is `special.ts`' form `t · exp(-z² + P)` with
+ * `t = 2 / (2 + z)` (corrected for the rounding of `2 + z`) and `P` the Clenshaw sum of `CHEB_F32`,
+ * where `z²` is split into an exact high part and a low part and folded into `exp`'s range
+ * reduction (a rounded `z²` near 80 would cost 2^-24·z² relative, tens of ulps); `erf` is the
+ * `TAYLOR_F32` polynomial for |x| < 0.5 and `±(1 - erfc(|x|))` beyond; `gelu = 0.5·x·erfc(-x/√2)`
+ * (`x²/2` split the same way, so negative inputs keep their relative accuracy); `geluTanh` is
+ * `x / (1 + e)` (x >= 0) or `x·e / (1 + e)` with `e = exp(-2|u|)`, equal to `0.5·x·(1 + tanh u)`
+ * without its cancellation, the exponent formed and reduced in float64 (both halves promoted).
+ * Measured over [-10, 10] and the extremes against the float64 functions rounded to float32
+ * (`test/simd-special.test.ts`): erf within 2 ulps, gelu within 4, geluTanh within 2. The scalar
+ * tail runs the same vector code on a splatted value, so an element's result does not depend on
+ * its position.
+ *
+ * `exp` alone, and groups with other transcendental ops (log, tanh, sigmoid, pow, softplus, …),
+ * keep the generated JavaScript loop: its float64 arithmetic rounds once, and existing results
+ * (softmax, sigmoid, tanh in trained presets) stay bit for bit what they were. Each distinct
+ * expression and access pattern is compiled once into a tiny module on the shared arena memory.
  * @module
  */
+import { CHEB_F32, TAYLOR_F32 } from "../ops/special.js";
 import type { Kernel } from "../ops/types.js";
 import { wasmBackend } from "./memory.js";
 import { assembleModule, F32, FunctionBuilder, I32, uleb, V128 } from "./wasm-emit.js";
@@ -69,16 +90,28 @@ const SUPPORTED = new Set([
   "clip",
 ]);
 
-/** True when every op of the tree has a SIMD lowering. */
+/** The float32 special functions with a SIMD lowering (a group containing one goes SIMD). */
+const SPECIAL = new Set(["erf", "gelu", "geluTanh"]);
+
+/**
+ * True when every op of the tree has a SIMD lowering: all ops are arithmetic (`neg` … `clip`), or
+ * the tree contains `erf`, `gelu` or `geluTanh` and every other op is arithmetic or `exp`. A group
+ * with `exp` but none of those three (softmax parts, sigmoid-like expressions) keeps the JavaScript
+ * loop, whose float64 arithmetic rounds once.
+ */
 export function simdSupported(tree: ExprTree): boolean {
   const stack: (ExprTree | number)[] = [tree];
+  let special = false;
+  let exp = false;
   while (stack.length) {
     const t = stack.pop()!;
     if (typeof t === "number") continue;
-    if (!SUPPORTED.has(t.op)) return false;
+    if (SPECIAL.has(t.op)) special = true;
+    else if (t.op === "exp") exp = true;
+    else if (!SUPPORTED.has(t.op)) return false;
     stack.push(...t.kids);
   }
-  return true;
+  return special || !exp;
 }
 
 const ONE = [...new Uint8Array(new Float32Array([1, 1, 1, 1]).buffer)];
@@ -88,6 +121,454 @@ function vconst(f: FunctionBuilder, bytes: number[]): void {
 }
 
 let temps = 0;
+
+// ---------------------------------------------------------------------------------------------
+// float32x4 special functions (exp, erfc, erf, gelu, geluTanh), emitted inline
+// ---------------------------------------------------------------------------------------------
+
+/** SIMD opcodes (after the 0xfd prefix) used by the special functions. */
+const V = {
+  f32x4Splat: 0x13,
+  f32x4Extract: 0x1f,
+  and: 0x4e,
+  or: 0x50,
+  bitselect: 0x52,
+  f32x4Lt: 0x43,
+  f32x4Gt: 0x44,
+  f32x4Ge: 0x46,
+  f32x4Demote: 0x5e,
+  f64x2Promote: 0x5f,
+  f32x4Nearest: 0x6a,
+  f64x2Nearest: 0x94,
+  i32x4Shl: 0xab,
+  i32x4ShrS: 0xac,
+  i32x4Add: 0xae,
+  i32x4Sub: 0xb1,
+  f32x4Abs: 0xe0,
+  f32x4Neg: 0xe1,
+  f32x4Add: 0xe4,
+  f32x4Sub: 0xe5,
+  f32x4Mul: 0xe6,
+  f32x4Div: 0xe7,
+  f32x4Min: 0xe8,
+  f32x4Max: 0xe9,
+  f64x2Add: 0xf0,
+  f64x2Sub: 0xf1,
+  f64x2Mul: 0xf2,
+  f64x2Max: 0xf5,
+  i32x4TruncSatF32: 0xf8,
+  i32x4TruncSatF64Zero: 0xfc,
+} as const;
+
+/** One SIMD instruction. */
+function v(f: FunctionBuilder, code: number): void {
+  f.op(0xfd, ...uleb(code));
+}
+
+/** Pushes a float32x4 constant with `x` in every lane (float32-rounded). */
+function f4(f: FunctionBuilder, x: number): void {
+  vconst(f, [...new Uint8Array(new Float32Array([x, x, x, x]).buffer)]);
+}
+
+/** Pushes a float64x2 constant with `x` in both lanes. */
+function d2(f: FunctionBuilder, x: number): void {
+  vconst(f, [...new Uint8Array(new Float64Array([x, x]).buffer)]);
+}
+
+/** Pushes an i32x4 constant with `x` in every lane. */
+function i4(f: FunctionBuilder, x: number): void {
+  vconst(f, [...new Uint8Array(new Int32Array([x, x, x, x]).buffer)]);
+}
+
+/** A fresh v128 local. */
+function vlocal(f: FunctionBuilder): string {
+  const name = `v${temps++}`;
+  f.local(name, V128);
+  return name;
+}
+
+/** Pops the top of the stack into a fresh v128 local and returns its name. */
+function save(f: FunctionBuilder): string {
+  const name = vlocal(f);
+  f.set(name);
+  return name;
+}
+
+/** log2(e) and ln 2 split as in Cephes' expf: C1 has 9 significant bits, so k·C1 is exact. */
+const LOG2E = Math.LOG2E;
+const LN2_HI = 0.693359375;
+const LN2_LO = -2.1219444e-4;
+
+/** Cephes' expf polynomial: exp(r) ≈ 1 + r + r²·P(r) for |r| ≤ ln2/2 (within 1 ulp in float32). */
+const EXP_POLY = [
+  1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
+];
+
+/**
+ * Pushes `2^k · exp(r)` for a reduced argument `r` (float32x4 local, |r| ≲ 0.36) and integer
+ * `k` (i32x4 local, -252 ≤ k ≤ 128): the polynomial, then `2^k` in two factors, `2^(k>>1)` added
+ * to the exponent bits (the polynomial is in [0.7, 1.42], so the sum stays a normal number) and
+ * `2^(k - (k>>1))` as a multiplication, so overflow gives +Inf and underflow rounds once into the
+ * subnormal range (then to 0). NaN in `r` stays NaN (its `k` is 0).
+ */
+function expFinish(f: FunctionBuilder, r: string, k: string): void {
+  f4(f, EXP_POLY[0]!);
+  for (let i = 1; i < EXP_POLY.length; i++) {
+    f.get(r);
+    v(f, V.f32x4Mul);
+    f4(f, EXP_POLY[i]!);
+    v(f, V.f32x4Add);
+  }
+  f.get(r).get(r);
+  v(f, V.f32x4Mul);
+  v(f, V.f32x4Mul);
+  f.get(r);
+  v(f, V.f32x4Add);
+  f4(f, 1);
+  v(f, V.f32x4Add);
+  const k1 = vlocal(f);
+  f.get(k).i32(1);
+  v(f, V.i32x4ShrS);
+  f.op(0x22, ...uleb(f.local(k1, V128))); // local.tee
+  f.i32(23);
+  v(f, V.i32x4Shl);
+  v(f, V.i32x4Add);
+  f.get(k).get(k1);
+  v(f, V.i32x4Sub);
+  i4(f, 127);
+  v(f, V.i32x4Add);
+  f.i32(23);
+  v(f, V.i32x4Shl);
+  v(f, V.f32x4Mul);
+}
+
+/**
+ * Pushes `exp(hi + mid + lo)` in float32x4, each part pushed by its callback: `hi` exact and
+ * possibly large (|hi + mid| ≤ 174), `mid` of order 1 and `lo` small. The range reduction
+ * `r = (hi - k·C1) + mid + (lo - k·C2)` loses nothing to the size of `hi`: `k·C1` is exact and
+ * `hi - k·C1` is exact by Sterbenz's lemma, so the error is that of `r`'s few roundings, not
+ * `|hi|·2^-24` (the arguments of `erfc`'s `exp(-z² + P)` are near -100 where it matters).
+ */
+function expParts(
+  f: FunctionBuilder,
+  hi: () => void,
+  mid: (() => void) | null,
+  lo: (() => void) | null,
+): void {
+  hi();
+  if (mid) {
+    mid();
+    v(f, V.f32x4Add);
+  }
+  f4(f, LOG2E);
+  v(f, V.f32x4Mul);
+  v(f, V.f32x4Nearest);
+  const kf = save(f);
+  hi();
+  f.get(kf);
+  f4(f, LN2_HI);
+  v(f, V.f32x4Mul);
+  v(f, V.f32x4Sub);
+  if (mid) {
+    mid();
+    v(f, V.f32x4Add);
+  }
+  if (lo) lo();
+  else f.v128Zero();
+  f.get(kf);
+  f4(f, LN2_LO);
+  v(f, V.f32x4Mul);
+  v(f, V.f32x4Sub);
+  v(f, V.f32x4Add);
+  const r = save(f);
+  f.get(kf);
+  v(f, V.i32x4TruncSatF32);
+  const k = save(f);
+  expFinish(f, r, k);
+}
+
+/** Pushes `exp(x)` for a float32x4 local: x clamped to [-104, 88.8] (NaN stays NaN), then `expParts`. */
+function expVec(f: FunctionBuilder, x: string): void {
+  f.get(x);
+  f4(f, 88.8);
+  v(f, V.f32x4Min);
+  f4(f, -104);
+  v(f, V.f32x4Max);
+  const c = save(f);
+  expParts(f, () => f.get(c), null, null);
+}
+
+/**
+ * Pushes `exp(a)` where `a = -|x|·(c1 + c3·x²)` is formed in float64 (both halves of `x` promoted),
+ * reduced there (`k = nearest(a·log2 e)`, `r = a - k·ln 2`) and `r`, `k` narrowed to float32x4 and
+ * i32x4 for `expFinish`; used by geluTanh, whose exponent `2·√(2/π)·(x + 0.044715 x³)` is
+ * as large as 104 where its result still matters.
+ */
+function expCubicF64(f: FunctionBuilder, ax: string, c1: number, c3: number): void {
+  const halves: { r: string; k: string }[] = [];
+  for (const half of [0, 1]) {
+    f.get(ax);
+    if (half === 1) {
+      f.get(ax);
+      f.shuffle32([2, 3, 0, 1]);
+    }
+    v(f, V.f64x2Promote);
+    const h = save(f);
+    f.get(h);
+    d2(f, c1);
+    f.get(h).get(h);
+    v(f, V.f64x2Mul);
+    d2(f, c3);
+    v(f, V.f64x2Mul);
+    v(f, V.f64x2Add);
+    v(f, V.f64x2Mul);
+    d2(f, -104);
+    v(f, V.f64x2Max);
+    const a = save(f);
+    f.get(a);
+    d2(f, LOG2E);
+    v(f, V.f64x2Mul);
+    v(f, V.f64x2Nearest);
+    const kf = save(f);
+    f.get(a).get(kf);
+    d2(f, Math.LN2);
+    v(f, V.f64x2Mul);
+    v(f, V.f64x2Sub);
+    v(f, V.f32x4Demote);
+    const r = save(f);
+    f.get(kf);
+    v(f, V.i32x4TruncSatF64Zero);
+    halves.push({ r, k: save(f) });
+  }
+  f.get(halves[0]!.r).get(halves[1]!.r);
+  f.shuffle32([0, 1, 4, 5]);
+  const r = save(f);
+  f.get(halves[0]!.k).get(halves[1]!.k);
+  f.shuffle32([0, 1, 4, 5]);
+  const k = save(f);
+  expFinish(f, r, k);
+}
+
+/** Float32 bits mask keeping the 12 leading significant bits (so a square of it is exact). */
+const HIGH12 = 0xfffff000 | 0;
+
+/**
+ * Pushes `erfc(z)` for `z >= 0` (float32x4 local, at most 11; NaN gives NaN) given `z²` as
+ * `sqh + sql` with `sqh` exact: `t = 2 / (2 + z)`, `P` the Clenshaw sum of `CHEB_F32` in `2t - 1`,
+ * `r = t · exp(-sqh + P - sql)` (the form of `special.ts`, in float32 arithmetic).
+ */
+function erfcCore(f: FunctionBuilder, z: string, sqh: string, sql: string): void {
+  f4(f, 2);
+  f.get(z);
+  v(f, V.f32x4Add);
+  const s = save(f);
+  f4(f, 2);
+  f.get(s);
+  v(f, V.f32x4Div);
+  const t = save(f);
+  f.get(t).get(t);
+  v(f, V.f32x4Add);
+  f4(f, 1);
+  v(f, V.f32x4Sub);
+  const u = save(f);
+  // the rounding error of s = 2 + z (TwoSum), to correct the factor t: 2 / (s + e) ≈ t - t²·e/2
+  f.get(s);
+  f4(f, 2);
+  v(f, V.f32x4Sub);
+  const bb = save(f);
+  f4(f, 2);
+  f.get(s).get(bb);
+  v(f, V.f32x4Sub);
+  v(f, V.f32x4Sub);
+  f.get(z).get(bb);
+  v(f, V.f32x4Sub);
+  v(f, V.f32x4Add);
+  const e = save(f);
+  f.get(t);
+  f.get(t).get(t);
+  v(f, V.f32x4Mul);
+  f.get(e);
+  f4(f, 0.5);
+  v(f, V.f32x4Mul);
+  v(f, V.f32x4Mul);
+  v(f, V.f32x4Sub);
+  const tc = save(f);
+  f.get(u).get(u);
+  v(f, V.f32x4Add);
+  const u2 = save(f);
+  const c = CHEB_F32;
+  // Clenshaw: d_j = u2·d_{j+1} - d_{j+2} + c_j, two locals alternating as d and dd
+  let d = vlocal(f);
+  let dd = vlocal(f);
+  f4(f, c[c.length - 1]!);
+  f.set(d);
+  f.v128Zero().set(dd);
+  for (let j = c.length - 2; j >= 1; j--) {
+    f.get(u2).get(d);
+    v(f, V.f32x4Mul);
+    f.get(dd);
+    v(f, V.f32x4Sub);
+    f4(f, c[j]!);
+    v(f, V.f32x4Add);
+    f.set(dd);
+    [d, dd] = [dd, d];
+  }
+  f.get(u).get(d);
+  v(f, V.f32x4Mul);
+  f.get(dd);
+  v(f, V.f32x4Sub);
+  f4(f, c[0]!);
+  v(f, V.f32x4Add);
+  const p = save(f);
+  f.get(tc);
+  expParts(
+    f,
+    () => {
+      f.get(sqh);
+      v(f, V.f32x4Neg);
+    },
+    () => f.get(p),
+    () => {
+      f.get(sql);
+      v(f, V.f32x4Neg);
+    },
+  );
+  v(f, V.f32x4Mul);
+}
+
+/**
+ * Splits a float32x4 local `w >= 0` (finite) into `w² = hi + lo` scaled by `scale` (1 or 0.5,
+ * exact): `wh` is `w` with its 12 leading significant bits, `hi = wh²` (exact), `lo = (w - wh)(w + wh)`.
+ */
+function squareSplit(f: FunctionBuilder, w: string, scale: number): { hi: string; lo: string } {
+  f.get(w);
+  i4(f, HIGH12);
+  v(f, V.and);
+  const wh = save(f);
+  f.get(wh).get(wh);
+  v(f, V.f32x4Mul);
+  if (scale !== 1) {
+    f4(f, scale);
+    v(f, V.f32x4Mul);
+  }
+  const hi = save(f);
+  f.get(w).get(wh);
+  v(f, V.f32x4Sub);
+  f.get(w).get(wh);
+  v(f, V.f32x4Add);
+  v(f, V.f32x4Mul);
+  if (scale !== 1) {
+    f4(f, scale);
+    v(f, V.f32x4Mul);
+  }
+  return { hi, lo: save(f) };
+}
+
+/** Pushes `erf(x)` for a float32x4 local: the `TAYLOR_F32` polynomial for |x| < 0.5, `±(1 - erfc(|x|))` beyond. */
+function erfVec(f: FunctionBuilder, x: string): void {
+  f.get(x);
+  v(f, V.f32x4Abs);
+  const ax = save(f);
+  f.get(ax);
+  f4(f, 11);
+  v(f, V.f32x4Min);
+  const z = save(f);
+  const { hi, lo } = squareSplit(f, z, 1);
+  // large: (1 - erfc(z)) with x's sign (1 - erfc >= 0, so or-ing the sign bit in copies it)
+  f4(f, 1);
+  erfcCore(f, z, hi, lo);
+  v(f, V.f32x4Sub);
+  f.get(x);
+  i4(f, -0x80000000);
+  v(f, V.and);
+  v(f, V.or);
+  const big = save(f);
+  // small: x · T(x²)
+  f.get(x);
+  f.get(x).get(x);
+  v(f, V.f32x4Mul);
+  const x2 = save(f);
+  const c = TAYLOR_F32;
+  f4(f, c[c.length - 1]!);
+  for (let n = c.length - 2; n >= 0; n--) {
+    f.get(x2);
+    v(f, V.f32x4Mul);
+    f4(f, c[n]!);
+    v(f, V.f32x4Add);
+  }
+  v(f, V.f32x4Mul);
+  f.get(big);
+  f.get(ax);
+  f4(f, 0.5);
+  v(f, V.f32x4Lt);
+  v(f, V.bitselect);
+}
+
+/** Pushes exact `gelu(x) = 0.5 · x · erfc(-x/√2)` for a float32x4 local, with `x²/2` split exactly. */
+function geluVec(f: FunctionBuilder, x: string): void {
+  f.get(x);
+  v(f, V.f32x4Abs);
+  const ax = save(f);
+  f.get(ax);
+  f4(f, Math.SQRT1_2);
+  v(f, V.f32x4Mul);
+  f4(f, 11);
+  v(f, V.f32x4Min);
+  const z = save(f);
+  f.get(ax);
+  f4(f, 15.5);
+  v(f, V.f32x4Min);
+  const xc = save(f);
+  const { hi, lo } = squareSplit(f, xc, 0.5);
+  f.get(x);
+  f4(f, 0.5);
+  v(f, V.f32x4Mul);
+  erfcCore(f, z, hi, lo);
+  const r = save(f);
+  // erfc(-x/√2) = x > 0 ? 2 - r : r
+  f4(f, 2);
+  f.get(r);
+  v(f, V.f32x4Sub);
+  f.get(r);
+  f.get(x);
+  f.v128Zero();
+  v(f, V.f32x4Gt);
+  v(f, V.bitselect);
+  v(f, V.f32x4Mul);
+}
+
+/**
+ * Pushes `geluTanh(x) = 0.5 · x · (1 + tanh(u))`, `u = √(2/π)(x + 0.044715 x³)`, as the equal
+ * `x / (1 + e)` for x >= 0 and `x · e / (1 + e)` below, with `e = exp(-2|u|)` in (0, 1]: no
+ * cancellation near 0 or for negative x (where `1 + tanh(u)` would cancel), no overflow.
+ */
+function geluTanhVec(f: FunctionBuilder, x: string): void {
+  f.get(x);
+  v(f, V.f32x4Abs);
+  const ax = save(f);
+  const c = -2 * 0.7978845608028654; // -2·√(2/π), activations.ts' GELU_TANH_C
+  expCubicF64(f, ax, c, c * 0.044715);
+  const e = save(f);
+  f.get(x);
+  f.get(x).get(e);
+  v(f, V.f32x4Mul);
+  f.get(x);
+  f.v128Zero();
+  v(f, V.f32x4Ge);
+  v(f, V.bitselect);
+  f4(f, 1);
+  f.get(e);
+  v(f, V.f32x4Add);
+  v(f, V.f32x4Div);
+}
+
+/** Emits a special function of the float32x4 local `x` (`exp`, `erf`, `gelu` or `geluTanh`). */
+function emitSpecial(f: FunctionBuilder, op: string, x: string): void {
+  if (op === "exp") expVec(f, x);
+  else if (op === "erf") erfVec(f, x);
+  else if (op === "gelu") geluVec(f, x);
+  else geluTanhVec(f, x);
+}
 
 /** Emits the expression; `leaf(k)` pushes leaf k (a v128 or an f32 by `vector`). */
 function emit(f: FunctionBuilder, t: ExprTree | number, vector: boolean, leaf: (k: number) => void): void {
@@ -108,6 +589,19 @@ function emit(f: FunctionBuilder, t: ExprTree | number, vector: boolean, leaf: (
     } else f.op(0xb3); // f32.convert_i32_u
   };
   switch (t.op) {
+    case "exp":
+    case "erf":
+    case "gelu":
+    case "geluTanh": {
+      // the scalar tail runs the vector code on a splatted value and keeps lane 0, so an
+      // element's result does not depend on whether it falls in the tail
+      kid(0);
+      if (!vector) v(f, V.f32x4Splat);
+      const x = save(f);
+      emitSpecial(f, t.op, x);
+      if (!vector) f.op(0xfd, V.f32x4Extract, 0);
+      return;
+    }
     case "neg":
       kid(0);
       if (vector) simd(225);

@@ -3,6 +3,8 @@
  * for large matrix products, the worker pool). This mirrors the choices the kernel factories make
  * (`ops/elementwise.ts` with `backend/elementwise-wasm.ts`, `ops/matmul.ts`, `ops/reduce.ts`)
  * so a printed plan can say what runs; `test/compile/kernel-choice.test.ts` pins each rule.
+ * Elementwise kernels and fused groups go SIMD by `simdSupported`, the factory's own rule: all
+ * ops arithmetic, or `erf` / `gelu` / `geluTanh` present and every other op arithmetic or `exp`.
  * @module
  */
 import { simdSupported } from "../backend/elementwise-wasm.js";

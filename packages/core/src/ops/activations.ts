@@ -1,7 +1,11 @@
 /**
  * Smooth elementwise activations and special functions: `softplus`, `log1p`, `expm1`, `silu`,
  * `gelu` (exact, with `erf`), `geluTanh` (the tanh approximation) and `erf`. All are fusable
- * (JavaScript loops; no WebAssembly SIMD lowering). An expression that reads its argument more
+ * JavaScript loops (float64 arithmetic, one rounding at the store). In float32, a kernel or fused
+ * group containing `erf`, `gelu` or `geluTanh` (with arithmetic ops and `exp`, e.g. gelu's backward)
+ * runs as WebAssembly SIMD instead, within 2-4 float32 ulps of these functions (see
+ * `backend/elementwise-wasm.ts`); `exp` on its own and the other activations stay JavaScript, so
+ * their results are unchanged. An expression that reads its argument more
  * than once binds it first (`((v) => …)(x)`), so fused groups do not repeat sub-expressions.
  * @module
  */
