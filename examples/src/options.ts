@@ -42,6 +42,8 @@ export interface ExampleOptions {
   arch?: string;
   /** Recurrent cell (rnn: `gru` or `lstm`). */
   cell?: string;
+  /** Worker threads for the large matrix products (rnn; default: one per core beyond the first). */
+  threads?: number;
   /** Output directory (default `out/<name>/`). */
   out: string;
   /** Print one JSON object as the last line. */
@@ -64,7 +66,8 @@ export type OptionKey =
   | "lambda"
   | "runs"
   | "arch"
-  | "cell";
+  | "cell"
+  | "threads";
 
 /** How one option is spelled and parsed. */
 export interface OptionSpec {
@@ -243,4 +246,10 @@ export const OPTION_SPECS: Readonly<Record<OptionKey, OptionSpec>> = {
   },
   arch: { flags: "--arch <name>", description: "network architecture" },
   cell: { flags: "--cell <name>", description: "recurrent cell" },
+  threads: {
+    flags: "--threads <n>",
+    description:
+      "worker threads that share the large matrix products (0: none; default: one per core beyond the first, at most 15)",
+    parse: intInRange(0, 15),
+  },
 };

@@ -229,6 +229,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
       "lr",
       "batchSize",
       "seed",
+      "threads",
       "dataDir",
       "timeout",
       "trainSize",

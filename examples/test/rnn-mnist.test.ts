@@ -69,6 +69,8 @@ describe("rnn: options", () => {
     expect(err).toMatch(/--cell <name>.*expected one of gru, lstm, got "rnn"/);
     expect(await main(["rnn", "--hidden", "2048"], io as never)).toBe(EXIT.usage);
     expect(err).toMatch(/--hidden <n>.*at most 1024, got "2048"/);
+    expect(await main(["rnn", "--threads", "16"], io as never)).toBe(EXIT.usage);
+    expect(err).toMatch(/--threads <n>.*at most 15, got "16"/);
     expect(seen).toHaveLength(2);
   });
 });
@@ -90,6 +92,8 @@ describe.runIf(haveMnist)("rnn on MNIST", () => {
       "0.01",
       "--seed",
       "3",
+      "--threads",
+      "1",
       "--json",
       "--out",
       out,
@@ -119,7 +123,8 @@ describe.runIf(haveMnist)("rnn on MNIST", () => {
     // one epoch on 500 images is far from converged, but above chance (0.1)
     expect(m.testAccuracy).toBeGreaterThan(0.2);
     expect(m.testAccuracy).toBeLessThanOrEqual(1);
-    expect(m).toMatchObject({ epochsCompleted: 1, trainSize: 500, params: 6186 });
+    expect(m).toMatchObject({ epochsCompleted: 1, trainSize: 500, params: 6186, threads: 1 });
+    expect(r.stdout).toContain("500 training images, 1 worker thread for the matrix products");
     expect(m.testLoss).toBeGreaterThan(0);
     expect((j.training as { epochsCompleted: number }).epochsCompleted).toBe(1);
     const history = checkChart(out, "history");

@@ -4,10 +4,14 @@
  * LSTM (`--cell lstm`) of 128 units, a dense softmax layer on its last hidden state; Adam with a
  * cosine learning-rate schedule and gradients clipped to global norm 1, batches of 128; 50,000
  * training, 10,000 validation and 10,000 test images. Besides the classifier outputs it draws what
- * the network would answer after each row it reads, for one test digit.
+ * the network would answer after each row it reads, for one test digit. The large matrix products
+ * are shared with `--threads` worker threads (default one per core beyond the first), which changes
+ * no bit of the results.
  * @module
  */
+import { availableParallelism } from "node:os";
 import { Tensor } from "@gradgraph/core";
+import { disableThreads, enableThreads } from "@gradgraph/core/node";
 import { loadMnist } from "@gradgraph/datasets/node";
 import {
   type RnnCell,
@@ -42,6 +46,8 @@ interface Trained {
   readonly n: number;
   readonly pixels: (i: number) => ArrayLike<number>;
   readonly rows: RowAnswers;
+  /** Worker threads that shared the matrix products. */
+  readonly threads: number;
 }
 
 /** The row-by-row answers of `result`'s model for test image `index` of `x`. */
@@ -75,18 +81,25 @@ async function train(ctx: ExampleContext, overrides: Partial<RnnHyper>): Promise
   });
   const n = data.train.y.length;
   const batchSize = overrides.batchSize ?? d.batchSize;
+  const wanted = o.threads ?? Math.max(0, availableParallelism() - 1);
+  const threads = wanted > 0 ? enableThreads(wanted) : 0;
   ctx.log(
-    `${(overrides.cell ?? d.cell).toUpperCase()} of ${overrides.hidden ?? d.hidden} units reading each digit as 28 rows of 28 pixels, dense softmax on the last state: ${overrides.epochs ?? d.epochs} epochs, batch ${batchSize}, Adam lr ${overrides.lr ?? d.lr} (cosine), gradients clipped to norm ${d.clipNorm}, ${n} training images`,
+    `${(overrides.cell ?? d.cell).toUpperCase()} of ${overrides.hidden ?? d.hidden} units reading each digit as 28 rows of 28 pixels, dense softmax on the last state: ${overrides.epochs ?? d.epochs} epochs, batch ${batchSize}, Adam lr ${overrides.lr ?? d.lr} (cosine), gradients clipped to norm ${d.clipNorm}, ${n} training images, ${threads} worker thread${threads === 1 ? "" : "s"} for the matrix products`,
   );
-  const result = await rnnMnist.run(data, overrides, presetHooks(ctx, { samplesPerBatch: batchSize }));
-  ctx.reporter.stop();
-  const i = Math.min(ROWS_IMAGE, data.test.y.length - 1);
-  return {
-    result,
-    n,
-    pixels: shownImages(result.test.predicted, result.test.actual, data.test.x),
-    rows: rowAnswers(result, data.test.x, i),
-  };
+  try {
+    const result = await rnnMnist.run(data, overrides, presetHooks(ctx, { samplesPerBatch: batchSize }));
+    ctx.reporter.stop();
+    const i = Math.min(ROWS_IMAGE, data.test.y.length - 1);
+    return {
+      result,
+      n,
+      pixels: shownImages(result.test.predicted, result.test.actual, data.test.x),
+      rows: rowAnswers(result, data.test.x, i),
+      threads,
+    };
+  } finally {
+    if (threads > 0) disableThreads();
+  }
 }
 
 /** Runs the example. */
@@ -100,7 +113,7 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
   };
-  const { result, n, pixels, rows } = await train(ctx, overrides);
+  const { result, n, pixels, rows, threads } = await train(ctx, overrides);
   const h = result.hyperparameters;
   const title = `rnn (${h.cell} ${h.hidden})`;
   await writeClassifierOutputs(ctx, {
@@ -145,6 +158,7 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     params: result.model.parameterCount,
     meanEpochSeconds: times.length ? times.reduce((a, b) => a + b, 0) / times.length / 1000 : 0,
     trainSeconds: result.timeMs / 1000,
+    threads,
   };
   await saveTrained(ctx, result.model, { preset: "rnn-mnist", hyper: h, metrics, training });
   await ctx.writeJson("metrics.json", {

@@ -8,6 +8,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Tensor } from "@gradgraph/core";
+import { disableThreads, enableThreads } from "@gradgraph/core/node";
 import type { LabeledData } from "@gradgraph/datasets";
 import { loadMnist } from "@gradgraph/datasets/node";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -174,6 +175,25 @@ describe("rnn-mnist on a small subset of MNIST", () => {
       }
     },
   );
+
+  it("worker threads sharing every matrix product change no bit", async () => {
+    const o = { hidden: 24, epochs: 1, batchSize: 64, seed: 2 };
+    const one = await rnnMnist.run(small, o);
+    // minWork 1: every product is split across the calling thread and the worker
+    expect(enableThreads(1, { minWork: 1 })).toBe(1);
+    try {
+      const two = await rnnMnist.run(small, o);
+      expect(two.history.loss).toEqual(one.history.loss);
+      expect(Array.from(two.test.outputs.data)).toEqual(Array.from(one.test.outputs.data));
+      for (const name of one.model.params.names())
+        expect([name, Array.from(two.model.params.get(name).data)]).toEqual([
+          name,
+          Array.from(one.model.params.get(name).data),
+        ]);
+    } finally {
+      disableThreads();
+    }
+  });
 
   it("stops after the current batch and rolls the stopped epoch back", async () => {
     const signal = { stopped: false };
