@@ -60,7 +60,7 @@ async function train(ctx: ExampleContext, overrides: Partial<VitHyper>): Promise
   const n = data.train.y.length;
   const batchSize = overrides.batchSize ?? d.batchSize;
   ctx.log(
-    `ViT (16 patches of 7x7, width ${d.width}, ${d.depth} pre-norm blocks of ${d.heads} heads, MLP ${d.mlpDim}, ${overrides.pool ?? d.pool} pooling): ${overrides.epochs ?? d.epochs} epochs, batch ${batchSize}, AdamW lr ${overrides.lr ?? d.lr} (warm-up ${d.warmupSteps} steps, cosine), random shifts of up to ${d.shift} pixel, ${n} training images`,
+    `ViT (16 patches of 7x7, width ${d.width}, ${d.depth} pre-norm blocks of ${d.heads} heads, MLP ${d.mlpDim}, ${overrides.pool ?? d.pool} pooling): ${overrides.epochs ?? d.epochs} epochs, batch ${batchSize}, AdamW lr ${overrides.lr ?? d.lr} (warm-up ${d.warmupSteps} steps, cosine), random shifts of up to ${d.shift} pixel${d.shift === 1 ? "" : "s"}, ${n} training images`,
   );
   const result = await vitMnist.run(data, overrides, presetHooks(ctx, { samplesPerBatch: batchSize }));
   ctx.reporter.stop();

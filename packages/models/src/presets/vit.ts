@@ -343,7 +343,7 @@ async function run(
   const n = train.x.shape[0] ?? 0;
   const batches = Math.ceil(n / Math.min(h.batchSize, Math.max(n, 1)));
   log.line(
-    `ViT: ${PATCHES} patches of ${VIT_PATCH}x${VIT_PATCH}, width ${h.width}, ${h.depth} blocks of ${h.heads} heads, MLP ${h.mlpDim} (${h.activation}), ${h.pool} pooling; ${model.parameterCount} params; ${h.epochs} epochs of ${batches} batches of ${h.batchSize}, AdamW lr ${h.lr} (warm-up ${h.warmupSteps} steps, cosine), weight decay ${h.weightDecay}, ${h.shift > 0 ? `random shifts of up to ${h.shift} pixels` : "no shifts"}`,
+    `ViT: ${PATCHES} patches of ${VIT_PATCH}x${VIT_PATCH}, width ${h.width}, ${h.depth} blocks of ${h.heads} heads, MLP ${h.mlpDim} (${h.activation}), ${h.pool} pooling; ${model.parameterCount} params; ${h.epochs} epochs of ${batches} batches of ${h.batchSize}, AdamW lr ${h.lr} (warm-up ${h.warmupSteps} steps, cosine), weight decay ${h.weightDecay}, ${h.shift > 0 ? `random shifts of up to ${h.shift} pixel${h.shift === 1 ? "" : "s"}` : "no shifts"}`,
   );
   const rng = new Rng(h.seed + 1);
   const order = Int32Array.from({ length: n }, (_, i) => i);
