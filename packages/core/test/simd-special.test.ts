@@ -221,6 +221,34 @@ describe.skipIf(!wasmBackend())("float32 erf, gelu and geluTanh in WebAssembly S
     }
   });
 
+  test("per-row loops (a bias row, a column) with a row length not a multiple of 4 agree with the JavaScript loop", () => {
+    const b = new GraphBuilder();
+    const xv = b.input("x", [5, 13]);
+    const bias = b.input("g", [13]);
+    const col = b.constant(Array.from({ length: 5 }, (_, i) => [0.5 + i]));
+    b.output("y", b.add(b.gelu(b.add(xv, bias)), b.mul(b.geluTanh(b.mul(xv, col)), b.erf(xv))));
+    const graph = b.build();
+    const xs = Float32Array.from({ length: 65 }, (_, i) => -6 + i * 0.19);
+    const gs = Float32Array.from({ length: 13 }, (_, i) => -1 + i * 0.15);
+    const runRows = () => {
+      const exe = compile(graph);
+      const plan = exe.plan({ x: [5, 13], g: [13] });
+      plan.inputs.x!.data.set(xs);
+      plan.inputs.g!.data.set(gs);
+      const y = Float32Array.from(plan.run().y!.toArray());
+      const text = printPlan(plan);
+      exe.dispose();
+      return { y, text };
+    };
+    const simd = runRows();
+    expect(simd.text).toMatch(/gelu\(.*\[wasm-simd\]/);
+    setWasmEnabled(false);
+    const js = runRows().y;
+    simd.y.forEach((v, i) => {
+      expect(Math.abs(v - js[i]!), `element ${i}`).toBeLessThanOrEqual(8 * ulp(js[i]!) + 2 ** -22);
+    });
+  });
+
   test("agrees with the JavaScript loop to float32 precision", () => {
     const graph = unaryGraph((b, v) => b.add(b.gelu(v), b.mul(b.erf(v), b.geluTanh(v))));
     const xs = x.subarray(0, 20001);
