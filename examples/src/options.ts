@@ -42,7 +42,7 @@ export interface ExampleOptions {
   arch?: string;
   /** Recurrent cell (rnn: `gru` or `lstm`). */
   cell?: string;
-  /** Worker threads for the large matrix products (rnn; default: one per core beyond the first). */
+  /** Worker threads for the large matrix products (rnn; default 0: none). */
   threads?: number;
   /** Output directory (default `out/<name>/`). */
   out: string;
@@ -249,7 +249,7 @@ export const OPTION_SPECS: Readonly<Record<OptionKey, OptionSpec>> = {
   threads: {
     flags: "--threads <n>",
     description:
-      "worker threads that share the large matrix products (0: none; default: one per core beyond the first, at most 15)",
+      "worker threads that share the large matrix products (0: none, the calling thread computes them; at most 15)",
     parse: intInRange(0, 15),
   },
 };

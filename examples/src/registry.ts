@@ -243,6 +243,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
       lr: P["rnn-mnist"].defaults.lr,
       batchSize: P["rnn-mnist"].defaults.batchSize,
       seed: P["rnn-mnist"].defaults.seed,
+      threads: 0,
     },
     overrides: {
       cell: {

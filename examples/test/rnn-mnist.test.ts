@@ -32,6 +32,7 @@ describe("rnn: options", () => {
       lr: d.lr,
       batchSize: d.batchSize,
       seed: d.seed,
+      threads: 0,
     });
     const seen: string[] = [];
     const io = {
