@@ -1,5 +1,6 @@
+import { wasmBackend } from "../backend/memory.js";
 import { type ConcreteShape, ShapeError, shapeToString, sizeOf, stridesOf } from "../shape.js";
-import type { OpDef } from "./types.js";
+import type { Kernel, OpDef } from "./types.js";
 
 /** Attributes of `transpose`. */
 export interface TransposeAttrs {
@@ -54,13 +55,23 @@ export const transpose: OpDef<TransposeAttrs> = {
         for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = x[i * cols + j]!;
       };
     }
-    const map = new Int32Array(n);
-    const idx = new Array<number>(rank).fill(0);
-    const step = perm.map((p) => inStrides[p]!);
+    // Trailing axes the permutation leaves in place are one contiguous run in both layouts (e.g.
+    // the 16 values of a head in [N, T, H, dk] -> [N, H, T, dk]): the table then holds where each
+    // run starts, and the runs are copied by an inner loop (4-5x faster than an index per value).
+    let lead = rank;
+    let run = 1;
+    while (lead > 0 && perm[lead - 1] === lead - 1) {
+      lead--;
+      run *= inShape[lead]!;
+    }
+    const runs = run === 0 ? 0 : n / run;
+    const map = new Int32Array(runs);
+    const idx = new Array<number>(lead).fill(0);
+    const step = perm.slice(0, lead).map((p) => inStrides[p]!);
     let off = 0;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < runs; i++) {
       map[i] = off;
-      for (let d = rank - 1; d >= 0; d--) {
+      for (let d = lead - 1; d >= 0; d--) {
         idx[d]!++;
         off += step[d]!;
         if (idx[d]! < outShape[d]!) break;
@@ -68,9 +79,46 @@ export const transpose: OpDef<TransposeAttrs> = {
         idx[d] = 0;
       }
     }
-    return (ins, out) => {
-      const x = ins[0]!;
-      for (let i = 0; i < n; i++) out[i] = x[map[i]!]!;
-    };
+    const js = runCopy(map, runs, run);
+    // float32 in the arena: the runs of one output row block are one strided 2-D copy (WebAssembly
+    // memory.copy per run): [N, T, H, dk] -> [N, H, T, dk] with dk = 16 ran 3-4x faster than the loop
+    const be = wasmBackend();
+    if (be && ctx.dtype === "float32" && run >= MIN_WASM_RUN && lead > 0 && n > 0) {
+      const rows = outShape[lead - 1]!;
+      const srcStride = step[lead - 1]!;
+      const blocks = runs / rows;
+      const starts = Int32Array.from({ length: blocks }, (_, k) => map[k * rows]!);
+      return (ins, out) => {
+        const x = ins[0]!;
+        if (!be.owns(x) || !be.owns(out)) return js(ins, out);
+        const k = be.kernels;
+        const xb = x.byteOffset;
+        const ob = out.byteOffset;
+        const block = rows * run * 4;
+        for (let i = 0; i < blocks; i++)
+          k.copy2d_f32(ob + i * block, run, xb + 4 * starts[i]!, srcStride, rows, run);
+      };
+    }
+    return js;
   },
 };
+
+/** Runs at least this long are copied by WebAssembly `memory.copy` (float32 in the arena). */
+const MIN_WASM_RUN = 8;
+
+/** Copies `runs` runs of `run` values starting at `map[i]` of the input, one after another. */
+function runCopy(map: Int32Array, runs: number, run: number): Kernel {
+  if (run === 1) {
+    return (ins, out) => {
+      const x = ins[0]!;
+      for (let i = 0; i < runs; i++) out[i] = x[map[i]!]!;
+    };
+  }
+  return (ins, out) => {
+    const x = ins[0]!;
+    for (let i = 0, o = 0; i < runs; i++) {
+      const s = map[i]!;
+      for (let j = 0; j < run; j++, o++) out[o] = x[s + j]!;
+    }
+  };
+}
