@@ -142,7 +142,7 @@ describe("vit-mnist: the network", () => {
       /pool must be one of mean, cls, got 'max'/,
     );
     expect(() => vitMnist.build({ activation: "relu" as never })).toThrow(
-      /activation must be one of gelu-tanh, gelu, got 'relu'/,
+      /activation must be one of gelu, gelu-tanh, got 'relu'/,
     );
     expect(() => vitMnist.build({ depth: 0 })).toThrow(/depth/);
     expect(() => vitMnist.build({ shift: 28 })).toThrow(/shift must be below 28/);
