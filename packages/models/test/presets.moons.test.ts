@@ -134,7 +134,7 @@ describe("moons preset (2-H-2 tanh/softmax, full-batch gradient descent)", () =>
 });
 
 describe("preset registry", () => {
-  it("lists the six presets with credits, defaults and a doc line per hyperparameter", () => {
+  it("lists the eight presets with credits, defaults and a doc line per hyperparameter", () => {
     expect(PRESET_NAMES).toEqual([
       "digits-sigmoid",
       "moons",
@@ -142,13 +142,16 @@ describe("preset registry", () => {
       "ng-ex4",
       "relu-softmax-mnist",
       "lenet-mnist",
+      "rnn-mnist",
+      "vit-mnist",
     ]);
+    const beyondSeeds = ["lenet-mnist", "rnn-mnist", "vit-mnist"];
     for (const name of PRESET_NAMES) {
       const p = getPreset(name);
       expect(p.name).toBe(name);
       expect(PRESETS[name]).toBe(p);
-      // every preset but lenet-mnist (which rebuilds no post) rebuilds one of the five seed posts
-      if (name === "lenet-mnist") expect(p.credit.seedFile).toBeUndefined();
+      // the five tutorial presets rebuild one of the seed posts each; lenet, rnn and vit rebuild none
+      if (beyondSeeds.includes(name)) expect(p.credit.seedFile).toBeUndefined();
       else expect(p.credit.seedFile).toMatch(/^00[0-4]_[0-9a-f]{16}\.txt$/);
       expect(Object.keys(p.parameterDocs).sort()).toEqual(Object.keys(p.defaults).sort());
       expect(Object.isFrozen(p.defaults)).toBe(true);

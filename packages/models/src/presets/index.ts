@@ -2,8 +2,7 @@
  * The tutorial presets: each of the five networks in `SEEDS.md`, rebuilt from graph nodes with
  * gradients from autograd, with the tutorial's hyperparameters as defaults; and `"lenet-mnist"`, a
  * LeNet-5-style convolutional network on MNIST; `"rnn-mnist"`, a GRU or LSTM reading MNIST row by
- * row. Presets take data that is
- * already loaded (so they run in browsers); the Node entry `@gradgraph/models/node` adds
+ * row; `"vit-mnist"`, a small vision transformer on MNIST. Presets take data that is already loaded (so they run in browsers); the Node entry `@gradgraph/models/node` adds
  * `loadPresetData` and `runPreset`, which fetch the files first.
  * @module
  */
@@ -126,8 +125,8 @@ export const PRESETS = {
 export type Presets = typeof PRESETS;
 
 /**
- * A preset name: `"digits-sigmoid"`, `"moons"`, `"nielsen-mnist"`, `"ng-ex4"`, `"relu-softmax-mnist"`
- * `"lenet-mnist"` or `"rnn-mnist"`.
+ * A preset name: `"digits-sigmoid"`, `"moons"`, `"nielsen-mnist"`, `"ng-ex4"`, `"relu-softmax-mnist"`,
+ * `"lenet-mnist"`, `"rnn-mnist"` or `"vit-mnist"`.
  */
 export type PresetName = keyof Presets;
 
@@ -143,7 +142,7 @@ export type PresetDataOf<N extends PresetName> =
 export type PresetResultOf<N extends PresetName> =
   Presets[N] extends Preset<infer _H, infer _D, infer R> ? R : never;
 
-/** The preset names: the five of `SEEDS.md` in its order, then `"lenet-mnist"` and `"rnn-mnist"`. */
+/** The preset names: the five of `SEEDS.md` in its order, then `"lenet-mnist"`, `"rnn-mnist"` and `"vit-mnist"`. */
 export const PRESET_NAMES: readonly PresetName[] = Object.freeze(Object.keys(PRESETS) as PresetName[]);
 
 /** True when `name` is a preset name. */
