@@ -5,6 +5,7 @@
  * @module
  */
 import { Tensor } from "@gradgraph/core";
+import type { LabeledData } from "@gradgraph/datasets";
 import { emptyHistory, type History, recordEpoch } from "../callbacks.js";
 import {
   EpochCheckpoint,
@@ -16,7 +17,14 @@ import {
 import type { Targets } from "../gather.js";
 import { argmax } from "../metrics.js";
 import type { GradientStep, Model, TrainingPlan } from "../model.js";
-import type { BatchProgress, ClassPredictions, PresetHooks, StopSignal } from "./types.js";
+import type {
+  BatchProgress,
+  ClassPredictions,
+  PresetHooks,
+  PresetRunBase,
+  StopSignal,
+  TrainedModel,
+} from "./types.js";
 
 /** Milliseconds since an arbitrary origin (`performance.now` when available). */
 export const now: () => number =
@@ -313,4 +321,169 @@ export function firstRows(x: Tensor, count: number): Tensor {
   if (count >= n) return x;
   const per = n === 0 ? 0 : x.size / n;
   return new Tensor([count, ...x.shape.slice(1)], x.data.subarray(0, count * per));
+}
+
+/** MNIST's pixel mean over the training set (the MNIST presets standardise their inputs in the graph). */
+export const MNIST_PIXEL_MEAN = 0.1307;
+
+/** MNIST's pixel standard deviation over the training set. */
+export const MNIST_PIXEL_STD = 0.3081;
+
+/** Throws a RangeError unless `v` is one of `choices` (a preset's architecture, schedule, ...). */
+export function checkOneOf<T extends string>(
+  preset: string,
+  name: string,
+  v: T,
+  choices: readonly T[],
+): void {
+  if (!choices.includes(v))
+    throw new RangeError(`preset '${preset}': ${name} must be one of ${choices.join(", ")}, got '${v}'`);
+}
+
+/** Batches per epoch of `n` training rows in batches of `batchSize` (the last one may be smaller). */
+export function batchesPerEpoch(n: number, batchSize: number): number {
+  return Math.ceil(n / Math.min(batchSize, Math.max(n, 1)));
+}
+
+/** The MNIST presets' data: `loadMnist({ split: "train-validation-test" })`. */
+export interface MnistSplit {
+  /** Training images, `[n, 784]` in [0, 1]. */
+  readonly train: LabeledData;
+  /** Validation images, evaluated after every epoch. */
+  readonly validation: LabeledData;
+  /** Test images, evaluated at the end. */
+  readonly test: LabeledData;
+}
+
+/** The class predicted for each row of `set`, predicting `evalRows` rows at a time. */
+export function predictClasses(model: Model, set: LabeledData, evalRows: number): ClassPredictions {
+  const outputs = model.predict(set.x, { batchSize: evalRows });
+  return { predicted: argmax(outputs), actual: Int32Array.from(set.y), outputs };
+}
+
+/** What {@link trainWithValidation} needs besides the model and the data. */
+export interface ValidatedTraining {
+  /** The preset's name, for error messages. */
+  readonly preset: string;
+  /** Epochs to run. */
+  readonly epochs: number;
+  /** Rows per step. */
+  readonly batchSize: number;
+  /** The update rule. */
+  readonly optimizer: GradientStep;
+  /** The order of the training rows in each epoch (see {@link MiniBatchSpec.order}). */
+  readonly order: (epoch: number) => Int32Array | null;
+  /** Data augmentation of each batch (see {@link MiniBatchSpec.augment}), or undefined for none. */
+  readonly augment?: ((x: Tensor, count: number) => void) | undefined;
+  /** Rows per validation chunk. */
+  readonly evalRows: number;
+  /** Where the epoch lines go. */
+  readonly log: RunLog;
+  /** Hooks of the run. */
+  readonly hooks: PresetHooks;
+}
+
+/**
+ * Mini-batch training ({@link trainMiniBatch}) as the MNIST presets `"lenet-mnist"`, `"rnn-mnist"`
+ * and `"vit-mnist"` do it: the accuracy of the training batches is counted while training, the
+ * validation set is evaluated after every epoch (`val_loss`, `val_accuracy`), and each epoch logs
+ * `epoch e/E: loss …, accuracy …; validation loss …, accuracy … (… s)`.
+ */
+export function trainWithValidation(
+  model: Model,
+  data: Pick<MnistSplit, "train" | "validation">,
+  spec: ValidatedTraining,
+): Promise<MiniBatchOutcome> {
+  const { train, validation } = data;
+  const { log, hooks } = spec;
+  let te = now();
+  return trainMiniBatch({
+    model,
+    x: train.x,
+    y: train.y,
+    epochs: spec.epochs,
+    batchSize: spec.batchSize,
+    optimizer: spec.optimizer,
+    order: spec.order,
+    ...(spec.augment ? { augment: spec.augment } : {}),
+    trackAccuracy: true,
+    epochLogs: (_epoch, running) => {
+      const va = model.evaluate(validation.x, validation.y, {
+        metrics: ["accuracy"],
+        batchSize: spec.evalRows,
+      });
+      return { ...running, val_loss: va.loss, val_accuracy: va.accuracy! };
+    },
+    afterEpoch: (epoch, logs) => {
+      const seconds = (now() - te) / 1000;
+      te = now();
+      log.line(
+        `epoch ${epoch + 1}/${spec.epochs}: loss ${logs.loss!.toFixed(4)}, accuracy ${logs.accuracy!.toFixed(4)}; validation loss ${logs.val_loss!.toFixed(4)}, accuracy ${logs.val_accuracy!.toFixed(4)} (${seconds.toFixed(1)} s)`,
+      );
+    },
+    hooks,
+    stage: "",
+    name: `preset '${spec.preset}'`,
+  });
+}
+
+/** A classifier's predictions on a test set with its accuracy and mean loss. */
+export type TestResult = ClassPredictions & { readonly accuracy: number; readonly loss: number };
+
+/**
+ * The test set evaluated by `Model.evaluate` (accuracy, mean loss) and predicted (classes, outputs),
+ * `evalRows` rows at a time.
+ */
+export function evaluateTest(model: Model, test: LabeledData, evalRows: number): TestResult {
+  const ev = model.evaluate(test.x, test.y, { metrics: ["accuracy"], batchSize: evalRows });
+  return { ...predictClasses(model, test, evalRows), accuracy: ev.accuracy!, loss: ev.loss };
+}
+
+/** What {@link finishValidatedRun} returns. */
+export interface ValidatedFinish {
+  /** Accuracy on the training batches of the last epoch, or NaN when no epoch ran. */
+  readonly trainAccuracy: number;
+  /** Validation accuracy of the final weights. */
+  readonly validationAccuracy: number;
+  /** The test figures. */
+  readonly test: TestResult;
+}
+
+/**
+ * The end of a {@link trainWithValidation} run: the last epoch's training and validation accuracy
+ * (the validation set is evaluated when no epoch ran), the test figures from `testOf` (default:
+ * {@link evaluateTest}), and the log lines `validation accuracy: …` and `test accuracy: …`.
+ */
+export function finishValidatedRun(
+  model: Model,
+  history: History,
+  data: MnistSplit,
+  evalRows: number,
+  log: RunLog,
+  testOf: (model: Model, test: LabeledData) => TestResult = (m, t) => evaluateTest(m, t, evalRows),
+): ValidatedFinish {
+  const { validation } = data;
+  const validationAccuracy =
+    history.valMetrics.accuracy?.at(-1) ??
+    model.evaluate(validation.x, validation.y, { metrics: ["accuracy"], batchSize: evalRows }).accuracy!;
+  const trainAccuracy = history.metrics.accuracy?.at(-1) ?? Number.NaN;
+  const test = testOf(model, data.test);
+  log.line(`validation accuracy: ${validationAccuracy}`);
+  log.line(`test accuracy: ${test.accuracy}`);
+  return { trainAccuracy, validationAccuracy, test };
+}
+
+/**
+ * The part of a preset's result that every run has ({@link PresetRunBase} and {@link TrainedModel}),
+ * from the training outcome; `t0` is when the run started.
+ */
+export function runBase<H>(
+  hyperparameters: H,
+  model: Model,
+  outcome: MiniBatchOutcome,
+  log: RunLog,
+  t0: number,
+): PresetRunBase<H> & TrainedModel {
+  const { history, stopped, nonFinite } = outcome;
+  return { hyperparameters, model, history, timeMs: now() - t0, stopped, nonFinite, log: log.lines };
 }

@@ -19,10 +19,22 @@ import { batchNorm, conv2d, dropout, flatten, maxPool2d } from "../cnn.js";
 import { init } from "../init.js";
 import { dense } from "../layers.js";
 import { softmaxCrossEntropy } from "../losses.js";
-import { argmax } from "../metrics.js";
 import { type GradientStep, Model } from "../model.js";
 import { adam, cosineDecay } from "../optim/index.js";
-import { checkInt, checkPositive, now, RunLog, resolveHyper, trainMiniBatch } from "./common.js";
+import {
+  batchesPerEpoch,
+  checkInt,
+  checkOneOf,
+  checkPositive,
+  finishValidatedRun,
+  MNIST_PIXEL_MEAN,
+  MNIST_PIXEL_STD,
+  now,
+  RunLog,
+  resolveHyper,
+  runBase,
+  trainWithValidation,
+} from "./common.js";
 import type { ClassPredictions, Preset, PresetHooks, PresetRunBase, TrainedModel } from "./types.js";
 
 /** The architectures of {@link lenetMnist}. */
@@ -117,10 +129,6 @@ const FIRST_CONV = "conv1";
  */
 const EVAL_ROWS = 250;
 
-/** MNIST's pixel mean and standard deviation over the training set (inputs are standardised in the graph). */
-const PIXEL_MEAN = 0.1307;
-const PIXEL_STD = 0.3081;
-
 const DEFAULTS: Readonly<LenetHyper> = Object.freeze({
   arch: "lenet5",
   epochs: 10,
@@ -133,12 +141,8 @@ const DEFAULTS: Readonly<LenetHyper> = Object.freeze({
 
 function resolve(overrides?: Partial<LenetHyper>): LenetHyper {
   const h = resolveHyper(NAME, DEFAULTS, overrides);
-  if (!LENET_ARCHS.includes(h.arch))
-    throw new RangeError(`preset '${NAME}': arch must be one of ${LENET_ARCHS.join(", ")}, got '${h.arch}'`);
-  if (!LENET_SCHEDULES.includes(h.schedule))
-    throw new RangeError(
-      `preset '${NAME}': schedule must be one of ${LENET_SCHEDULES.join(", ")}, got '${h.schedule}'`,
-    );
+  checkOneOf(NAME, "arch", h.arch, LENET_ARCHS);
+  checkOneOf(NAME, "schedule", h.schedule, LENET_SCHEDULES);
   checkInt(NAME, "epochs", h.epochs, 0);
   checkInt(NAME, "batchSize", h.batchSize);
   checkPositive(NAME, "lr", h.lr);
@@ -204,7 +208,10 @@ function build(overrides?: Partial<LenetHyper>): Model {
   const b = new GraphBuilder();
   const x = b.input("x", ["N", 784]);
   const y = b.input("y", ["N", 10]);
-  const images = b.div(b.sub(b.reshape(x, ["N", 1, 28, 28]), b.scalar(PIXEL_MEAN)), b.scalar(PIXEL_STD));
+  const images = b.div(
+    b.sub(b.reshape(x, ["N", 1, 28, 28]), b.scalar(MNIST_PIXEL_MEAN)),
+    b.scalar(MNIST_PIXEL_STD),
+  );
   const { logits, features } = body(b, images, h.arch);
   b.output("predictions", b.softmax(logits));
   b.output("loss", softmaxCrossEntropy(b, logits, y));
@@ -234,12 +241,6 @@ export function lenetFeatureMaps(model: Model, x: Tensor): Tensor {
     params: model.params,
   });
   return view.predict(x, { batchSize: EVAL_ROWS });
-}
-
-/** The class predicted for each image of `set` (chunks of `EVAL_ROWS` rows). */
-function predictClasses(model: Model, set: LabeledData): ClassPredictions {
-  const outputs = model.predict(set.x, { batchSize: EVAL_ROWS });
-  return { predicted: argmax(outputs), actual: Int32Array.from(set.y), outputs };
 }
 
 /**
@@ -276,10 +277,14 @@ export function translateImage(
 }
 
 /**
- * The preset's augmentation: each image of a batch (`[count, 784]` rows) moved by its own random
- * shift, drawn from a generator seeded with `seed`. Undefined when `maxShift` is 0.
+ * The augmentation of `"lenet-mnist"` and `"vit-mnist"`: each image of a batch (`[count, 784]`
+ * rows) moved by its own random shift, drawn from a generator seeded with `seed`. Undefined when
+ * `maxShift` is 0.
  */
-function randomShifts(maxShift: number, seed: number): ((x: Tensor, count: number) => void) | undefined {
+export function randomShifts(
+  maxShift: number,
+  seed: number,
+): ((x: Tensor, count: number) => void) | undefined {
   if (maxShift === 0) return undefined;
   const rng = new Rng(seed);
   const scratch = new Float64Array(784);
@@ -317,60 +322,30 @@ async function run(
   const h = resolve(overrides);
   const log = new RunLog(hooks);
   const model = build(h);
-  const { train, validation, test } = data;
-  const n = train.x.shape[0] ?? 0;
+  const n = data.train.x.shape[0] ?? 0;
+  const batches = batchesPerEpoch(n, h.batchSize);
   log.line(
-    `${h.arch}: ${model.parameterCount} params; ${h.epochs} epochs of ${Math.ceil(n / Math.min(h.batchSize, Math.max(n, 1)))} batches of ${h.batchSize}, Adam lr ${h.lr} (${h.schedule}), ${h.shift > 0 ? `random shifts of up to ${h.shift} pixels` : "no shifts"}`,
+    `${h.arch}: ${model.parameterCount} params; ${h.epochs} epochs of ${batches} batches of ${h.batchSize}, Adam lr ${h.lr} (${h.schedule}), ${h.shift > 0 ? `random shifts of up to ${h.shift} pixels` : "no shifts"}`,
   );
   const rng = new Rng(h.seed + 1);
   const order = Int32Array.from({ length: n }, (_, i) => i);
-  const steps = h.epochs * Math.ceil(n / Math.min(h.batchSize, Math.max(n, 1)));
-  let te = now();
-  const { history, stopped, nonFinite } = await trainMiniBatch({
-    model,
-    x: train.x,
-    y: train.y,
+  const outcome = await trainWithValidation(model, data, {
+    preset: NAME,
     epochs: h.epochs,
     batchSize: h.batchSize,
-    optimizer: scheduled(h, Math.max(steps, 1)),
+    optimizer: scheduled(h, Math.max(h.epochs * batches, 1)),
     order: () => rng.shuffle(order),
-    ...(h.shift > 0 ? { augment: randomShifts(h.shift, h.seed + 2) } : {}),
-    trackAccuracy: true,
-    epochLogs: (_epoch, running) => {
-      const va = model.evaluate(validation.x, validation.y, { metrics: ["accuracy"], batchSize: EVAL_ROWS });
-      return { ...running, val_loss: va.loss, val_accuracy: va.accuracy! };
-    },
-    afterEpoch: (epoch, logs) => {
-      const seconds = (now() - te) / 1000;
-      te = now();
-      log.line(
-        `epoch ${epoch + 1}/${h.epochs}: loss ${logs.loss!.toFixed(4)}, accuracy ${logs.accuracy!.toFixed(4)}; validation loss ${logs.val_loss!.toFixed(4)}, accuracy ${logs.val_accuracy!.toFixed(4)} (${seconds.toFixed(1)} s)`,
-      );
-    },
+    augment: randomShifts(h.shift, h.seed + 2),
+    evalRows: EVAL_ROWS,
+    log,
     hooks,
-    stage: "",
-    name: `preset '${NAME}'`,
   });
-  const va =
-    history.valMetrics.accuracy?.at(-1) ??
-    model.evaluate(validation.x, validation.y, { metrics: ["accuracy"], batchSize: EVAL_ROWS }).accuracy!;
-  const tr = history.metrics.accuracy?.at(-1) ?? Number.NaN;
-  const ev = model.evaluate(test.x, test.y, { metrics: ["accuracy"], batchSize: EVAL_ROWS });
-  log.line(`validation accuracy: ${va}`);
-  log.line(`test accuracy: ${ev.accuracy}`);
+  const final = finishValidatedRun(model, outcome.history, data, EVAL_ROWS, log);
   const w = model.params.get(`${FIRST_CONV}/W`);
   return {
-    hyperparameters: h,
-    model,
-    history,
-    trainAccuracy: tr,
-    validationAccuracy: va,
-    test: { ...predictClasses(model, test), accuracy: ev.accuracy!, loss: ev.loss },
+    ...runBase(h, model, outcome, log, t0),
+    ...final,
     filters: { layer: FIRST_CONV, weights: w.clone() },
-    timeMs: now() - t0,
-    stopped,
-    nonFinite,
-    log: log.lines,
   };
 }
 

@@ -10,7 +10,16 @@ import { dense } from "../layers.js";
 import { sumSquares } from "../losses.js";
 import { Model } from "../model.js";
 import { sgd } from "../optim/index.js";
-import { checkInt, checkPositive, classify, now, RunLog, resolveHyper, trainMiniBatch } from "./common.js";
+import {
+  checkInt,
+  checkPositive,
+  classify,
+  now,
+  RunLog,
+  resolveHyper,
+  runBase,
+  trainMiniBatch,
+} from "./common.js";
 import type { ClassPredictions, Preset, PresetHooks, PresetRunBase, TrainedModel } from "./types.js";
 
 /** Hyperparameters of {@link reluSoftmaxMnist}; the defaults are the tutorial's. */
@@ -106,7 +115,7 @@ async function run(
   log.line(`initial validation accuracy: ${initial}`);
   const rng = new Rng(h.seed + 1);
   const order = Int32Array.from({ length: train.x.shape[0]! }, (_, i) => i);
-  const { history, stopped, nonFinite } = await trainMiniBatch({
+  const outcome = await trainMiniBatch({
     model,
     x: train.x,
     y: train.y,
@@ -130,6 +139,7 @@ async function run(
     stage: "",
     name: `preset '${NAME}'`,
   });
+  const { history } = outcome;
   const tr =
     history.metrics.accuracy?.at(-1) ?? model.evaluate(train.x, train.y, { metrics: ["accuracy"] }).accuracy!;
   const va =
@@ -139,18 +149,13 @@ async function run(
   log.line(`train accuracy: ${tr}`);
   log.line(`validation accuracy: ${va}`);
   log.line(`test accuracy: ${te.accuracy}`);
+  const predictions = classify(model, test.x, test.y);
   return {
-    hyperparameters: h,
-    model,
-    history,
+    ...runBase(h, model, outcome, log, t0),
     initialValidationAccuracy: initial,
     trainAccuracy: tr,
     validationAccuracy: va,
-    test: { ...classify(model, test.x, test.y), accuracy: te.accuracy!, loss: te.loss },
-    timeMs: now() - t0,
-    stopped,
-    nonFinite,
-    log: log.lines,
+    test: { ...predictions, accuracy: te.accuracy!, loss: te.loss },
   };
 }
 

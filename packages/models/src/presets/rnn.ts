@@ -9,11 +9,23 @@ import { GraphBuilder, Rng, ShapeError, type Tensor, type Value } from "@gradgra
 import type { LabeledData } from "@gradgraph/datasets";
 import { dense } from "../layers.js";
 import { softmaxCrossEntropy } from "../losses.js";
-import { argmax } from "../metrics.js";
 import { type GradientStep, Model } from "../model.js";
 import { adam, cosineDecay } from "../optim/index.js";
 import { gru, lstm } from "../recurrent.js";
-import { checkInt, checkPositive, now, RunLog, resolveHyper, trainMiniBatch } from "./common.js";
+import {
+  batchesPerEpoch,
+  checkInt,
+  checkOneOf,
+  checkPositive,
+  finishValidatedRun,
+  MNIST_PIXEL_MEAN,
+  MNIST_PIXEL_STD,
+  now,
+  RunLog,
+  resolveHyper,
+  runBase,
+  trainWithValidation,
+} from "./common.js";
 import type { ClassPredictions, Preset, PresetHooks, PresetRunBase, TrainedModel } from "./types.js";
 
 /** The recurrent cells of {@link rnnMnist}. */
@@ -92,10 +104,6 @@ const HEAD = "out";
 /** Rows per evaluation and prediction chunk. */
 const EVAL_ROWS = 500;
 
-/** MNIST's pixel mean and standard deviation over the training set (inputs are standardised in the graph). */
-const PIXEL_MEAN = 0.1307;
-const PIXEL_STD = 0.3081;
-
 const DEFAULTS: Readonly<RnnHyper> = Object.freeze({
   cell: "gru",
   hidden: 128,
@@ -109,12 +117,8 @@ const DEFAULTS: Readonly<RnnHyper> = Object.freeze({
 
 function resolve(overrides?: Partial<RnnHyper>): RnnHyper {
   const h = resolveHyper(NAME, DEFAULTS, overrides);
-  if (!RNN_CELLS.includes(h.cell))
-    throw new RangeError(`preset '${NAME}': cell must be one of ${RNN_CELLS.join(", ")}, got '${h.cell}'`);
-  if (!RNN_SCHEDULES.includes(h.schedule))
-    throw new RangeError(
-      `preset '${NAME}': schedule must be one of ${RNN_SCHEDULES.join(", ")}, got '${h.schedule}'`,
-    );
+  checkOneOf(NAME, "cell", h.cell, RNN_CELLS);
+  checkOneOf(NAME, "schedule", h.schedule, RNN_SCHEDULES);
   checkInt(NAME, "hidden", h.hidden);
   checkInt(NAME, "epochs", h.epochs, 0);
   checkInt(NAME, "batchSize", h.batchSize);
@@ -126,7 +130,7 @@ function resolve(overrides?: Partial<RnnHyper>): RnnHyper {
 
 /** The images `x [N, 784]` standardised and reshaped to `[N, 28, 28]`: 28 steps of one row each. */
 function rowSequence(b: GraphBuilder, x: Value): Value {
-  return b.reshape(b.div(b.sub(x, b.scalar(PIXEL_MEAN)), b.scalar(PIXEL_STD)), ["N", ROWS, COLS]);
+  return b.reshape(b.div(b.sub(x, b.scalar(MNIST_PIXEL_MEAN)), b.scalar(MNIST_PIXEL_STD)), ["N", ROWS, COLS]);
 }
 
 /**
@@ -185,12 +189,6 @@ export function rnnRowProbabilities(model: Model, x: Tensor): Tensor {
   return new Model(b.build(), { params }).predict(x, { batchSize: EVAL_ROWS });
 }
 
-/** The class predicted for each image of `set` (chunks of `EVAL_ROWS` rows). */
-function predictClasses(model: Model, set: LabeledData): ClassPredictions {
-  const outputs = model.predict(set.x, { batchSize: EVAL_ROWS });
-  return { predicted: argmax(outputs), actual: Int32Array.from(set.y), outputs };
-}
-
 /**
  * Adam with the run's learning rate (constant, or {@link cosineDecay} over the `total` steps of the
  * run floored at `lr·1e-6`) and, when `clipNorm > 0`, gradient clipping by global norm.
@@ -212,58 +210,25 @@ async function run(
   const h = resolve(overrides);
   const log = new RunLog(hooks);
   const model = build(h);
-  const { train, validation, test } = data;
-  const n = train.x.shape[0] ?? 0;
-  const batches = Math.ceil(n / Math.min(h.batchSize, Math.max(n, 1)));
+  const n = data.train.x.shape[0] ?? 0;
+  const batches = batchesPerEpoch(n, h.batchSize);
   log.line(
     `${h.cell} ${h.hidden} over ${ROWS} rows of ${COLS} pixels: ${model.parameterCount} params; ${h.epochs} epochs of ${batches} batches of ${h.batchSize}, Adam lr ${h.lr} (${h.schedule}), ${h.clipNorm > 0 ? `gradients clipped to norm ${h.clipNorm}` : "no clipping"}`,
   );
   const rng = new Rng(h.seed + 1);
   const order = Int32Array.from({ length: n }, (_, i) => i);
-  let te = now();
-  const { history, stopped, nonFinite } = await trainMiniBatch({
-    model,
-    x: train.x,
-    y: train.y,
+  const outcome = await trainWithValidation(model, data, {
+    preset: NAME,
     epochs: h.epochs,
     batchSize: h.batchSize,
     optimizer: optimizer(h, Math.max(h.epochs * batches, 1)),
     order: () => rng.shuffle(order),
-    trackAccuracy: true,
-    epochLogs: (_epoch, running) => {
-      const va = model.evaluate(validation.x, validation.y, { metrics: ["accuracy"], batchSize: EVAL_ROWS });
-      return { ...running, val_loss: va.loss, val_accuracy: va.accuracy! };
-    },
-    afterEpoch: (epoch, logs) => {
-      const seconds = (now() - te) / 1000;
-      te = now();
-      log.line(
-        `epoch ${epoch + 1}/${h.epochs}: loss ${logs.loss!.toFixed(4)}, accuracy ${logs.accuracy!.toFixed(4)}; validation loss ${logs.val_loss!.toFixed(4)}, accuracy ${logs.val_accuracy!.toFixed(4)} (${seconds.toFixed(1)} s)`,
-      );
-    },
+    evalRows: EVAL_ROWS,
+    log,
     hooks,
-    stage: "",
-    name: `preset '${NAME}'`,
   });
-  const va =
-    history.valMetrics.accuracy?.at(-1) ??
-    model.evaluate(validation.x, validation.y, { metrics: ["accuracy"], batchSize: EVAL_ROWS }).accuracy!;
-  const tr = history.metrics.accuracy?.at(-1) ?? Number.NaN;
-  const ev = model.evaluate(test.x, test.y, { metrics: ["accuracy"], batchSize: EVAL_ROWS });
-  log.line(`validation accuracy: ${va}`);
-  log.line(`test accuracy: ${ev.accuracy}`);
-  return {
-    hyperparameters: h,
-    model,
-    history,
-    trainAccuracy: tr,
-    validationAccuracy: va,
-    test: { ...predictClasses(model, test), accuracy: ev.accuracy!, loss: ev.loss },
-    timeMs: now() - t0,
-    stopped,
-    nonFinite,
-    log: log.lines,
-  };
+  const final = finishValidatedRun(model, outcome.history, data, EVAL_ROWS, log);
+  return { ...runBase(h, model, outcome, log, t0), ...final };
 }
 
 /**

@@ -12,12 +12,26 @@ import type { LabeledData } from "@gradgraph/datasets";
 import { init, withFans } from "../init.js";
 import { dense } from "../layers.js";
 import { softmaxCrossEntropy } from "../losses.js";
-import { argmax } from "../metrics.js";
 import { type GradientStep, Model } from "../model.js";
 import { adam, cosineDecay } from "../optim/index.js";
 import { layerNorm, transformerEncoderBlockLayer } from "../sequence.js";
-import { checkInt, checkPositive, now, RunLog, resolveHyper, trainMiniBatch } from "./common.js";
-import { translateImage } from "./lenet.js";
+import {
+  batchesPerEpoch,
+  checkInt,
+  checkOneOf,
+  checkPositive,
+  finishValidatedRun,
+  MNIST_PIXEL_MEAN,
+  MNIST_PIXEL_STD,
+  now,
+  predictClasses,
+  RunLog,
+  resolveHyper,
+  runBase,
+  type TestResult,
+  trainWithValidation,
+} from "./common.js";
+import { randomShifts } from "./lenet.js";
 import type { ClassPredictions, Preset, PresetHooks, PresetRunBase, TrainedModel } from "./types.js";
 
 /** How {@link vitMnist} pools the tokens into one vector per image. */
@@ -129,10 +143,6 @@ const PATCHES = VIT_GRID * VIT_GRID;
 /** Rows per evaluation and prediction chunk. */
 const EVAL_ROWS = 500;
 
-/** MNIST's pixel mean and standard deviation over the training set (inputs are standardised in the graph). */
-const PIXEL_MEAN = 0.1307;
-const PIXEL_STD = 0.3081;
-
 const DEFAULTS: Readonly<VitHyper> = Object.freeze({
   width: 64,
   heads: 4,
@@ -151,12 +161,8 @@ const DEFAULTS: Readonly<VitHyper> = Object.freeze({
 
 function resolve(overrides?: Partial<VitHyper>): VitHyper {
   const h = resolveHyper(NAME, DEFAULTS, overrides);
-  if (!VIT_POOLS.includes(h.pool))
-    throw new RangeError(`preset '${NAME}': pool must be one of ${VIT_POOLS.join(", ")}, got '${h.pool}'`);
-  if (!VIT_ACTIVATIONS.includes(h.activation))
-    throw new RangeError(
-      `preset '${NAME}': activation must be one of ${VIT_ACTIVATIONS.join(", ")}, got '${h.activation}'`,
-    );
+  checkOneOf(NAME, "pool", h.pool, VIT_POOLS);
+  checkOneOf(NAME, "activation", h.activation, VIT_ACTIVATIONS);
   checkInt(NAME, "width", h.width);
   checkInt(NAME, "heads", h.heads);
   if (h.width % h.heads !== 0)
@@ -202,7 +208,7 @@ function build(overrides?: Partial<VitHyper>): Model {
   const b = new GraphBuilder();
   const x = b.input("x", ["N", 784]);
   const y = b.input("y", ["N", 10]);
-  const pixels = b.div(b.sub(x, b.scalar(PIXEL_MEAN)), b.scalar(PIXEL_STD));
+  const pixels = b.div(b.sub(x, b.scalar(MNIST_PIXEL_MEAN)), b.scalar(MNIST_PIXEL_STD));
   // linear patch embedding [N, 16, 49] -> [N, 16, D], as ViT's strided convolution
   const P2 = VIT_PATCH * VIT_PATCH;
   const We = b.param("embed/W", [P2, D], { init: withFans(init.glorotUniform(), P2, D) });
@@ -280,10 +286,13 @@ export function vitAttention(model: Model, x: Tensor): VitAttention {
   return { weights, patches: new Tensor([n, heads, PATCHES], patches) };
 }
 
-/** The class predicted for each image of `set` (chunks of `EVAL_ROWS` rows). */
-function predictClasses(model: Model, set: LabeledData): ClassPredictions {
-  const outputs = model.predict(set.x, { batchSize: EVAL_ROWS });
-  return { predicted: argmax(outputs), actual: Int32Array.from(set.y), outputs };
+/**
+ * The test figures from one pass over the test set: the accuracy and the mean cross-entropy come
+ * from the predicted probabilities.
+ */
+function testOnePass(model: Model, test: LabeledData): TestResult {
+  const predictions = predictClasses(model, test, EVAL_ROWS);
+  return { ...predictions, accuracy: testAccuracy(predictions), loss: crossEntropy(predictions) };
 }
 
 /** The fraction of the predictions that are right. */
@@ -300,25 +309,6 @@ function crossEntropy(p: ClassPredictions): number {
   let s = 0;
   for (let i = 0; i < n; i++) s -= Math.log(Math.max(out[i * 10 + p.actual[i]!]!, 1e-30));
   return n ? s / n : Number.NaN;
-}
-
-/** Each image of a batch moved by its own random shift (as lenet-mnist's augmentation). */
-function randomShifts(maxShift: number, seed: number): ((x: Tensor, count: number) => void) | undefined {
-  if (maxShift === 0) return undefined;
-  const rng = new Rng(seed);
-  const scratch = new Float64Array(784);
-  const choices = 2 * maxShift + 1;
-  return (x, count) => {
-    const data = x.data;
-    for (let i = 0; i < count; i++) {
-      const dy = rng.int(choices) - maxShift;
-      const dx = rng.int(choices) - maxShift;
-      if (dy === 0 && dx === 0) continue;
-      const image = data.subarray(i * 784, (i + 1) * 784);
-      scratch.set(image);
-      translateImage(scratch, image, 28, 28, dy, dx);
-    }
-  };
 }
 
 /** AdamW with linear warm-up then {@link cosineDecay} to `lr·1e-6` over the `total` steps of the run. */
@@ -341,63 +331,26 @@ async function run(
   const h = resolve(overrides);
   const log = new RunLog(hooks);
   const model = build(h);
-  const { train, validation, test } = data;
-  const n = train.x.shape[0] ?? 0;
-  const batches = Math.ceil(n / Math.min(h.batchSize, Math.max(n, 1)));
+  const n = data.train.x.shape[0] ?? 0;
+  const batches = batchesPerEpoch(n, h.batchSize);
   log.line(
     `ViT: ${PATCHES} patches of ${VIT_PATCH}x${VIT_PATCH}, width ${h.width}, ${h.depth} blocks of ${h.heads} heads, MLP ${h.mlpDim} (${h.activation}), ${h.pool} pooling; ${model.parameterCount} params; ${h.epochs} epochs of ${batches} batches of ${h.batchSize}, AdamW lr ${h.lr} (warm-up ${h.warmupSteps} steps, cosine), weight decay ${h.weightDecay}, ${h.shift > 0 ? `random shifts of up to ${h.shift} pixel${h.shift === 1 ? "" : "s"}` : "no shifts"}`,
   );
   const rng = new Rng(h.seed + 1);
   const order = Int32Array.from({ length: n }, (_, i) => i);
-  const steps = h.epochs * batches;
-  let te = now();
-  const { history, stopped, nonFinite } = await trainMiniBatch({
-    model,
-    x: train.x,
-    y: train.y,
+  const outcome = await trainWithValidation(model, data, {
+    preset: NAME,
     epochs: h.epochs,
     batchSize: h.batchSize,
-    optimizer: optimizer(h, Math.max(steps, 2)),
+    optimizer: optimizer(h, Math.max(h.epochs * batches, 2)),
     order: () => rng.shuffle(order),
-    ...(h.shift > 0 ? { augment: randomShifts(h.shift, h.seed + 2) } : {}),
-    trackAccuracy: true,
-    epochLogs: (_epoch, running) => {
-      const va = model.evaluate(validation.x, validation.y, { metrics: ["accuracy"], batchSize: EVAL_ROWS });
-      return { ...running, val_loss: va.loss, val_accuracy: va.accuracy! };
-    },
-    afterEpoch: (epoch, logs) => {
-      const seconds = (now() - te) / 1000;
-      te = now();
-      log.line(
-        `epoch ${epoch + 1}/${h.epochs}: loss ${logs.loss!.toFixed(4)}, accuracy ${logs.accuracy!.toFixed(4)}; validation loss ${logs.val_loss!.toFixed(4)}, accuracy ${logs.val_accuracy!.toFixed(4)} (${seconds.toFixed(1)} s)`,
-      );
-    },
+    augment: randomShifts(h.shift, h.seed + 2),
+    evalRows: EVAL_ROWS,
+    log,
     hooks,
-    stage: "",
-    name: `preset '${NAME}'`,
   });
-  const va =
-    history.valMetrics.accuracy?.at(-1) ??
-    model.evaluate(validation.x, validation.y, { metrics: ["accuracy"], batchSize: EVAL_ROWS }).accuracy!;
-  const tr = history.metrics.accuracy?.at(-1) ?? Number.NaN;
-  // one pass over the test set: the accuracy and the loss come from the predicted probabilities
-  const predictions = predictClasses(model, test);
-  const accuracy = testAccuracy(predictions);
-  const loss = crossEntropy(predictions);
-  log.line(`validation accuracy: ${va}`);
-  log.line(`test accuracy: ${accuracy}`);
-  return {
-    hyperparameters: h,
-    model,
-    history,
-    trainAccuracy: tr,
-    validationAccuracy: va,
-    test: { ...predictions, accuracy, loss },
-    timeMs: now() - t0,
-    stopped,
-    nonFinite,
-    log: log.lines,
-  };
+  const final = finishValidatedRun(model, outcome.history, data, EVAL_ROWS, log, testOnePass);
+  return { ...runBase(h, model, outcome, log, t0), ...final };
 }
 
 /**
