@@ -194,6 +194,33 @@ function save(f: FunctionBuilder): string {
   return name;
 }
 
+/**
+ * Pushes each operand (a local's name, or a number as a float32x4 constant in every lane), then
+ * applies the SIMD instruction `code`: `vop(f, V.f32x4Mul, "a", 2)` pushes `a · 2`; with fewer
+ * operands the instruction also takes what is already on the stack.
+ */
+function vop(f: FunctionBuilder, code: number, ...operands: readonly (string | number)[]): void {
+  for (const o of operands) {
+    if (typeof o === "string") f.get(o);
+    else f4(f, o);
+  }
+  v(f, code);
+}
+
+/** {@link vop}, then pops the result into a fresh v128 local and returns its name. */
+function vsave(f: FunctionBuilder, code: number, ...operands: readonly (string | number)[]): string {
+  vop(f, code, ...operands);
+  return save(f);
+}
+
+/** Of the two values on the stack, keeps the first where `x code 0` holds, else the second. */
+function selectBySign(f: FunctionBuilder, x: string, code: number): void {
+  f.get(x);
+  f.v128Zero();
+  v(f, code);
+  v(f, V.bitselect);
+}
+
 /** log2(e) and ln 2 split as in Cephes' expf: C1 has 9 significant bits, so k·C1 is exact. */
 const LOG2E = Math.LOG2E;
 const LN2_HI = 0.693359375;
@@ -214,18 +241,13 @@ const EXP_POLY = [
 function expFinish(f: FunctionBuilder, r: string, k: string): void {
   f4(f, EXP_POLY[0]!);
   for (let i = 1; i < EXP_POLY.length; i++) {
-    f.get(r);
-    v(f, V.f32x4Mul);
-    f4(f, EXP_POLY[i]!);
-    v(f, V.f32x4Add);
+    vop(f, V.f32x4Mul, r);
+    vop(f, V.f32x4Add, EXP_POLY[i]!);
   }
-  f.get(r).get(r);
+  vop(f, V.f32x4Mul, r, r);
   v(f, V.f32x4Mul);
-  v(f, V.f32x4Mul);
-  f.get(r);
-  v(f, V.f32x4Add);
-  f4(f, 1);
-  v(f, V.f32x4Add);
+  vop(f, V.f32x4Add, r);
+  vop(f, V.f32x4Add, 1);
   const k1 = vlocal(f);
   f.get(k).i32(1);
   v(f, V.i32x4ShrS);
@@ -260,14 +282,10 @@ function expParts(
     mid();
     v(f, V.f32x4Add);
   }
-  f4(f, LOG2E);
-  v(f, V.f32x4Mul);
-  v(f, V.f32x4Nearest);
-  const kf = save(f);
+  vop(f, V.f32x4Mul, LOG2E);
+  const kf = vsave(f, V.f32x4Nearest);
   hi();
-  f.get(kf);
-  f4(f, LN2_HI);
-  v(f, V.f32x4Mul);
+  vop(f, V.f32x4Mul, kf, LN2_HI);
   v(f, V.f32x4Sub);
   if (mid) {
     mid();
@@ -275,26 +293,17 @@ function expParts(
   }
   if (lo) lo();
   else f.v128Zero();
-  f.get(kf);
-  f4(f, LN2_LO);
-  v(f, V.f32x4Mul);
+  vop(f, V.f32x4Mul, kf, LN2_LO);
   v(f, V.f32x4Sub);
-  v(f, V.f32x4Add);
-  const r = save(f);
-  f.get(kf);
-  v(f, V.i32x4TruncSatF32);
-  const k = save(f);
+  const r = vsave(f, V.f32x4Add);
+  const k = vsave(f, V.i32x4TruncSatF32, kf);
   expFinish(f, r, k);
 }
 
 /** Pushes `exp(x)` for a float32x4 local: x clamped to [-104, 88.8] (NaN stays NaN), then `expParts`. */
 function expVec(f: FunctionBuilder, x: string): void {
-  f.get(x);
-  f4(f, 88.8);
-  v(f, V.f32x4Min);
-  f4(f, -104);
-  v(f, V.f32x4Max);
-  const c = save(f);
+  vop(f, V.f32x4Min, x, 88.8);
+  const c = vsave(f, V.f32x4Max, -104);
   expParts(f, () => f.get(c), null, null);
 }
 
@@ -358,44 +367,23 @@ const HIGH12 = 0xfffff000 | 0;
  * `r = t · exp(-sqh + P - sql)` (the form of `special.ts`, in float32 arithmetic).
  */
 function erfcCore(f: FunctionBuilder, z: string, sqh: string, sql: string): void {
-  f4(f, 2);
-  f.get(z);
-  v(f, V.f32x4Add);
-  const s = save(f);
-  f4(f, 2);
-  f.get(s);
-  v(f, V.f32x4Div);
-  const t = save(f);
-  f.get(t).get(t);
-  v(f, V.f32x4Add);
-  f4(f, 1);
-  v(f, V.f32x4Sub);
-  const u = save(f);
+  const s = vsave(f, V.f32x4Add, 2, z);
+  const t = vsave(f, V.f32x4Div, 2, s);
+  vop(f, V.f32x4Add, t, t);
+  const u = vsave(f, V.f32x4Sub, 1);
   // the rounding error of s = 2 + z (TwoSum), to correct the factor t: 2 / (s + e) ≈ t - t²·e/2
-  f.get(s);
+  const bb = vsave(f, V.f32x4Sub, s, 2);
   f4(f, 2);
+  vop(f, V.f32x4Sub, s, bb);
   v(f, V.f32x4Sub);
-  const bb = save(f);
-  f4(f, 2);
-  f.get(s).get(bb);
-  v(f, V.f32x4Sub);
-  v(f, V.f32x4Sub);
-  f.get(z).get(bb);
-  v(f, V.f32x4Sub);
-  v(f, V.f32x4Add);
-  const e = save(f);
+  vop(f, V.f32x4Sub, z, bb);
+  const e = vsave(f, V.f32x4Add);
   f.get(t);
-  f.get(t).get(t);
+  vop(f, V.f32x4Mul, t, t);
+  vop(f, V.f32x4Mul, e, 0.5);
   v(f, V.f32x4Mul);
-  f.get(e);
-  f4(f, 0.5);
-  v(f, V.f32x4Mul);
-  v(f, V.f32x4Mul);
-  v(f, V.f32x4Sub);
-  const tc = save(f);
-  f.get(u).get(u);
-  v(f, V.f32x4Add);
-  const u2 = save(f);
+  const tc = vsave(f, V.f32x4Sub);
+  const u2 = vsave(f, V.f32x4Add, u, u);
   const c = CHEB_F32;
   // Clenshaw: d_j = u2·d_{j+1} - d_{j+2} + c_j, two locals alternating as d and dd
   let d = vlocal(f);
@@ -404,34 +392,21 @@ function erfcCore(f: FunctionBuilder, z: string, sqh: string, sql: string): void
   f.set(d);
   f.v128Zero().set(dd);
   for (let j = c.length - 2; j >= 1; j--) {
-    f.get(u2).get(d);
-    v(f, V.f32x4Mul);
-    f.get(dd);
-    v(f, V.f32x4Sub);
-    f4(f, c[j]!);
-    v(f, V.f32x4Add);
+    vop(f, V.f32x4Mul, u2, d);
+    vop(f, V.f32x4Sub, dd);
+    vop(f, V.f32x4Add, c[j]!);
     f.set(dd);
     [d, dd] = [dd, d];
   }
-  f.get(u).get(d);
-  v(f, V.f32x4Mul);
-  f.get(dd);
-  v(f, V.f32x4Sub);
-  f4(f, c[0]!);
-  v(f, V.f32x4Add);
-  const p = save(f);
+  vop(f, V.f32x4Mul, u, d);
+  vop(f, V.f32x4Sub, dd);
+  const p = vsave(f, V.f32x4Add, c[0]!);
   f.get(tc);
   expParts(
     f,
-    () => {
-      f.get(sqh);
-      v(f, V.f32x4Neg);
-    },
+    () => vop(f, V.f32x4Neg, sqh),
     () => f.get(p),
-    () => {
-      f.get(sql);
-      v(f, V.f32x4Neg);
-    },
+    () => vop(f, V.f32x4Neg, sql),
   );
   v(f, V.f32x4Mul);
 }
@@ -441,38 +416,26 @@ function erfcCore(f: FunctionBuilder, z: string, sqh: string, sql: string): void
  * exact): `wh` is `w` with its 12 leading significant bits, `hi = wh²` (exact), `lo = (w - wh)(w + wh)`.
  */
 function squareSplit(f: FunctionBuilder, w: string, scale: number): { hi: string; lo: string } {
+  const scaled = () => {
+    if (scale !== 1) vop(f, V.f32x4Mul, scale);
+  };
   f.get(w);
   i4(f, HIGH12);
-  v(f, V.and);
-  const wh = save(f);
-  f.get(wh).get(wh);
-  v(f, V.f32x4Mul);
-  if (scale !== 1) {
-    f4(f, scale);
-    v(f, V.f32x4Mul);
-  }
+  const wh = vsave(f, V.and);
+  vop(f, V.f32x4Mul, wh, wh);
+  scaled();
   const hi = save(f);
-  f.get(w).get(wh);
-  v(f, V.f32x4Sub);
-  f.get(w).get(wh);
-  v(f, V.f32x4Add);
+  vop(f, V.f32x4Sub, w, wh);
+  vop(f, V.f32x4Add, w, wh);
   v(f, V.f32x4Mul);
-  if (scale !== 1) {
-    f4(f, scale);
-    v(f, V.f32x4Mul);
-  }
+  scaled();
   return { hi, lo: save(f) };
 }
 
 /** Pushes `erf(x)` for a float32x4 local: the `TAYLOR_F32` polynomial for |x| < 0.5, `±(1 - erfc(|x|))` beyond. */
 function erfVec(f: FunctionBuilder, x: string): void {
-  f.get(x);
-  v(f, V.f32x4Abs);
-  const ax = save(f);
-  f.get(ax);
-  f4(f, 11);
-  v(f, V.f32x4Min);
-  const z = save(f);
+  const ax = vsave(f, V.f32x4Abs, x);
+  const z = vsave(f, V.f32x4Min, ax, 11);
   const { hi, lo } = squareSplit(f, z, 1);
   // large: (1 - erfc(z)) with x's sign (1 - erfc >= 0, so or-ing the sign bit in copies it)
   f4(f, 1);
@@ -481,59 +444,36 @@ function erfVec(f: FunctionBuilder, x: string): void {
   f.get(x);
   i4(f, -0x80000000);
   v(f, V.and);
-  v(f, V.or);
-  const big = save(f);
+  const big = vsave(f, V.or);
   // small: x · T(x²)
   f.get(x);
-  f.get(x).get(x);
-  v(f, V.f32x4Mul);
-  const x2 = save(f);
+  const x2 = vsave(f, V.f32x4Mul, x, x);
   const c = TAYLOR_F32;
   f4(f, c[c.length - 1]!);
   for (let n = c.length - 2; n >= 0; n--) {
-    f.get(x2);
-    v(f, V.f32x4Mul);
-    f4(f, c[n]!);
-    v(f, V.f32x4Add);
+    vop(f, V.f32x4Mul, x2);
+    vop(f, V.f32x4Add, c[n]!);
   }
   v(f, V.f32x4Mul);
   f.get(big);
-  f.get(ax);
-  f4(f, 0.5);
-  v(f, V.f32x4Lt);
+  vop(f, V.f32x4Lt, ax, 0.5);
   v(f, V.bitselect);
 }
 
 /** Pushes exact `gelu(x) = 0.5 · x · erfc(-x/√2)` for a float32x4 local, with `x²/2` split exactly. */
 function geluVec(f: FunctionBuilder, x: string): void {
-  f.get(x);
-  v(f, V.f32x4Abs);
-  const ax = save(f);
-  f.get(ax);
-  f4(f, Math.SQRT1_2);
-  v(f, V.f32x4Mul);
-  f4(f, 11);
-  v(f, V.f32x4Min);
-  const z = save(f);
-  f.get(ax);
-  f4(f, 15.5);
-  v(f, V.f32x4Min);
-  const xc = save(f);
+  const ax = vsave(f, V.f32x4Abs, x);
+  vop(f, V.f32x4Mul, ax, Math.SQRT1_2);
+  const z = vsave(f, V.f32x4Min, 11);
+  const xc = vsave(f, V.f32x4Min, ax, 15.5);
   const { hi, lo } = squareSplit(f, xc, 0.5);
-  f.get(x);
-  f4(f, 0.5);
-  v(f, V.f32x4Mul);
+  vop(f, V.f32x4Mul, x, 0.5);
   erfcCore(f, z, hi, lo);
   const r = save(f);
   // erfc(-x/√2) = x > 0 ? 2 - r : r
-  f4(f, 2);
+  vop(f, V.f32x4Sub, 2, r);
   f.get(r);
-  v(f, V.f32x4Sub);
-  f.get(r);
-  f.get(x);
-  f.v128Zero();
-  v(f, V.f32x4Gt);
-  v(f, V.bitselect);
+  selectBySign(f, x, V.f32x4Gt);
   v(f, V.f32x4Mul);
 }
 
@@ -543,22 +483,14 @@ function geluVec(f: FunctionBuilder, x: string): void {
  * cancellation near 0 or for negative x (where `1 + tanh(u)` would cancel), no overflow.
  */
 function geluTanhVec(f: FunctionBuilder, x: string): void {
-  f.get(x);
-  v(f, V.f32x4Abs);
-  const ax = save(f);
+  const ax = vsave(f, V.f32x4Abs, x);
   const c = -2 * 0.7978845608028654; // -2·√(2/π), activations.ts' GELU_TANH_C
   expCubicF64(f, ax, c, c * 0.044715);
   const e = save(f);
   f.get(x);
-  f.get(x).get(e);
-  v(f, V.f32x4Mul);
-  f.get(x);
-  f.v128Zero();
-  v(f, V.f32x4Ge);
-  v(f, V.bitselect);
-  f4(f, 1);
-  f.get(e);
-  v(f, V.f32x4Add);
+  vop(f, V.f32x4Mul, x, e);
+  selectBySign(f, x, V.f32x4Ge);
+  vop(f, V.f32x4Add, 1, e);
   v(f, V.f32x4Div);
 }
 

@@ -47,6 +47,42 @@ const loops = function layerNormLoops() {
     },
 
     /**
+     * `1 / sqrt(var + eps)` of the contiguous row `x[base, base + n)` with mean `m`, the biased
+     * variance of `x - m` summed as in `rowMean`.
+     */
+    rowRstd(
+      x: FloatArray,
+      base: number,
+      n: number,
+      n4: number,
+      m: number,
+      invN: number,
+      eps: number,
+    ): number {
+      const end4 = base + n4;
+      const end = base + n;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let p = base;
+      for (; p < end4; p += 4) {
+        const d0 = x[p]! - m;
+        const d1 = x[p + 1]! - m;
+        const d2 = x[p + 2]! - m;
+        const d3 = x[p + 3]! - m;
+        s0 += d0 * d0;
+        s1 += d1 * d1;
+        s2 += d2 * d2;
+        s3 += d3 * d3;
+      }
+      for (; p < end; p++) {
+        const d = x[p]! - m;
+        s0 += d * d;
+      }
+      return 1 / Math.sqrt((s0 + s1 + (s2 + s3)) * invN + eps);
+    },
+    /**
      * For the block of `x` at `base` viewed as `[n, inner]`: `mean[i]` and `rstd[i]` (`1 / sqrt(var
      * + eps)`, the biased variance of the centred values) of each of its `inner` strided rows,
      * summed in ascending order.
@@ -103,29 +139,8 @@ const loops = function layerNormLoops() {
         const n4 = n - (n % 4);
         for (let o = 0; o < outer; o++) {
           const base = o * n;
-          const end4 = base + n4;
-          const end = base + n;
           const m = lib.rowMean(x, base, n, n4, invN);
-          let s0 = 0;
-          let s1 = 0;
-          let s2 = 0;
-          let s3 = 0;
-          let p = base;
-          for (; p < end4; p += 4) {
-            const d0 = x[p]! - m;
-            const d1 = x[p + 1]! - m;
-            const d2 = x[p + 2]! - m;
-            const d3 = x[p + 3]! - m;
-            s0 += d0 * d0;
-            s1 += d1 * d1;
-            s2 += d2 * d2;
-            s3 += d3 * d3;
-          }
-          for (; p < end; p++) {
-            const d = x[p]! - m;
-            s0 += d * d;
-          }
-          const k = 1 / Math.sqrt((s0 + s1 + (s2 + s3)) * invN + eps);
+          const k = lib.rowRstd(x, base, n, n4, m, invN, eps);
           for (let r = 0; r < n; r++) out[base + r] = (x[base + r]! - m) * k * gamma[r]! + beta[r]!;
         }
         return;
