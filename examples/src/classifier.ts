@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import type { Tensor } from "@gradgraph/core";
-import { adam, fit, type History, Model, NonFiniteLossError } from "@gradgraph/models";
+import { adam, type EpochLogs, fit, type History, Model, NonFiniteLossError } from "@gradgraph/models";
 import { loadModel, saveModel } from "@gradgraph/models/node";
 import type { ExampleContext } from "./context.js";
 import { type TrainingSummary, trainingCallback, trainingSummary } from "./training.js";
@@ -43,6 +43,43 @@ export interface FitClassifierResult {
   readonly training: TrainingSummary;
 }
 
+/** Whether epoch `e` (from 1) of `epochs` prints a line: the first, the last, and about `lines` in all. */
+export function printsEpoch(e: number, epochs: number, lines: number): boolean {
+  const every = Math.max(1, Math.round(epochs / lines));
+  return e === 1 || e % every === 0 || e === epochs;
+}
+
+/**
+ * The logs of a classifier's epoch with validation, as the examples print them:
+ * `loss 0.1234, accuracy 0.950, val_loss 0.2345, val_accuracy 0.930`.
+ */
+export function accuracyLogs(l: EpochLogs): string {
+  return `loss ${l.loss!.toFixed(4)}, accuracy ${l.accuracy!.toFixed(3)}, val_loss ${l.val_loss!.toFixed(4)}, val_accuracy ${l.val_accuracy!.toFixed(3)}`;
+}
+
+/** What {@link fitOrRollBack} returns. */
+export interface FitOutcome {
+  /** The history of the run (that of the rolled-back weights after a non-finite loss). */
+  readonly history: History;
+  /** The non-finite loss that stopped the run, or null. */
+  readonly nonFinite: NonFiniteLossError | null;
+}
+
+/**
+ * Runs `train` (a `fit` call with `rollbackPartialEpoch`, returning its history). When `fit` throws
+ * a {@link NonFiniteLossError} (it has rolled the model back to the last finite epoch), stops the
+ * progress bar and returns the error's history with the error; any other error propagates.
+ */
+export function fitOrRollBack(ctx: ExampleContext, train: () => History): FitOutcome {
+  try {
+    return { history: train(), nonFinite: null };
+  } catch (e) {
+    if (!(e instanceof NonFiniteLossError)) throw e;
+    ctx.reporter.stop();
+    return { history: e.history, nonFinite: e };
+  }
+}
+
 /**
  * Trains `model` with Adam on `train`, validating on `validation` with the accuracy metric, one
  * progress bar over the run and a line every `epochs / lines` epochs. A stop (Ctrl-C,
@@ -58,35 +95,26 @@ export function fitClassifier(
 ): FitClassifierResult {
   const { epochs, batchSize } = o;
   const nTrain = train.y.length;
-  const every = Math.max(1, Math.round(epochs / o.lines));
-  let history: History;
-  let nonFinite: NonFiniteLossError | null = null;
-  try {
-    history = fit(model, train, {
-      optimizer: adam({ lr: o.lr }),
-      rollbackPartialEpoch: true,
-      epochs,
-      batchSize,
-      seed: o.seed,
-      metrics: ["accuracy"],
-      validation,
-      callbacks: trainingCallback(ctx, {
+  const { history, nonFinite } = fitOrRollBack(
+    ctx,
+    () =>
+      fit(model, train, {
+        optimizer: adam({ lr: o.lr }),
+        rollbackPartialEpoch: true,
         epochs,
-        batches: Math.ceil(nTrain / batchSize),
-        samples: nTrain,
-        bar: "run",
-        line: (e, l) =>
-          e === 1 || e % every === 0 || e === epochs
-            ? `Epoch ${e}: loss ${l.loss!.toFixed(4)}, accuracy ${l.accuracy!.toFixed(3)}, val_loss ${l.val_loss!.toFixed(4)}, val_accuracy ${l.val_accuracy!.toFixed(3)}`
-            : null,
-      }),
-    }).history;
-  } catch (e) {
-    if (!(e instanceof NonFiniteLossError)) throw e;
-    ctx.reporter.stop();
-    nonFinite = e;
-    history = e.history;
-  }
+        batchSize,
+        seed: o.seed,
+        metrics: ["accuracy"],
+        validation,
+        callbacks: trainingCallback(ctx, {
+          epochs,
+          batches: Math.ceil(nTrain / batchSize),
+          samples: nTrain,
+          bar: "run",
+          line: (e, l) => (printsEpoch(e, epochs, o.lines) ? `Epoch ${e}: ${accuracyLogs(l)}` : null),
+        }),
+      }).history,
+  );
   if (history.stoppedEarly) ctx.log(`Stopped after ${history.epochs} of ${epochs} epochs.`);
   const training = trainingSummary(ctx, { planned: epochs, history, nonFinite });
   return { history, nonFinite, training };

@@ -6,17 +6,21 @@
  */
 import { join } from "node:path";
 import type { Tensor } from "@gradgraph/core";
+import type { MnistTrainValidationTest } from "@gradgraph/datasets";
+import { loadMnist } from "@gradgraph/datasets/node";
 import {
   type BatchProgress,
   confusionMatrix,
   type History,
   type Model,
+  type NonFiniteLossError,
   type PresetHooks,
 } from "@gradgraph/models";
 import { type PresetLoadOptions, saveModel } from "@gradgraph/models/node";
-import type { ExampleContext } from "./context.js";
+import type { ExampleContext, ExampleResult } from "./context.js";
+import type { ExampleOptions } from "./options.js";
 import { confusionMatrixChart, curvesChart, type GridImage, historyCurves, imageGridChart } from "./plots.js";
-import { historyJson } from "./training.js";
+import { historyJson, nonFiniteFailure, trainingSummary } from "./training.js";
 
 /** Options of {@link presetHooks}. */
 export interface PresetHooksOptions {
@@ -217,4 +221,163 @@ export async function saveTrained(
     metadata: { example: ctx.name, ...metadata },
   });
   ctx.addFile(path);
+}
+
+/**
+ * The MNIST split of the classifier presets (lenet, rnn, vit, relu-softmax): 50,000 training,
+ * 10,000 validation and 10,000 test images, as the preset's own loader reads them, with
+ * `--train-size` applied while decoding (the training images past it are never stored).
+ */
+export function loadMnistSplits(ctx: ExampleContext): Promise<MnistTrainValidationTest> {
+  const { trainSize } = ctx.options;
+  return loadMnist({
+    ...loadOptions(ctx),
+    split: "train-validation-test",
+    ...(trainSize !== undefined ? { trainSize } : {}),
+  });
+}
+
+/** The preset overrides {@link commonOverrides} reads from the command line. */
+export interface CommonOverrides {
+  epochs?: number;
+  lr?: number;
+  batchSize?: number;
+  seed?: number;
+}
+
+/** The overrides every preset example takes from `--epochs`, `--lr`, `--batch-size` and `--seed` (those given). */
+export function commonOverrides(o: ExampleOptions): CommonOverrides {
+  return {
+    ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
+    ...(o.lr !== undefined ? { lr: o.lr } : {}),
+    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  };
+}
+
+/** What the MNIST classifier presets (lenet, rnn, vit, relu-softmax) return, as the shared outputs read it. */
+export interface MnistPresetResult {
+  /** The hyperparameters used; `epochs` is the number planned. */
+  readonly hyperparameters: Readonly<{ epochs: number }>;
+  /** The trained model. */
+  readonly model: Model;
+  /** Per-epoch logs. */
+  readonly history: History;
+  /** The non-finite loss that stopped training, or null. */
+  readonly nonFinite: NonFiniteLossError | null;
+  /** The tutorial's lines. */
+  readonly log: readonly string[];
+  /** Wall time of the run in milliseconds. */
+  readonly timeMs: number;
+  /** Accuracy on the training batches of the last epoch. */
+  readonly trainAccuracy: number;
+  /** Validation accuracy of the final weights. */
+  readonly validationAccuracy: number;
+  /** Test predictions, accuracy and mean cross-entropy. */
+  readonly test: {
+    readonly predicted: Int32Array;
+    readonly actual: Int32Array;
+    readonly accuracy: number;
+    readonly loss: number;
+  };
+}
+
+/**
+ * {@link writeClassifierOutputs} for an MNIST preset: train and validation curves, the confusion
+ * matrix on the test set and a grid of 28x28 test digits (`pixels`, from {@link shownImages}).
+ */
+export function writeMnistOutputs(
+  ctx: ExampleContext,
+  title: string,
+  result: MnistPresetResult,
+  pixels: (i: number) => ArrayLike<number>,
+): Promise<void> {
+  return writeClassifierOutputs(ctx, {
+    title,
+    history: result.history,
+    series: ["train", "validation"],
+    predicted: result.test.predicted,
+    actual: result.test.actual,
+    set: "test",
+    pixels,
+    shape: { width: 28, height: 28 },
+  });
+}
+
+/**
+ * A copy of the 28x28 test image the outputs draw: image `wanted` of `x`, or the last when the
+ * set is smaller.
+ */
+export function mnistImage(x: Tensor, wanted: number): { index: number; pixels: Float32Array } {
+  const index = Math.min(wanted, (x.shape[0] ?? 0) - 1);
+  return { index, pixels: Float32Array.from(x.data.subarray(index * 784, (index + 1) * 784)) };
+}
+
+/** The true and the predicted class of test image `index`. */
+export function testLabels(result: MnistPresetResult, index: number): { actual: number; predicted: number } {
+  return { actual: result.test.actual[index]!, predicted: result.test.predicted[index]! };
+}
+
+/**
+ * The metrics lenet, rnn and vit report: test, validation and training accuracy, test loss,
+ * epochs completed, training-set size `n`, parameter count, mean epoch time and training time.
+ */
+export function mnistMetrics(result: MnistPresetResult, n: number) {
+  const times = result.history.epochTimeMs;
+  return {
+    testAccuracy: result.test.accuracy,
+    testLoss: result.test.loss,
+    validationAccuracy: result.validationAccuracy,
+    trainAccuracy: result.trainAccuracy,
+    epochsCompleted: result.history.epochs,
+    trainSize: n,
+    params: result.model.parameterCount,
+    meanEpochSeconds: times.length ? times.reduce((a, b) => a + b, 0) / times.length / 1000 : 0,
+    trainSeconds: result.timeMs / 1000,
+  };
+}
+
+/** What {@link finishMnistPreset} needs. */
+export interface MnistPresetEnd {
+  /** The preset's name, e.g. `"lenet-mnist"`. */
+  readonly preset: string;
+  /** The preset's result. */
+  readonly result: MnistPresetResult;
+  /** Training images used. */
+  readonly n: number;
+  /** The metrics to report. */
+  readonly metrics: Readonly<Record<string, unknown>>;
+  /** The example's own fields of metrics.json, after `metrics` (e.g. `{ attention: ... }`). */
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The end of an MNIST preset example: summarises how training ended, saves model.ggm, writes
+ * metrics.json (preset, hyperparameters, training-set size, metrics, `details`, training, the
+ * tutorial's lines) and returns the example's result (a failure after a non-finite loss).
+ */
+export async function finishMnistPreset(ctx: ExampleContext, o: MnistPresetEnd): Promise<ExampleResult> {
+  const { preset, result, n, metrics } = o;
+  const h = result.hyperparameters;
+  const training = trainingSummary(ctx, {
+    planned: h.epochs,
+    history: result.history,
+    nonFinite: result.nonFinite,
+  });
+  await saveTrained(ctx, result.model, { preset, hyper: h, metrics, training });
+  await ctx.writeJson("metrics.json", {
+    preset,
+    hyper: h,
+    trainSize: n,
+    metrics,
+    ...o.details,
+    training,
+    log: result.log,
+  });
+  return {
+    hyper: { preset, ...h, trainSize: n },
+    metrics,
+    training,
+    failure: nonFiniteFailure(training),
+  };
 }

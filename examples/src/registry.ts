@@ -60,6 +60,27 @@ const P = {
   "vit-mnist": { defaults: PRESET_DEFAULTS["vit-mnist"] },
 };
 
+/** `--train-size` of the MNIST examples: a prefix of the training images. */
+const MNIST_TRAIN_SIZE: Partial<OptionSpec> = {
+  description: `train on the first n of the ${LIMITS.mnistTrain} training images (quick runs)`,
+};
+
+/** `--lr` of the presets trained with Adam on a cosine schedule. */
+const ADAM_COSINE_LR: Partial<OptionSpec> = {
+  description: "Adam's peak learning rate (cosine schedule down to 0 over the run)",
+};
+
+/** The preset's default epochs, learning rate, batch size and seed, as the CLI's defaults. */
+function trainingDefaults(preset: "lenet-mnist" | "rnn-mnist" | "vit-mnist"): {
+  epochs: number;
+  lr: number;
+  batchSize: number;
+  seed: number;
+} {
+  const d = P[preset].defaults;
+  return { epochs: d.epochs, lr: d.lr, batchSize: d.batchSize, seed: d.seed };
+}
+
 /**
  * The architectures of the `"lenet-mnist"` preset (its `LENET_ARCHS`, copied so that this thread
  * never loads the models; `test/lenet.test.ts` checks the copy).
@@ -141,9 +162,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
       trainSize: P["nielsen-mnist"].defaults.trainSize,
     },
     overrides: {
-      trainSize: {
-        description: `train on the first n of the ${LIMITS.mnistTrain} training images (quick runs)`,
-      },
+      trainSize: MNIST_TRAIN_SIZE,
     },
     network: nielsenNetwork,
     load: () => import("./examples/nielsen.js"),
@@ -181,9 +200,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
     },
     defaultText: { lr: "10^-0.35 = 0.4467" },
     overrides: {
-      trainSize: {
-        description: `train on the first n of the ${LIMITS.mnistTrain} training images (quick runs)`,
-      },
+      trainSize: MNIST_TRAIN_SIZE,
     },
     network: reluSoftmaxNetwork,
     load: () => import("./examples/relu-softmax.js"),
@@ -198,21 +215,16 @@ export const EXAMPLES: readonly ExampleDef[] = [
     preset: "lenet-mnist",
     defaults: {
       arch: P["lenet-mnist"].defaults.arch,
-      epochs: P["lenet-mnist"].defaults.epochs,
-      lr: P["lenet-mnist"].defaults.lr,
-      batchSize: P["lenet-mnist"].defaults.batchSize,
-      seed: P["lenet-mnist"].defaults.seed,
+      ...trainingDefaults("lenet-mnist"),
     },
     overrides: {
       arch: {
         description: `network: ${LENET_ARCH_NAMES.join(" or ")}`,
         parse: oneOf(LENET_ARCH_NAMES),
       },
-      lr: { description: "Adam's peak learning rate (cosine schedule down to 0 over the run)" },
+      lr: ADAM_COSINE_LR,
       seed: { description: "seed of the initial weights, the shuffles, the shifts and the dropout masks" },
-      trainSize: {
-        description: `train on the first n of the ${LIMITS.mnistTrain} training images (quick runs)`,
-      },
+      trainSize: MNIST_TRAIN_SIZE,
     },
     load: () => import("./examples/lenet.js"),
   },
@@ -239,10 +251,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
     defaults: {
       cell: P["rnn-mnist"].defaults.cell,
       hidden: [P["rnn-mnist"].defaults.hidden],
-      epochs: P["rnn-mnist"].defaults.epochs,
-      lr: P["rnn-mnist"].defaults.lr,
-      batchSize: P["rnn-mnist"].defaults.batchSize,
-      seed: P["rnn-mnist"].defaults.seed,
+      ...trainingDefaults("rnn-mnist"),
       threads: 0,
     },
     overrides: {
@@ -255,11 +264,9 @@ export const EXAMPLES: readonly ExampleDef[] = [
         description: "units of the recurrent layer (at most 1024)",
         parse: intInRange(1, 1024),
       },
-      lr: { description: "Adam's peak learning rate (cosine schedule down to 0 over the run)" },
+      lr: ADAM_COSINE_LR,
       seed: { description: "seed of the initial weights and the shuffles" },
-      trainSize: {
-        description: `train on the first n of the ${LIMITS.mnistTrain} training images (quick runs)`,
-      },
+      trainSize: MNIST_TRAIN_SIZE,
     },
     load: () => import("./examples/rnn-mnist.js"),
   },
@@ -273,10 +280,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
     preset: "vit-mnist",
     defaults: {
       arch: "mean",
-      epochs: P["vit-mnist"].defaults.epochs,
-      lr: P["vit-mnist"].defaults.lr,
-      batchSize: P["vit-mnist"].defaults.batchSize,
-      seed: P["vit-mnist"].defaults.seed,
+      ...trainingDefaults("vit-mnist"),
     },
     overrides: {
       arch: {
@@ -287,9 +291,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
         description: "AdamW's peak learning rate (linear warm-up, then a cosine decay to 0 over the run)",
       },
       seed: { description: "seed of the initial weights, the shuffles and the shifts" },
-      trainSize: {
-        description: `train on the first n of the ${LIMITS.mnistTrain} training images (quick runs)`,
-      },
+      trainSize: MNIST_TRAIN_SIZE,
     },
     load: () => import("./examples/vit-mnist.js"),
   },

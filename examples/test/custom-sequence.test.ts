@@ -8,7 +8,8 @@ import { GraphBuilder } from "@gradgraph/core";
 import { adam, cosineDecay, fit, Model } from "@gradgraph/models";
 import { describe, expect, test } from "vitest";
 import { lstmNet, oneBeforeTwo, SEQ_LEN, transformerNet, VOCAB } from "../src/examples/custom-sequence.js";
-import { checkChart, lastJson, marks, readJson, runCli, tempOut } from "./helpers.js";
+import { checkChart, marks, readJson, tempOut } from "./helpers.js";
+import { runJson } from "./mnist-helpers.js";
 
 describe("custom-sequence", () => {
   test("the data: one 1 and one 2 per sequence, labelled by their order, balanced, deterministic in the seed", () => {
@@ -87,19 +88,10 @@ describe("custom-sequence", () => {
 
   test("pnpm example custom-sequence: both models learn the order, the transformer reloads identically", async () => {
     const out = tempOut("custom-sequence");
-    const r = await runCli([
-      "custom-sequence",
-      "--epochs",
-      "3",
-      "--train-size",
-      "1000",
-      "--hidden",
-      "16",
-      "--json",
-      "--out",
+    const { r, j } = await runJson(
+      ["custom-sequence", "--epochs", "3", "--train-size", "1000", "--hidden", "16"],
       out,
-    ]);
-    expect(r.code, r.stderr).toBe(0);
+    );
     expect(r.stdout).toMatch(
       /LSTM epoch 3: loss [\d.]+, accuracy [\d.]+, val_loss [\d.]+, val_accuracy [\d.]+/,
     );
@@ -108,7 +100,6 @@ describe("custom-sequence", () => {
     expect(r.stdout).toMatch(
       /P\(1 first\) for [\d ]+ \/ [\d ]+:\n {2}LSTM [\d.]+ \/ [\d.]+, loaded transformer [\d.]+ \/ [\d.]+/,
     );
-    const j = lastJson(r.stdout);
     expect(j.example).toBe("custom-sequence");
     expect(j.hyper).toMatchObject({ epochs: 3, width: 16, trainSize: 1000, batchSize: 32, seed: 1 });
     const m = j.metrics as Record<string, number | boolean>;

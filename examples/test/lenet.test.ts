@@ -5,7 +5,7 @@
  * same bits; another seed, other weights) for both architectures. The full default run (about
  * 99% test accuracy) is too long for a test: examples/README.md gives its command and figures.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Tensor } from "@gradgraph/core";
 import type { LabeledData } from "@gradgraph/datasets";
@@ -20,12 +20,12 @@ import {
   Model,
   translateImage,
 } from "@gradgraph/models";
-import { loadModel } from "@gradgraph/models/node";
 import { beforeAll, describe, expect, test } from "vitest";
 import { EXIT, main } from "../src/cli.js";
 import { featureMapsChart, filtersChart, heatmapGridChart } from "../src/plots.js";
 import { findExample, LENET_ARCH_NAMES } from "../src/registry.js";
-import { checkChart, DATA_DIR, lastJson, marks, readJson, runCli, tempOut } from "./helpers.js";
+import { checkChart, DATA_DIR, marks, readJson, tempOut } from "./helpers.js";
+import { checkMnistRun, recordRuns, runJson, savedModelPrediction } from "./mnist-helpers.js";
 
 const haveMnist = existsSync(join(DATA_DIR, "mnist"));
 
@@ -44,23 +44,12 @@ describe("lenet: options", () => {
   });
 
   test("--arch takes lenet5 or bn; anything else is a usage error naming the choices", async () => {
-    const seen: (string | undefined)[] = [];
-    let err = "";
-    const io = {
-      writeOut: () => {},
-      writeErr: (s: string) => {
-        err += s;
-      },
-      run: async (_def: unknown, options: { arch?: string }) => {
-        seen.push(options.arch);
-        return EXIT.ok;
-      },
-    };
-    expect(await main(["lenet"], io as never)).toBe(EXIT.ok);
-    expect(await main(["lenet", "--arch", "bn"], io as never)).toBe(EXIT.ok);
+    const { io, seen, err } = recordRuns((_name, options) => options.arch);
+    expect(await main(["lenet"], io)).toBe(EXIT.ok);
+    expect(await main(["lenet", "--arch", "bn"], io)).toBe(EXIT.ok);
     expect(seen).toEqual(["lenet5", "bn"]);
-    expect(await main(["lenet", "--arch", "resnet"], io as never)).toBe(EXIT.usage);
-    expect(err).toMatch(/--arch <name>.*expected one of lenet5, bn, got "resnet"/);
+    expect(await main(["lenet", "--arch", "resnet"], io)).toBe(EXIT.usage);
+    expect(err()).toMatch(/--arch <name>.*expected one of lenet5, bn, got "resnet"/);
     expect(seen).toHaveLength(2);
   });
 
@@ -206,27 +195,9 @@ describe.runIf(haveMnist)("lenet on MNIST", () => {
 
   test("pnpm example lenet: one epoch on 500 images writes every chart, the model and the JSON summary", async () => {
     const out = tempOut("lenet");
-    const r = await runCli([
-      "lenet",
-      "--epochs",
-      "1",
-      "--train-size",
-      "500",
-      "--seed",
-      "3",
-      "--json",
-      "--out",
-      out,
-    ]);
-    expect(r.code, r.stderr).toBe(0);
+    const { r, j } = await runJson(["lenet", "--epochs", "1", "--train-size", "500", "--seed", "3"], out);
+    checkMnistRun(r, j, out, { example: "lenet", preset: "lenet-mnist" });
     expect(r.stdout).toMatch(/lenet5: 61706 params; 1 epochs of 8 batches of 64/);
-    expect(r.stdout).toMatch(
-      /epoch 1\/1: loss [\d.]+, accuracy [\d.]+; validation loss [\d.]+, accuracy [\d.]+/,
-    );
-    expect(r.stdout).toMatch(/test accuracy: [\d.]+/);
-    const j = lastJson(r.stdout);
-    expect(j.example).toBe("lenet");
-    expect(j.preset).toBe("lenet-mnist");
     expect(j.hyper).toEqual({
       preset: "lenet-mnist",
       arch: "lenet5",
@@ -244,11 +215,6 @@ describe.runIf(haveMnist)("lenet on MNIST", () => {
     expect(m.testAccuracy).toBeLessThanOrEqual(1);
     expect(m).toMatchObject({ epochsCompleted: 1, trainSize: 500, params: 61706 });
     expect(m.testLoss).toBeGreaterThan(0);
-    expect((j.training as { epochsCompleted: number }).epochsCompleted).toBe(1);
-    const history = checkChart(out, "history");
-    expect(marks(history, "line mark")).toBe(4); // loss and accuracy, train and validation
-    expect(marks(checkChart(out, "confusion-matrix"), "rect mark")).toBe(100);
-    expect(checkChart(out, "predictions")).toMatch(/mistakes in red: \d+ of \d+ shown/);
     const filters = checkChart(out, "filters");
     expect(filters).toContain("6 filters of 5x5");
     expect(marks(filters, "text mark")).toBe(6); // one label per panel
@@ -257,14 +223,9 @@ describe.runIf(haveMnist)("lenet on MNIST", () => {
     expect(marks(features, "text mark")).toBe(7); // the input and 6 maps
     const metrics = readJson(join(out, "metrics.json"));
     expect(metrics.featureMaps).toMatchObject({ testImage: 0, actual: 7, shape: [6, 28, 28] });
-    expect(readJson(join(out, "history.json")).epochs).toBe(1);
     // the saved model, loaded back, predicts for test image 0 the class the feature-map chart names
-    expect(readFileSync(join(out, "model.ggm")).subarray(0, 7).toString("latin1")).toBe("GGMODEL");
-    const saved = await loadModel(join(out, "model.ggm"));
-    expect(Object.keys(saved.graph.outputs)).toContain(LENET_FEATURES_OUTPUT);
-    const loaded = new Model(saved.graph, { params: saved.params });
-    const p = loaded.predict(head(small.test, 1).x).data;
-    const best = Array.from(p).indexOf(Math.max(...p));
-    expect(best).toBe((metrics.featureMaps as { predicted: number }).predicted);
+    const saved = await savedModelPrediction(out, small.test.x.data.slice(0, 784) as Float32Array);
+    expect(saved.outputs).toContain(LENET_FEATURES_OUTPUT);
+    expect(saved.predicted).toBe((metrics.featureMaps as { predicted: number }).predicted);
   });
 });

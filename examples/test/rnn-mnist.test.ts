@@ -5,16 +5,15 @@
  * validation. The full default run (about 98.7% test accuracy) is too long for a test:
  * examples/README.md gives its command and measured figures.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Tensor } from "@gradgraph/core";
 import { loadMnist } from "@gradgraph/datasets/node";
-import { Model, RNN_CELLS, rnnMnist } from "@gradgraph/models";
-import { loadModel } from "@gradgraph/models/node";
+import { RNN_CELLS, rnnMnist } from "@gradgraph/models";
 import { describe, expect, test } from "vitest";
 import { EXIT, main } from "../src/cli.js";
 import { findExample, RNN_CELL_NAMES } from "../src/registry.js";
-import { checkChart, DATA_DIR, lastJson, marks, readJson, runCli, tempOut } from "./helpers.js";
+import { checkChart, DATA_DIR, marks, readJson, tempOut } from "./helpers.js";
+import { checkMnistRun, recordRuns, runJson, savedModelPrediction } from "./mnist-helpers.js";
 
 const haveMnist = existsSync(join(DATA_DIR, "mnist"));
 
@@ -34,44 +33,28 @@ describe("rnn: options", () => {
       seed: d.seed,
       threads: 0,
     });
-    const seen: string[] = [];
-    const io = {
-      writeOut: () => {},
-      writeErr: () => {},
-      run: async (def: { name: string }) => {
-        seen.push(def.name);
-        return EXIT.ok;
-      },
-    };
-    expect(await main(["rnn-mnist"], io as never)).toBe(EXIT.ok);
+    const { io, seen } = recordRuns((name) => name);
+    expect(await main(["rnn-mnist"], io)).toBe(EXIT.ok);
     expect(seen).toEqual(["rnn"]);
   });
 
   test("--cell takes gru or lstm, --hidden 1 to 1024; anything else is a usage error", async () => {
-    const seen: { cell?: string; hidden?: number[] }[] = [];
-    let err = "";
-    const io = {
-      writeOut: () => {},
-      writeErr: (s: string) => {
-        err += s;
-      },
-      run: async (_def: unknown, options: { cell?: string; hidden?: number[] }) => {
-        seen.push({ cell: options.cell, hidden: options.hidden });
-        return EXIT.ok;
-      },
-    };
-    expect(await main(["rnn"], io as never)).toBe(EXIT.ok);
-    expect(await main(["rnn", "--cell", "lstm", "--hidden", "64"], io as never)).toBe(EXIT.ok);
+    const { io, seen, err } = recordRuns((_name, options) => ({
+      cell: options.cell,
+      hidden: options.hidden,
+    }));
+    expect(await main(["rnn"], io)).toBe(EXIT.ok);
+    expect(await main(["rnn", "--cell", "lstm", "--hidden", "64"], io)).toBe(EXIT.ok);
     expect(seen).toEqual([
       { cell: "gru", hidden: [128] },
       { cell: "lstm", hidden: [64] },
     ]);
-    expect(await main(["rnn", "--cell", "rnn"], io as never)).toBe(EXIT.usage);
-    expect(err).toMatch(/--cell <name>.*expected one of gru, lstm, got "rnn"/);
-    expect(await main(["rnn", "--hidden", "2048"], io as never)).toBe(EXIT.usage);
-    expect(err).toMatch(/--hidden <n>.*at most 1024, got "2048"/);
-    expect(await main(["rnn", "--threads", "16"], io as never)).toBe(EXIT.usage);
-    expect(err).toMatch(/--threads <n>.*at most 15, got "16"/);
+    expect(await main(["rnn", "--cell", "rnn"], io)).toBe(EXIT.usage);
+    expect(err()).toMatch(/--cell <name>.*expected one of gru, lstm, got "rnn"/);
+    expect(await main(["rnn", "--hidden", "2048"], io)).toBe(EXIT.usage);
+    expect(err()).toMatch(/--hidden <n>.*at most 1024, got "2048"/);
+    expect(await main(["rnn", "--threads", "16"], io)).toBe(EXIT.usage);
+    expect(err()).toMatch(/--threads <n>.*at most 15, got "16"/);
     expect(seen).toHaveLength(2);
   });
 });
@@ -79,35 +62,28 @@ describe("rnn: options", () => {
 describe.runIf(haveMnist)("rnn on MNIST", () => {
   test("pnpm example rnn-mnist: one epoch on 500 images writes every chart, the model and the JSON summary", async () => {
     const out = tempOut("rnn");
-    const r = await runCli([
-      "rnn-mnist",
-      "--epochs",
-      "1",
-      "--train-size",
-      "500",
-      "--hidden",
-      "32",
-      "--batch-size",
-      "32",
-      "--lr",
-      "0.01",
-      "--seed",
-      "3",
-      "--threads",
-      "1",
-      "--json",
-      "--out",
+    const { r, j } = await runJson(
+      [
+        "rnn-mnist",
+        "--epochs",
+        "1",
+        "--train-size",
+        "500",
+        "--hidden",
+        "32",
+        "--batch-size",
+        "32",
+        "--lr",
+        "0.01",
+        "--seed",
+        "3",
+        "--threads",
+        "1",
+      ],
       out,
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/gru 32 over 28 rows of 28 pixels: 6186 params; 1 epochs of 16 batches of 32/);
-    expect(r.stdout).toMatch(
-      /epoch 1\/1: loss [\d.]+, accuracy [\d.]+; validation loss [\d.]+, accuracy [\d.]+/,
     );
-    expect(r.stdout).toMatch(/test accuracy: [\d.]+/);
-    const j = lastJson(r.stdout);
-    expect(j.example).toBe("rnn");
-    expect(j.preset).toBe("rnn-mnist");
+    checkMnistRun(r, j, out, { example: "rnn", preset: "rnn-mnist" });
+    expect(r.stdout).toMatch(/gru 32 over 28 rows of 28 pixels: 6186 params; 1 epochs of 16 batches of 32/);
     expect(j.hyper).toEqual({
       preset: "rnn-mnist",
       cell: "gru",
@@ -127,11 +103,6 @@ describe.runIf(haveMnist)("rnn on MNIST", () => {
     expect(m).toMatchObject({ epochsCompleted: 1, trainSize: 500, params: 6186, threads: 1 });
     expect(r.stdout).toContain("500 training images, 1 worker thread for the matrix products");
     expect(m.testLoss).toBeGreaterThan(0);
-    expect((j.training as { epochsCompleted: number }).epochsCompleted).toBe(1);
-    const history = checkChart(out, "history");
-    expect(marks(history, "line mark")).toBe(4); // loss and accuracy, train and validation
-    expect(marks(checkChart(out, "confusion-matrix"), "rect mark")).toBe(100);
-    expect(checkChart(out, "predictions")).toMatch(/mistakes in red: \d+ of \d+ shown/);
     const rows = checkChart(out, "rows");
     expect(rows).toMatch(
       /after reading rows 1\.\.t of test image 0 \(true 7, predicted \d; settled after \d+ rows\)/,
@@ -147,13 +118,9 @@ describe.runIf(haveMnist)("rnn on MNIST", () => {
     expect(answers).toMatchObject({ testImage: 0, actual: 7 });
     expect(answers.answers).toHaveLength(28);
     expect(answers.answers[27]).toBe(answers.predicted);
-    expect(readJson(join(out, "history.json")).epochs).toBe(1);
     // the saved model, loaded back, predicts for test image 0 the class metrics.json names
-    expect(readFileSync(join(out, "model.ggm")).subarray(0, 7).toString("latin1")).toBe("GGMODEL");
-    const saved = await loadModel(join(out, "model.ggm"));
-    const loaded = new Model(saved.graph, { params: saved.params });
     const test = (await loadMnist({ dir: DATA_DIR, split: "train-test", trainSize: 1 })).test;
-    const p = loaded.predict(new Tensor([1, 784], test.x.data.slice(0, 784))).data;
-    expect(Array.from(p).indexOf(Math.max(...p))).toBe(answers.predicted);
+    const saved = await savedModelPrediction(out, test.x.data.slice(0, 784) as Float32Array);
+    expect(saved.predicted).toBe(answers.predicted);
   });
 });

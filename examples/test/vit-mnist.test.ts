@@ -4,17 +4,16 @@
  * the JSON summary, every chart and the saved model. The full default run is too long for a test:
  * examples/README.md gives its command and measured figures.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Tensor } from "@gradgraph/core";
 import { loadMnist } from "@gradgraph/datasets/node";
-import { Model, VIT_ATTENTION_OUTPUT, VIT_POOLS, vitMnist } from "@gradgraph/models";
-import { loadModel } from "@gradgraph/models/node";
+import { VIT_ATTENTION_OUTPUT, VIT_POOLS, vitMnist } from "@gradgraph/models";
 import { describe, expect, test } from "vitest";
 import { EXIT, main } from "../src/cli.js";
 import { attentionChart } from "../src/plots.js";
 import { findExample, VIT_POOL_NAMES } from "../src/registry.js";
-import { checkChart, DATA_DIR, lastJson, marks, readJson, runCli, tempOut } from "./helpers.js";
+import { checkChart, DATA_DIR, marks, readJson, tempOut } from "./helpers.js";
+import { checkMnistRun, recordRuns, runJson, savedModelPrediction } from "./mnist-helpers.js";
 
 const haveMnist = existsSync(join(DATA_DIR, "mnist"));
 
@@ -34,23 +33,12 @@ describe("vit: options", () => {
   });
 
   test("--arch takes mean or cls (also as vit-mnist); anything else is a usage error naming the choices", async () => {
-    const seen: (string | undefined)[] = [];
-    let err = "";
-    const io = {
-      writeOut: () => {},
-      writeErr: (s: string) => {
-        err += s;
-      },
-      run: async (def: { name: string }, options: { arch?: string }) => {
-        seen.push(`${def.name}:${options.arch}`);
-        return EXIT.ok;
-      },
-    };
-    expect(await main(["vit"], io as never)).toBe(EXIT.ok);
-    expect(await main(["vit-mnist", "--arch", "cls"], io as never)).toBe(EXIT.ok);
+    const { io, seen, err } = recordRuns((name, options) => `${name}:${options.arch}`);
+    expect(await main(["vit"], io)).toBe(EXIT.ok);
+    expect(await main(["vit-mnist", "--arch", "cls"], io)).toBe(EXIT.ok);
     expect(seen).toEqual(["vit:mean", "vit:cls"]);
-    expect(await main(["vit", "--arch", "max"], io as never)).toBe(EXIT.usage);
-    expect(err).toMatch(/--arch <name>.*expected one of mean, cls, got "max"/);
+    expect(await main(["vit", "--arch", "max"], io)).toBe(EXIT.usage);
+    expect(err()).toMatch(/--arch <name>.*expected one of mean, cls, got "max"/);
     expect(seen).toHaveLength(2);
   });
 });
@@ -88,31 +76,14 @@ describe("vit: the attention chart", () => {
 describe.runIf(haveMnist)("vit on MNIST", () => {
   test("pnpm example vit-mnist: one epoch on 500 images writes every chart, the model and the JSON summary", async () => {
     const out = tempOut("vit");
-    const r = await runCli([
-      "vit-mnist",
-      "--epochs",
-      "1",
-      "--train-size",
-      "500",
-      "--batch-size",
-      "50",
-      "--seed",
-      "3",
-      "--json",
-      "--out",
+    const { r, j } = await runJson(
+      ["vit-mnist", "--epochs", "1", "--train-size", "500", "--batch-size", "50", "--seed", "3"],
       out,
-    ]);
-    expect(r.code, r.stderr).toBe(0);
+    );
+    checkMnistRun(r, j, out, { example: "vit", preset: "vit-mnist" });
     expect(r.stdout).toMatch(
       /ViT: 16 patches of 7x7, width 64, 3 blocks of 4 heads.*; 105418 params; 1 epochs of 10 batches of 50/,
     );
-    expect(r.stdout).toMatch(
-      /epoch 1\/1: loss [\d.]+, accuracy [\d.]+; validation loss [\d.]+, accuracy [\d.]+/,
-    );
-    expect(r.stdout).toMatch(/test accuracy: [\d.]+/);
-    const j = lastJson(r.stdout);
-    expect(j.example).toBe("vit");
-    expect(j.preset).toBe("vit-mnist");
     expect(j.hyper).toEqual({
       preset: "vit-mnist",
       ...vitMnist.defaults,
@@ -126,10 +97,6 @@ describe.runIf(haveMnist)("vit on MNIST", () => {
     expect(m.testAccuracy).toBeLessThanOrEqual(1);
     expect(m).toMatchObject({ epochsCompleted: 1, trainSize: 500, params: 105418 });
     expect(m.testLoss).toBeGreaterThan(0);
-    const history = checkChart(out, "history");
-    expect(marks(history, "line mark")).toBe(4); // loss and accuracy, train and validation
-    expect(marks(checkChart(out, "confusion-matrix"), "rect mark")).toBe(100);
-    expect(checkChart(out, "predictions")).toMatch(/mistakes in red: \d+ of \d+ shown/);
     const attention = checkChart(out, "attention");
     expect(attention).toMatch(/last block's attention, test image 0 \(true 7, predicted \d\)/);
     expect(marks(attention, "text mark")).toBe(12); // input, 4 heads and their mean, twice
@@ -147,15 +114,10 @@ describe.runIf(haveMnist)("vit on MNIST", () => {
       const s = att.patches.slice(h * 16, h * 16 + 16).reduce((a, b) => a + b, 0);
       expect(s).toBeCloseTo(1, 2);
     }
-    expect(readJson(join(out, "history.json")).epochs).toBe(1);
     // the saved model, loaded back, predicts for test image 0 the class the attention chart names
-    expect(readFileSync(join(out, "model.ggm")).subarray(0, 7).toString("latin1")).toBe("GGMODEL");
-    const saved = await loadModel(join(out, "model.ggm"));
-    expect(Object.keys(saved.graph.outputs)).toContain(VIT_ATTENTION_OUTPUT);
-    const loaded = new Model(saved.graph, { params: saved.params });
     const test0 = (await loadMnist({ dir: DATA_DIR, split: "train-validation-test", trainSize: 1 })).test;
-    const p = loaded.predict(new Tensor([1, 784], test0.x.data.subarray(0, 784))).data;
-    const best = Array.from(p).indexOf(Math.max(...p));
-    expect(best).toBe((metrics.attention as { predicted: number }).predicted);
+    const saved = await savedModelPrediction(out, test0.x.data.slice(0, 784) as Float32Array);
+    expect(saved.outputs).toContain(VIT_ATTENTION_OUTPUT);
+    expect(saved.predicted).toBe((metrics.attention as { predicted: number }).predicted);
   }, 300_000);
 });

@@ -33,11 +33,10 @@ import {
   lstmCell,
   Model,
   multiHeadAttentionLayer,
-  NonFiniteLossError,
   softmaxCrossEntropy,
   transformerEncoderBlock,
 } from "@gradgraph/models";
-import { saveAndReload } from "../classifier.js";
+import { accuracyLogs, fitOrRollBack, printsEpoch, saveAndReload } from "../classifier.js";
 import type { ExampleContext, ExampleResult } from "../context.js";
 import { type CurvePoint, curvesChart, heatmapGridChart, historyCurves } from "../plots.js";
 import {
@@ -177,36 +176,28 @@ function trainModel(
     lr: cosineDecay({ lr: o.lr, totalSteps: o.epochs * batches, warmupSteps: batches }),
     clipNorm: 1,
   });
-  const every = Math.max(1, Math.round(o.epochs / 5));
   const started = performance.now();
-  let history: History;
-  let nonFinite: NonFiniteLossError | null = null;
-  try {
-    history = fit(model, train, {
-      optimizer,
-      epochs: o.epochs,
-      batchSize: o.batchSize,
-      seed: o.seed,
-      metrics: ["accuracy"],
-      validation,
-      rollbackPartialEpoch: true,
-      callbacks: trainingCallback(ctx, {
+  const { history, nonFinite } = fitOrRollBack(
+    ctx,
+    () =>
+      fit(model, train, {
+        optimizer,
         epochs: o.epochs,
-        batches,
-        samples: train.y.length,
-        bar: "run",
-        line: (e, l) =>
-          e === 1 || e % every === 0 || e === o.epochs
-            ? `  ${o.label} epoch ${e}: loss ${l.loss!.toFixed(4)}, accuracy ${l.accuracy!.toFixed(3)}, val_loss ${l.val_loss!.toFixed(4)}, val_accuracy ${l.val_accuracy!.toFixed(3)}`
-            : null,
-      }),
-    }).history;
-  } catch (e) {
-    if (!(e instanceof NonFiniteLossError)) throw e;
-    ctx.reporter.stop();
-    nonFinite = e;
-    history = e.history;
-  }
+        batchSize: o.batchSize,
+        seed: o.seed,
+        metrics: ["accuracy"],
+        validation,
+        rollbackPartialEpoch: true,
+        callbacks: trainingCallback(ctx, {
+          epochs: o.epochs,
+          batches,
+          samples: train.y.length,
+          bar: "run",
+          line: (e, l) =>
+            printsEpoch(e, o.epochs, 5) ? `  ${o.label} epoch ${e}: ${accuracyLogs(l)}` : null,
+        }),
+      }).history,
+  );
   const seconds = (performance.now() - started) / 1000;
   const training = trainingSummary(ctx, { planned: o.epochs, history, nonFinite });
   return { history, training, seconds };

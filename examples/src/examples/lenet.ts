@@ -9,7 +9,6 @@
  * @module
  */
 import { Tensor } from "@gradgraph/core";
-import { loadMnist } from "@gradgraph/datasets/node";
 import {
   type LenetArch,
   type LenetHyper,
@@ -19,8 +18,17 @@ import {
 } from "@gradgraph/models";
 import type { ExampleContext, ExampleResult } from "../context.js";
 import { featureMapsChart, filtersChart } from "../plots.js";
-import { loadOptions, presetHooks, saveTrained, shownImages, writeClassifierOutputs } from "../presets.js";
-import { nonFiniteFailure, trainingSummary } from "../training.js";
+import {
+  commonOverrides,
+  finishMnistPreset,
+  loadMnistSplits,
+  mnistImage,
+  mnistMetrics,
+  presetHooks,
+  shownImages,
+  testLabels,
+  writeMnistOutputs,
+} from "../presets.js";
 
 /** The test image whose feature maps are drawn (the first of the test set, a 7). */
 const FEATURE_IMAGE = 0;
@@ -51,12 +59,7 @@ interface Trained {
  */
 async function train(ctx: ExampleContext, overrides: Partial<LenetHyper>): Promise<Trained> {
   const d = lenetMnist.defaults;
-  const o = ctx.options;
-  const data = await loadMnist({
-    ...loadOptions(ctx),
-    split: "train-validation-test",
-    ...(o.trainSize !== undefined ? { trainSize: o.trainSize } : {}),
-  });
+  const data = await loadMnistSplits(ctx);
   const n = data.train.y.length;
   const batchSize = overrides.batchSize ?? d.batchSize;
   const arch = overrides.arch ?? d.arch;
@@ -65,17 +68,15 @@ async function train(ctx: ExampleContext, overrides: Partial<LenetHyper>): Promi
   );
   const result = await lenetMnist.run(data, overrides, presetHooks(ctx, { samplesPerBatch: batchSize }));
   ctx.reporter.stop();
-  const i = Math.min(FEATURE_IMAGE, data.test.y.length - 1);
-  const image = data.test.x.data.slice(i * 784, (i + 1) * 784);
-  const maps = lenetFeatureMaps(result.model, new Tensor([1, 784], image));
+  const image = mnistImage(data.test.x, FEATURE_IMAGE);
+  const maps = lenetFeatureMaps(result.model, new Tensor([1, 784], image.pixels));
   const [, c, h, w] = maps.shape as [number, number, number, number];
   return {
     result,
     n,
     pixels: shownImages(result.test.predicted, result.test.actual, data.test.x),
     features: {
-      index: i,
-      pixels: Float32Array.from(image),
+      ...image,
       maps: Float32Array.from(maps.data),
       shape: [c, h, w],
     },
@@ -87,23 +88,11 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
   const o = ctx.options;
   const overrides: Partial<LenetHyper> = {
     ...(o.arch !== undefined ? { arch: o.arch as LenetArch } : {}),
-    ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
-    ...(o.lr !== undefined ? { lr: o.lr } : {}),
-    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
-    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...commonOverrides(o),
   };
   const { result, n, pixels, features } = await train(ctx, overrides);
   const h = result.hyperparameters;
-  await writeClassifierOutputs(ctx, {
-    title: `lenet (${h.arch})`,
-    history: result.history,
-    series: ["train", "validation"],
-    predicted: result.test.predicted,
-    actual: result.test.actual,
-    set: "test",
-    pixels,
-    shape: { width: 28, height: 28 },
-  });
+  await writeMnistOutputs(ctx, `lenet (${h.arch})`, result, pixels);
   const w = result.filters.weights;
   await ctx.chart(
     "filters",
@@ -112,45 +101,18 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     }),
   );
   const f = features;
-  const predicted = result.test.predicted[f.index]!;
-  const actual = result.test.actual[f.index]!;
+  const { actual, predicted } = testLabels(result, f.index);
   await ctx.chart(
     "feature-maps",
     featureMapsChart(f.pixels, { width: 28, height: 28 }, f.maps, f.shape, {
       title: `lenet (${h.arch}): first-layer feature maps of test image ${f.index} (true ${actual}, predicted ${predicted})`,
     }),
   );
-  const training = trainingSummary(ctx, {
-    planned: h.epochs,
-    history: result.history,
-    nonFinite: result.nonFinite,
-  });
-  const times = result.history.epochTimeMs;
-  const metrics = {
-    testAccuracy: result.test.accuracy,
-    testLoss: result.test.loss,
-    validationAccuracy: result.validationAccuracy,
-    trainAccuracy: result.trainAccuracy,
-    epochsCompleted: result.history.epochs,
-    trainSize: n,
-    params: result.model.parameterCount,
-    meanEpochSeconds: times.length ? times.reduce((a, b) => a + b, 0) / times.length / 1000 : 0,
-    trainSeconds: result.timeMs / 1000,
-  };
-  await saveTrained(ctx, result.model, { preset: "lenet-mnist", hyper: h, metrics, training });
-  await ctx.writeJson("metrics.json", {
+  return finishMnistPreset(ctx, {
     preset: "lenet-mnist",
-    hyper: h,
-    trainSize: n,
-    metrics,
-    featureMaps: { testImage: f.index, actual, predicted, shape: f.shape },
-    training,
-    log: result.log,
+    result,
+    n,
+    metrics: mnistMetrics(result, n),
+    details: { featureMaps: { testImage: f.index, actual, predicted, shape: f.shape } },
   });
-  return {
-    hyper: { preset: "lenet-mnist", ...h, trainSize: n },
-    metrics,
-    training,
-    failure: nonFiniteFailure(training),
-  };
 }

@@ -5,11 +5,16 @@
  * 6 epochs; 50,000 training, 10,000 validation and 10,000 test images.
  * @module
  */
-import { loadMnist } from "@gradgraph/datasets/node";
 import { type ReluSoftmaxHyper, type ReluSoftmaxResult, reluSoftmaxMnist } from "@gradgraph/models";
 import type { ExampleContext, ExampleResult } from "../context.js";
-import { loadOptions, presetHooks, saveTrained, shownImages, writeClassifierOutputs } from "../presets.js";
-import { nonFiniteFailure, trainingSummary } from "../training.js";
+import {
+  commonOverrides,
+  finishMnistPreset,
+  loadMnistSplits,
+  presetHooks,
+  shownImages,
+  writeMnistOutputs,
+} from "../presets.js";
 
 /** What training leaves for the outputs: the result, the training-set size, the test images shown. */
 interface Trained {
@@ -24,14 +29,7 @@ interface Trained {
  */
 async function train(ctx: ExampleContext, overrides: Partial<ReluSoftmaxHyper>): Promise<Trained> {
   const d = reluSoftmaxMnist.defaults;
-  const o = ctx.options;
-  // the preset's data (loadPresetData) with --train-size applied while decoding: the training images
-  // past it are never stored
-  const data = await loadMnist({
-    ...loadOptions(ctx),
-    split: "train-validation-test",
-    ...(o.trainSize !== undefined ? { trainSize: o.trainSize } : {}),
-  });
+  const data = await loadMnistSplits(ctx);
   const n = data.train.y.length;
   const batchSize = overrides.batchSize ?? d.batchSize;
   ctx.log(
@@ -50,29 +48,11 @@ async function train(ctx: ExampleContext, overrides: Partial<ReluSoftmaxHyper>):
 export async function run(ctx: ExampleContext): Promise<ExampleResult> {
   const o = ctx.options;
   const overrides: Partial<ReluSoftmaxHyper> = {
-    ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
-    ...(o.lr !== undefined ? { lr: o.lr } : {}),
-    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    ...commonOverrides(o),
     ...(o.hidden !== undefined ? { hidden: o.hidden[0]! } : {}),
-    ...(o.seed !== undefined ? { seed: o.seed } : {}),
   };
   const { result, n, pixels } = await train(ctx, overrides);
-  await writeClassifierOutputs(ctx, {
-    title: "relu-softmax",
-    history: result.history,
-    series: ["train", "validation"],
-    predicted: result.test.predicted,
-    actual: result.test.actual,
-    set: "test",
-    pixels,
-    shape: { width: 28, height: 28 },
-  });
-  const h = result.hyperparameters;
-  const training = trainingSummary(ctx, {
-    planned: h.epochs,
-    history: result.history,
-    nonFinite: result.nonFinite,
-  });
+  await writeMnistOutputs(ctx, "relu-softmax", result, pixels);
   const metrics = {
     testAccuracy: result.test.accuracy,
     testLoss: result.test.loss,
@@ -82,19 +62,5 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     epochsCompleted: result.history.epochs,
     trainSize: n,
   };
-  await saveTrained(ctx, result.model, { preset: "relu-softmax-mnist", hyper: h, metrics, training });
-  await ctx.writeJson("metrics.json", {
-    preset: "relu-softmax-mnist",
-    hyper: h,
-    trainSize: n,
-    metrics,
-    training,
-    log: result.log,
-  });
-  return {
-    hyper: { preset: "relu-softmax-mnist", ...h, trainSize: n },
-    metrics,
-    training,
-    failure: nonFiniteFailure(training),
-  };
+  return finishMnistPreset(ctx, { preset: "relu-softmax-mnist", result, n, metrics });
 }

@@ -11,7 +11,6 @@
  */
 import { Tensor } from "@gradgraph/core";
 import { disableThreads, enableThreads } from "@gradgraph/core/node";
-import { loadMnist } from "@gradgraph/datasets/node";
 import {
   type RnnCell,
   type RnnHyper,
@@ -21,8 +20,17 @@ import {
 } from "@gradgraph/models";
 import type { ExampleContext, ExampleResult } from "../context.js";
 import { type CurvePoint, curvesChart } from "../plots.js";
-import { loadOptions, presetHooks, saveTrained, shownImages, writeClassifierOutputs } from "../presets.js";
-import { nonFiniteFailure, trainingSummary } from "../training.js";
+import {
+  commonOverrides,
+  finishMnistPreset,
+  loadMnistSplits,
+  mnistImage,
+  mnistMetrics,
+  presetHooks,
+  shownImages,
+  testLabels,
+  writeMnistOutputs,
+} from "../presets.js";
 
 /** The test image whose row-by-row answers are drawn (the first of the test set, a 7). */
 const ROWS_IMAGE = 0;
@@ -50,9 +58,9 @@ interface Trained {
 }
 
 /** The row-by-row answers of `result`'s model for test image `index` of `x`. */
-function rowAnswers(result: RnnResult, x: Tensor, index: number): RowAnswers {
-  const image = new Tensor([1, 784], x.data.slice(index * 784, (index + 1) * 784));
-  const p = rnnRowProbabilities(result.model, image);
+function rowAnswers(result: RnnResult, x: Tensor, wanted: number): RowAnswers {
+  const { index, pixels } = mnistImage(x, wanted);
+  const p = rnnRowProbabilities(result.model, new Tensor([1, 784], pixels));
   const [, steps, classes] = p.shape as [number, number, number];
   const probabilities: number[][] = [];
   const answers: number[] = [];
@@ -72,15 +80,10 @@ function rowAnswers(result: RnnResult, x: Tensor, index: number): RowAnswers {
  */
 async function train(ctx: ExampleContext, overrides: Partial<RnnHyper>): Promise<Trained> {
   const d = rnnMnist.defaults;
-  const o = ctx.options;
-  const data = await loadMnist({
-    ...loadOptions(ctx),
-    split: "train-validation-test",
-    ...(o.trainSize !== undefined ? { trainSize: o.trainSize } : {}),
-  });
+  const data = await loadMnistSplits(ctx);
   const n = data.train.y.length;
   const batchSize = overrides.batchSize ?? d.batchSize;
-  const wanted = o.threads ?? 0;
+  const wanted = ctx.options.threads ?? 0;
   const threads = wanted > 0 ? enableThreads(wanted) : 0;
   ctx.log(
     `${(overrides.cell ?? d.cell).toUpperCase()} of ${overrides.hidden ?? d.hidden} units reading each digit as 28 rows of 28 pixels, dense softmax on the last state: ${overrides.epochs ?? d.epochs} epochs, batch ${batchSize}, Adam lr ${overrides.lr ?? d.lr} (cosine), gradients clipped to norm ${d.clipNorm}, ${n} training images, ${threads} worker thread${threads === 1 ? "" : "s"} for the matrix products`,
@@ -88,12 +91,11 @@ async function train(ctx: ExampleContext, overrides: Partial<RnnHyper>): Promise
   try {
     const result = await rnnMnist.run(data, overrides, presetHooks(ctx, { samplesPerBatch: batchSize }));
     ctx.reporter.stop();
-    const i = Math.min(ROWS_IMAGE, data.test.y.length - 1);
     return {
       result,
       n,
       pixels: shownImages(result.test.predicted, result.test.actual, data.test.x),
-      rows: rowAnswers(result, data.test.x, i),
+      rows: rowAnswers(result, data.test.x, ROWS_IMAGE),
       threads,
     };
   } finally {
@@ -107,26 +109,13 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
   const overrides: Partial<RnnHyper> = {
     ...(o.cell !== undefined ? { cell: o.cell as RnnCell } : {}),
     ...(o.hidden?.[0] !== undefined ? { hidden: o.hidden[0] } : {}),
-    ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
-    ...(o.lr !== undefined ? { lr: o.lr } : {}),
-    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
-    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...commonOverrides(o),
   };
   const { result, n, pixels, rows, threads } = await train(ctx, overrides);
   const h = result.hyperparameters;
   const title = `rnn (${h.cell} ${h.hidden})`;
-  await writeClassifierOutputs(ctx, {
-    title,
-    history: result.history,
-    series: ["train", "validation"],
-    predicted: result.test.predicted,
-    actual: result.test.actual,
-    set: "test",
-    pixels,
-    shape: { width: 28, height: 28 },
-  });
-  const actual = result.test.actual[rows.index]!;
-  const predicted = result.test.predicted[rows.index]!;
+  await writeMnistOutputs(ctx, title, result, pixels);
+  const { actual, predicted } = testLabels(result, rows.index);
   const points: CurvePoint[] = [];
   rows.probabilities.forEach((p, t) => {
     p.forEach((value, digit) => {
@@ -141,44 +130,19 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
       width: 480,
     }),
   );
-  const training = trainingSummary(ctx, {
-    planned: h.epochs,
-    history: result.history,
-    nonFinite: result.nonFinite,
-  });
-  const times = result.history.epochTimeMs;
-  const metrics = {
-    testAccuracy: result.test.accuracy,
-    testLoss: result.test.loss,
-    validationAccuracy: result.validationAccuracy,
-    trainAccuracy: result.trainAccuracy,
-    epochsCompleted: result.history.epochs,
-    trainSize: n,
-    params: result.model.parameterCount,
-    meanEpochSeconds: times.length ? times.reduce((a, b) => a + b, 0) / times.length / 1000 : 0,
-    trainSeconds: result.timeMs / 1000,
-    threads,
-  };
-  await saveTrained(ctx, result.model, { preset: "rnn-mnist", hyper: h, metrics, training });
-  await ctx.writeJson("metrics.json", {
+  return finishMnistPreset(ctx, {
     preset: "rnn-mnist",
-    hyper: h,
-    trainSize: n,
-    metrics,
-    rows: {
-      testImage: rows.index,
-      actual,
-      predicted,
-      answers: rows.answers,
-      settledAfter: rows.settledAfter,
+    result,
+    n,
+    metrics: { ...mnistMetrics(result, n), threads },
+    details: {
+      rows: {
+        testImage: rows.index,
+        actual,
+        predicted,
+        answers: rows.answers,
+        settledAfter: rows.settledAfter,
+      },
     },
-    training,
-    log: result.log,
   });
-  return {
-    hyper: { preset: "rnn-mnist", ...h, trainSize: n },
-    metrics,
-    training,
-    failure: nonFiniteFailure(training),
-  };
 }

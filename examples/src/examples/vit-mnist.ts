@@ -8,7 +8,6 @@
  * @module
  */
 import { Tensor } from "@gradgraph/core";
-import { loadMnist } from "@gradgraph/datasets/node";
 import {
   VIT_GRID,
   type VitHyper,
@@ -19,8 +18,17 @@ import {
 } from "@gradgraph/models";
 import type { ExampleContext, ExampleResult } from "../context.js";
 import { attentionChart } from "../plots.js";
-import { loadOptions, presetHooks, saveTrained, shownImages, writeClassifierOutputs } from "../presets.js";
-import { nonFiniteFailure, trainingSummary } from "../training.js";
+import {
+  commonOverrides,
+  finishMnistPreset,
+  loadMnistSplits,
+  mnistImage,
+  mnistMetrics,
+  presetHooks,
+  shownImages,
+  testLabels,
+  writeMnistOutputs,
+} from "../presets.js";
 
 /** The test image whose attention is drawn (the first of the test set, a 7). */
 const ATTENTION_IMAGE = 0;
@@ -51,12 +59,7 @@ interface Trained {
  */
 async function train(ctx: ExampleContext, overrides: Partial<VitHyper>): Promise<Trained> {
   const d = vitMnist.defaults;
-  const o = ctx.options;
-  const data = await loadMnist({
-    ...loadOptions(ctx),
-    split: "train-validation-test",
-    ...(o.trainSize !== undefined ? { trainSize: o.trainSize } : {}),
-  });
+  const data = await loadMnistSplits(ctx);
   const n = data.train.y.length;
   const batchSize = overrides.batchSize ?? d.batchSize;
   ctx.log(
@@ -64,16 +67,14 @@ async function train(ctx: ExampleContext, overrides: Partial<VitHyper>): Promise
   );
   const result = await vitMnist.run(data, overrides, presetHooks(ctx, { samplesPerBatch: batchSize }));
   ctx.reporter.stop();
-  const i = Math.min(ATTENTION_IMAGE, data.test.y.length - 1);
-  const image = data.test.x.data.slice(i * 784, (i + 1) * 784);
-  const att = vitAttention(result.model, new Tensor([1, 784], image));
+  const image = mnistImage(data.test.x, ATTENTION_IMAGE);
+  const att = vitAttention(result.model, new Tensor([1, 784], image.pixels));
   return {
     result,
     n,
     pixels: shownImages(result.test.predicted, result.test.actual, data.test.x),
     attention: {
-      index: i,
-      pixels: Float32Array.from(image),
+      ...image,
       patches: Float32Array.from(att.patches.data),
       heads: att.patches.shape[1] as number,
     },
@@ -85,26 +86,13 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
   const o = ctx.options;
   const overrides: Partial<VitHyper> = {
     ...(o.arch !== undefined ? { pool: o.arch as VitPool } : {}),
-    ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
-    ...(o.lr !== undefined ? { lr: o.lr } : {}),
-    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
-    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...commonOverrides(o),
   };
   const { result, n, pixels, attention } = await train(ctx, overrides);
   const h = result.hyperparameters;
-  await writeClassifierOutputs(ctx, {
-    title: `vit (${h.pool} pooling)`,
-    history: result.history,
-    series: ["train", "validation"],
-    predicted: result.test.predicted,
-    actual: result.test.actual,
-    set: "test",
-    pixels,
-    shape: { width: 28, height: 28 },
-  });
+  await writeMnistOutputs(ctx, `vit (${h.pool} pooling)`, result, pixels);
   const a = attention;
-  const predicted = result.test.predicted[a.index]!;
-  const actual = result.test.actual[a.index]!;
+  const { actual, predicted } = testLabels(result, a.index);
   await ctx.chart(
     "attention",
     attentionChart(a.pixels, { width: 28, height: 28 }, a.patches, [a.heads, VIT_GRID], {
@@ -112,44 +100,20 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
       subtitle: `${h.pool === "cls" ? "the class token's attention" : "the mean over the 16 queries of the attention"} to each of the 4x4 patches, per head (white: least, dark blue: most); second row: times the ink`,
     }),
   );
-  const training = trainingSummary(ctx, {
-    planned: h.epochs,
-    history: result.history,
-    nonFinite: result.nonFinite,
-  });
-  const times = result.history.epochTimeMs;
-  const metrics = {
-    testAccuracy: result.test.accuracy,
-    testLoss: result.test.loss,
-    validationAccuracy: result.validationAccuracy,
-    trainAccuracy: result.trainAccuracy,
-    epochsCompleted: result.history.epochs,
-    trainSize: n,
-    params: result.model.parameterCount,
-    meanEpochSeconds: times.length ? times.reduce((x, y) => x + y, 0) / times.length / 1000 : 0,
-    trainSeconds: result.timeMs / 1000,
-  };
-  await saveTrained(ctx, result.model, { preset: "vit-mnist", hyper: h, metrics, training });
-  await ctx.writeJson("metrics.json", {
+  return finishMnistPreset(ctx, {
     preset: "vit-mnist",
-    hyper: h,
-    trainSize: n,
-    metrics,
-    attention: {
-      testImage: a.index,
-      actual,
-      predicted,
-      heads: a.heads,
-      grid: VIT_GRID,
-      patches: Array.from(a.patches, (v) => Number(v.toFixed(4))),
+    result,
+    n,
+    metrics: mnistMetrics(result, n),
+    details: {
+      attention: {
+        testImage: a.index,
+        actual,
+        predicted,
+        heads: a.heads,
+        grid: VIT_GRID,
+        patches: Array.from(a.patches, (v) => Number(v.toFixed(4))),
+      },
     },
-    training,
-    log: result.log,
   });
-  return {
-    hyper: { preset: "vit-mnist", ...h, trainSize: n },
-    metrics,
-    training,
-    failure: nonFiniteFailure(training),
-  };
 }
