@@ -4,7 +4,7 @@
  * the event loop (so a Ctrl-C handler can run) while keeping the allocation-free step of `fit`.
  * @module
  */
-import { Tensor } from "@gradgraph/core";
+import { Rng, Tensor } from "@gradgraph/core";
 import type { LabeledData } from "@gradgraph/datasets";
 import { emptyHistory, type History, recordEpoch } from "../callbacks.js";
 import {
@@ -17,6 +17,7 @@ import {
 import type { Targets } from "../gather.js";
 import { argmax } from "../metrics.js";
 import type { GradientStep, Model, TrainingPlan } from "../model.js";
+import { cosineDecay, type LearningRateSchedule } from "../optim/index.js";
 import type {
   BatchProgress,
   ClassPredictions,
@@ -329,6 +330,37 @@ export const MNIST_PIXEL_MEAN = 0.1307;
 /** MNIST's pixel standard deviation over the training set. */
 export const MNIST_PIXEL_STD = 0.3081;
 
+/**
+ * The checks of the hyperparameters every mini-batch preset has: `epochs` an integer >= 0,
+ * `batchSize` >= 1, `lr` a finite number > 0 and `seed` an integer >= 0 (RangeError naming the first
+ * that is not).
+ */
+export function checkMiniBatchHyper(
+  preset: string,
+  h: { readonly epochs: number; readonly batchSize: number; readonly lr: number; readonly seed: number },
+): void {
+  checkInt(preset, "epochs", h.epochs, 0);
+  checkInt(preset, "batchSize", h.batchSize);
+  checkPositive(preset, "lr", h.lr);
+  checkInt(preset, "seed", h.seed, 0);
+}
+
+/**
+ * {@link cosineDecay} from `lr` over `totalSteps` steps (after `warmupSteps` of linear warm-up),
+ * floored at `lr·1e-6`: the learning rate of the MNIST presets' cosine schedules.
+ */
+export function flooredCosine(lr: number, totalSteps: number, warmupSteps = 0): LearningRateSchedule {
+  const cosine = cosineDecay({ lr, totalSteps, warmupSteps });
+  const floor = lr * 1e-6;
+  return (t) => Math.max(cosine(t), floor);
+}
+
+/** Throws a RangeError unless `shift` (random shifts of 28x28 images) is an integer from 0 to 27. */
+export function checkShift(preset: string, shift: number): void {
+  checkInt(preset, "shift", shift, 0);
+  if (shift >= 28) throw new RangeError(`preset '${preset}': shift must be below 28 pixels, got ${shift}`);
+}
+
 /** Throws a RangeError unless `v` is one of `choices` (a preset's architecture, schedule, ...). */
 export function checkOneOf<T extends string>(
   preset: string,
@@ -371,8 +403,8 @@ export interface ValidatedTraining {
   readonly batchSize: number;
   /** The update rule. */
   readonly optimizer: GradientStep;
-  /** The order of the training rows in each epoch (see {@link MiniBatchSpec.order}). */
-  readonly order: (epoch: number) => Int32Array | null;
+  /** Seed of the shuffle of the training rows, drawn anew every epoch. */
+  readonly shuffleSeed: number;
   /** Data augmentation of each batch (see {@link MiniBatchSpec.augment}), or undefined for none. */
   readonly augment?: ((x: Tensor, count: number) => void) | undefined;
   /** Rows per validation chunk. */
@@ -385,7 +417,7 @@ export interface ValidatedTraining {
 
 /**
  * Mini-batch training ({@link trainMiniBatch}) as the MNIST presets `"lenet-mnist"`, `"rnn-mnist"`
- * and `"vit-mnist"` do it: the accuracy of the training batches is counted while training, the
+ * and `"vit-mnist"` do it: the training rows are visited in a seeded shuffle every epoch, the accuracy of the training batches is counted while training, the
  * validation set is evaluated after every epoch (`val_loss`, `val_accuracy`), and each epoch logs
  * `epoch e/E: loss …, accuracy …; validation loss …, accuracy … (… s)`.
  */
@@ -396,6 +428,8 @@ export function trainWithValidation(
 ): Promise<MiniBatchOutcome> {
   const { train, validation } = data;
   const { log, hooks } = spec;
+  const rng = new Rng(spec.shuffleSeed);
+  const order = Int32Array.from({ length: train.x.shape[0] ?? 0 }, (_, i) => i);
   let te = now();
   return trainMiniBatch({
     model,
@@ -404,7 +438,7 @@ export function trainWithValidation(
     epochs: spec.epochs,
     batchSize: spec.batchSize,
     optimizer: spec.optimizer,
-    order: spec.order,
+    order: () => rng.shuffle(order),
     ...(spec.augment ? { augment: spec.augment } : {}),
     trackAccuracy: true,
     epochLogs: (_epoch, running) => {

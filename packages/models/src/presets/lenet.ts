@@ -20,13 +20,14 @@ import { init } from "../init.js";
 import { dense } from "../layers.js";
 import { softmaxCrossEntropy } from "../losses.js";
 import { type GradientStep, Model } from "../model.js";
-import { adam, cosineDecay } from "../optim/index.js";
+import { adam, type cosineDecay } from "../optim/index.js";
 import {
   batchesPerEpoch,
-  checkInt,
+  checkMiniBatchHyper,
   checkOneOf,
-  checkPositive,
+  checkShift,
   finishValidatedRun,
+  flooredCosine,
   MNIST_PIXEL_MEAN,
   MNIST_PIXEL_STD,
   now,
@@ -143,12 +144,8 @@ function resolve(overrides?: Partial<LenetHyper>): LenetHyper {
   const h = resolveHyper(NAME, DEFAULTS, overrides);
   checkOneOf(NAME, "arch", h.arch, LENET_ARCHS);
   checkOneOf(NAME, "schedule", h.schedule, LENET_SCHEDULES);
-  checkInt(NAME, "epochs", h.epochs, 0);
-  checkInt(NAME, "batchSize", h.batchSize);
-  checkPositive(NAME, "lr", h.lr);
-  checkInt(NAME, "shift", h.shift, 0);
-  if (h.shift >= 28) throw new RangeError(`preset '${NAME}': shift must be below 28 pixels, got ${h.shift}`);
-  checkInt(NAME, "seed", h.seed, 0);
+  checkMiniBatchHyper(NAME, h);
+  checkShift(NAME, h.shift);
   return h;
 }
 
@@ -308,9 +305,7 @@ export function randomShifts(
  */
 function scheduled(h: LenetHyper, total: number): GradientStep {
   if (h.schedule !== "cosine") return adam({ lr: h.lr });
-  const cosine = cosineDecay({ lr: h.lr, totalSteps: total });
-  const floor = h.lr * 1e-6;
-  return adam({ lr: (t) => Math.max(cosine(t), floor) });
+  return adam({ lr: flooredCosine(h.lr, total) });
 }
 
 async function run(
@@ -327,14 +322,12 @@ async function run(
   log.line(
     `${h.arch}: ${model.parameterCount} params; ${h.epochs} epochs of ${batches} batches of ${h.batchSize}, Adam lr ${h.lr} (${h.schedule}), ${h.shift > 0 ? `random shifts of up to ${h.shift} pixels` : "no shifts"}`,
   );
-  const rng = new Rng(h.seed + 1);
-  const order = Int32Array.from({ length: n }, (_, i) => i);
   const outcome = await trainWithValidation(model, data, {
     preset: NAME,
     epochs: h.epochs,
     batchSize: h.batchSize,
     optimizer: scheduled(h, Math.max(h.epochs * batches, 1)),
-    order: () => rng.shuffle(order),
+    shuffleSeed: h.seed + 1,
     augment: randomShifts(h.shift, h.seed + 2),
     evalRows: EVAL_ROWS,
     log,

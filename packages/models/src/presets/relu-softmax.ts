@@ -12,7 +12,7 @@ import { Model } from "../model.js";
 import { sgd } from "../optim/index.js";
 import {
   checkInt,
-  checkPositive,
+  checkMiniBatchHyper,
   classify,
   now,
   RunLog,
@@ -74,10 +74,7 @@ const DEFAULTS: Readonly<ReluSoftmaxHyper> = Object.freeze({
 function resolve(overrides?: Partial<ReluSoftmaxHyper>): ReluSoftmaxHyper {
   const h = resolveHyper(NAME, DEFAULTS, overrides);
   checkInt(NAME, "hidden", h.hidden);
-  checkInt(NAME, "epochs", h.epochs, 0);
-  checkInt(NAME, "batchSize", h.batchSize);
-  checkPositive(NAME, "lr", h.lr);
-  checkInt(NAME, "seed", h.seed, 0);
+  checkMiniBatchHyper(NAME, h);
   return h;
 }
 

@@ -5,19 +5,21 @@
  * 50,000 / 10,000 / 10,000 split.
  * @module
  */
-import { GraphBuilder, Rng, ShapeError, type Tensor, type Value } from "@gradgraph/core";
+import { GraphBuilder, ShapeError, type Tensor, type Value } from "@gradgraph/core";
 import type { LabeledData } from "@gradgraph/datasets";
 import { dense } from "../layers.js";
 import { softmaxCrossEntropy } from "../losses.js";
 import { type GradientStep, Model } from "../model.js";
-import { adam, cosineDecay } from "../optim/index.js";
+import { adam, type cosineDecay } from "../optim/index.js";
 import { gru, lstm } from "../recurrent.js";
 import {
   batchesPerEpoch,
   checkInt,
+  checkMiniBatchHyper,
   checkOneOf,
   checkPositive,
   finishValidatedRun,
+  flooredCosine,
   MNIST_PIXEL_MEAN,
   MNIST_PIXEL_STD,
   now,
@@ -120,11 +122,8 @@ function resolve(overrides?: Partial<RnnHyper>): RnnHyper {
   checkOneOf(NAME, "cell", h.cell, RNN_CELLS);
   checkOneOf(NAME, "schedule", h.schedule, RNN_SCHEDULES);
   checkInt(NAME, "hidden", h.hidden);
-  checkInt(NAME, "epochs", h.epochs, 0);
-  checkInt(NAME, "batchSize", h.batchSize);
-  checkPositive(NAME, "lr", h.lr);
+  checkMiniBatchHyper(NAME, h);
   checkPositive(NAME, "clipNorm", h.clipNorm, true);
-  checkInt(NAME, "seed", h.seed, 0);
   return h;
 }
 
@@ -196,9 +195,7 @@ export function rnnRowProbabilities(model: Model, x: Tensor): Tensor {
 function optimizer(h: RnnHyper, total: number): GradientStep {
   const clip = h.clipNorm > 0 ? { clipNorm: h.clipNorm } : {};
   if (h.schedule !== "cosine") return adam({ lr: h.lr, ...clip });
-  const cosine = cosineDecay({ lr: h.lr, totalSteps: total });
-  const floor = h.lr * 1e-6;
-  return adam({ lr: (t) => Math.max(cosine(t), floor), ...clip });
+  return adam({ lr: flooredCosine(h.lr, total), ...clip });
 }
 
 async function run(
@@ -215,14 +212,12 @@ async function run(
   log.line(
     `${h.cell} ${h.hidden} over ${ROWS} rows of ${COLS} pixels: ${model.parameterCount} params; ${h.epochs} epochs of ${batches} batches of ${h.batchSize}, Adam lr ${h.lr} (${h.schedule}), ${h.clipNorm > 0 ? `gradients clipped to norm ${h.clipNorm}` : "no clipping"}`,
   );
-  const rng = new Rng(h.seed + 1);
-  const order = Int32Array.from({ length: n }, (_, i) => i);
   const outcome = await trainWithValidation(model, data, {
     preset: NAME,
     epochs: h.epochs,
     batchSize: h.batchSize,
     optimizer: optimizer(h, Math.max(h.epochs * batches, 1)),
-    order: () => rng.shuffle(order),
+    shuffleSeed: h.seed + 1,
     evalRows: EVAL_ROWS,
     log,
     hooks,

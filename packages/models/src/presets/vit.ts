@@ -7,20 +7,23 @@
  * 50,000 / 10,000 / 10,000 split.
  * @module
  */
-import { GraphBuilder, Rng, ShapeError, Tensor, type Value } from "@gradgraph/core";
+import { GraphBuilder, ShapeError, Tensor, type Value } from "@gradgraph/core";
 import type { LabeledData } from "@gradgraph/datasets";
 import { init, withFans } from "../init.js";
 import { dense } from "../layers.js";
 import { softmaxCrossEntropy } from "../losses.js";
 import { type GradientStep, Model } from "../model.js";
-import { adam, cosineDecay } from "../optim/index.js";
+import { adam, type cosineDecay } from "../optim/index.js";
 import { layerNorm, transformerEncoderBlockLayer } from "../sequence.js";
 import {
   batchesPerEpoch,
   checkInt,
+  checkMiniBatchHyper,
   checkOneOf,
   checkPositive,
+  checkShift,
   finishValidatedRun,
+  flooredCosine,
   MNIST_PIXEL_MEAN,
   MNIST_PIXEL_STD,
   now,
@@ -169,14 +172,10 @@ function resolve(overrides?: Partial<VitHyper>): VitHyper {
     throw new RangeError(`preset '${NAME}': heads (${h.heads}) must divide width (${h.width})`);
   checkInt(NAME, "depth", h.depth);
   checkInt(NAME, "mlpDim", h.mlpDim);
-  checkInt(NAME, "epochs", h.epochs, 0);
-  checkInt(NAME, "batchSize", h.batchSize);
-  checkPositive(NAME, "lr", h.lr);
+  checkMiniBatchHyper(NAME, h);
   checkInt(NAME, "warmupSteps", h.warmupSteps, 0);
   checkPositive(NAME, "weightDecay", h.weightDecay, true);
-  checkInt(NAME, "shift", h.shift, 0);
-  if (h.shift >= 28) throw new RangeError(`preset '${NAME}': shift must be below 28 pixels, got ${h.shift}`);
-  checkInt(NAME, "seed", h.seed, 0);
+  checkShift(NAME, h.shift);
   return h;
 }
 
@@ -313,11 +312,8 @@ function crossEntropy(p: ClassPredictions): number {
 
 /** AdamW with linear warm-up then {@link cosineDecay} to `lr·1e-6` over the `total` steps of the run. */
 function optimizer(h: VitHyper, total: number): GradientStep {
-  const warmup = Math.min(h.warmupSteps, total - 1);
-  const cosine = cosineDecay({ lr: h.lr, totalSteps: total, warmupSteps: warmup });
-  const floor = h.lr * 1e-6;
   return adam({
-    lr: (t) => Math.max(cosine(t), floor),
+    lr: flooredCosine(h.lr, total, Math.min(h.warmupSteps, total - 1)),
     ...(h.weightDecay > 0 ? { weightDecay: h.weightDecay, decoupledWeightDecay: true } : {}),
   });
 }
@@ -336,14 +332,12 @@ async function run(
   log.line(
     `ViT: ${PATCHES} patches of ${VIT_PATCH}x${VIT_PATCH}, width ${h.width}, ${h.depth} blocks of ${h.heads} heads, MLP ${h.mlpDim} (${h.activation}), ${h.pool} pooling; ${model.parameterCount} params; ${h.epochs} epochs of ${batches} batches of ${h.batchSize}, AdamW lr ${h.lr} (warm-up ${h.warmupSteps} steps, cosine), weight decay ${h.weightDecay}, ${h.shift > 0 ? `random shifts of up to ${h.shift} pixel${h.shift === 1 ? "" : "s"}` : "no shifts"}`,
   );
-  const rng = new Rng(h.seed + 1);
-  const order = Int32Array.from({ length: n }, (_, i) => i);
   const outcome = await trainWithValidation(model, data, {
     preset: NAME,
     epochs: h.epochs,
     batchSize: h.batchSize,
     optimizer: optimizer(h, Math.max(h.epochs * batches, 2)),
-    order: () => rng.shuffle(order),
+    shuffleSeed: h.seed + 1,
     augment: randomShifts(h.shift, h.seed + 2),
     evalRows: EVAL_ROWS,
     log,
