@@ -186,15 +186,33 @@ async function trainCell(base: Base, w: TrainWorkload, cell: CellRunner, t0: num
   const layers = makeWeights(w);
   const probe = new Probe();
   const run: TrainRun = await cell.train(w, batcher, layers, probe);
+  return trainResult(base, w, run, probe, t0, note);
+}
+
+/**
+ * The result of a training cell once `probe` has finished: `run` over `w.steps` steps, the value
+ * by `w.metric`; `flopsPerStep`, when given, adds `extra.gflops`; `note` leads the notes.
+ */
+async function trainResult(
+  base: Base,
+  w: { readonly metric: "seconds" | "usPerStep"; readonly steps: number },
+  run: TrainRun,
+  probe: Probe,
+  t0: number,
+  note: string,
+  flopsPerStep?: number,
+): Promise<CellResult> {
   await probe.finish();
   const usPerStep = (run.seconds / w.steps) * 1e6;
+  const gflops: Record<string, number> =
+    flopsPerStep === undefined ? {} : { gflops: (flopsPerStep * w.steps) / run.seconds / 1e9 };
   return {
     ...base,
     metric: w.metric,
     value: w.metric === "usPerStep" ? usPerStep : run.seconds,
     seconds: run.seconds,
     steps: w.steps,
-    extra: { usPerStep, ...run.extra },
+    extra: { usPerStep, ...gflops, ...run.extra },
     initialLoss: run.initialLoss,
     finalLoss: run.finalLoss,
     threads: run.threads,
@@ -217,23 +235,15 @@ async function cnnCell(base: Base, w: CnnWorkload, cell: CellRunner, t0: number)
   const weights = makeCnnWeights(w);
   const probe = new Probe();
   const run: TrainRun = await cell.cnn(w, batcher, weights, probe);
-  await probe.finish();
-  const usPerStep = (run.seconds / w.steps) * 1e6;
-  return {
-    ...base,
-    metric: w.metric,
-    value: run.seconds,
-    seconds: run.seconds,
-    steps: w.steps,
-    extra: { usPerStep, gflops: (cnnGeometry(w).flopsPerStep * w.steps) / run.seconds / 1e9, ...run.extra },
-    initialLoss: run.initialLoss,
-    finalLoss: run.finalLoss,
-    threads: run.threads,
-    setupSeconds: (performance.now() - t0) / 1000 - run.seconds,
-    notes: [`synthetic ${data.n}x${data.features} as ${c}×${h}×${wd} images`, ...run.notes],
-    ...probe.memory(),
-    ...(run.rssPeakMB !== undefined ? { rssPeakMB: run.rssPeakMB, external: true } : {}),
-  };
+  return trainResult(
+    base,
+    w,
+    run,
+    probe,
+    t0,
+    `synthetic ${data.n}x${data.features} as ${c}×${h}×${wd} images`,
+    cnnGeometry(w).flopsPerStep,
+  );
 }
 
 async function blockCell(base: Base, w: BlockWorkload, cell: CellRunner, t0: number): Promise<CellResult> {
@@ -245,23 +255,15 @@ async function blockCell(base: Base, w: BlockWorkload, cell: CellRunner, t0: num
   const weights = makeBlockWeights(w);
   const probe = new Probe();
   const run: TrainRun = await cell.block(w, batcher, weights, probe);
-  await probe.finish();
-  const usPerStep = (run.seconds / w.steps) * 1e6;
-  return {
-    ...base,
-    metric: w.metric,
-    value: run.seconds,
-    seconds: run.seconds,
-    steps: w.steps,
-    extra: { usPerStep, gflops: (blockFlopsPerStep(w) * w.steps) / run.seconds / 1e9, ...run.extra },
-    initialLoss: run.initialLoss,
-    finalLoss: run.finalLoss,
-    threads: run.threads,
-    setupSeconds: (performance.now() - t0) / 1000 - run.seconds,
-    notes: [`synthetic ${data.n} sequences of ${w.seqLen}×${w.width}`, ...run.notes],
-    ...probe.memory(),
-    ...(run.rssPeakMB !== undefined ? { rssPeakMB: run.rssPeakMB, external: true } : {}),
-  };
+  return trainResult(
+    base,
+    w,
+    run,
+    probe,
+    t0,
+    `synthetic ${data.n} sequences of ${w.seqLen}×${w.width}`,
+    blockFlopsPerStep(w),
+  );
 }
 
 async function main(): Promise<void> {

@@ -124,12 +124,17 @@ function paramsOf(graph: Parameters<typeof ParamStore.init>[0], layers: readonly
   return params;
 }
 
-/** Builds the network of `w` with the weights `layers`, its gradient graph, and the plan for the batch shape. */
-export function buildTrainer(w: TrainWorkload, layers: readonly Layer[]): Trainer {
-  const { graph, names } = networkGraph(w, layers, false);
-  const trainGraph = grad(graph, "loss", names);
-  const params = paramsOf(trainGraph, layers);
-  const plan = compile(trainGraph, { params }).plan({ x: [w.batch, w.sizes[0]!], y: [w.batch, 10] });
+/**
+ * Compiles `trainGraph` (the loss and the gradients `grad:<name>` of the params `names`, held in
+ * `params`) into the plan for the input shapes `shapes` (`x` and `y`), with SGD on the buffers.
+ */
+function planTrainer(
+  trainGraph: Parameters<typeof compile>[0],
+  params: ParamStore,
+  names: readonly string[],
+  shapes: Parameters<ReturnType<typeof compile>["plan"]>[0],
+): Omit<Trainer, "load"> {
+  const plan = compile(trainGraph, { params }).plan(shapes);
   const ps: FloatArray[] = names.map((n) => params.get(n).data);
   const gs: FloatArray[] = names.map((n) => plan.outputs[`grad:${n}`]!.data);
   return {
@@ -138,6 +143,16 @@ export function buildTrainer(w: TrainWorkload, layers: readonly Layer[]): Traine
     y: plan.inputs.y!.data,
     loss: plan.outputs.loss!.data,
     update: (lr) => sgd(ps, gs, lr),
+  };
+}
+
+/** Builds the network of `w` with the weights `layers`, its gradient graph, and the plan for the batch shape. */
+export function buildTrainer(w: TrainWorkload, layers: readonly Layer[]): Trainer {
+  const { graph, names } = networkGraph(w, layers, false);
+  const trainGraph = grad(graph, "loss", names);
+  const params = paramsOf(trainGraph, layers);
+  return {
+    ...planTrainer(trainGraph, params, names, { x: [w.batch, w.sizes[0]!], y: [w.batch, 10] }),
     load: (ls) => loadLayers(params, ls),
   };
 }
@@ -205,15 +220,8 @@ export function buildCnnTrainer(w: CnnWorkload, weights: CnnWeights): CnnTrainer
     for (const [n, v] of cnnParamValues(ws)) params.get(n).data.set(v);
   };
   load(weights);
-  const plan = compile(trainGraph, { params }).plan({ x: [w.batch, features], y: [w.batch, 10] });
-  const ps: FloatArray[] = names.map((n) => params.get(n).data);
-  const gs: FloatArray[] = names.map((n) => plan.outputs[`grad:${n}`]!.data);
   return {
-    plan,
-    x: plan.inputs.x!.data,
-    y: plan.inputs.y!.data,
-    loss: plan.outputs.loss!.data,
-    update: (lr) => sgd(ps, gs, lr),
+    ...planTrainer(trainGraph, params, names, { x: [w.batch, features], y: [w.batch, 10] }),
     load,
     params,
   };
@@ -293,18 +301,7 @@ export function buildBlockTrainer(
   };
   load(weights);
   const shape = [w.batch, w.seqLen, w.width];
-  const plan = compile(trainGraph, { params }).plan({ x: shape, y: shape });
-  const ps: FloatArray[] = names.map((n) => params.get(n).data);
-  const gs: FloatArray[] = names.map((n) => plan.outputs[`grad:${n}`]!.data);
-  return {
-    plan,
-    x: plan.inputs.x!.data,
-    y: plan.inputs.y!.data,
-    loss: plan.outputs.loss!.data,
-    update: (lr) => sgd(ps, gs, lr),
-    load,
-    params,
-  };
+  return { ...planTrainer(trainGraph, params, names, { x: shape, y: shape }), load, params };
 }
 
 /** Paired epochs of a fit cell: plan-driven and `fit`, alternating, in one process. */
@@ -418,75 +415,61 @@ async function trainWithFit(
   };
 }
 
+/**
+ * Drives `t`'s plan directly: `warmupSteps` untimed steps at the initial weights (the update runs
+ * with step size 0; the loss of batch 0 is the initial loss), then `steps` timed SGD steps with
+ * step size `lr`, batch `s` for step `s`.
+ */
+function driveSgd(
+  t: Omit<Trainer, "load">,
+  batcher: Batcher,
+  lr: number,
+  steps: number,
+  probe: Probe,
+  warmupSteps = 1,
+): { seconds: number; initialLoss: number; finalLoss: number } {
+  batcher.fill(0, t.x, t.y);
+  t.plan.run();
+  const initialLoss = t.loss[0]!;
+  t.update(0);
+  for (let s = 1; s < warmupSteps; s++) {
+    batcher.fill(s, t.x, t.y);
+    t.plan.run();
+    t.update(0);
+  }
+  probe.start();
+  for (let s = 0; s < steps; s++) {
+    batcher.fill(s, t.x, t.y);
+    t.plan.run();
+    t.update(lr);
+  }
+  const finalLoss = t.loss[0]!;
+  const seconds = probe.stop();
+  return { seconds, initialLoss, finalLoss };
+}
+
 export const gradgraphCell: CellRunner = {
   async train(w: TrainWorkload, batcher, layers, probe: Probe): Promise<TrainRun> {
     if (w.driver === "fit") return trainWithFit(w, batcher, layers, probe);
     const threads = w.threads ? await startThreads() : 0;
     const t = buildTrainer(w, layers);
-    // warm-up at the initial weights (the update runs with step size 0); loss of batch 0
-    batcher.fill(0, t.x, t.y);
-    t.plan.run();
-    const initialLoss = t.loss[0]!;
-    t.update(0);
-    for (let s = 1; s < (w.warmupSteps ?? 1); s++) {
-      batcher.fill(s, t.x, t.y);
-      t.plan.run();
-      t.update(0);
-    }
-    const lr = w.stepSize;
-    const steps = w.steps;
-    probe.start();
-    for (let s = 0; s < steps; s++) {
-      batcher.fill(s, t.x, t.y);
-      t.plan.run();
-      t.update(lr);
-    }
-    const finalLoss = t.loss[0]!;
-    const seconds = probe.stop();
-    return { seconds, initialLoss, finalLoss, threads, notes: [`plan steps ${t.plan.stats.steps}`] };
+    const run = driveSgd(t, batcher, w.stepSize, w.steps, probe, w.warmupSteps);
+    return { ...run, threads, notes: [`plan steps ${t.plan.stats.steps}`] };
   },
 
   async cnn(w: CnnWorkload, batcher, weights, probe: Probe): Promise<TrainRun> {
     const threads = w.threads ? await startThreads() : 0;
     const t = buildCnnTrainer(w, weights);
-    // warm-up at the initial weights (the update runs with step size 0); loss of batch 0
-    batcher.fill(0, t.x, t.y);
-    t.plan.run();
-    const initialLoss = t.loss[0]!;
-    t.update(0);
-    const lr = w.stepSize;
-    probe.start();
-    for (let s = 0; s < w.steps; s++) {
-      batcher.fill(s, t.x, t.y);
-      t.plan.run();
-      t.update(lr);
-    }
-    const finalLoss = t.loss[0]!;
-    const seconds = probe.stop();
-    return { seconds, initialLoss, finalLoss, threads, notes: [`plan steps ${t.plan.stats.steps}`] };
+    const run = driveSgd(t, batcher, w.stepSize, w.steps, probe);
+    return { ...run, threads, notes: [`plan steps ${t.plan.stats.steps}`] };
   },
 
   async block(w: BlockWorkload, batcher, weights, probe: Probe): Promise<TrainRun> {
     const threads = w.threads ? await startThreads() : 0;
     const t = buildBlockTrainer(w, weights);
-    // warm-up at the initial weights (the update runs with step size 0); loss of batch 0
-    batcher.fill(0, t.x, t.y);
-    t.plan.run();
-    const initialLoss = t.loss[0]!;
-    t.update(0);
-    const lr = w.stepSize;
-    probe.start();
-    for (let s = 0; s < w.steps; s++) {
-      batcher.fill(s, t.x, t.y);
-      t.plan.run();
-      t.update(lr);
-    }
-    const finalLoss = t.loss[0]!;
-    const seconds = probe.stop();
+    const run = driveSgd(t, batcher, w.stepSize, w.steps, probe);
     return {
-      seconds,
-      initialLoss,
-      finalLoss,
+      ...run,
       threads,
       notes: [`plan steps ${t.plan.stats.steps}`, "transformerEncoderBlock from @gradgraph/models"],
     };

@@ -21,6 +21,59 @@ const SYNC_EVERY = 10;
 
 type Params = np.Array[];
 
+/** What {@link trainSgd} measured. */
+interface SgdRun {
+  seconds: number;
+  initialLoss: number;
+  finalLoss: number;
+}
+
+/**
+ * Trains `initial` with SGD for `steps` steps: `valueAndGrad(lossFn)` and the update (step size
+ * `lr`) in one `jit`. A warm-up step (which compiles it) on batch 0 at the initial weights gives
+ * the initial loss, its updated params dropped; the timed loop then feeds batch `s` to step `s`,
+ * blocking on the params every {@link SYNC_EVERY} steps and at the end. Consumes `initial`.
+ */
+async function trainSgd(
+  lossFn: (p: Params, x: np.Array, y: np.Array) => np.Array,
+  lr: number,
+  initial: Params,
+  feed: (s: number) => [np.Array, np.Array],
+  steps: number,
+  probe: Probe,
+): Promise<SgdRun> {
+  const step = jit((p: Params, x: np.Array, y: np.Array): [np.Array, Params] => {
+    const [loss, grads] = valueAndGrad(lossFn)(tree.ref(p), x, y);
+    const g = grads as Params;
+    return [loss, p.map((pi, i) => pi.sub(g[i]!.mul(lr)))];
+  });
+  let params = initial;
+  // warm-up (compiles the step): batch 0 at the initial weights; the updated params are dropped
+  const [x0, y0] = feed(0);
+  const [loss0, p0] = step(tree.ref(params), x0, y0);
+  await blockUntilReady(p0);
+  const initialLoss = loss0.item();
+  tree.dispose(p0);
+  await blockUntilReady(params);
+
+  let last: np.Array | null = null;
+  probe.start();
+  for (let s = 0; s < steps; s++) {
+    const [x, y] = feed(s);
+    const [loss, next] = step(params, x, y);
+    params = next;
+    if (last) last.dispose();
+    last = loss;
+    if ((s + 1) % SYNC_EVERY === 0) await blockUntilReady(params);
+  }
+  await blockUntilReady(params);
+  const finalLoss = last!.item();
+  const seconds = probe.stop();
+  tree.dispose(params);
+  step.dispose();
+  return { seconds, initialLoss, finalLoss };
+}
+
 async function start(): Promise<string[]> {
   const devices = await init("wasm");
   if (!devices.includes("wasm"))
@@ -64,13 +117,7 @@ async function trainCnn(
     }
     return np.sum(nn.logSoftmax(h, -1).mul(y)).mul(-1 / w.batch);
   };
-  const lr = w.stepSize;
-  const step = jit((p: Params, x: np.Array, y: np.Array): [np.Array, Params] => {
-    const [loss, grads] = valueAndGrad(lossFn)(tree.ref(p), x, y);
-    const g = grads as Params;
-    return [loss, p.map((pi, i) => pi.sub(g[i]!.mul(lr)))];
-  });
-  let params: Params = [];
+  const params: Params = [];
   for (const c of weights.convs) {
     params.push(
       np.array(c.W, { shape: [c.filters, c.inChannels, c.kernel, c.kernel] }),
@@ -83,31 +130,9 @@ async function trainCnn(
     return [np.array(batch.x, { shape: [w.batch, features] }), np.array(batch.y, { shape: [w.batch, 10] })];
   };
 
-  // warm-up (compiles the step): batch 0 at the initial weights; the updated params are dropped
-  const [x0, y0] = feed(0);
-  const [loss0, p0] = step(tree.ref(params), x0, y0);
-  await blockUntilReady(p0);
-  const initialLoss = loss0.item();
-  tree.dispose(p0);
-  await blockUntilReady(params);
-
-  let last: np.Array | null = null;
-  probe.start();
-  for (let s = 0; s < w.steps; s++) {
-    const [x, y] = feed(s);
-    const [loss, next] = step(params, x, y);
-    params = next;
-    if (last) last.dispose();
-    last = loss;
-    if ((s + 1) % SYNC_EVERY === 0) await blockUntilReady(params);
-  }
-  await blockUntilReady(params);
-  const finalLoss = last!.item();
-  const seconds = probe.stop();
-  tree.dispose(params);
-  step.dispose();
+  const run = await trainSgd(lossFn, w.stepSize, params, feed, w.steps, probe);
   notes.push(`sync every ${SYNC_EVERY} steps`, "max pooling by lax.reduceWindow");
-  return { seconds, initialLoss, finalLoss, threads: 0, notes };
+  return { ...run, threads: 0, notes };
 }
 
 /**
@@ -155,43 +180,15 @@ async function trainBlock(
     const out = hid.add(np.matmul(z, P("W2")).add(P("b2")));
     return np.sum(np.square(out.sub(y))).mul(1 / (N * T * D));
   };
-  const lr = w.stepSize;
-  const step = jit((p: Params, x: np.Array, y: np.Array): [np.Array, Params] => {
-    const [loss, grads] = valueAndGrad(lossFn)(tree.ref(p), x, y);
-    const g = grads as Params;
-    return [loss, p.map((pi, i) => pi.sub(g[i]!.mul(lr)))];
-  });
-  let params: Params = BLOCK_PARAMS.map((k) => np.array(weights[k].data, { shape: [...weights[k].shape] }));
+  const params: Params = BLOCK_PARAMS.map((k) => np.array(weights[k].data, { shape: [...weights[k].shape] }));
   const feed = (s: number): [np.Array, np.Array] => {
     const batch = batcher.get(s);
     return [np.array(batch.x, { shape: [N, T, D] }), np.array(batch.y, { shape: [N, T, D] })];
   };
 
-  // warm-up (compiles the step): batch 0 at the initial weights; the updated params are dropped
-  const [x0, y0] = feed(0);
-  const [loss0, p0] = step(tree.ref(params), x0, y0);
-  await blockUntilReady(p0);
-  const initialLoss = loss0.item();
-  tree.dispose(p0);
-  await blockUntilReady(params);
-
-  let last: np.Array | null = null;
-  probe.start();
-  for (let s = 0; s < w.steps; s++) {
-    const [x, y] = feed(s);
-    const [loss, next] = step(params, x, y);
-    params = next;
-    if (last) last.dispose();
-    last = loss;
-    if ((s + 1) % SYNC_EVERY === 0) await blockUntilReady(params);
-  }
-  await blockUntilReady(params);
-  const finalLoss = last!.item();
-  const seconds = probe.stop();
-  tree.dispose(params);
-  step.dispose();
+  const run = await trainSgd(lossFn, w.stepSize, params, feed, w.steps, probe);
   notes.push(`sync every ${SYNC_EVERY} steps`, "exact GELU: nn.gelu(z, { approximate: false })");
-  return { seconds, initialLoss, finalLoss, threads: 0, notes };
+  return { ...run, threads: 0, notes };
 }
 
 export const jaxCell: CellRunner = {
@@ -212,13 +209,7 @@ export const jaxCell: CellRunner = {
       if (w.loss === "softmaxSumSq") return np.sum(np.square(nn.softmax(h, -1).sub(y)));
       return np.sum(nn.logSoftmax(h, -1).mul(y)).mul(-1 / w.batch);
     };
-    const lr = w.stepSize;
-    const step = jit((p: Params, x: np.Array, y: np.Array): [np.Array, Params] => {
-      const [loss, grads] = valueAndGrad(lossFn)(tree.ref(p), x, y);
-      const g = grads as Params;
-      return [loss, p.map((pi, i) => pi.sub(g[i]!.mul(lr)))];
-    });
-    let params: Params = [];
+    const params: Params = [];
     for (const layer of layers) {
       params.push(np.array(layer.W, { shape: [layer.fanIn, layer.fanOut] }), np.array(layer.b));
     }
@@ -227,31 +218,9 @@ export const jaxCell: CellRunner = {
       return [np.array(batch.x, { shape: [w.batch, features] }), np.array(batch.y, { shape: [w.batch, 10] })];
     };
 
-    // warm-up (compiles the step): batch 0 at the initial weights; the updated params are dropped
-    const [x0, y0] = feed(0);
-    const [loss0, p0] = step(tree.ref(params), x0, y0);
-    await blockUntilReady(p0);
-    const initialLoss = loss0.item();
-    tree.dispose(p0);
-    await blockUntilReady(params);
-
-    let last: np.Array | null = null;
-    probe.start();
-    for (let s = 0; s < w.steps; s++) {
-      const [x, y] = feed(s);
-      const [loss, next] = step(params, x, y);
-      params = next;
-      if (last) last.dispose();
-      last = loss;
-      if ((s + 1) % SYNC_EVERY === 0) await blockUntilReady(params);
-    }
-    await blockUntilReady(params);
-    const finalLoss = last!.item();
-    const seconds = probe.stop();
-    tree.dispose(params);
-    step.dispose();
+    const run = await trainSgd(lossFn, w.stepSize, params, feed, w.steps, probe);
     notes.push(`sync every ${SYNC_EVERY} steps`);
-    return { seconds, initialLoss, finalLoss, threads: 0, notes };
+    return { ...run, threads: 0, notes };
   },
 
   async matmul(w: MatmulWorkload, a, b, probe): Promise<MatmulRun> {

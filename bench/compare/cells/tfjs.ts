@@ -18,6 +18,69 @@ import {
   type TrainWorkload,
 } from "../workloads.js";
 
+type LossOf = (xs: tf.Tensor2D, ys: tf.Tensor2D) => tf.Scalar;
+type Shape2 = [number, number];
+
+/**
+ * The warm-up: the loss and the gradients (synchronised) of `batch` at the current weights, no
+ * update; returns the loss.
+ */
+function lossWithGrads(
+  lossOf: LossOf,
+  vars: tf.Variable[],
+  batch: { x: Float32Array; y: Float32Array },
+  xShape: Shape2,
+  yShape: Shape2,
+): number {
+  return tf.tidy(() => {
+    const xs = tf.tensor2d(batch.x, xShape);
+    const ys = tf.tensor2d(batch.y, yShape);
+    const { value, grads } = tf.variableGrads(() => lossOf(xs, ys), vars);
+    for (const k of Object.keys(grads)) grads[k]!.dataSync();
+    return value.dataSync()[0]!;
+  });
+}
+
+/**
+ * The timed loop: `steps` steps of `opt.minimize` on batch `s` (as `xShape`, `yShape` tensors),
+ * then the final loss and the variables synchronised. Pushes the count of tensors leaked by the
+ * loop onto `notes`, then frees the optimizer and the variables (they are registered by name: a
+ * scaling table's next point can then reuse the names).
+ */
+function timedSgd(
+  opt: tf.Optimizer,
+  lossOf: LossOf,
+  vars: tf.Variable[],
+  batcher: Batcher,
+  steps: number,
+  xShape: Shape2,
+  yShape: Shape2,
+  probe: Probe,
+  notes: string[],
+): { seconds: number; finalLoss: number } {
+  const tensorsBefore = tf.memory().numTensors;
+  let last: tf.Scalar | null = null;
+  probe.start();
+  for (let s = 0; s < steps; s++) {
+    const batch = batcher.get(s);
+    const cost = tf.tidy(() => {
+      const xs = tf.tensor2d(batch.x, xShape);
+      const ys = tf.tensor2d(batch.y, yShape);
+      return opt.minimize(() => lossOf(xs, ys), true, vars)!;
+    });
+    if (last) last.dispose();
+    last = cost;
+  }
+  const finalLoss = last!.dataSync()[0]!;
+  for (const v of vars) v.dataSync();
+  const seconds = probe.stop();
+  last!.dispose();
+  notes.push(`tensors leaked per run ${tf.memory().numTensors - tensorsBefore}`);
+  opt.dispose();
+  for (const v of vars) v.dispose();
+  return { seconds, finalLoss };
+}
+
 async function useBackend(backend: "cpu" | "wasm"): Promise<string[]> {
   const notes: string[] = [];
   if (backend === "wasm") {
@@ -154,15 +217,9 @@ async function trainCnn(
   };
   const opt = tf.train.sgd(w.stepSize);
   const features = C * H * Wd;
-  const first = batcher.get(0);
-  const warmup = () =>
-    tf.tidy(() => {
-      const xs = tf.tensor2d(first.x, [w.batch, features]);
-      const ys = tf.tensor2d(first.y, [w.batch, 10]);
-      const { value, grads } = tf.variableGrads(() => lossOf(xs, ys), vars);
-      for (const k of Object.keys(grads)) grads[k]!.dataSync();
-      return value.dataSync()[0]!;
-    });
+  const xShape: Shape2 = [w.batch, features];
+  const yShape: Shape2 = [w.batch, 10];
+  const warmup = () => lossWithGrads(lossOf, vars, batcher.get(0), xShape, yShape);
   let initialLoss: number;
   try {
     initialLoss = warmup();
@@ -175,26 +232,7 @@ async function trainCnn(
     useCustom = true;
     initialLoss = warmup();
   }
-  const tensorsBefore = tf.memory().numTensors;
-  let last: tf.Scalar | null = null;
-  probe.start();
-  for (let s = 0; s < w.steps; s++) {
-    const batch = batcher.get(s);
-    const cost = tf.tidy(() => {
-      const xs = tf.tensor2d(batch.x, [w.batch, features]);
-      const ys = tf.tensor2d(batch.y, [w.batch, 10]);
-      return opt.minimize(() => lossOf(xs, ys), true, vars)!;
-    });
-    if (last) last.dispose();
-    last = cost;
-  }
-  const finalLoss = last!.dataSync()[0]!;
-  for (const v of vars) v.dataSync();
-  const seconds = probe.stop();
-  last!.dispose();
-  notes.push(`tensors leaked per run ${tf.memory().numTensors - tensorsBefore}`);
-  opt.dispose();
-  for (const v of vars) v.dispose();
+  const { seconds, finalLoss } = timedSgd(opt, lossOf, vars, batcher, w.steps, xShape, yShape, probe, notes);
   return {
     seconds,
     initialLoss,
@@ -257,35 +295,11 @@ async function trainBlock(
     return tf.mul(tf.sum(tf.square(tf.sub(out, ys))), 1 / (N * T * D));
   };
   const opt = tf.train.sgd(w.stepSize);
-  const first = batcher.get(0);
-  const initialLoss = tf.tidy(() => {
-    const xs = tf.tensor2d(first.x, [N * T, D]);
-    const ys = tf.tensor2d(first.y, [N * T, D]);
-    const { value, grads } = tf.variableGrads(() => lossOf(xs, ys), vars);
-    for (const k of Object.keys(grads)) grads[k]!.dataSync();
-    return value.dataSync()[0]!;
-  });
-  const tensorsBefore = tf.memory().numTensors;
-  let last: tf.Scalar | null = null;
-  probe.start();
-  for (let s = 0; s < w.steps; s++) {
-    const batch = batcher.get(s);
-    const cost = tf.tidy(() => {
-      const xs = tf.tensor2d(batch.x, [N * T, D]);
-      const ys = tf.tensor2d(batch.y, [N * T, D]);
-      return opt.minimize(() => lossOf(xs, ys), true, vars)!;
-    });
-    if (last) last.dispose();
-    last = cost;
-  }
-  const finalLoss = last!.dataSync()[0]!;
-  for (const v of vars) v.dataSync();
-  const seconds = probe.stop();
-  last!.dispose();
-  notes.push(`tensors leaked per run ${tf.memory().numTensors - tensorsBefore}`, "exact GELU via tf.erf");
-  opt.dispose();
-  for (const v of vars) v.dispose();
-  return { seconds, initialLoss, finalLoss, threads: 0, notes };
+  const shape: Shape2 = [N * T, D];
+  const initialLoss = lossWithGrads(lossOf, vars, batcher.get(0), shape, shape);
+  const run = timedSgd(opt, lossOf, vars, batcher, w.steps, shape, shape, probe, notes);
+  notes.push("exact GELU via tf.erf");
+  return { seconds: run.seconds, initialLoss, finalLoss: run.finalLoss, threads: 0, notes };
 }
 
 export function tfjsCell(backend: "cpu" | "wasm"): CellRunner {
@@ -319,37 +333,11 @@ export function tfjsCell(backend: "cpu" | "wasm"): CellRunner {
       const opt = tf.train.sgd(w.stepSize);
 
       // warm-up: loss and gradients on batch 0 at the initial weights, no update
-      const first = batcher.get(0);
-      const initialLoss = tf.tidy(() => {
-        const xs = tf.tensor2d(first.x, [w.batch, features]);
-        const ys = tf.tensor2d(first.y, [w.batch, 10]);
-        const { value, grads } = tf.variableGrads(() => lossOf(xs, ys), vars);
-        for (const k of Object.keys(grads)) grads[k]!.dataSync();
-        return value.dataSync()[0]!;
-      });
-      const tensorsBefore = tf.memory().numTensors;
-
-      let last: tf.Scalar | null = null;
-      probe.start();
-      for (let s = 0; s < w.steps; s++) {
-        const batch = batcher.get(s);
-        const cost = tf.tidy(() => {
-          const xs = tf.tensor2d(batch.x, [w.batch, features]);
-          const ys = tf.tensor2d(batch.y, [w.batch, 10]);
-          return opt.minimize(() => lossOf(xs, ys), true, vars)!;
-        });
-        if (last) last.dispose();
-        last = cost;
-      }
-      const finalLoss = last!.dataSync()[0]!;
-      for (const v of vars) v.dataSync();
-      const seconds = probe.stop();
-      last!.dispose();
-      notes.push(`tensors leaked per run ${tf.memory().numTensors - tensorsBefore}`);
-      // variables are registered by name: free them so a scaling table's next point can reuse the names
-      opt.dispose();
-      for (const v of vars) v.dispose();
-      return { seconds, initialLoss, finalLoss, threads: 0, notes };
+      const xShape: Shape2 = [w.batch, features];
+      const yShape: Shape2 = [w.batch, 10];
+      const initialLoss = lossWithGrads(lossOf, vars, batcher.get(0), xShape, yShape);
+      const run = timedSgd(opt, lossOf, vars, batcher, w.steps, xShape, yShape, probe, notes);
+      return { seconds: run.seconds, initialLoss, finalLoss: run.finalLoss, threads: 0, notes };
     },
 
     async matmul(w: MatmulWorkload, a, b, probe): Promise<MatmulRun> {
