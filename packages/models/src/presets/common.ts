@@ -4,7 +4,7 @@
  * the event loop (so a Ctrl-C handler can run) while keeping the allocation-free step of `fit`.
  * @module
  */
-import { Rng, Tensor } from "@gradgraph/core";
+import { type GraphBuilder, Rng, Tensor, type Value } from "@gradgraph/core";
 import type { LabeledData } from "@gradgraph/datasets";
 import { emptyHistory, type History, recordEpoch } from "../callbacks.js";
 import {
@@ -324,11 +324,19 @@ export function firstRows(x: Tensor, count: number): Tensor {
   return new Tensor([count, ...x.shape.slice(1)], x.data.subarray(0, count * per));
 }
 
-/** MNIST's pixel mean over the training set (the MNIST presets standardise their inputs in the graph). */
-export const MNIST_PIXEL_MEAN = 0.1307;
+/** MNIST's pixel mean over the training set. */
+const MNIST_PIXEL_MEAN = 0.1307;
 
 /** MNIST's pixel standard deviation over the training set. */
-export const MNIST_PIXEL_STD = 0.3081;
+const MNIST_PIXEL_STD = 0.3081;
+
+/**
+ * `(pixels - mean) / std` with MNIST's pixel mean and standard deviation over the training set, in
+ * the graph: how the MNIST presets standardise their inputs (any shape).
+ */
+export function standardizeMnist(b: GraphBuilder, pixels: Value): Value {
+  return b.div(b.sub(pixels, b.scalar(MNIST_PIXEL_MEAN)), b.scalar(MNIST_PIXEL_STD));
+}
 
 /**
  * The checks of the hyperparameters every mini-batch preset has: `epochs` an integer >= 0,

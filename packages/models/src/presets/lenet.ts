@@ -28,12 +28,11 @@ import {
   checkShift,
   finishValidatedRun,
   flooredCosine,
-  MNIST_PIXEL_MEAN,
-  MNIST_PIXEL_STD,
   now,
   RunLog,
   resolveHyper,
   runBase,
+  standardizeMnist,
   trainWithValidation,
 } from "./common.js";
 import type { ClassPredictions, Preset, PresetHooks, PresetRunBase, TrainedModel } from "./types.js";
@@ -205,10 +204,7 @@ function build(overrides?: Partial<LenetHyper>): Model {
   const b = new GraphBuilder();
   const x = b.input("x", ["N", 784]);
   const y = b.input("y", ["N", 10]);
-  const images = b.div(
-    b.sub(b.reshape(x, ["N", 1, 28, 28]), b.scalar(MNIST_PIXEL_MEAN)),
-    b.scalar(MNIST_PIXEL_STD),
-  );
+  const images = standardizeMnist(b, b.reshape(x, ["N", 1, 28, 28]));
   const { logits, features } = body(b, images, h.arch);
   b.output("predictions", b.softmax(logits));
   b.output("loss", softmaxCrossEntropy(b, logits, y));

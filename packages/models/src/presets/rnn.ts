@@ -20,12 +20,11 @@ import {
   checkPositive,
   finishValidatedRun,
   flooredCosine,
-  MNIST_PIXEL_MEAN,
-  MNIST_PIXEL_STD,
   now,
   RunLog,
   resolveHyper,
   runBase,
+  standardizeMnist,
   trainWithValidation,
 } from "./common.js";
 import type { ClassPredictions, Preset, PresetHooks, PresetRunBase, TrainedModel } from "./types.js";
@@ -129,7 +128,7 @@ function resolve(overrides?: Partial<RnnHyper>): RnnHyper {
 
 /** The images `x [N, 784]` standardised and reshaped to `[N, 28, 28]`: 28 steps of one row each. */
 function rowSequence(b: GraphBuilder, x: Value): Value {
-  return b.reshape(b.div(b.sub(x, b.scalar(MNIST_PIXEL_MEAN)), b.scalar(MNIST_PIXEL_STD)), ["N", ROWS, COLS]);
+  return b.reshape(standardizeMnist(b, x), ["N", ROWS, COLS]);
 }
 
 /**

@@ -24,13 +24,12 @@ import {
   checkShift,
   finishValidatedRun,
   flooredCosine,
-  MNIST_PIXEL_MEAN,
-  MNIST_PIXEL_STD,
   now,
   predictClasses,
   RunLog,
   resolveHyper,
   runBase,
+  standardizeMnist,
   type TestResult,
   trainWithValidation,
 } from "./common.js";
@@ -207,7 +206,7 @@ function build(overrides?: Partial<VitHyper>): Model {
   const b = new GraphBuilder();
   const x = b.input("x", ["N", 784]);
   const y = b.input("y", ["N", 10]);
-  const pixels = b.div(b.sub(x, b.scalar(MNIST_PIXEL_MEAN)), b.scalar(MNIST_PIXEL_STD));
+  const pixels = standardizeMnist(b, x);
   // linear patch embedding [N, 16, 49] -> [N, 16, D], as ViT's strided convolution
   const P2 = VIT_PATCH * VIT_PATCH;
   const We = b.param("embed/W", [P2, D], { init: withFans(init.glorotUniform(), P2, D) });
