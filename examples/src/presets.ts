@@ -282,20 +282,73 @@ export interface MnistPresetResult {
   };
 }
 
+/** What an MNIST preset example keeps from training for its outputs. */
+export interface MnistTrained<R extends MnistPresetResult> {
+  /** The preset's result. */
+  readonly result: R;
+  /** Training images used. */
+  readonly n: number;
+  /** Copies of the test images the digit grid shows ({@link shownImages}). */
+  readonly pixels: (i: number) => ArrayLike<number>;
+}
+
+/** How {@link trainMnistPreset} describes the run and what it keeps of the test set. */
+export interface MnistTrainOptions<H, R, K> {
+  /** The line logged before training, from the hyperparameters (defaults and overrides) and the training-set size. */
+  readonly describe: (h: Readonly<H>, n: number) => string;
+  /** What the outputs need from the trained model and the test set (copies: the data set is let go). */
+  readonly keep: (result: R, test: MnistTrainValidationTest["test"]) => K;
+}
+
 /**
- * {@link writeClassifierOutputs} for an MNIST preset: train and validation curves, the confusion
- * matrix on the test set and a grid of 28x28 test digits (`pixels`, from {@link shownImages}).
+ * Loads MNIST ({@link loadMnistSplits}), logs `describe`, runs the preset with `overrides`, its
+ * progress on the bars ({@link presetHooks}), stops the bars, and returns the result with the
+ * training-set size, copies of the test images the digit grid shows ({@link shownImages}) and what
+ * `keep` takes. Nothing else of the data set leaves it, so the data can be freed before the charts
+ * are rendered.
+ */
+export async function trainMnistPreset<H extends { batchSize: number }, R extends MnistPresetResult, K>(
+  ctx: ExampleContext,
+  preset: {
+    readonly defaults: Readonly<H>;
+    run(data: MnistTrainValidationTest, overrides: Partial<H>, hooks: PresetHooks): Promise<R>;
+  },
+  overrides: Partial<H>,
+  o: MnistTrainOptions<H, R, K>,
+): Promise<MnistTrained<R> & K> {
+  const data = await loadMnistSplits(ctx);
+  const n = data.train.y.length;
+  const h: Readonly<H> = { ...preset.defaults, ...overrides };
+  ctx.log(o.describe(h, n));
+  const result = await preset.run(data, overrides, presetHooks(ctx, { samplesPerBatch: h.batchSize }));
+  ctx.reporter.stop();
+  return {
+    result,
+    n,
+    pixels: shownImages(result.test.predicted, result.test.actual, data.test.x),
+    ...o.keep(result, data.test),
+  };
+}
+
+/**
+ * {@link writeClassifierOutputs} for an MNIST preset: the curves of `series` (train and validation
+ * by default), the confusion matrix on the test set and a grid of 28x28 test digits (`pixels`,
+ * from {@link shownImages}).
  */
 export function writeMnistOutputs(
   ctx: ExampleContext,
   title: string,
-  result: MnistPresetResult,
+  result: {
+    readonly history: History;
+    readonly test: { readonly predicted: ArrayLike<number>; readonly actual: ArrayLike<number> };
+  },
   pixels: (i: number) => ArrayLike<number>,
+  series: [string, string] = ["train", "validation"],
 ): Promise<void> {
   return writeClassifierOutputs(ctx, {
     title,
     history: result.history,
-    series: ["train", "validation"],
+    series,
     predicted: result.test.predicted,
     actual: result.test.actual,
     set: "test",

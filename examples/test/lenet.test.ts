@@ -196,7 +196,7 @@ describe.runIf(haveMnist)("lenet on MNIST", () => {
   test("pnpm example lenet: one epoch on 500 images writes every chart, the model and the JSON summary", async () => {
     const out = tempOut("lenet");
     const { r, j } = await runJson(["lenet", "--epochs", "1", "--train-size", "500", "--seed", "3"], out);
-    checkMnistRun(r, j, out, { example: "lenet", preset: "lenet-mnist" });
+    const m = checkMnistRun(r, j, out, { example: "lenet", preset: "lenet-mnist", params: 61706 });
     expect(r.stdout).toMatch(/lenet5: 61706 params; 1 epochs of 8 batches of 64/);
     expect(j.hyper).toEqual({
       preset: "lenet-mnist",
@@ -209,12 +209,8 @@ describe.runIf(haveMnist)("lenet on MNIST", () => {
       seed: 3,
       trainSize: 500,
     });
-    const m = j.metrics as Record<string, number>;
     // one epoch on 500 images is far from converged, but above chance (0.1)
     expect(m.testAccuracy).toBeGreaterThan(0.15);
-    expect(m.testAccuracy).toBeLessThanOrEqual(1);
-    expect(m).toMatchObject({ epochsCompleted: 1, trainSize: 500, params: 61706 });
-    expect(m.testLoss).toBeGreaterThan(0);
     const filters = checkChart(out, "filters");
     expect(filters).toContain("6 filters of 5x5");
     expect(marks(filters, "text mark")).toBe(6); // one label per panel

@@ -61,28 +61,35 @@ export async function runJson(
 }
 
 /**
- * Checks what a one-epoch run of an MNIST classifier preset printed and wrote: the epoch and test
- * lines, the example and preset of the summary, one epoch completed, the curves (loss and accuracy,
- * train and validation), the 10x10 confusion matrix, the digit grid and history.json.
+ * Checks what a one-epoch run of an MNIST classifier preset on 500 training images printed and
+ * wrote: the epoch and test lines, the example and preset of the summary, its metrics (one epoch
+ * completed, 500 images, `params` parameters, a test accuracy of at most 1 and a positive test
+ * loss), the curves (loss and accuracy, train and validation), the 10x10 confusion matrix, the digit
+ * grid and history.json. Returns the metrics.
  */
 export function checkMnistRun(
   r: CliRun,
   j: Record<string, unknown>,
   out: string,
-  names: { example: string; preset: string },
-): void {
+  expected: { example: string; preset: string; params: number },
+): Record<string, number> {
   expect(r.stdout).toMatch(
     /epoch 1\/1: loss [\d.]+, accuracy [\d.]+; validation loss [\d.]+, accuracy [\d.]+/,
   );
   expect(r.stdout).toMatch(/test accuracy: [\d.]+/);
-  expect(j.example).toBe(names.example);
-  expect(j.preset).toBe(names.preset);
+  expect(j.example).toBe(expected.example);
+  expect(j.preset).toBe(expected.preset);
+  const m = j.metrics as Record<string, number>;
+  expect(m.testAccuracy).toBeLessThanOrEqual(1);
+  expect(m).toMatchObject({ epochsCompleted: 1, trainSize: 500, params: expected.params });
+  expect(m.testLoss).toBeGreaterThan(0);
   expect((j.training as { epochsCompleted: number }).epochsCompleted).toBe(1);
   const history = checkChart(out, "history");
   expect(marks(history, "line mark")).toBe(4); // loss and accuracy, train and validation
   expect(marks(checkChart(out, "confusion-matrix"), "rect mark")).toBe(100);
   expect(checkChart(out, "predictions")).toMatch(/mistakes in red: \d+ of \d+ shown/);
   expect(readJson(join(out, "history.json")).epochs).toBe(1);
+  return m;
 }
 
 /**

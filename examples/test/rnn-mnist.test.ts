@@ -82,7 +82,7 @@ describe.runIf(haveMnist)("rnn on MNIST", () => {
       ],
       out,
     );
-    checkMnistRun(r, j, out, { example: "rnn", preset: "rnn-mnist" });
+    const m = checkMnistRun(r, j, out, { example: "rnn", preset: "rnn-mnist", params: 6186 });
     expect(r.stdout).toMatch(/gru 32 over 28 rows of 28 pixels: 6186 params; 1 epochs of 16 batches of 32/);
     expect(j.hyper).toEqual({
       preset: "rnn-mnist",
@@ -96,13 +96,10 @@ describe.runIf(haveMnist)("rnn on MNIST", () => {
       seed: 3,
       trainSize: 500,
     });
-    const m = j.metrics as Record<string, number>;
     // one epoch on 500 images is far from converged, but above chance (0.1)
     expect(m.testAccuracy).toBeGreaterThan(0.2);
-    expect(m.testAccuracy).toBeLessThanOrEqual(1);
-    expect(m).toMatchObject({ epochsCompleted: 1, trainSize: 500, params: 6186, threads: 1 });
+    expect(m.threads).toBe(1);
     expect(r.stdout).toContain("500 training images, 1 worker thread for the matrix products");
-    expect(m.testLoss).toBeGreaterThan(0);
     const rows = checkChart(out, "rows");
     expect(rows).toMatch(
       /after reading rows 1\.\.t of test image 0 \(true 7, predicted \d; settled after \d+ rows\)/,

@@ -80,7 +80,7 @@ describe.runIf(haveMnist)("vit on MNIST", () => {
       ["vit-mnist", "--epochs", "1", "--train-size", "500", "--batch-size", "50", "--seed", "3"],
       out,
     );
-    checkMnistRun(r, j, out, { example: "vit", preset: "vit-mnist" });
+    const m = checkMnistRun(r, j, out, { example: "vit", preset: "vit-mnist", params: 105418 });
     expect(r.stdout).toMatch(
       /ViT: 16 patches of 7x7, width 64, 3 blocks of 4 heads.*; 105418 params; 1 epochs of 10 batches of 50/,
     );
@@ -92,11 +92,7 @@ describe.runIf(haveMnist)("vit on MNIST", () => {
       seed: 3,
       trainSize: 500,
     });
-    const m = j.metrics as Record<string, number>;
     expect(m.testAccuracy).toBeGreaterThanOrEqual(0);
-    expect(m.testAccuracy).toBeLessThanOrEqual(1);
-    expect(m).toMatchObject({ epochsCompleted: 1, trainSize: 500, params: 105418 });
-    expect(m.testLoss).toBeGreaterThan(0);
     const attention = checkChart(out, "attention");
     expect(attention).toMatch(/last block's attention, test image 0 \(true 7, predicted \d\)/);
     expect(marks(attention, "text mark")).toBe(12); // input, 4 heads and their mean, twice

@@ -21,12 +21,11 @@ import { featureMapsChart, filtersChart } from "../plots.js";
 import {
   commonOverrides,
   finishMnistPreset,
-  loadMnistSplits,
+  type MnistTrained,
   mnistImage,
   mnistMetrics,
-  presetHooks,
-  shownImages,
   testLabels,
+  trainMnistPreset,
   writeMnistOutputs,
 } from "../presets.js";
 
@@ -45,42 +44,29 @@ interface FeatureMaps {
   readonly shape: [number, number, number];
 }
 
-/** What training leaves for the outputs: the result, the training-set size, the images shown. */
-interface Trained {
-  readonly result: LenetResult;
-  readonly n: number;
-  readonly pixels: (i: number) => ArrayLike<number>;
+/** What training leaves for the outputs: the result, the training-set size, the images shown, the feature maps. */
+interface Trained extends MnistTrained<LenetResult> {
   readonly features: FeatureMaps;
+}
+
+/** The first layer's feature maps of test image `wanted` of `x`, for `result`'s model. */
+function featureMaps(result: LenetResult, x: Tensor, wanted: number): FeatureMaps {
+  const image = mnistImage(x, wanted);
+  const maps = lenetFeatureMaps(result.model, new Tensor([1, 784], image.pixels));
+  const [, c, h, w] = maps.shape as [number, number, number, number];
+  return { ...image, maps: Float32Array.from(maps.data), shape: [c, h, w] };
 }
 
 /**
  * Loads MNIST and trains. Only copies of the test images the outputs show leave this function, so
  * the data set can be freed before the charts are rendered.
  */
-async function train(ctx: ExampleContext, overrides: Partial<LenetHyper>): Promise<Trained> {
-  const d = lenetMnist.defaults;
-  const data = await loadMnistSplits(ctx);
-  const n = data.train.y.length;
-  const batchSize = overrides.batchSize ?? d.batchSize;
-  const arch = overrides.arch ?? d.arch;
-  ctx.log(
-    `${arch === "lenet5" ? "LeNet-5 (conv 6@5x5, pool, conv 16@5x5, pool, dense 120-84-10, ReLU)" : "CNN with batch norm and dropout (conv 8@3x3, bn, pool, conv 16@3x3, bn, pool, conv 32@3x3, bn, dropout, dense 10)"}: ${overrides.epochs ?? d.epochs} epochs, batch ${batchSize}, Adam lr ${overrides.lr ?? d.lr} (cosine), random shifts of up to ${d.shift} pixels, ${n} training images`,
-  );
-  const result = await lenetMnist.run(data, overrides, presetHooks(ctx, { samplesPerBatch: batchSize }));
-  ctx.reporter.stop();
-  const image = mnistImage(data.test.x, FEATURE_IMAGE);
-  const maps = lenetFeatureMaps(result.model, new Tensor([1, 784], image.pixels));
-  const [, c, h, w] = maps.shape as [number, number, number, number];
-  return {
-    result,
-    n,
-    pixels: shownImages(result.test.predicted, result.test.actual, data.test.x),
-    features: {
-      ...image,
-      maps: Float32Array.from(maps.data),
-      shape: [c, h, w],
-    },
-  };
+function train(ctx: ExampleContext, overrides: Partial<LenetHyper>): Promise<Trained> {
+  return trainMnistPreset(ctx, lenetMnist, overrides, {
+    describe: (h, n) =>
+      `${h.arch === "lenet5" ? "LeNet-5 (conv 6@5x5, pool, conv 16@5x5, pool, dense 120-84-10, ReLU)" : "CNN with batch norm and dropout (conv 8@3x3, bn, pool, conv 16@3x3, bn, pool, conv 32@3x3, bn, dropout, dense 10)"}: ${h.epochs} epochs, batch ${h.batchSize}, Adam lr ${h.lr} (cosine), random shifts of up to ${lenetMnist.defaults.shift} pixels, ${n} training images`,
+    keep: (result, test) => ({ features: featureMaps(result, test.x, FEATURE_IMAGE) }),
+  });
 }
 
 /** Runs the example. */

@@ -7,7 +7,14 @@
 import { loadMnist } from "@gradgraph/datasets/node";
 import { type NielsenHyper, type NielsenResult, nielsenMnist } from "@gradgraph/models";
 import type { ExampleContext, ExampleResult } from "../context.js";
-import { loadOptions, presetHooks, saveTrained, shownImages, writeClassifierOutputs } from "../presets.js";
+import {
+  commonOverrides,
+  loadOptions,
+  presetHooks,
+  saveTrained,
+  shownImages,
+  writeMnistOutputs,
+} from "../presets.js";
 import { nonFiniteFailure, trainingSummary } from "../training.js";
 
 /**
@@ -38,24 +45,12 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
   const o = ctx.options;
   const sizes = d.sizes;
   const overrides: Partial<NielsenHyper> = {
-    ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
-    ...(o.lr !== undefined ? { lr: o.lr } : {}),
-    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    ...commonOverrides(o),
     ...(o.hidden !== undefined ? { sizes: [sizes[0]!, ...o.hidden, sizes[sizes.length - 1]!] } : {}),
-    ...(o.seed !== undefined ? { seed: o.seed } : {}),
     ...(o.trainSize !== undefined ? { trainSize: Math.min(o.trainSize, d.trainSize) } : {}),
   };
   const { result, pixels } = await train(ctx, overrides);
-  await writeClassifierOutputs(ctx, {
-    title: "nielsen",
-    history: result.history,
-    series: ["train", "test"],
-    predicted: result.test.predicted,
-    actual: result.test.actual,
-    set: "test",
-    pixels,
-    shape: { width: 28, height: 28 },
-  });
+  await writeMnistOutputs(ctx, "nielsen", result, pixels, ["train", "test"]);
   const h = result.hyperparameters;
   // every number below comes from the final weights, the ones model.ggm holds: after the completed
   // epochs (a stopped epoch is rolled back by the preset), or the last finite checkpoint

@@ -10,38 +10,24 @@ import type { ExampleContext, ExampleResult } from "../context.js";
 import {
   commonOverrides,
   finishMnistPreset,
-  loadMnistSplits,
-  presetHooks,
-  shownImages,
+  type MnistTrained,
+  trainMnistPreset,
   writeMnistOutputs,
 } from "../presets.js";
-
-/** What training leaves for the outputs: the result, the training-set size, the test images shown. */
-interface Trained {
-  readonly result: ReluSoftmaxResult;
-  readonly n: number;
-  readonly pixels: (i: number) => ArrayLike<number>;
-}
 
 /**
  * Loads MNIST and trains. Only copies of the test images the outputs show leave this function, so
  * the data set (220 MB of float32 pixels) can be freed before the charts are rendered.
  */
-async function train(ctx: ExampleContext, overrides: Partial<ReluSoftmaxHyper>): Promise<Trained> {
-  const d = reluSoftmaxMnist.defaults;
-  const data = await loadMnistSplits(ctx);
-  const n = data.train.y.length;
-  const batchSize = overrides.batchSize ?? d.batchSize;
-  ctx.log(
-    `Network 784-${overrides.hidden ?? d.hidden}-10 (relu, softmax), squared loss through the softmax: ${overrides.epochs ?? d.epochs} epochs, batch ${batchSize}, lr ${(overrides.lr ?? d.lr).toPrecision(4)}, ${n} training images`,
-  );
-  const result = await reluSoftmaxMnist.run(
-    data,
-    overrides,
-    presetHooks(ctx, { samplesPerBatch: batchSize }),
-  );
-  ctx.reporter.stop();
-  return { result, n, pixels: shownImages(result.test.predicted, result.test.actual, data.test.x) };
+function train(
+  ctx: ExampleContext,
+  overrides: Partial<ReluSoftmaxHyper>,
+): Promise<MnistTrained<ReluSoftmaxResult>> {
+  return trainMnistPreset(ctx, reluSoftmaxMnist, overrides, {
+    describe: (h, n) =>
+      `Network 784-${h.hidden}-10 (relu, softmax), squared loss through the softmax: ${h.epochs} epochs, batch ${h.batchSize}, lr ${h.lr.toPrecision(4)}, ${n} training images`,
+    keep: () => ({}),
+  });
 }
 
 /** Runs the example. */

@@ -23,12 +23,11 @@ import { type CurvePoint, curvesChart } from "../plots.js";
 import {
   commonOverrides,
   finishMnistPreset,
-  loadMnistSplits,
+  type MnistTrained,
   mnistImage,
   mnistMetrics,
-  presetHooks,
-  shownImages,
   testLabels,
+  trainMnistPreset,
   writeMnistOutputs,
 } from "../presets.js";
 
@@ -47,11 +46,8 @@ interface RowAnswers {
   readonly settledAfter: number;
 }
 
-/** What training leaves for the outputs: the result, the training-set size, the images shown. */
-interface Trained {
-  readonly result: RnnResult;
-  readonly n: number;
-  readonly pixels: (i: number) => ArrayLike<number>;
+/** What training leaves for the outputs: the result, the training-set size, the images shown, the rows. */
+interface Trained extends MnistTrained<RnnResult> {
   readonly rows: RowAnswers;
   /** Worker threads that shared the matrix products. */
   readonly threads: number;
@@ -75,29 +71,21 @@ function rowAnswers(result: RnnResult, x: Tensor, wanted: number): RowAnswers {
 }
 
 /**
- * Loads MNIST and trains. Only copies of the test images the outputs show leave this function, so
- * the data set can be freed before the charts are rendered.
+ * Loads MNIST and trains, with `--threads` worker threads for the matrix products. Only copies of
+ * the test images the outputs show leave this function, so the data set can be freed before the
+ * charts are rendered.
  */
 async function train(ctx: ExampleContext, overrides: Partial<RnnHyper>): Promise<Trained> {
   const d = rnnMnist.defaults;
-  const data = await loadMnistSplits(ctx);
-  const n = data.train.y.length;
-  const batchSize = overrides.batchSize ?? d.batchSize;
   const wanted = ctx.options.threads ?? 0;
   const threads = wanted > 0 ? enableThreads(wanted) : 0;
-  ctx.log(
-    `${(overrides.cell ?? d.cell).toUpperCase()} of ${overrides.hidden ?? d.hidden} units reading each digit as 28 rows of 28 pixels, dense softmax on the last state: ${overrides.epochs ?? d.epochs} epochs, batch ${batchSize}, Adam lr ${overrides.lr ?? d.lr} (cosine), gradients clipped to norm ${d.clipNorm}, ${n} training images, ${threads} worker thread${threads === 1 ? "" : "s"} for the matrix products`,
-  );
   try {
-    const result = await rnnMnist.run(data, overrides, presetHooks(ctx, { samplesPerBatch: batchSize }));
-    ctx.reporter.stop();
-    return {
-      result,
-      n,
-      pixels: shownImages(result.test.predicted, result.test.actual, data.test.x),
-      rows: rowAnswers(result, data.test.x, ROWS_IMAGE),
-      threads,
-    };
+    const trained = await trainMnistPreset(ctx, rnnMnist, overrides, {
+      describe: (h, n) =>
+        `${h.cell.toUpperCase()} of ${h.hidden} units reading each digit as 28 rows of 28 pixels, dense softmax on the last state: ${h.epochs} epochs, batch ${h.batchSize}, Adam lr ${h.lr} (cosine), gradients clipped to norm ${d.clipNorm}, ${n} training images, ${threads} worker thread${threads === 1 ? "" : "s"} for the matrix products`,
+      keep: (result, test) => ({ rows: rowAnswers(result, test.x, ROWS_IMAGE) }),
+    });
+    return { ...trained, threads };
   } finally {
     if (threads > 0) disableThreads();
   }

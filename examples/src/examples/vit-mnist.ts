@@ -21,12 +21,11 @@ import { attentionChart } from "../plots.js";
 import {
   commonOverrides,
   finishMnistPreset,
-  loadMnistSplits,
+  type MnistTrained,
   mnistImage,
   mnistMetrics,
-  presetHooks,
-  shownImages,
   testLabels,
+  trainMnistPreset,
   writeMnistOutputs,
 } from "../presets.js";
 
@@ -45,40 +44,29 @@ interface AttentionPicture {
   readonly heads: number;
 }
 
-/** What training leaves for the outputs: the result, the training-set size, the images shown. */
-interface Trained {
-  readonly result: VitResult;
-  readonly n: number;
-  readonly pixels: (i: number) => ArrayLike<number>;
+/** What training leaves for the outputs: the result, the training-set size, the images shown, the attention. */
+interface Trained extends MnistTrained<VitResult> {
   readonly attention: AttentionPicture;
+}
+
+/** The last block's attention over the patches of test image `wanted` of `x`, for `result`'s model. */
+function attentionPicture(result: VitResult, x: Tensor, wanted: number): AttentionPicture {
+  const image = mnistImage(x, wanted);
+  const att = vitAttention(result.model, new Tensor([1, 784], image.pixels));
+  return { ...image, patches: Float32Array.from(att.patches.data), heads: att.patches.shape[1] as number };
 }
 
 /**
  * Loads MNIST and trains. Only copies of the test images the outputs show leave this function, so
  * the data set can be freed before the charts are rendered.
  */
-async function train(ctx: ExampleContext, overrides: Partial<VitHyper>): Promise<Trained> {
+function train(ctx: ExampleContext, overrides: Partial<VitHyper>): Promise<Trained> {
   const d = vitMnist.defaults;
-  const data = await loadMnistSplits(ctx);
-  const n = data.train.y.length;
-  const batchSize = overrides.batchSize ?? d.batchSize;
-  ctx.log(
-    `ViT (16 patches of 7x7, width ${d.width}, ${d.depth} pre-norm blocks of ${d.heads} heads, MLP ${d.mlpDim}, ${overrides.pool ?? d.pool} pooling): ${overrides.epochs ?? d.epochs} epochs, batch ${batchSize}, AdamW lr ${overrides.lr ?? d.lr} (warm-up ${d.warmupSteps} steps, cosine), random shifts of up to ${d.shift} pixel${d.shift === 1 ? "" : "s"}, ${n} training images`,
-  );
-  const result = await vitMnist.run(data, overrides, presetHooks(ctx, { samplesPerBatch: batchSize }));
-  ctx.reporter.stop();
-  const image = mnistImage(data.test.x, ATTENTION_IMAGE);
-  const att = vitAttention(result.model, new Tensor([1, 784], image.pixels));
-  return {
-    result,
-    n,
-    pixels: shownImages(result.test.predicted, result.test.actual, data.test.x),
-    attention: {
-      ...image,
-      patches: Float32Array.from(att.patches.data),
-      heads: att.patches.shape[1] as number,
-    },
-  };
+  return trainMnistPreset(ctx, vitMnist, overrides, {
+    describe: (h, n) =>
+      `ViT (16 patches of 7x7, width ${d.width}, ${d.depth} pre-norm blocks of ${d.heads} heads, MLP ${d.mlpDim}, ${h.pool} pooling): ${h.epochs} epochs, batch ${h.batchSize}, AdamW lr ${h.lr} (warm-up ${d.warmupSteps} steps, cosine), random shifts of up to ${d.shift} pixel${d.shift === 1 ? "" : "s"}, ${n} training images`,
+    keep: (result, test) => ({ attention: attentionPicture(result, test.x, ATTENTION_IMAGE) }),
+  });
 }
 
 /** Runs the example. */
