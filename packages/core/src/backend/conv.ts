@@ -17,7 +17,7 @@
  */
 import type { FloatArray } from "../dtype.js";
 import type { ConvGeometry } from "../ops/conv-geometry.js";
-import { type WasmBackend, type WasmKernels, wasmBackend } from "./memory.js";
+import { gemmKernel, type WasmBackend, type WasmKernels, wasmBackend } from "./memory.js";
 
 // ---- reference kernels (any dtype) -------------------------------------------------------
 
@@ -189,7 +189,7 @@ function gemm(
   ldc: number,
   ws: number,
 ): void {
-  (op === 0 ? k.gemm_nn : op === 1 ? k.gemm_tn : k.gemm_nt)(a, b, c, M, N, K, lda, ldb, ldc, ws);
+  gemmKernel(k, op)(a, b, c, M, N, K, lda, ldb, ldc, ws);
 }
 
 // ---- float32 fast path -------------------------------------------------------------------

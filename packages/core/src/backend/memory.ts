@@ -38,6 +38,11 @@ export type GemmKernel = (
   ws: number,
 ) => void;
 
+/** The product kernel of `op`: 0 is A·B, 1 is Aᵀ·B, 2 is A·Bᵀ. */
+export function gemmKernel(k: WasmKernels, op: 0 | 1 | 2): GemmKernel {
+  return op === 0 ? k.gemm_nn : op === 1 ? k.gemm_tn : k.gemm_nt;
+}
+
 /** Exported kernel functions of the generated module (byte addresses into the arena). */
 export interface WasmKernels {
   /** C[M,N] = A[M,K]·B[K,N]. */

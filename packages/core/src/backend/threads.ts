@@ -21,7 +21,7 @@
  * @module
  */
 import { GEMM_WORKSPACE_BYTES } from "./gemm-wasm.js";
-import { type GemmKernel, type WasmKernels, wasmBackend } from "./memory.js";
+import { type GemmKernel, gemmKernel, type WasmKernels, wasmBackend } from "./memory.js";
 
 /** The part of a Worker the pool uses. */
 export interface WorkerLike {
@@ -357,7 +357,7 @@ export function gemmF32(
   ldc: number,
   ws: number,
 ): void {
-  const fn = op === 0 ? kernels.gemm_nn : op === 1 ? kernels.gemm_tn : kernels.gemm_nt;
+  const fn = gemmKernel(kernels, op);
   const p = pool;
   const live = p ? liveWorkers(p) : 0;
   // few rows but many columns (a convolution's channels x pixels): split the columns instead
