@@ -1,6 +1,6 @@
-import { normalizeAxis, ShapeError, sizeOf } from "../shape.js";
+import { normalizeAxis, ShapeError } from "../shape.js";
 import type { OpDef } from "./types.js";
-import { boolAttr, intAttr } from "./util.js";
+import { axisBlocks, boolAttr, intAttr } from "./util.js";
 
 /** Attributes of `argmax`. */
 export interface ArgmaxAttrs {
@@ -41,9 +41,7 @@ export const argmax: OpDef<ArgmaxAttrs> = {
   kernel: (ctx) => {
     const shape = ctx.inShapes[0]!;
     const a = normalizeAxis(ctx.attrs.axis, shape.length);
-    const n = shape[a]!;
-    const inner = sizeOf(shape.slice(a + 1));
-    const outer = sizeOf(shape.slice(0, a));
+    const [outer, n, inner] = axisBlocks(shape, a);
     if (n === 0) throw new ShapeError(`argmax: axis ${a} of the input is empty`);
     return (ins, out) => {
       const x = ins[0]!;

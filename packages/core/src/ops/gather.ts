@@ -16,7 +16,7 @@ import {
   sizeOf,
 } from "../shape.js";
 import type { OpDef } from "./types.js";
-import { intAttr } from "./util.js";
+import { axisBlocks, intAttr } from "./util.js";
 
 /** Attributes of `gather`. */
 export interface GatherAttrs {
@@ -71,10 +71,7 @@ export const gather: OpDef<GatherAttrs> = {
   },
   kernel: (ctx) => {
     const shape = ctx.inShapes[0]!;
-    const a = normalizeAxis(ctx.attrs.axis, shape.length);
-    const n = shape[a]!;
-    const inner = sizeOf(shape.slice(a + 1));
-    const outer = sizeOf(shape.slice(0, a));
+    const [outer, n, inner] = axisBlocks(shape, ctx.attrs.axis);
     const count = sizeOf(ctx.inShapes[1]!);
     return (ins, out) => {
       const x = ins[0]!;
@@ -124,10 +121,7 @@ export const scatterAdd: OpDef<ScatterAddAttrs> = {
   },
   kernel: (ctx) => {
     const shape = ctx.outShape;
-    const a = normalizeAxis(ctx.attrs.axis, shape.length);
-    const n = shape[a]!;
-    const inner = sizeOf(shape.slice(a + 1));
-    const outer = sizeOf(shape.slice(0, a));
+    const [outer, n, inner] = axisBlocks(shape, ctx.attrs.axis);
     const count = sizeOf(ctx.inShapes[0]!);
     return (ins, out) => {
       const idx = ins[0]!;

@@ -1,7 +1,7 @@
 import { layerNormBackwardKernel, layerNormKernel } from "../backend/layerNorm.js";
-import { type Dim, normalizeAxis, ShapeError, shapesEqual, shapeToString, sizeOf } from "../shape.js";
+import { type Dim, normalizeAxis, ShapeError, shapesEqual, shapeToString } from "../shape.js";
 import type { OpDef } from "./types.js";
-import { intAttr, sameDType } from "./util.js";
+import { axisBlocks, intAttr, sameDType } from "./util.js";
 
 /** Attributes of `layerNorm`. */
 export interface LayerNormAttrs {
@@ -46,12 +46,6 @@ function axisOf(op: string, axis: number, shape: readonly Dim[]): number {
   }
 }
 
-/** `[outer, n, inner]` of a concrete shape around `axis`. */
-function blocks(shape: readonly number[], axis: number): [number, number, number] {
-  const a = normalizeAxis(axis, shape.length);
-  return [sizeOf(shape.slice(0, a)), shape[a]!, sizeOf(shape.slice(a + 1))];
-}
-
 export const layerNorm: OpDef<LayerNormAttrs> = {
   name: "layerNorm",
   doc: "(x - mean) / sqrt(var + epsilon) * gamma + beta along one axis (biased variance).",
@@ -75,7 +69,8 @@ export const layerNorm: OpDef<LayerNormAttrs> = {
     }
     return { shape: x.shape, dtype };
   },
-  kernel: (ctx) => layerNormKernel(ctx.dtype, ...blocks(ctx.inShapes[0]!, ctx.attrs.axis), ctx.attrs.epsilon),
+  kernel: (ctx) =>
+    layerNormKernel(ctx.dtype, ...axisBlocks(ctx.inShapes[0]!, ctx.attrs.axis), ctx.attrs.epsilon),
 };
 
 /**
@@ -102,5 +97,5 @@ export const layerNormBackward: OpDef<LayerNormAttrs> = {
     return { shape: x.shape, dtype };
   },
   kernel: (ctx) =>
-    layerNormBackwardKernel(ctx.dtype, ...blocks(ctx.inShapes[0]!, ctx.attrs.axis), ctx.attrs.epsilon),
+    layerNormBackwardKernel(ctx.dtype, ...axisBlocks(ctx.inShapes[0]!, ctx.attrs.axis), ctx.attrs.epsilon),
 };

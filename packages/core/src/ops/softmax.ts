@@ -1,8 +1,8 @@
 import type { FloatArray } from "../dtype.js";
-import { normalizeAxis, ShapeError, sizeOf } from "../shape.js";
+import { normalizeAxis, ShapeError } from "../shape.js";
 import { specialize } from "../specialize.js";
 import type { OpDef } from "./types.js";
-import { intAttr } from "./util.js";
+import { axisBlocks, intAttr } from "./util.js";
 
 /** Attributes of softmax and logSoftmax. */
 export interface SoftmaxAttrs {
@@ -63,10 +63,7 @@ function define(name: "softmax" | "logSoftmax", doc: string): OpDef<SoftmaxAttrs
     },
     kernel: (ctx) => {
       const s = ctx.inShapes[0]!;
-      const axis = normalizeAxis(ctx.attrs.axis, s.length);
-      const outer = sizeOf(s.slice(0, axis));
-      const n = s[axis]!;
-      const inner = sizeOf(s.slice(axis + 1));
+      const [outer, n, inner] = axisBlocks(s, ctx.attrs.axis);
       const f = loopK[ctx.dtype];
       const log = name === "logSoftmax" ? 1 : 0;
       return (ins, out) => f(ins[0]!, out, outer, n, inner, log);

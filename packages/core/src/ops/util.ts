@@ -9,9 +9,20 @@ import {
   type Shape,
   ShapeError,
   shapeToString,
+  sizeOf,
   tryBroadcastShapes,
 } from "../shape.js";
 import type { TypeInfo } from "./types.js";
+
+/**
+ * `[outer, n, inner]` of a concrete shape around `axis` (negative counts from the end): the
+ * elements before the axis, its length and the elements after it, the loop bounds of every op
+ * that works along one axis (softmax, argmax, gather, layerNorm).
+ */
+export function axisBlocks(shape: readonly number[], axis: number): [number, number, number] {
+  const a = normalizeAxis(axis, shape.length);
+  return [sizeOf(shape.slice(0, a)), shape[a]!, sizeOf(shape.slice(a + 1))];
+}
 
 /** Broadcasts the shapes of all inputs, throwing a ShapeError that lists them. */
 export function broadcastAll(op: string, inputs: readonly TypeInfo[]): Dim[] {
