@@ -1,0 +1,13 @@
+/**
+ * The one error type of the ONNX package.
+ * @module
+ */
+
+/**
+ * Raised for anything the ONNX exporter or importer cannot do: a graph node without an ONNX
+ * mapping, a corrupt or truncated file, an unsupported opset, node or attribute, an initializer
+ * whose data does not match its shape. The message names the node, initializer or byte concerned.
+ */
+export class OnnxError extends Error {
+  override name = "OnnxError";
+}

@@ -1,0 +1,16 @@
+/**
+ * ONNX interop: {@link exportOnnx} writes any gradgraph graph (an inference graph, or a whole
+ * training step with its gradients) as an ONNX model that ONNX Runtime runs; `importOnnx` reads
+ * ONNX models back as a gradgraph graph and params that can be differentiated and trained.
+ * @module
+ */
+export { OnnxError } from "./errors.js";
+export { type DimSource, ExportContext, SLICE_TO_END } from "./export/context.js";
+export {
+  type CustomOpExporter,
+  type ExportOnnxOptions,
+  exportOnnx,
+  exportOnnxModel,
+  GRADGRAPH_VERSION,
+} from "./export/export.js";
+export { ONNX_IR_VERSION, ONNX_OPSET, type OnnxAttr } from "./proto.js";
