@@ -14,3 +14,14 @@ export {
   GRADGRAPH_VERSION,
 } from "./export/export.js";
 export { ONNX_IR_VERSION, ONNX_OPSET, type OnnxAttr } from "./proto.js";
+export {
+  type ExportedTrainingStep,
+  exportTrainingStep,
+  type OnnxAdam,
+  type OnnxOptimizer,
+  type OnnxSgd,
+  TRAINING_STEP_NAMES,
+  type TrainingStep,
+  type TrainingStepOptions,
+  trainingStepGraph,
+} from "./training.js";

@@ -40,8 +40,9 @@ export interface ExportOnnxOptions {
   /** The graph outputs to export (default: all); the graph is pruned to what they need. */
   readonly outputs?: readonly string[];
   /**
-   * Also list every param as a graph input (an initializer a caller may override), so ONNX
-   * Runtime can be fed updated weights; training-step exports use this. Default false.
+   * Write params as graph inputs fed at run time instead of initializers holding their values
+   * (`params` may then be null). Training steps use this, so every call can be fed the current
+   * weights: ONNX Runtime's JavaScript API cannot override initializers. Default false.
    */
   readonly paramsAsInputs?: boolean;
   /** The ONNX graph's name (default `"gradgraph"`). */
@@ -65,14 +66,18 @@ export interface ExportOnnxOptions {
  * `options.customOps`, a symbolic dim no input carries), or the param when a value is missing or
  * has the wrong shape.
  */
-export function exportOnnx(graph: Graph, params: ParamStore, options: ExportOnnxOptions = {}): Uint8Array {
+export function exportOnnx(
+  graph: Graph,
+  params: ParamStore | null,
+  options: ExportOnnxOptions = {},
+): Uint8Array {
   return toBinary(ModelProtoSchema, exportOnnxModel(graph, params, options));
 }
 
 /** {@link exportOnnx} without the serialisation: the ModelProto message itself. */
 export function exportOnnxModel(
   graph: Graph,
-  params: ParamStore,
+  params: ParamStore | null,
   options: ExportOnnxOptions = {},
 ): ModelProto {
   const outputs = options.outputs ?? Object.keys(graph.outputs);
@@ -94,9 +99,10 @@ export function exportOnnxModel(
   for (const node of g.nodes) {
     ctx.begin(node);
     if (node.op === "input") ctx.bind(node.id, inputNames.get(node.id)!);
-    else if (node.op === "param")
-      ctx.bind(node.id, paramInitializer(ctx, node, paramNames.get(node.id)!, params));
-    else ctx.bind(node.id, emitNode(ctx, node, options));
+    else if (node.op === "param") {
+      const name = paramNames.get(node.id)!;
+      ctx.bind(node.id, options.paramsAsInputs ? name : paramInitializer(ctx, node, name, params));
+    } else ctx.bind(node.id, emitNode(ctx, node, options));
   }
 
   const outputInfos = outputs.map((name) => {
@@ -112,9 +118,7 @@ export function exportOnnxModel(
   if (options.paramsAsInputs)
     for (const [id, name] of paramNames) {
       const node = g.nodes[id]!;
-      inputInfos.push(
-        tensorValueInfo(name, onnxElemType(node.dtype), node.shape, "param (overridable initializer)"),
-      );
+      inputInfos.push(tensorValueInfo(name, onnxElemType(node.dtype), node.shape, "param"));
     }
 
   return create(ModelProtoSchema, {
@@ -148,8 +152,13 @@ function dimSources(g: Graph): Map<string, DimSource> {
 }
 
 /** Writes param `name`'s value as an initializer (checking it against the declaration). */
-function paramInitializer(ctx: ExportContext, node: GraphNode, name: string, params: ParamStore): string {
-  if (!params.has(name))
+function paramInitializer(
+  ctx: ExportContext,
+  node: GraphNode,
+  name: string,
+  params: ParamStore | null,
+): string {
+  if (!params?.has(name))
     throw new OnnxError(`exportOnnx: param '${name}' has no value in the ParamStore (initialise it first)`);
   const t = params.get(name);
   if (!shapesEqual(t.shape, node.shape))

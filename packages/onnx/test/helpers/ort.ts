@@ -68,3 +68,18 @@ export function maxScaledError(actual: Tensor, expected: Tensor, floor: number):
   }
   return worst;
 }
+
+/**
+ * Largest absolute error of `actual` against `expected`, divided by the largest |expected|: the
+ * error measure for sums such as gradients, whose small elements come from cancellation.
+ */
+export function maxErrorRelativeToScale(actual: Tensor, expected: Tensor): number {
+  if (actual.size !== expected.size) return Number.POSITIVE_INFINITY;
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < actual.size; i++) {
+    err = Math.max(err, Math.abs(actual.data[i]! - expected.data[i]!));
+    scale = Math.max(scale, Math.abs(expected.data[i]!));
+  }
+  return scale === 0 ? err : err / scale;
+}
