@@ -204,7 +204,7 @@ export type { ReshapeAttrs } from "./reshape.js";
 export type { SliceAttrs } from "./slice.js";
 export type { SoftmaxAttrs } from "./softmax.js";
 export type { SourceAttrs } from "./source.js";
-export { erfcScalar, erfScalar } from "./special.js";
+export { ERF_TAYLOR, ERFC_CHEBYSHEV, erfcScalar, erfScalar } from "./special.js";
 export type { TransposeAttrs } from "./transpose.js";
 export type {
   Arity,

@@ -99,6 +99,17 @@ const CHEB = fitCoefficients();
 const TAYLOR = taylorCoefficients();
 
 /**
+ * The 24 Chebyshev coefficients of `erfc` (see the module doc: `erfc(z) = t · exp(-z² + P(t))`,
+ * `t = 2 / (2 + z)`, `P` summed by Clenshaw's recurrence in `2t - 1`), as the float64 functions
+ * use them; exported so other evaluators (the ONNX exporter's float64 composite) can repeat the
+ * same arithmetic.
+ */
+export const ERFC_CHEBYSHEV: readonly number[] = Object.freeze(CHEB);
+
+/** The 16 Taylor coefficients of `erf(x) / x` in `x²` that the float64 `erf` uses for `|x| < 0.5`. */
+export const ERF_TAYLOR: readonly number[] = Object.freeze(TAYLOR);
+
+/**
  * The Chebyshev series of `erfc` shortened for float32 results (12 coefficients, in `2t - 1` with
  * `t = 2 / (2 + z)`; see the module doc): terms below 1e-8 are dropped, which keeps the error
  * (measured: below 1e-8 relative) under float32's rounding (6e-8 relative) and makes the function
