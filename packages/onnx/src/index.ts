@@ -1,6 +1,6 @@
 /**
  * ONNX interop: {@link exportOnnx} writes any gradgraph graph (an inference graph, or a whole
- * training step with its gradients) as an ONNX model that ONNX Runtime runs; `importOnnx` reads
+ * training step with its gradients) as an ONNX model that ONNX Runtime runs; {@link importOnnx} reads
  * ONNX models back as a gradgraph graph and params that can be differentiated and trained.
  * @module
  */
@@ -13,6 +13,14 @@ export {
   exportOnnxModel,
   GRADGRAPH_VERSION,
 } from "./export/export.js";
+export {
+  type ImportedOnnx,
+  type ImportOnnxOptions,
+  importOnnx,
+  importOnnxModel,
+  ONNX_IMPORT_IR_VERSIONS,
+  ONNX_IMPORT_OPSETS,
+} from "./import/import.js";
 export { ONNX_IR_VERSION, ONNX_OPSET, type OnnxAttr } from "./proto.js";
 export {
   type ExportedTrainingStep,
