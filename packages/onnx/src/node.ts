@@ -3,10 +3,12 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Graph, ParamStore } from "@gradgraph/core";
+import { OnnxError } from "./errors.js";
 import { type ExportOnnxOptions, exportOnnx } from "./export/export.js";
+import { type ImportedOnnx, type ImportOnnxOptions, importOnnx } from "./import/import.js";
 
 /**
  * Exports `graph` with {@link exportOnnx} and writes the model to `path` atomically (a temporary
@@ -43,5 +45,26 @@ export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void
     throw new Error(
       `could not write the ONNX model '${path}': ${e instanceof Error ? e.message : String(e)}`,
     );
+  }
+}
+
+/**
+ * Reads the ONNX model file `path` and imports it with {@link importOnnx}.
+ * @throws OnnxError naming the file when it cannot be read or is not an importable model (the
+ * importer's message follows the file name).
+ */
+export async function loadOnnx(path: string, options: ImportOnnxOptions = {}): Promise<ImportedOnnx> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new OnnxError(
+      `could not read the ONNX model '${path}': ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  try {
+    return importOnnx(bytes, options);
+  } catch (e) {
+    throw new OnnxError(`'${path}': ${e instanceof Error ? e.message : String(e)}`);
   }
 }

@@ -367,6 +367,9 @@ const CASES: Case[] = [
         [3, 4],
       ],
     },
+    initializers: [
+      floats("specials", [4], [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1, Number.NaN]),
+    ],
     nodes: [
       node("ArgMax", ["x"], ["am"], { axis: 1, keepdims: 0 }),
       node("Cast", ["am"], ["amf"], { to: F }),
@@ -385,9 +388,16 @@ const CASES: Case[] = [
       node("Less", ["x", "y"], ["ls"]),
       node("GreaterOrEqual", ["x", "y"], ["ge"]),
       node("Cast", ["ls"], ["lsf"], { to: F }),
+      node("Add", ["x", "specials"], ["big"]),
+      node("IsInf", ["big"], ["inf"]),
+      node("Cast", ["inf"], ["inff"], { to: F }),
+      node("IsInf", ["big"], ["pinf"], { detect_negative: 0 }),
+      node("Cast", ["pinf"], ["pinff"], { to: F }),
+      node("IsNaN", ["big"], ["isnan"]),
+      node("Cast", ["isnan"], ["isnanf"], { to: F }),
       node("Cast", ["ge"], ["gef"], { to: F }),
     ],
-    outputs: ["amf", "gf", "nlef", "w", "xbf", "xdf", "eqf", "lsf", "gef"],
+    outputs: ["amf", "gf", "nlef", "w", "xbf", "xdf", "eqf", "lsf", "gef", "inff", "pinff", "isnanf"],
   },
   {
     name: "Gather (negative indices, axis 1, scalar index) and ScatterElements add",

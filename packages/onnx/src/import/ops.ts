@@ -469,6 +469,19 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
       );
     return { kind: "rt", v: ctx.b.equal(truthy(ctx, a), 0), elem: D.BOOL, exact01: true };
   },
+  IsInf: (ctx, x) => {
+    const v = ctx.float(x[0], "X");
+    const [pos, neg] = [ctx.int("detect_positive", 1) !== 0, ctx.int("detect_negative", 1) !== 0];
+    const hit =
+      pos && neg
+        ? ctx.b.equal(ctx.b.abs(v), Number.POSITIVE_INFINITY)
+        : ctx.b.equal(v, pos ? Number.POSITIVE_INFINITY : neg ? Number.NEGATIVE_INFINITY : Number.NaN);
+    return { kind: "rt", v: hit, elem: D.BOOL, exact01: true };
+  },
+  IsNaN: (ctx, x) => {
+    const v = ctx.float(x[0], "X");
+    return { kind: "rt", v: ctx.b.sub(1, ctx.b.equal(v, v)), elem: D.BOOL, exact01: true };
+  },
   Where: (ctx, x) => {
     const [c, a, b] = [x[0], x[1], x[2]];
     if (isKnownInt(c) && isKnownInt(a) && isKnownInt(b)) {
