@@ -256,6 +256,34 @@ describe("exportOnnx: edge values", () => {
     }
   });
 
+  it("scatterAdd and gather with symbolic dims (in the output shape, in the indices)", async () => {
+    const b = new GraphBuilder({ dtype: "float64" });
+    const upd = b.input("upd", ["B", 3]);
+    const idx = b.input("idx", [3]);
+    const idxK = b.input("idxK", ["K"]);
+    const updK = b.input("updK", ["K", 2]);
+    const into = b.op("scatterAdd", [idx, upd], { axis: 1, shape: ["B", 4] });
+    b.output("into", into);
+    b.output("byK", b.op("scatterAdd", [idxK, updK], { axis: 0, shape: [3, 2] }));
+    b.output("back", b.op("gather", [into, idxK], { axis: -1 }));
+    const graph = b.build();
+    const feeds = {
+      upd: f64([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15], [5, 3]),
+      idx: f64([3, 0, 3]),
+      idxK: f64([2, 2, 0, 1, 2, 0, 1]),
+      updK: f64(
+        Array.from({ length: 14 }, (_, i) => i * 0.25 - 1),
+        [7, 2],
+      ),
+    };
+    const ours = evaluate(graph, feeds);
+    const theirs = await runOrt(exportOnnx(graph, new ParamStore()), feeds);
+    for (const name of ["into", "byK", "back"]) {
+      expect(theirs[name]!.shape, name).toEqual(ours[name]!.shape);
+      expect(Array.from(theirs[name]!.data), name).toEqual(Array.from(ours[name]!.data));
+    }
+  });
+
   it("layerNorm (float64) over a middle axis with a large common offset: two passes", async () => {
     // E[x²] - E[x]² would lose every digit of this variance to the offset
     const x = f64(
