@@ -26,7 +26,8 @@
  * 130 interrupted by Ctrl-C.
  * @module
  */
-import { resolve } from "node:path";
+import { stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { Command, CommanderError, Option } from "commander";
@@ -102,6 +103,22 @@ function formatNumber(v: unknown): string {
 }
 
 /**
+ * Checks the `--onnx` file before anything runs: its directory must be usable (created and
+ * written, as `--out` is checked) and the path must not be a directory. Returns null, or what is
+ * wrong.
+ */
+export async function checkOnnxPath(path: string): Promise<string | null> {
+  const abs = resolve(path);
+  try {
+    await checkOutputDir(dirname(abs));
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+  const st = await stat(abs).catch(() => null);
+  return st?.isDirectory() ? "is a directory, not a file name" : null;
+}
+
+/**
  * Runs one example in a worker; resolves to the exit code. The output directory is checked first
  * (created, a probe file written and removed): when it is unusable the run ends at once with exit
  * code 2, before any data is loaded or any training starts.
@@ -115,6 +132,13 @@ export async function runExample(def: ExampleDef, options: ExampleOptions): Prom
       `${SCRIPT} ${def.name}: --out '${options.out}': ${e instanceof Error ? e.message : String(e)}\n`,
     );
     return EXIT.usage;
+  }
+  if (options.onnx !== undefined) {
+    const problem = await checkOnnxPath(options.onnx);
+    if (problem !== null) {
+      process.stderr.write(`${SCRIPT} ${def.name}: --onnx '${options.onnx}': ${problem}\n`);
+      return EXIT.usage;
+    }
   }
   const flag = new Int32Array(new SharedArrayBuffer(4));
   const renderer = new ProgressRenderer(isInteractive());
@@ -203,6 +227,7 @@ export async function runExample(def: ExampleDef, options: ExampleOptions): Prom
         stoppedEarly: outcome.stopReason,
         training: outcome.training,
         ...(failure ? { error: failure } : {}),
+        ...(outcome.onnx ? { onnx: outcome.onnx } : {}),
         outDir: shown,
         files: outcome.files.map(rel),
       };

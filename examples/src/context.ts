@@ -22,6 +22,14 @@ export function stopReasonOf(flag: Int32Array): StopReason | null {
   return v === STOP.interrupt ? "interrupt" : v === STOP.timeLimit ? "time-limit" : null;
 }
 
+/** The ONNX model an example wrote for `--onnx` (see `onnx.ts`), as the `--json` summary reports it. */
+export interface OnnxWritten {
+  /** The path as given on the command line. */
+  readonly path: string;
+  /** Its size in bytes. */
+  readonly bytes: number;
+}
+
 /** Everything an example needs: its options, where to write, how to report, when to stop. */
 export interface ExampleContext {
   /** The example's name (`moons`, `custom`, ...). */
@@ -51,6 +59,10 @@ export interface ExampleContext {
   addFile(path: string): void;
   /** The files written so far, relative to `outDir`. */
   readonly files: readonly string[];
+  /** Records the ONNX model written for `--onnx` (reported in the CLI's `--json` summary). */
+  recordOnnx(written: OnnxWritten): void;
+  /** The ONNX model written for `--onnx` so far, or null. */
+  onnx(): OnnxWritten | null;
 }
 
 /** What an example returns: the settings it used and its final numbers. */
@@ -102,6 +114,7 @@ export function createContext(
   writeChartAs: ChartWriter = (chartName, spec) => writeChart(outDir, chartName, spec),
 ): ExampleContext {
   const files: string[] = [];
+  let onnx: OnnxWritten | null = null;
   const record = (path: string) => {
     const rel = relative(outDir, path);
     if (!files.includes(rel)) files.push(rel);
@@ -119,6 +132,10 @@ export function createContext(
     addFile: (path) => {
       record(path);
     },
+    recordOnnx: (written) => {
+      onnx = { path: written.path, bytes: written.bytes };
+    },
+    onnx: () => onnx,
     async writeJson(file, value) {
       const path = join(outDir, file);
       await writeJsonAtomic(path, value);

@@ -44,6 +44,11 @@ export interface ExampleOptions {
   cell?: string;
   /** Worker threads for the large matrix products (rnn; default 0: none). */
   threads?: number;
+  /**
+   * Where to write the trained model's inference graph as an ONNX file (the presets: `--onnx
+   * <file>`; see `onnx.ts`), or undefined for none.
+   */
+  onnx?: string;
   /** Output directory (default `out/<name>/`). */
   out: string;
   /** Print one JSON object as the last line. */
@@ -67,7 +72,8 @@ export type OptionKey =
   | "runs"
   | "arch"
   | "cell"
-  | "threads";
+  | "threads"
+  | "onnx";
 
 /** How one option is spelled and parsed. */
 export interface OptionSpec {
@@ -205,6 +211,17 @@ export function oneOf(names: readonly string[]): (value: string) => string {
   };
 }
 
+/**
+ * Parses the `--onnx <file>` path: any non-empty path not ending in a path separator (a directory
+ * is not a file name). The directory is checked before the run starts (see `cli.ts`).
+ */
+export function onnxPath(value: string): string {
+  if (value.length === 0) throw new InvalidArgumentError("expected a file name, got an empty string.");
+  if (/[/\\]$/.test(value))
+    throw new InvalidArgumentError(`expected a file name, got the directory ${label(value)}.`);
+  return value;
+}
+
 /** The shared options, by key. */
 export const OPTION_SPECS: Readonly<Record<OptionKey, OptionSpec>> = {
   epochs: { flags: "--epochs <n>", description: "passes over the training data", parse: positiveInt },
@@ -251,5 +268,11 @@ export const OPTION_SPECS: Readonly<Record<OptionKey, OptionSpec>> = {
     description:
       "worker threads that share the large matrix products (0: none, the calling thread computes them; at most 15)",
     parse: intInRange(0, 15),
+  },
+  onnx: {
+    flags: "--onnx <file>",
+    description:
+      "after training, also write the trained model's inference graph (input to predictions, evaluation mode) to this ONNX file (opset 18) for ONNX Runtime",
+    parse: onnxPath,
   },
 };

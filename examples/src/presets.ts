@@ -18,6 +18,7 @@ import {
 } from "@gradgraph/models";
 import { type PresetLoadOptions, saveModel } from "@gradgraph/models/node";
 import type { ExampleContext, ExampleResult } from "./context.js";
+import { writeOnnxModel } from "./onnx.js";
 import type { ExampleOptions } from "./options.js";
 import { confusionMatrixChart, curvesChart, type GridImage, historyCurves, imageGridChart } from "./plots.js";
 import { historyJson, nonFiniteFailure, trainingSummary } from "./training.js";
@@ -207,7 +208,8 @@ export async function writeClassifierOutputs(ctx: ExampleContext, o: ClassifierO
 
 /**
  * Saves a trained model to `<outDir>/model.ggm` (load it with `loadModel` from
- * `@gradgraph/models/node`, then `new Model(saved.graph, { params: saved.params })`).
+ * `@gradgraph/models/node`, then `new Model(saved.graph, { params: saved.params })`), and with
+ * `--onnx <file>` its inference graph as ONNX too ({@link writeOnnxModel}).
  */
 export async function saveTrained(
   ctx: ExampleContext,
@@ -221,6 +223,8 @@ export async function saveTrained(
     metadata: { example: ctx.name, ...metadata },
   });
   ctx.addFile(path);
+  const preset = metadata.preset;
+  await writeOnnxModel(ctx, model, typeof preset === "string" ? { preset } : {});
 }
 
 /**

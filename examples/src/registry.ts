@@ -110,7 +110,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
       "2-H-2 tanh/softmax net on make_moons, hidden sizes 1..50 vs logistic regression, decision boundaries",
     description:
       "The make_moons tutorial (WildML): a 2-H-2 network with a tanh hidden layer and a softmax output, trained by full-batch gradient descent with L2 regularisation on 200 noisy moons, for hidden sizes 1, 2, 3, 4, 5, 20 and 50, against a logistic-regression baseline. Writes the decision-boundary figure and the loss curves. Needs no download.",
-    options: ["epochs", "lr", "hidden", "seed", "timeLimit"],
+    options: ["epochs", "lr", "hidden", "seed", "timeLimit", "onnx"],
     preset: "moons",
     defaults: {
       epochs: P.moons.defaults.passes,
@@ -136,7 +136,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
     summary: "64-32-16-10 sigmoid net with per-sample SGD on scikit-learn's 8x8 digits (PyImageSearch)",
     description:
       "PyImageSearch's NeuralNetwork: a 64-32-16-10 sigmoid network with the bias folded in as an always-one input column, trained with per-sample SGD on the quadratic loss over scikit-learn's 1,797 8x8 digits (75/25 split). Prints the loss every 100 epochs and the classification report; writes the curves, the confusion matrix and a grid of test digits.",
-    options: ["epochs", "lr", "batchSize", "seed", "dataDir", "timeout", "timeLimit"],
+    options: ["epochs", "lr", "batchSize", "seed", "dataDir", "timeout", "timeLimit", "onnx"],
     preset: "digits-sigmoid",
     defaults: {
       epochs: P["digits-sigmoid"].defaults.epochs,
@@ -151,7 +151,18 @@ export const EXAMPLES: readonly ExampleDef[] = [
     data: "mnist",
     summary: "784-30-10 sigmoid net, mini-batch SGD on MNIST (Nielsen's network.py)",
     description: `Michael Nielsen's network.py: 784-30-10 sigmoid, quadratic cost, mini-batches of 10, learning rate 3.0, 30 epochs on the first 50,000 MNIST training images; prints "Epoch i : correct / 10000" after every epoch. ${MNIST_NOTE}`,
-    options: ["epochs", "lr", "batchSize", "hidden", "seed", "dataDir", "timeout", "trainSize", "timeLimit"],
+    options: [
+      "epochs",
+      "lr",
+      "batchSize",
+      "hidden",
+      "seed",
+      "dataDir",
+      "timeout",
+      "trainSize",
+      "timeLimit",
+      "onnx",
+    ],
     preset: "nielsen-mnist",
     defaults: {
       epochs: P["nielsen-mnist"].defaults.epochs,
@@ -172,7 +183,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
     data: "mnist",
     summary: "400-25-10 sigmoid net, regularised cross-entropy, conjugate gradient (Andrew Ng's ex4)",
     description: `Andrew Ng's ex4: a 400-25-10 sigmoid network with the regularised cross-entropy cost, its gradient checked against central differences on a small 3-5-3 network, then trained with conjugate gradient on 5,000 20x20 digits (built from MNIST when ex4data1.mat is not given). ${MNIST_NOTE}`,
-    options: ["epochs", "hidden", "lambda", "seed", "dataDir", "timeout", "timeLimit"],
+    options: ["epochs", "hidden", "lambda", "seed", "dataDir", "timeout", "timeLimit", "onnx"],
     preset: "ng-ex4",
     defaults: {
       epochs: P["ng-ex4"].defaults.maxIter,
@@ -189,7 +200,18 @@ export const EXAMPLES: readonly ExampleDef[] = [
     data: "mnist",
     summary: "784-90-10 relu/softmax net with squared loss through the softmax Jacobian, on MNIST",
     description: `A 784-90-10 network: relu hidden layer, softmax output, squared-difference loss back-propagated through the full softmax Jacobian, batches of 100 in file order, learning rate 10^-0.35, 6 epochs; 50,000 training / 10,000 validation / 10,000 test images. ${MNIST_NOTE}`,
-    options: ["epochs", "lr", "batchSize", "hidden", "seed", "dataDir", "timeout", "trainSize", "timeLimit"],
+    options: [
+      "epochs",
+      "lr",
+      "batchSize",
+      "hidden",
+      "seed",
+      "dataDir",
+      "timeout",
+      "trainSize",
+      "timeLimit",
+      "onnx",
+    ],
     preset: "relu-softmax-mnist",
     defaults: {
       epochs: P["relu-softmax-mnist"].defaults.epochs,
@@ -211,7 +233,18 @@ export const EXAMPLES: readonly ExampleDef[] = [
     summary:
       "LeNet-5-style CNN (5x5 convs, max pooling, dense 120-84-10) with Adam on MNIST: 99% test accuracy",
     description: `A LeNet-5-style convolutional network on MNIST: the 784 pixels reshaped to 1x28x28 in the graph, conv 6@5x5 - max pool - conv 16@5x5 - max pool - dense 120 - dense 84 - dense 10 with ReLU (--arch lenet5, the default), or a small modern CNN with batch normalisation and dropout (--arch bn: conv 8@3x3 - batch norm - pool - conv 16@3x3 - batch norm - pool - conv 32@3x3 - batch norm - dropout - dense 10); softmax cross-entropy, Adam with a cosine learning-rate schedule, batches of 64, each training image moved by a random shift of up to 2 pixels, 10 epochs on 50,000 training images, validation on 10,000 after each epoch, test on 10,000. Writes the curves, the confusion matrix, a grid of test digits, the learned first-layer filters and the first layer's feature maps of a test digit. ${MNIST_NOTE}`,
-    options: ["arch", "epochs", "lr", "batchSize", "seed", "dataDir", "timeout", "trainSize", "timeLimit"],
+    options: [
+      "arch",
+      "epochs",
+      "lr",
+      "batchSize",
+      "seed",
+      "dataDir",
+      "timeout",
+      "trainSize",
+      "timeLimit",
+      "onnx",
+    ],
     preset: "lenet-mnist",
     defaults: {
       arch: P["lenet-mnist"].defaults.arch,
@@ -246,6 +279,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
       "timeout",
       "trainSize",
       "timeLimit",
+      "onnx",
     ],
     preset: "rnn-mnist",
     defaults: {
@@ -276,7 +310,18 @@ export const EXAMPLES: readonly ExampleDef[] = [
     summary:
       "small vision transformer (7x7 patches, pre-norm encoder blocks, AdamW) on MNIST, with an attention picture",
     description: `A small vision transformer on MNIST: the 784 pixels cut into 16 patches of 7x7 in the graph (reshape and transpose), each embedded linearly to width 64 with a learned position embedding, 3 pre-norm transformer encoder blocks (4-head self-attention, GELU MLP of 128, residuals, layer norm), a final layer norm, mean pooling of the tokens (--arch mean, the default) or a learned class token (--arch cls), and a dense softmax head; softmax cross-entropy, AdamW with 200 warm-up steps and a cosine decay, batches of 128, each training image moved by a random shift of up to 1 pixel, on 50,000 training images, validation on 10,000 after each epoch, test on 10,000. Writes the curves, the confusion matrix, a grid of test digits and the last block's attention over the 4x4 patches of a test digit, per head. ${MNIST_NOTE}`,
-    options: ["arch", "epochs", "lr", "batchSize", "seed", "dataDir", "timeout", "trainSize", "timeLimit"],
+    options: [
+      "arch",
+      "epochs",
+      "lr",
+      "batchSize",
+      "seed",
+      "dataDir",
+      "timeout",
+      "trainSize",
+      "timeLimit",
+      "onnx",
+    ],
     preset: "vit-mnist",
     defaults: {
       arch: "mean",

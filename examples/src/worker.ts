@@ -10,7 +10,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import { parentPort, workerData } from "node:worker_threads";
-import { type ChartRequest, createContext, stopReasonOf } from "./context.js";
+import { type ChartRequest, createContext, type OnnxWritten, stopReasonOf } from "./context.js";
 import type { ExampleOptions } from "./options.js";
 import { chartPaths } from "./plots.js";
 import { type ProgressEvent, Reporter } from "./progress.js";
@@ -41,6 +41,8 @@ export type WorkerMessage =
       readonly stopReason: string | null;
       readonly training: TrainingSummary | null;
       readonly failure: string | null;
+      /** The ONNX model written for `--onnx`, or null. */
+      readonly onnx: OnnxWritten | null;
       /** The charts to render, in the order the example asked for them. */
       readonly charts: readonly ChartRequest[];
     }
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
       stopReason: result.training?.stopReason === "non-finite" ? "non-finite" : stopReasonOf(input.flag),
       training: result.training ?? null,
       failure: result.failure ?? null,
+      onnx: ctx.onnx(),
       charts,
     });
   } catch (e) {
