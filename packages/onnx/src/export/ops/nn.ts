@@ -132,7 +132,8 @@ const conv2dBackpropFilter: Emitter<"conv2dBackpropFilter"> = (ctx, node, x) => 
   let xt: string;
   if (g === 1) xt = ctx.op("Transpose", [x[0]!], { perm: [1, 0, 2, 3] });
   else {
-    // [N, C, H, W] -> [N, g, Cg, H, W] -> [Cg, g, N, H, W] -> [Cg, g·N, H, W]
+    // [N, C, H, W] -> [N, g, Cg, H, W] -> [Cg, g, N, H, W] -> [Cg, g·N, H, W]; the first
+    // Reshape's 0 copies the (possibly symbolic) batch, the last builds g·N at run time if needed
     const split = ctx.op("Reshape", [x[0]!, ctx.int64([0, g, cg, h, w])]);
     const moved = ctx.op("Transpose", [split], { perm: [2, 1, 0, 3, 4] });
     const gn =
