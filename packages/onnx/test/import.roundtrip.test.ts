@@ -1,0 +1,178 @@
+import { grad } from "@gradgraph/autograd";
+import { evaluate, type Graph, GraphBuilder, ParamStore, Tensor, type Value } from "@gradgraph/core";
+import { adam, fit, Model, softmaxCrossEntropy } from "@gradgraph/models";
+import { describe, expect, it } from "vitest";
+import { exportOnnx, importOnnx } from "../src/index.js";
+import { randomTensor } from "./helpers/onnx-build.js";
+import { maxScaledError, runOrt } from "./helpers/ort.js";
+
+const N = "N";
+
+/** A two-layer MLP with a few extra ops (where, clip, leakyRelu, concat, slice, reductions). */
+function mlp(): Graph {
+  const b = new GraphBuilder({ dtype: "float32" });
+  const x = b.input("x", [N, 4]);
+  const w1 = b.param("w1", [4, 8], { init: { kind: "glorotUniform" } });
+  const b1 = b.param("b1", [8], { init: { kind: "normal", std: 0.1 } });
+  const w2 = b.param("w2", [8, 3], { init: { kind: "glorotUniform" } });
+  const b2 = b.param("b2", [3], { init: { kind: "normal", std: 0.1 } });
+  const h1 = x.matmul(w1).add(b1).tanh();
+  const h2 = b.where(h1.greater(0), h1, b.leakyRelu(h1, 0.1)).clip(-0.9, 0.9);
+  const h = b.concat([b.slice(h2, [0, 0], [null, 4]), b.slice(h2, [0, 4], [null, 8]).relu()], 1);
+  const logits = h.matmul(w2).add(b2);
+  b.output("logits", logits);
+  b.output("probs", logits.softmax(-1));
+  b.output("summary", b.sum(h, 1).add(b.mean(h, 1)).add(b.max(h, 1)).reshape([N, 1]));
+  return b.build();
+}
+
+/** A CNN: conv (padding, stride), max and average pooling, flatten, dense. */
+function cnn(): Graph {
+  const b = new GraphBuilder({ dtype: "float32" });
+  const x = b.input("x", [N, 1, 8, 8]);
+  const k1 = b.param("k1", [4, 1, 3, 3], { init: { kind: "heNormal" } });
+  const c1 = b.param("c1", [4, 1, 1], { init: { kind: "normal", std: 0.1 } });
+  const k2 = b.param("k2", [6, 2, 3, 3], { init: { kind: "heNormal" } });
+  const w = b.param("w", [6 * 2 * 2, 3], { init: { kind: "glorotUniform" } });
+  let h = b.conv2d(x, k1, { padding: "same" }).add(c1).relu();
+  h = b.maxPool2d(h, 2);
+  h = b.conv2d(h, k2, { padding: [1, 0, 1, 0], strides: 2, groups: 2 }).relu();
+  h = b.avgPool2d(h, 2, { strides: 1, padding: [0, 1, 0, 1] });
+  b.output("logits", h.reshape([N, 6 * 2 * 2]).matmul(w));
+  return b.build();
+}
+
+/** A pre-norm transformer block: layerNorm, 2-head self-attention, gelu MLP, residuals. */
+function transformerBlock(): Graph {
+  const [T, D, H] = [5, 8, 2];
+  const b = new GraphBuilder({ dtype: "float32" });
+  const x = b.input("x", [N, T, D]);
+  const p = (name: string, shape: number[], std = 0.3) =>
+    b.param(name, shape, { init: { kind: "normal", std } });
+  const ln = (v: Value, name: string) =>
+    b.layerNorm(v, b.param(`${name}.g`, [D], { init: { kind: "ones" } }), p(`${name}.b`, [D], 0.1));
+  const heads = (v: Value) => v.reshape([N, T, H, D / H]).transpose([0, 2, 1, 3]);
+  const a = ln(x, "ln1");
+  const [q, k, v] = ["q", "k", "v"].map((n) => heads(a.matmul(p(`w${n}`, [D, D]))));
+  const att = q!
+    .matmul(k!, { transB: true })
+    .mul(1 / Math.sqrt(D / H))
+    .softmax(-1);
+  const merged = att.matmul(v!).transpose([0, 2, 1, 3]).reshape([N, T, D]);
+  const r1 = x.add(merged.matmul(p("wo", [D, D])));
+  const m = ln(r1, "ln2")
+    .matmul(p("w1", [D, 16]))
+    .add(p("b1", [16], 0.1))
+    .gelu()
+    .matmul(p("w2", [16, D]));
+  b.output("y", r1.add(m));
+  return b.build();
+}
+
+/** `graph` plus a scalar loss (mean of squares of output `of`) and its gradients for every param. */
+function withGrads(graph: Graph, of: string): Graph {
+  const b = GraphBuilder.extend(graph);
+  b.output("loss", b.ref(of).square().mean());
+  return grad(b.build(), "loss", Object.keys(graph.params));
+}
+
+const MODELS: [string, () => Graph, number[], string][] = [
+  ["an MLP", mlp, [5, 4], "logits"],
+  ["a CNN", cnn, [3, 1, 8, 8], "logits"],
+  ["a transformer block", transformerBlock, [3, 5, 8], "y"],
+];
+
+describe("exportOnnx -> importOnnx round trip", () => {
+  for (const [what, make, shape, lossOf] of MODELS) {
+    it(`${what}: same outputs and same gradients`, async () => {
+      const graph = make();
+      const params = ParamStore.init(graph, 7);
+      const bytes = exportOnnx(graph, params);
+      const m = importOnnx(bytes);
+      expect(Object.keys(m.graph.params)).toEqual(Object.keys(graph.params));
+      expect(m.constants.every((c) => c.startsWith("const/"))).toBe(true);
+      expect(Object.keys(m.graph.inputs)).toEqual(["x"]);
+      expect(m.graph.nodes[m.graph.inputs.x!]!.shape).toEqual(graph.nodes[graph.inputs.x!]!.shape);
+      expect(Object.keys(m.graph.outputs)).toEqual(Object.keys(graph.outputs));
+      for (const [name, t] of params.entries()) expect(m.params.get(name).data).toEqual(t.data);
+
+      for (const batch of [shape, [1, ...shape.slice(1)]]) {
+        const feeds = { x: randomTensor(batch, batch[0]!) };
+        const ours = evaluate(graph, feeds, { params });
+        const back = evaluate(m.graph, feeds, { params: m.params });
+        for (const name of Object.keys(graph.outputs)) {
+          expect(back[name]!.shape).toEqual(ours[name]!.shape);
+          expect(maxScaledError(back[name]!, ours[name]!, 1e-6), name).toBeLessThan(1e-5);
+        }
+      }
+
+      const feeds = { x: randomTensor(shape, 99) };
+      const g0 = evaluate(withGrads(graph, lossOf), feeds, { params });
+      const g1 = evaluate(withGrads(m.graph, lossOf), feeds, { params: m.params });
+      expect(maxScaledError(g1.loss!, g0.loss!, 1e-6)).toBeLessThan(1e-5);
+      for (const name of Object.keys(graph.params)) {
+        const [a, e]: Tensor[] = [g1[`grad:${name}`]!, g0[`grad:${name}`]!];
+        expect(a.shape, name).toEqual(e.shape);
+        expect(maxScaledError(a, e, 1e-5), `grad:${name}`).toBeLessThan(1e-4);
+      }
+
+      // the imported graph exports again, and ONNX Runtime runs it to gradgraph's outputs
+      const again = await runOrt(exportOnnx(m.graph, m.params), feeds);
+      const ours = evaluate(graph, feeds, { params });
+      for (const name of Object.keys(graph.outputs))
+        expect(maxScaledError(again[name]!, ours[name]!, 1e-6), name).toBeLessThan(1e-5);
+    });
+  }
+
+  it("a float64 model keeps float64 (and float64 params)", () => {
+    const b = new GraphBuilder({ dtype: "float64" });
+    const x = b.input("x", [N, 3]);
+    const w = b.param("w", [3, 2], { init: { kind: "normal" } });
+    b.output("y", b.erf(x.matmul(w)).add(b.softplus(x.sum(1, true))));
+    const graph = b.build();
+    const params = ParamStore.init(graph, 1);
+    const m = importOnnx(exportOnnx(graph, params));
+    expect(m.graph.nodes[m.graph.outputs.y!]!.dtype).toBe("float64");
+    expect(m.params.get("w").dtype).toBe("float64");
+    const f64 = { x: new Tensor([4, 3], Float64Array.from(randomTensor([4, 3], 5).data)) };
+    const a = evaluate(graph, f64, { params }).y!;
+    const e = evaluate(m.graph, f64, { params: m.params }).y!;
+    expect(maxScaledError(e, a, 1e-12)).toBeLessThan(1e-12);
+  });
+});
+
+describe("fine-tuning an imported model", () => {
+  it("wraps the imported MLP in a Model with a loss on top and fits it: the loss goes down", () => {
+    const graph = mlp();
+    const imported = importOnnx(exportOnnx(graph, ParamStore.init(graph, 3)));
+    const b = GraphBuilder.extend(imported.graph);
+    const y = b.input("y", [N, 3]);
+    const logits = b.ref("logits");
+    b.output("predictions", b.ref("probs"));
+    b.output("loss", softmaxCrossEntropy(b, logits, y));
+    const model = new Model(b.build(), { params: imported.params, input: "x", target: "y" });
+
+    // three classes by the sign pattern of two features
+    const n = 96;
+    const x = randomTensor([n, 4], 11);
+    const yData = new Float32Array(n * 3);
+    for (let i = 0; i < n; i++) {
+      const [a, c] = [x.data[4 * i]!, x.data[4 * i + 1]!];
+      yData[3 * i + (a > 0 ? (c > 0 ? 0 : 1) : 2)] = 1;
+    }
+    const ys = randomTensor([n, 3], 0);
+    ys.data.set(yData);
+    const before = model.evaluate(x, ys).loss;
+    const { history } = fit(
+      model,
+      { x, y: ys },
+      { optimizer: adam({ lr: 0.02 }), epochs: 8, batchSize: 16, seed: 1 },
+    );
+    const after = model.evaluate(x, ys).loss;
+    expect(history.epochs).toBe(8);
+    expect(history.loss[7]!).toBeLessThan(history.loss[0]!);
+    expect(after).toBeLessThan(before * 0.8);
+    // the params trained are the imported ones, updated in place
+    expect(imported.params.get("w1")).toBe(model.params.get("w1"));
+  });
+});
