@@ -337,7 +337,7 @@ describe("exportOnnx: randomUniform bit for bit", () => {
           key2: Tensor.full([1, 1], -k, dtype),
         };
         const ours = evaluate(graph, feeds);
-        const theirs = await runOrt(bytes, feeds, { noOptimize: true });
+        const theirs = await runOrt(bytes, feeds);
         for (const name of ["r", "r2", "masked"]) {
           expect(theirs[name]!.shape, `${name} key ${k}`).toEqual(ours[name]!.shape);
           expect(Array.from(theirs[name]!.data), `${name} key ${k}`).toEqual(Array.from(ours[name]!.data));
@@ -378,8 +378,10 @@ describe("exportOnnx: the gradient graph of a transformer-style block", () => {
       expect(names).toHaveLength(7);
       for (const name of names) {
         const scale = Math.max(...Array.from(ours[name]!.data, Math.abs));
-        const err = maxScaledError(theirs[name]!, ours[name]!, scale * 1e-3);
-        expect(err, `${name} (${dtype})`).toBeLessThan(dtype === "float32" ? 1e-4 : 1e-11);
+        // float32: the gradients sum terms that cancel (through two layer norms), so their
+        // rounding is measured against the output's scale; float64: nearly element by element
+        const err = maxScaledError(theirs[name]!, ours[name]!, dtype === "float32" ? scale : scale * 1e-3);
+        expect(err, `${name} (${dtype})`).toBeLessThan(dtype === "float32" ? 1e-5 : 1e-12);
       }
     });
   }
