@@ -352,6 +352,25 @@ describe("exportOnnx: randomUniform bit for bit", () => {
   }
 });
 
+describe("exportOnnx: randomUniform over the op spec's cases (keys, salts, shapes), bit for bit", () => {
+  for (const dtype of ["float32", "float64"] as const) {
+    it(dtype, async () => {
+      await fc.assert(
+        fc.asyncProperty(OP_SPECS.randomUniform.cases, async (c) => {
+          // the spec multiplies the numbers into x; both products round once, so they agree exactly
+          const { ours, theirs } = await runBoth(
+            (b, xs) => b.mul(xs[1]!, b.op("randomUniform", [xs[0]!], { ...c.attrs, dtype })),
+            c.args,
+            dtype,
+          );
+          expect(Array.from(theirs.data)).toEqual(Array.from(ours.data));
+        }),
+        fcParameters({ numRuns: 15, seed: 1414 }),
+      );
+    });
+  }
+});
+
 describe("exportOnnx: the gradient graph of a transformer-style block", () => {
   for (const dtype of ["float32", "float64"] as const) {
     it(`layerNorm → matmul → gelu → sum, with every gradient (${dtype})`, async () => {
