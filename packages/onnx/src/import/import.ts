@@ -24,6 +24,7 @@ import {
   TensorProto_DataType,
 } from "../gen/onnx_pb.js";
 import { CONVERTERS, type In } from "./ops.js";
+import { findRandomComposites } from "./random.js";
 import { type DecodedTensor, decodeTensor, elemName, isFloatElem, isIntElem } from "./tensor.js";
 import { type ImportValue, type Known, known, NodeContext } from "./values.js";
 
@@ -121,7 +122,8 @@ function importChecked(model: ModelProto, options: ImportOnnxOptions): ImportedO
   if (!g) throw new OnnxError("importOnnx: the model has no graph (an empty or truncated file?)");
   const opset = defaultOpset(model);
   checkStructure(g);
-  checkOps(g, model);
+  const random = findRandomComposites(g);
+  checkOps(g, model, random.skipped);
 
   // initializers: decoded (and size-checked) up front
   const inits = new Map<string, DecodedTensor>();
@@ -166,7 +168,8 @@ function importChecked(model: ModelProto, options: ImportOnnxOptions): ImportedO
   const materialised = new WeakMap<Known, Value>();
   const failed = new Set<string>();
   const errors: string[] = [];
-  for (const node of g.node) {
+  for (const [i, node] of g.node.entries()) {
+    if (random.skipped.has(i)) continue;
     const ins: In[] = node.input.map((n) => (n === "" ? undefined : values.get(n)));
     if (node.input.some((n) => failed.has(n))) {
       for (const o of node.output) failed.add(o);
@@ -175,7 +178,10 @@ function importChecked(model: ModelProto, options: ImportOnnxOptions): ImportedO
     const ctx = new NodeContext(b, dtype, opset, node, materialised);
     try {
       const before = b.size;
-      const r = CONVERTERS[node.opType]!(ctx, ins);
+      const composite = random.composites.get(i);
+      const r = composite
+        ? randomUniform(ctx, values.get(composite.key), ins[1], composite.salt)
+        : CONVERTERS[node.opType]!(ctx, ins);
       const outs: readonly In[] = Array.isArray(r) ? r : [r as In];
       node.output.forEach((name, k) => {
         if (name === "") return;
@@ -280,10 +286,11 @@ function checkStructure(g: GraphProto): void {
 }
 
 /** Every node of another domain or of an unsupported op, listed in one error. */
-function checkOps(g: GraphProto, model: ModelProto): void {
+function checkOps(g: GraphProto, model: ModelProto, skipped: ReadonlySet<number>): void {
   const bad: string[] = [];
   const imported = new Set(model.opsetImport.map((o) => o.domain));
   g.node.forEach((n, i) => {
+    if (skipped.has(i)) return;
     const label = nodeLabel(n, i);
     if (n.domain !== "" && n.domain !== "ai.onnx")
       bad.push(
@@ -296,7 +303,7 @@ function checkOps(g: GraphProto, model: ModelProto): void {
   throw new OnnxError(
     `importOnnx: ${bad.length} node${bad.length === 1 ? "" : "s"} cannot be imported:\n  ${bad.join("\n  ")}${
       random
-        ? "\n(BitwiseXor/BitShift on uint32 is how gradgraph exports randomUniform; importing random-number nodes is not supported)"
+        ? "\n(BitwiseXor/BitShift on uint32 is how gradgraph exports randomUniform; the importer reads it back only as gradgraph wrote it, with its doc strings)"
         : ""
     }`,
   );
@@ -384,4 +391,15 @@ function trainableSet(
     if (keep) out.add(name);
   }
   return out;
+}
+
+/** The `randomUniform` node a recognised composite stands for (see ./random.ts). */
+function randomUniform(
+  ctx: NodeContext,
+  key: ImportValue | undefined,
+  target: In,
+  salt: number,
+): ImportValue {
+  const shape = ctx.known(target, "'shape'").data;
+  return ctx.out(ctx.b.randomUniform(ctx.float(key, "key"), shape, salt, ctx.dtype));
 }
