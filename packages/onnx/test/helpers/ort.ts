@@ -70,10 +70,12 @@ export function maxScaledError(actual: Tensor, expected: Tensor, floor: number):
 }
 
 /**
- * Largest absolute error of `actual` against `expected`, divided by the largest |expected|: the
- * error measure for sums such as gradients, whose small elements come from cancellation.
+ * Largest absolute error of `actual` against `expected`, divided by the largest |expected| (or by
+ * `floor` when that is larger): the error measure for sums such as gradients, whose small
+ * elements come from cancellation. The floor keeps a gradient that is mathematically zero (its
+ * terms cancel to rounding noise) from being compared relative to that noise.
  */
-export function maxErrorRelativeToScale(actual: Tensor, expected: Tensor): number {
+export function maxErrorRelativeToScale(actual: Tensor, expected: Tensor, floor = 0): number {
   if (actual.size !== expected.size) return Number.POSITIVE_INFINITY;
   let err = 0;
   let scale = 0;
@@ -81,5 +83,6 @@ export function maxErrorRelativeToScale(actual: Tensor, expected: Tensor): numbe
     err = Math.max(err, Math.abs(actual.data[i]! - expected.data[i]!));
     scale = Math.max(scale, Math.abs(expected.data[i]!));
   }
-  return scale === 0 ? err : err / scale;
+  const s = Math.max(scale, floor);
+  return s === 0 ? err : err / s;
 }

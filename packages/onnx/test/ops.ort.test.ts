@@ -1,0 +1,91 @@
+/**
+ * Every op of core's op table, exported and run in ONNX Runtime against gradgraph's own kernels:
+ * cases from the op test specs (the same generators the gradient checks use), in float32 and in
+ * float64 where ONNX Runtime's CPU provider has the kernels.
+ */
+
+import { fcParameters, OP_SPECS, opCaseGraph } from "@gradgraph/autograd/testing";
+import {
+  castGraph,
+  type DType,
+  evaluate,
+  type Graph,
+  OP_NAMES,
+  type OpName,
+  ParamStore,
+  type Tensor,
+} from "@gradgraph/core";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { exportOnnx } from "../src/index.js";
+import { maxScaledError, runOrt } from "./helpers/ort.js";
+
+/**
+ * Ops whose float64 form ONNX Runtime 1.30's CPU provider cannot run (no float64 kernel for Conv,
+ * ConvTranspose or AveragePool, which they export to). The exported models are still valid ONNX; these ops are checked in
+ * float32 only.
+ */
+const NO_FLOAT64_IN_ORT: ReadonlySet<OpName> = new Set<OpName>([
+  "conv2d",
+  "conv2dTranspose",
+  "conv2dBackpropFilter",
+  "avgPool2d",
+  "avgPool2dBackprop",
+]);
+
+/**
+ * The scale below which float32 errors count as absolute (|a − e| / (|e| + floor)). Most ops are
+ * compared relative to 1e-6; erf-based ops lose relative accuracy in ONNX Runtime's float32 Erf
+ * where their values are tiny (gelu for x < −3).
+ */
+const FLOAT32_FLOOR: Partial<Record<OpName, number>> = {};
+
+/** Exported ops produce the same float32 values to this scaled error. */
+const FLOAT32_TOLERANCE = 1e-5;
+/** ... and the same float64 values to this one. */
+const FLOAT64_TOLERANCE = 1e-12;
+
+function castFeeds(feeds: Readonly<Record<string, Tensor>>, dtype: DType): Record<string, Tensor> {
+  return Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.astype(dtype)]));
+}
+
+/** Runs one op case in gradgraph and in ONNX Runtime; returns the scaled error of output `y`. */
+async function caseError(
+  op: OpName,
+  c: Parameters<typeof opCaseGraph<OpName>>[1],
+  dtype: DType,
+): Promise<number> {
+  const made = opCaseGraph(op, c);
+  const graph: Graph = dtype === "float64" ? made.graph : castGraph(made.graph, dtype);
+  const feeds = castFeeds(made.feeds, dtype);
+  const params = new ParamStore(made.params.entries().map(([k, v]) => [k, v.astype(dtype)]));
+  const ours = evaluate(graph, feeds, { params });
+  // float64 compares the unoptimised graph: ONNX Runtime's optimisations may trade exactness
+  const theirs = await runOrt(exportOnnx(graph, params, { outputs: ["y"] }), feeds, {
+    noOptimize: dtype === "float64",
+  });
+  const floor = dtype === "float64" ? 1e-300 : (FLOAT32_FLOOR[op] ?? 1e-6);
+  return maxScaledError(theirs.y!, ours.y!, floor);
+}
+
+describe("every op runs in ONNX Runtime to gradgraph's values", () => {
+  for (const op of OP_NAMES) {
+    const dtypes: DType[] = NO_FLOAT64_IN_ORT.has(op) ? ["float32"] : ["float32", "float64"];
+    it(`${op} (${dtypes.join(", ")})`, async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          OP_SPECS[op].cases as fc.Arbitrary<Parameters<typeof opCaseGraph<OpName>>[1]>,
+          async (c) => {
+            for (const dtype of dtypes) {
+              const err = await caseError(op, c, dtype);
+              expect(err, `${op} ${dtype}`).toBeLessThan(
+                dtype === "float32" ? FLOAT32_TOLERANCE : FLOAT64_TOLERANCE,
+              );
+            }
+          },
+        ),
+        fcParameters({ numRuns: 6 }),
+      );
+    });
+  }
+});
