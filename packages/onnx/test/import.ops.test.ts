@@ -1,8 +1,9 @@
-import { evaluate, type Shape, type Tensor } from "@gradgraph/core";
+import { evaluate, type Shape, Tensor } from "@gradgraph/core";
 import { describe, expect, it } from "vitest";
 import type { NodeProto, TensorProto } from "../src/gen/onnx_pb.js";
 import { importOnnx } from "../src/index.js";
-import { buildModel, F, floats, int64s, node, randomTensor } from "./helpers/onnx-build.js";
+import { tensorValueInfo } from "../src/proto.js";
+import { buildModel, F, floats, I64, int64s, node, randomTensor } from "./helpers/onnx-build.js";
 import { maxScaledError, runOrt } from "./helpers/ort.js";
 
 /** One hand-built model: inputs (declared shape, fed shape), nodes, initializers, outputs. */
@@ -576,5 +577,81 @@ describe("importOnnx: each supported op against ONNX Runtime", () => {
     const m = importOnnx(bytes);
     expect(Array.from(m.params.get("W").data)).toEqual([1.5, -2, 3.25, 4]);
     expect(Array.from(m.params.get("b").data)).toEqual([0.25, -0.75]);
+  });
+});
+
+describe("importOnnx: initializers, inputs and options", () => {
+  const bn = () =>
+    buildModel({
+      inputs: { x: [N, 2, 3, 3] },
+      outputs: ["y"],
+      initializers: [
+        floats("s", [2], [1, 2]),
+        floats("b", [2], [0, 1]),
+        floats("m", [2], [0.5, -0.5]),
+        floats("v", [2], [1, 4]),
+        floats("k", [], [3]),
+      ],
+      nodes: [node("BatchNormalization", ["x", "s", "b", "m", "v"], ["bn"]), node("Mul", ["bn", "k"], ["y"])],
+    });
+
+  it("by default: float initializers of rank >= 1 are params, scalars and batch-norm statistics constants", () => {
+    const m = importOnnx(bn());
+    expect(Object.keys(m.graph.params)).toEqual(["s", "b"]);
+    expect([...m.constants].sort()).toEqual(["k", "m", "v"]);
+  });
+
+  it("options.params chooses the params by name or predicate; overridable initializers are always params", () => {
+    expect(Object.keys(importOnnx(bn(), { params: ["m", "k"] }).graph.params)).toEqual(["m", "k"]);
+    const byRank = importOnnx(bn(), { params: (name, dims) => dims.length === 0 || name === "v" });
+    expect(Object.keys(byRank.graph.params)).toEqual(["v", "k"]);
+    expect(() => importOnnx(bn(), { params: ["nope"] })).toThrow(
+      /options\.params names 'nope', which is not an initializer/,
+    );
+    const withIndices = buildModel({
+      inputs: { x: [N, 3] },
+      outputs: ["y"],
+      initializers: [int64s("i", [0]), floats("w", [1], [2])],
+      nodes: [node("Gather", ["x", "i"], ["g"], { axis: 1 }), node("Add", ["g", "w"], ["y"])],
+      inputInfos: [tensorValueInfo("w", F, [1])],
+    });
+    expect(() => importOnnx(withIndices, { params: ["i"] })).toThrow(/'i', which is not a float initializer/);
+    // 'w' is also a graph input (an overridable initializer): a param even when the predicate says no
+    expect(Object.keys(importOnnx(withIndices, { params: () => false }).graph.params)).toEqual(["w"]);
+  });
+
+  it("integer graph inputs become float inputs holding the integers (token ids into Gather)", () => {
+    const bytes = buildModel({
+      inputs: {},
+      inputInfos: [tensorValueInfo("ids", I64, [N, 2])],
+      outputs: ["e"],
+      initializers: [floats("emb", [4, 3], [0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32])],
+      nodes: [node("Gather", ["emb", "ids"], ["e"])],
+    });
+    const m = importOnnx(bytes);
+    const ids = new Tensor([1, 2], Float32Array.from([3, 1]));
+    expect(Array.from(evaluate(m.graph, { ids }, { params: m.params }).e!.data)).toEqual([
+      30, 31, 32, 10, 11, 12,
+    ]);
+  });
+
+  it("options.dtype and options.inputShapes", () => {
+    const noShape = tensorValueInfo("x", F, null);
+    const bytes = buildModel({
+      inputs: {},
+      inputInfos: [noShape],
+      outputs: ["y"],
+      initializers: [floats("w", [2, 2], [1, 2, 3, 4])],
+      nodes: [node("MatMul", ["x", "w"], ["y"])],
+    });
+    expect(() => importOnnx(bytes)).toThrow(
+      /graph input 'x' has no shape \(rank unknown\); give it in options\.inputShapes/,
+    );
+    const m = importOnnx(bytes, { dtype: "float64", inputShapes: { x: ["B", 2] } });
+    expect(m.graph.nodes[m.graph.inputs.x!]!.shape).toEqual(["B", 2]);
+    expect(m.params.get("w").dtype).toBe("float64");
+    const y = evaluate(m.graph, { x: new Tensor([1, 2], Float64Array.from([1, 1])) }, { params: m.params })
+      .y!;
+    expect(Array.from(y.data)).toEqual([4, 6]);
   });
 });

@@ -29,6 +29,9 @@ export type Converter = (ctx: NodeContext, x: readonly In[]) => In | readonly In
 /** Largest int64 read as "to the end" in Slice on a symbolic axis. */
 const INT32_MAX = 2 ** 31 - 1;
 
+/** True when the Knowns are small enough to fold at import time. */
+const small = (...xs: Known[]) => xs.every((x) => x.data.length <= MAX_FOLD);
+
 const isKnownInt = (v: In): v is Known => v !== undefined && v.kind === "known" && !isFloatElem(v.elem);
 
 const unary =
@@ -65,7 +68,7 @@ const arith =
   (op: "add" | "sub" | "mul" | "div"): Converter =>
   (ctx, x) => {
     const [a, b] = [x[0], x[1]];
-    if (isKnownInt(a) && isKnownInt(b)) {
+    if (isKnownInt(a) && isKnownInt(b) && small(a, b)) {
       const r = foldBinary(a, b, a.elem, (p, q) => symArith(ctx, op, p, q));
       if (r === null)
         throw ctx.error(`dims [${a.dims.join(", ")}] and [${b.dims.join(", ")}] do not broadcast`);
@@ -98,7 +101,7 @@ const compare =
   ): Converter =>
   (ctx, x) => {
     const [a, b] = [x[0], x[1]];
-    if (isKnownInt(a) && isKnownInt(b)) {
+    if (isKnownInt(a) && isKnownInt(b) && small(a, b)) {
       const r = foldBinary(a, b, D.BOOL, (p, q) => {
         if (typeof p === "string" || typeof q === "string") {
           if (op === "equal" && p === q) return 1;
@@ -434,15 +437,9 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   PRelu: (ctx, x) => ctx.out(ctx.b.leakyRelu(ctx.float(x[0], "X"), ctx.float(x[1], "slope"))),
   Clip: (ctx, x) => {
     const v = ctx.float(x[0], "input");
-    let lo: Value | number;
-    let hi: Value | number;
-    if (ctx.opset >= 11) {
-      lo = x[1] === undefined ? Number.NEGATIVE_INFINITY : ctx.float(x[1], "min");
-      hi = x[2] === undefined ? Number.POSITIVE_INFINITY : ctx.float(x[2], "max");
-    } else {
-      lo = ctx.floatAttr("min", Number.NEGATIVE_INFINITY);
-      hi = ctx.floatAttr("max", Number.POSITIVE_INFINITY);
-    }
+    // bounds are inputs since opset 11 (the oldest the importer reads)
+    const lo = x[1] === undefined ? Number.NEGATIVE_INFINITY : ctx.float(x[1], "min");
+    const hi = x[2] === undefined ? Number.POSITIVE_INFINITY : ctx.float(x[2], "max");
     return ctx.out(ctx.b.clip(v, lo, hi));
   },
   Add: arith("add"),
@@ -484,7 +481,7 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   },
   Where: (ctx, x) => {
     const [c, a, b] = [x[0], x[1], x[2]];
-    if (isKnownInt(c) && isKnownInt(a) && isKnownInt(b)) {
+    if (isKnownInt(c) && isKnownInt(a) && isKnownInt(b) && small(a, b, c)) {
       const ab = foldBinary(a, b, a.elem, (p) => p);
       const pick = ab && foldBinary(c, ab, D.BOOL, (q) => q);
       if (ab && pick) {
@@ -657,21 +654,12 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   Slice: (ctx, x) => {
     const a = x[0];
     if (a === undefined) throw ctx.error("input 'data' is missing");
-    let starts: number[];
-    let ends: number[];
-    let axes: number[] | undefined;
-    if (ctx.opset >= 10) {
-      starts = ctx.knownInts(x[1], "'starts'");
-      ends = ctx.knownInts(x[2], "'ends'");
-      axes = x[3] === undefined ? undefined : ctx.knownInts(x[3], "'axes'");
-      const steps = x[4] === undefined ? undefined : ctx.knownInts(x[4], "'steps'");
-      if (steps?.some((s) => s !== 1))
-        throw ctx.error(`steps [${steps.join(", ")}] are not supported (only 1)`);
-    } else {
-      starts = ctx.ints("starts") ?? [];
-      ends = ctx.ints("ends") ?? [];
-      axes = ctx.ints("axes");
-    }
+    const starts = ctx.knownInts(x[1], "'starts'");
+    const ends = ctx.knownInts(x[2], "'ends'");
+    const axes = x[3] === undefined ? undefined : ctx.knownInts(x[3], "'axes'");
+    const steps = x[4] === undefined ? undefined : ctx.knownInts(x[4], "'steps'");
+    if (steps?.some((s) => s !== 1))
+      throw ctx.error(`steps [${steps.join(", ")}] are not supported (only 1)`);
     const shape = ctx.shapeOf(a);
     const ax = (axes ?? starts.map((_, i) => i)).map((v) => ctx.axis(v, shape.length, "axes entry"));
     if (starts.length !== ax.length || ends.length !== ax.length)
@@ -696,23 +684,19 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
     const v = ctx.float(x[0], "data");
     const mode = ctx.string("mode", "constant");
     if (mode !== "constant") throw ctx.error(`mode '${mode}' is not supported (only constant)`);
-    let pads: number[];
-    let value = 0;
-    if (ctx.opset >= 11) {
-      pads = ctx.knownInts(x[1], "'pads'");
-      if (x[2] !== undefined) value = ctx.knownInts(x[2], "'constant_value'")[0] ?? 0;
-      if (x[3] !== undefined) {
-        const axes = ctx.knownInts(x[3], "'axes'").map((a) => ctx.axis(a, v.rank, "axes entry"));
-        const full = new Array<number>(2 * v.rank).fill(0);
-        axes.forEach((a, i) => {
-          full[a] = pads[i]!;
-          full[a + v.rank] = pads[i + axes.length]!;
-        });
-        pads = full;
-      }
-    } else {
-      pads = ctx.ints("pads") ?? [];
-      value = ctx.floatAttr("value", 0);
+    // pads and the value are inputs since opset 11 (the oldest the importer reads)
+    let pads = ctx.knownInts(x[1], "'pads'");
+    const value = x[2] === undefined ? 0 : (ctx.knownInts(x[2], "'constant_value'")[0] ?? 0);
+    if (x[3] !== undefined) {
+      const axes = ctx.knownInts(x[3], "'axes'").map((a) => ctx.axis(a, v.rank, "axes entry"));
+      if (pads.length !== 2 * axes.length)
+        throw ctx.error(`'pads' has ${pads.length} entries for ${axes.length} axes`);
+      const full = new Array<number>(2 * v.rank).fill(0);
+      axes.forEach((a, i) => {
+        full[a] = pads[i]!;
+        full[a + v.rank] = pads[i + axes.length]!;
+      });
+      pads = full;
     }
     if (value !== 0) throw ctx.error(`constant_value ${value} is not supported (gradgraph pads with zeros)`);
     if (pads.length !== 2 * v.rank) throw ctx.error(`'pads' has ${pads.length} entries for rank ${v.rank}`);

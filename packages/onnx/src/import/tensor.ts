@@ -100,13 +100,13 @@ export function decodeTensor(t: TensorProto, what: string): DecodedTensor {
   if (size === null) throw new OnnxError(`${what}: element type ${elemName(elem)} is not supported`);
   const dims = tensorDims(t, what);
   const n = dims.reduce((a, d) => a * d, 1);
-  const out = new Float64Array(n);
   const raw = t.rawData;
   if (raw.length > 0) {
     if (raw.length !== n * size)
       throw new OnnxError(
         `${what}: raw_data has ${raw.length} bytes but dims [${dims.join(", ")}] of ${elemName(elem)} need ${n * size} bytes`,
       );
+    const out = new Float64Array(n);
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < n; i++) out[i] = readRaw(view, elem, i);
     return { elem, dims, data: out };
@@ -116,6 +116,7 @@ export function decodeTensor(t: TensorProto, what: string): DecodedTensor {
     throw new OnnxError(
       `${what}: ${values.length === 0 ? `no data (neither raw_data nor ${field})` : `${field} holds ${values.length} values`} but dims [${dims.join(", ")}] need ${n} values`,
     );
+  const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = Number(values[i]!);
   if (elem === D.FLOAT) for (let i = 0; i < n; i++) out[i] = Math.fround(out[i]!);
   if (elem === D.BOOL) for (let i = 0; i < n; i++) out[i] = out[i] ? 1 : 0;
