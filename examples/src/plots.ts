@@ -253,6 +253,8 @@ export interface BoundaryPanel {
   readonly title: string;
   /** The model's classes on the grid. */
   readonly grid: ClassGrid;
+  /** The points drawn on this panel (default: the chart's `points`). */
+  readonly points?: readonly LabeledPoint[];
 }
 
 /** A labelled 2-D point. */
@@ -341,7 +343,7 @@ export function decisionBoundaryChart(
     for (const r of gridRuns(panel.grid)) {
       rows.push({ panel: panel.title, kind: "region", ...r, fill: REGION[r.cls % REGION.length] });
     }
-    for (const p of points) {
+    for (const p of panel.points ?? points) {
       rows.push({ panel: panel.title, kind: "point", px: p.x, py: p.y, fill: POINT[p.label % POINT.length] });
     }
   }

@@ -422,6 +422,20 @@ export const EXAMPLES: readonly ExampleDef[] = [
     },
     load: () => import("./examples/custom-op.js"),
   },
+  {
+    name: "onnx",
+    summary:
+      "ONNX both ways: train in code, export with exportOnnx, run in ONNX Runtime, import, fine-tune, a training step in ONNX Runtime",
+    description:
+      "gradgraph and ONNX Runtime in five steps, on generated data (no download): defines a 2-16-16-2 tanh/softmax network in code and trains it with fit (Adam) on make_moons; exports its inference graph with exportOnnx (moons-mlp.onnx); runs the file in ONNX Runtime (onnxruntime-node) and compares the predictions with gradgraph's; reads it back with importOnnx, adds a loss and fine-tunes the imported network with fit on new data (the moons rotated and shifted), accuracy before and after (finetuned.onnx); exports a whole training step (forward, backward, Adam update) with exportTrainingStep (train-step.onnx), runs one step in ONNX Runtime against gradgraph's loss, gradients and Adam update, then trains in ONNX Runtime alone and evaluates the weights it returns in gradgraph. Writes the decision boundaries of the three stages and the training curves.",
+    options: ["epochs", "lr", "seed", "timeLimit"],
+    defaults: { epochs: 40, lr: 0.01, seed: 1 },
+    overrides: {
+      epochs: { description: "epochs of the training and of the fine-tuning" },
+      seed: { description: "seed of the data, the initial weights and the shuffling" },
+    },
+    load: () => import("./examples/onnx.js"),
+  },
 ];
 
 /** The example called `name`, or undefined. */
