@@ -51,7 +51,9 @@ const CASES: readonly Case[] = [
   { example: "lenet", args: MNIST_QUICK, data: "mnist" },
   { example: "lenet", args: ["--arch", "bn", ...MNIST_QUICK], data: "mnist" },
   { example: "rnn", args: ["--hidden", "16", ...MNIST_QUICK], data: "mnist" },
+  { example: "rnn", args: ["--cell", "lstm", "--hidden", "16", ...MNIST_QUICK], data: "mnist" },
   { example: "vit", args: MNIST_QUICK, data: "mnist" },
+  { example: "vit", args: ["--arch", "cls", ...MNIST_QUICK], data: "mnist" },
 ];
 
 /** MNIST test images the check runs. */
