@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { ModelProtoSchema, OperatorSetIdProtoSchema } from "../src/gen/onnx_pb.js";
 import { exportOnnx, importOnnx, OnnxError } from "../src/index.js";
 import { loadOnnx } from "../src/node.js";
+import { cnn, transformerBlock } from "./helpers/import-graphs.js";
 import { buildModel, floats, int64s, node, randomTensor } from "./helpers/onnx-build.js";
 
 const N = "N";
@@ -306,4 +307,35 @@ describe("importOnnx: fuzzing an exported model", () => {
     }
     expect(failures).toBeGreaterThan(0);
   });
+
+  for (const [what, make] of [
+    ["a CNN", cnn],
+    ["a transformer block", transformerBlock],
+  ] as const) {
+    it(`${what}: 500 truncations and 1000 random bit flips give a graph or an OnnxError`, () => {
+      const graph = make();
+      const model = exportOnnx(graph, ParamStore.init(graph, 1));
+      let s = 777;
+      const rand = (n: number) => {
+        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+        return (s >>> 8) % n;
+      };
+      const attempt = (m: Uint8Array, what: string) => {
+        try {
+          importOnnx(m);
+        } catch (e) {
+          if (!(e instanceof OnnxError)) throw new Error(`${what}: ${String(e)}`);
+        }
+      };
+      for (let k = 0; k < 500; k++) {
+        const len = Math.floor((k * model.length) / 500);
+        attempt(model.slice(0, len), `truncation at ${len}`);
+      }
+      for (let trial = 0; trial < 1000; trial++) {
+        const m = model.slice();
+        for (let k = 0, n = 1 + rand(4); k < n; k++) m[rand(m.length)] ^= 1 << rand(8);
+        attempt(m, `flip trial ${trial}`);
+      }
+    });
+  }
 });

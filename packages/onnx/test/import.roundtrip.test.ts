@@ -1,75 +1,15 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { grad } from "@gradgraph/autograd";
-import { evaluate, type Graph, GraphBuilder, ParamStore, Tensor, type Value } from "@gradgraph/core";
+import { evaluate, type Graph, GraphBuilder, ParamStore, Tensor } from "@gradgraph/core";
 import { adam, dropout, fit, Model, softmaxCrossEntropy } from "@gradgraph/models";
 import { describe, expect, it } from "vitest";
 import { ModelProtoSchema } from "../src/gen/onnx_pb.js";
-import { exportOnnx, importOnnx } from "../src/index.js";
+import { exportOnnx, exportTrainingStep, importOnnx, trainingStepGraph } from "../src/index.js";
+import { cnn, mlp, transformerBlock } from "./helpers/import-graphs.js";
 import { randomTensor } from "./helpers/onnx-build.js";
 import { maxScaledError, runOrt } from "./helpers/ort.js";
 
 const N = "N";
-
-/** A two-layer MLP with a few extra ops (where, clip, leakyRelu, concat, slice, reductions). */
-function mlp(): Graph {
-  const b = new GraphBuilder({ dtype: "float32" });
-  const x = b.input("x", [N, 4]);
-  const w1 = b.param("w1", [4, 8], { init: { kind: "glorotUniform" } });
-  const b1 = b.param("b1", [8], { init: { kind: "normal", std: 0.1 } });
-  const w2 = b.param("w2", [8, 3], { init: { kind: "glorotUniform" } });
-  const b2 = b.param("b2", [3], { init: { kind: "normal", std: 0.1 } });
-  const h1 = x.matmul(w1).add(b1).tanh();
-  const h2 = b.where(h1.greater(0), h1, b.leakyRelu(h1, 0.1)).clip(-0.9, 0.9);
-  const h = b.concat([b.slice(h2, [0, 0], [null, 4]), b.slice(h2, [0, 4], [null, 8]).relu()], 1);
-  const logits = h.matmul(w2).add(b2);
-  b.output("logits", logits);
-  b.output("probs", logits.softmax(-1));
-  b.output("summary", b.sum(h, 1).add(b.mean(h, 1)).add(b.max(h, 1)).reshape([N, 1]));
-  return b.build();
-}
-
-/** A CNN: conv (padding, stride), max and average pooling, flatten, dense. */
-function cnn(): Graph {
-  const b = new GraphBuilder({ dtype: "float32" });
-  const x = b.input("x", [N, 1, 8, 8]);
-  const k1 = b.param("k1", [4, 1, 3, 3], { init: { kind: "heNormal" } });
-  const c1 = b.param("c1", [4, 1, 1], { init: { kind: "normal", std: 0.1 } });
-  const k2 = b.param("k2", [6, 2, 3, 3], { init: { kind: "heNormal" } });
-  const w = b.param("w", [6 * 2 * 2, 3], { init: { kind: "glorotUniform" } });
-  let h = b.conv2d(x, k1, { padding: "same" }).add(c1).relu();
-  h = b.maxPool2d(h, 2);
-  h = b.conv2d(h, k2, { padding: [1, 0, 1, 0], strides: 2, groups: 2 }).relu();
-  h = b.avgPool2d(h, 2, { strides: 1, padding: [0, 1, 0, 1] });
-  b.output("logits", h.reshape([N, 6 * 2 * 2]).matmul(w));
-  return b.build();
-}
-
-/** A pre-norm transformer block: layerNorm, 2-head self-attention, gelu MLP, residuals. */
-function transformerBlock(): Graph {
-  const [T, D, H] = [5, 8, 2];
-  const b = new GraphBuilder({ dtype: "float32" });
-  const x = b.input("x", [N, T, D]);
-  const p = (name: string, shape: number[], std = 0.3) =>
-    b.param(name, shape, { init: { kind: "normal", std } });
-  const ln = (v: Value, name: string) =>
-    b.layerNorm(v, b.param(`${name}.g`, [D], { init: { kind: "ones" } }), p(`${name}.b`, [D], 0.1));
-  const heads = (v: Value) => v.reshape([N, T, H, D / H]).transpose([0, 2, 1, 3]);
-  const a = ln(x, "ln1");
-  const [q, k, v] = ["q", "k", "v"].map((n) => heads(a.matmul(p(`w${n}`, [D, D]))));
-  const att = q!
-    .matmul(k!, { transB: true })
-    .mul(1 / Math.sqrt(D / H))
-    .softmax(-1);
-  const merged = att.matmul(v!).transpose([0, 2, 1, 3]).reshape([N, T, D]);
-  const r1 = x.add(merged.matmul(p("wo", [D, D])));
-  const m = ln(r1, "ln2")
-    .matmul(p("w1", [D, 16]))
-    .add(p("b1", [16], 0.1))
-    .gelu()
-    .matmul(p("w2", [16, D]));
-  b.output("y", r1.add(m));
-  return b.build();
-}
 
 /** `graph` plus a scalar loss (mean of squares of output `of`) and its gradients for every param. */
 function withGrads(graph: Graph, of: string): Graph {
@@ -140,6 +80,36 @@ describe("exportOnnx -> importOnnx round trip", () => {
     const a = evaluate(graph, f64, { params }).y!;
     const e = evaluate(m.graph, f64, { params: m.params }).y!;
     expect(maxScaledError(e, a, 1e-12)).toBeLessThan(1e-12);
+  });
+});
+
+describe("an exported training step imports back", () => {
+  it("the same loss, gradients and Adam updates as gradgraph's step graph", () => {
+    const b = new GraphBuilder({ dtype: "float32" });
+    const x = b.input("x", [N, 4]);
+    const y = b.input("y", [N, 3]);
+    const w1 = b.param("w1", [4, 6], { init: { kind: "normal", std: 0.7 } });
+    const w2 = b.param("w2", [6, 3], { init: { kind: "normal", std: 0.7 } });
+    const logits = x.matmul(w1).tanh().matmul(w2);
+    b.output("loss", logits.logSoftmax(-1).mul(y).sum(-1).mean().neg());
+    const graph = b.build();
+    const params = ParamStore.init(graph, 3);
+    const optimizer = { kind: "adam", lr: 0.05 } as const;
+    const exported = exportTrainingStep(graph, params, { loss: "loss", optimizer });
+    const step = trainingStepGraph(graph, { loss: "loss", optimizer });
+    const m = importOnnx(exported.bytes);
+    // params and optimizer state are graph inputs of a training step, so they import as inputs
+    expect(Object.keys(m.graph.params)).toEqual([]);
+    const { x: xs, y: ys } = classes(12);
+    const store = new ParamStore([
+      ...params.clone().entries(),
+      ...[...step.state].map(([k, v]) => [k, v.clone()] as [string, Tensor]),
+    ]);
+    const ours = evaluate(step.graph, { x: xs, y: ys }, { params: store });
+    const back = evaluate(m.graph, { x: xs, y: ys, ...exported.state });
+    expect(Object.keys(back).sort()).toEqual(Object.keys(ours).sort());
+    for (const name of Object.keys(ours))
+      expect(maxScaledError(back[name]!, ours[name]!, 1e-6), name).toBeLessThan(1e-5);
   });
 });
 
