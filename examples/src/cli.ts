@@ -10,7 +10,8 @@
  * history and plots gathered so far and the process exits with code 130. A second Ctrl-C quits at
  * once. With `--json` the last line printed is one JSON object with the example, its
  * hyperparameters, final metrics, wall seconds, the process's peak resident memory (`peakRssMiB`:
- * both threads, since they share the process) and the files written.
+ * both threads, since they share the process), the files written and, with `--onnx`, the ONNX file's
+ * path and size.
  *
  * The charts an example asks for are rendered here, after its worker has ended: everything the run
  * held (data sets, models, WebAssembly memory) is released before vega and resvg are loaded, so the
