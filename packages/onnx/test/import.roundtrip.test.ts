@@ -1,7 +1,11 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { grad } from "@gradgraph/autograd";
 import { evaluate, type Graph, GraphBuilder, ParamStore, Tensor } from "@gradgraph/core";
 import { adam, dropout, fit, Model, softmaxCrossEntropy } from "@gradgraph/models";
+import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { ModelProtoSchema } from "../src/gen/onnx_pb.js";
 import { exportOnnx, exportTrainingStep, importOnnx, trainingStepGraph } from "../src/index.js";
@@ -81,6 +85,40 @@ describe("exportOnnx -> importOnnx round trip", () => {
     const e = evaluate(m.graph, f64, { params: m.params }).y!;
     expect(maxScaledError(e, a, 1e-12)).toBeLessThan(1e-12);
   });
+});
+
+describe("models ONNX Runtime rewrote", () => {
+  for (const [what, make, shape] of MODELS.slice(1)) {
+    it(`${what}, saved by ONNX Runtime after its basic optimisations, imports to the same outputs; its extended (com.microsoft) fusions are listed`, async () => {
+      const graph = make();
+      const params = ParamStore.init(graph, 4);
+      const bytes = exportOnnx(graph, params);
+      const dir = await mkdtemp(join(tmpdir(), "gg-onnx-ort-"));
+      try {
+        const saved = async (level: "basic" | "extended") => {
+          const path = join(dir, `${level}.onnx`);
+          const s = await ort.InferenceSession.create(bytes, {
+            graphOptimizationLevel: level,
+            optimizedModelFilePath: path,
+          });
+          await s.release();
+          return readFile(path);
+        };
+        const m = importOnnx(await saved("basic"));
+        const feeds = { x: randomTensor(shape, 3) };
+        const ours = evaluate(graph, feeds, { params });
+        const back = evaluate(m.graph, feeds, { params: m.params });
+        for (const name of Object.keys(graph.outputs))
+          expect(maxScaledError(back[name]!, ours[name]!, 1e-6), name).toBeLessThan(1e-5);
+        const extended = await saved("extended");
+        expect(() => importOnnx(extended)).toThrow(
+          /\(com\.microsoft\.Fused(Conv|MatMul)\): domain 'com\.microsoft' is not supported/,
+        );
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 describe("an exported training step imports back", () => {
