@@ -230,10 +230,12 @@ const CASES: Case[] = [
       node("MaxPool", ["x"], ["mc"], { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 }),
       node("AveragePool", ["x"], ["a"], { kernel_shape: [2, 3], strides: [2, 1], pads: [1, 0, 0, 1] }),
       node("AveragePool", ["x"], ["a1"], { kernel_shape: [2, 2], strides: [2, 2], count_include_pad: 1 }),
+      node("MaxPool", ["x"], ["su"], { kernel_shape: [3, 2], strides: [2, 2], auto_pad: "SAME_UPPER" }),
+      node("AveragePool", ["x"], ["sl"], { kernel_shape: [2, 3], strides: [2, 3], auto_pad: "SAME_LOWER" }),
       node("GlobalAveragePool", ["x"], ["g"]),
       node("GlobalMaxPool", ["x"], ["gm"]),
     ],
-    outputs: ["m", "mc", "a", "a1", "g", "gm"],
+    outputs: ["m", "mc", "a", "a1", "su", "sl", "g", "gm"],
   },
   {
     name: "Flatten, Reshape (0 and -1), Transpose",

@@ -69,7 +69,7 @@ function rawSize(t: number): number | null {
 const MAX_ELEMENTS = 2 ** 31 - 1;
 
 /** Concrete dims of a TensorProto (checked non-negative and of a sane total size). */
-export function tensorDims(t: TensorProto, what: string): number[] {
+function tensorDims(t: TensorProto, what: string): number[] {
   const dims = t.dims.map((d) => {
     if (d < 0n || d > BigInt(MAX_ELEMENTS))
       throw new OnnxError(`${what}: invalid dim ${d} in [${t.dims.join(", ")}]`);

@@ -20,7 +20,7 @@ import {
   type NodeProto,
   TensorProto_DataType,
 } from "../gen/onnx_pb.js";
-import { decodeTensor, elemName, isFloatElem } from "./tensor.js";
+import { decodeTensor } from "./tensor.js";
 
 const D = TensorProto_DataType;
 
@@ -147,12 +147,6 @@ export class NodeContext {
     return known(t.elem, t.dims, Array.from(t.data));
   }
 
-  /** Rejects the attributes of this node that are present and not in `allowed`. */
-  onlyAttrs(allowed: readonly string[]): void {
-    for (const name of this.attrs.keys())
-      if (!allowed.includes(name)) throw this.error(`attribute '${name}' is not supported`);
-  }
-
   /** The gradgraph value of `x` (a Known becomes a constant node, once). */
   rt(x: ImportValue): Value {
     if (x.kind === "rt") {
@@ -242,14 +236,4 @@ function safeInt(v: bigint, err: () => OnnxError): number {
     throw err();
   }
   return n;
-}
-
-/** True when `elem` is FLOAT or DOUBLE. */
-export function isFloat(elem: number): boolean {
-  return isFloatElem(elem);
-}
-
-/** Describes an element type for messages. */
-export function describeElem(elem: number): string {
-  return elemName(elem);
 }
