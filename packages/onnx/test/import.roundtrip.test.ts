@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { grad } from "@gradgraph/autograd";
 import { evaluate, type Graph, GraphBuilder, ParamStore, Tensor } from "@gradgraph/core";
-import { adam, dropout, fit, Model, softmaxCrossEntropy } from "@gradgraph/models";
+import { adam, dropout, fit, getPreset, Model, PRESET_NAMES, softmaxCrossEntropy } from "@gradgraph/models";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { ModelProtoSchema } from "../src/gen/onnx_pb.js";
@@ -85,6 +85,35 @@ describe("exportOnnx -> importOnnx round trip", () => {
     const e = evaluate(m.graph, f64, { params: m.params }).y!;
     expect(maxScaledError(e, a, 1e-12)).toBeLessThan(1e-12);
   });
+});
+
+describe("every preset's inference graph", () => {
+  for (const name of PRESET_NAMES) {
+    it(`${name}: exported and imported back, gives the same predictions`, () => {
+      const model = getPreset(name).build();
+      const m = importOnnx(exportOnnx(model.graph, model.params, { outputs: ["predictions"] }));
+      // the params the predictions use, under their names and with their values
+      expect(Object.keys(m.graph.params).length).toBeGreaterThan(0);
+      for (const p of Object.keys(m.graph.params))
+        expect(m.params.get(p).data).toEqual(model.params.get(p).data);
+      const feeds: Record<string, Tensor> = {};
+      for (const [input, id] of Object.entries(m.graph.inputs)) {
+        const node = m.graph.nodes[id]!;
+        expect(node.shape).toEqual(model.graph.nodes[model.graph.inputs[input]!]!.shape);
+        feeds[input] = randomTensor(
+          node.shape.map((d) => (typeof d === "number" ? d : 3)),
+          1,
+          0,
+          1,
+        ).astype(node.dtype);
+      }
+      const ours = evaluate(model.graph, feeds, { params: model.params, outputs: ["predictions"] })
+        .predictions!;
+      const back = evaluate(m.graph, feeds, { params: m.params }).predictions!;
+      expect(back.shape).toEqual(ours.shape);
+      expect(maxScaledError(back, ours, 1e-6)).toBeLessThan(1e-5);
+    });
+  }
 });
 
 describe("models ONNX Runtime rewrote", () => {
