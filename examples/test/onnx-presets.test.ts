@@ -27,26 +27,18 @@ interface Case {
   readonly example: string;
   readonly args: readonly string[];
   readonly data: Data;
-  /**
-   * The floor of the scaled error |a − e| / (|e| + floor) (default 1e-6). ONNX Runtime's float32
-   * Sigmoid kernel is accurate only in absolute terms (at most 1.7e-7 over [−20, 20] in steps of
-   * 1e-4; σ(−15) comes out as 3.58e-7 against 3.06e-7, σ(−20) as 0), so the float32 sigmoid
-   * outputs of digits, nielsen and ng-ex4 are compared with a floor of 2e-2: within 1e-5
-   * relative above it, within 2e-7 absolute below it. (Its float64 Sigmoid is accurate.)
-   */
-  readonly floor?: number;
 }
 
-/** The floor for float32 sigmoid outputs (see {@link Case.floor}). */
-const SIGMOID_FLOOR = 2e-2;
+/** Outputs are compared as |a − e| / (|e| + floor): relative above this floor, absolute below it. */
+const FLOOR = 1e-6;
 
 const MNIST_QUICK = ["--epochs", "1", "--train-size", "300"];
 
 const CASES: readonly Case[] = [
   { example: "moons", args: ["--hidden", "3", "--epochs", "50"], data: "moons" },
-  { example: "digits", args: ["--epochs", "2"], data: "digits", floor: SIGMOID_FLOOR },
-  { example: "nielsen", args: MNIST_QUICK, data: "mnist", floor: SIGMOID_FLOOR },
-  { example: "ng-ex4", args: ["--epochs", "2"], data: "ng-ex4", floor: SIGMOID_FLOOR },
+  { example: "digits", args: ["--epochs", "2"], data: "digits" },
+  { example: "nielsen", args: MNIST_QUICK, data: "mnist" },
+  { example: "ng-ex4", args: ["--epochs", "2"], data: "ng-ex4" },
   { example: "relu-softmax", args: MNIST_QUICK, data: "mnist" },
   { example: "lenet", args: MNIST_QUICK, data: "mnist" },
   { example: "lenet", args: ["--arch", "bn", ...MNIST_QUICK], data: "mnist" },
@@ -136,7 +128,7 @@ describe("--onnx: every preset's trained model runs in ONNX Runtime with gradgra
           expect(actual.shape).toEqual(expected.shape);
           expect(actual.dtype).toBe(expected.dtype);
           expect(differences(argmaxRows(actual), argmaxRows(expected))).toEqual([]);
-          expect(maxScaledError(actual, expected, c.floor ?? 1e-6)).toBeLessThanOrEqual(1e-5);
+          expect(maxScaledError(actual, expected, FLOOR)).toBeLessThanOrEqual(1e-5);
         } finally {
           await session.release();
         }
