@@ -1,8 +1,9 @@
 import { evaluate, type Shape, Tensor } from "@gradgraph/core";
 import { describe, expect, it } from "vitest";
 import type { NodeProto, TensorProto } from "../src/gen/onnx_pb.js";
+import { TensorProto_DataType } from "../src/gen/onnx_pb.js";
 import { importOnnx } from "../src/index.js";
-import { tensorValueInfo } from "../src/proto.js";
+import { tensorProto, tensorValueInfo } from "../src/proto.js";
 import { buildModel, F, floats, I64, int64s, node, randomTensor } from "./helpers/onnx-build.js";
 import { maxScaledError, runOrt } from "./helpers/ort.js";
 
@@ -281,15 +282,17 @@ const CASES: Case[] = [
       int64s("ends", [-1, 1000]),
       int64s("axes", [2, 1]),
       int64s("pads", [0, 1, 0, 0, 2, 1]),
+      floats("pval", [], [-1.5]),
       int64s("eshape", [2, 3, 4]),
     ],
     nodes: [
       node("Concat", ["x", "y"], ["cat"], { axis: 1 }),
       node("Slice", ["cat", "starts", "ends", "axes"], ["s"]),
       node("Pad", ["x", "pads"], ["p"]),
+      node("Pad", ["x", "pads", "pval"], ["pv"]),
       node("Expand", ["c", "eshape"], ["e"]),
     ],
-    outputs: ["cat", "s", "p", "e"],
+    outputs: ["cat", "s", "p", "pv", "e"],
   },
   {
     name: "Squeeze and Unsqueeze (axes inputs, opset 13+)",
@@ -576,9 +579,35 @@ describe("importOnnx: each supported op against ONNX Runtime", () => {
       initializers: [w, b],
       nodes: [node("MatMul", ["x", "W"], ["xw"]), node("Add", ["xw", "b"], ["y"])],
     });
-    const m = importOnnx(bytes);
-    expect(Array.from(m.params.get("W").data)).toEqual([1.5, -2, 3.25, 4]);
-    expect(Array.from(m.params.get("b").data)).toEqual([0.25, -0.75]);
+    // the decoder hands out raw_data as views into the file: read at every alignment
+    for (let offset = 0; offset < 8; offset++) {
+      const shifted = new Uint8Array(bytes.length + offset);
+      shifted.set(bytes, offset);
+      const m = importOnnx(shifted.subarray(offset));
+      expect(Array.from(m.params.get("W").data)).toEqual([1.5, -2, 3.25, 4]);
+      expect(Array.from(m.params.get("b").data)).toEqual([0.25, -0.75]);
+    }
+  });
+
+  it("reads double_data and int64_data", () => {
+    const w = tensorProto("W", TensorProto_DataType.DOUBLE, [2], []);
+    w.rawData = new Uint8Array(0);
+    w.doubleData = [0.1, -3];
+    const i = int64s("i", []);
+    i.rawData = new Uint8Array(0);
+    i.dims = [1n];
+    i.int64Data = [1n];
+    const bytes = buildModel({
+      inputs: { x: [N, 2] },
+      outputs: ["y"],
+      initializers: [w, i],
+      nodes: [node("Gather", ["x", "i"], ["g"], { axis: 1 }), node("Mul", ["g", "W"], ["y"])],
+    });
+    const m = importOnnx(bytes, { dtype: "float64" });
+    expect(Array.from(m.params.get("W").data)).toEqual([0.1, -3]);
+    const y = evaluate(m.graph, { x: new Tensor([1, 2], Float64Array.from([5, 7])) }, { params: m.params })
+      .y!;
+    expect(Array.from(y.data)).toEqual([0.7000000000000001, -21]);
   });
 });
 

@@ -698,10 +698,16 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
       });
       pads = full;
     }
-    if (value !== 0) throw ctx.error(`constant_value ${value} is not supported (gradgraph pads with zeros)`);
+    if (!Number.isFinite(value))
+      throw ctx.error(`constant_value ${value} is not supported (only finite values)`);
     if (pads.length !== 2 * v.rank) throw ctx.error(`'pads' has ${pads.length} entries for rank ${v.rank}`);
     if (pads.some((p) => p < 0)) throw ctx.error(`negative pads [${pads.join(", ")}] are not supported`);
-    return ctx.out(ctx.b.pad(v, pads.slice(0, v.rank), pads.slice(v.rank)));
+    const [before, after] = [pads.slice(0, v.rank), pads.slice(v.rank)];
+    const padded = ctx.b.pad(v, before, after);
+    if (value === 0) return ctx.out(padded);
+    // gradgraph pads with zeros: add `value` where a padded mask of ones is 0 (exact inside, as value · 0 = 0)
+    const outside = ctx.b.sub(1, ctx.b.pad(ctx.b.ones(v.shape, ctx.dtype), before, after));
+    return ctx.out(ctx.b.add(padded, ctx.b.mul(outside, value)));
   },
   Expand: (ctx, x) => {
     const a = x[0];
