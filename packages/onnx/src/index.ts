@@ -19,6 +19,7 @@ export {
   importOnnx,
   importOnnxModel,
   ONNX_IMPORT_IR_VERSIONS,
+  ONNX_IMPORT_OPS,
   ONNX_IMPORT_OPSETS,
 } from "./import/import.js";
 export { ONNX_IR_VERSION, ONNX_OPSET, type OnnxAttr } from "./proto.js";

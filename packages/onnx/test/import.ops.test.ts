@@ -2,7 +2,7 @@ import { evaluate, type Shape, Tensor } from "@gradgraph/core";
 import { describe, expect, it } from "vitest";
 import type { NodeProto, TensorProto } from "../src/gen/onnx_pb.js";
 import { TensorProto_DataType } from "../src/gen/onnx_pb.js";
-import { importOnnx } from "../src/index.js";
+import { importOnnx, ONNX_IMPORT_OPS } from "../src/index.js";
 import { tensorProto, tensorValueInfo } from "../src/proto.js";
 import { buildModel, F, floats, I64, int64s, node, randomTensor } from "./helpers/onnx-build.js";
 import { maxScaledError, runOrt } from "./helpers/ort.js";
@@ -507,6 +507,23 @@ const CASES: Case[] = [
     outputs: ["y", "ex"],
   },
   {
+    name: "Size and Range folded at import time",
+    inputs: {
+      x: [
+        [2, 3],
+        [2, 3],
+      ],
+    },
+    initializers: [int64s("zero", [0], []), int64s("two", [2], [])],
+    nodes: [
+      node("Size", ["x"], ["n"]),
+      node("Range", ["zero", "n", "two"], ["r"]),
+      node("Cast", ["r"], ["rf"], { to: F }),
+      node("Add", ["x", "rf"], ["y"]),
+    ],
+    outputs: ["y"],
+  },
+  {
     name: "Gelu (opset 20, exact and tanh)",
     opset: 20,
     inputs: {
@@ -522,6 +539,11 @@ const CASES: Case[] = [
 ];
 
 describe("importOnnx: each supported op against ONNX Runtime", () => {
+  it("the cases below cover every op of ONNX_IMPORT_OPS", () => {
+    const used = new Set(CASES.flatMap((c) => c.nodes.map((n) => n.opType)));
+    expect(ONNX_IMPORT_OPS.filter((op) => !used.has(op))).toEqual([]);
+  });
+
   for (const c of CASES) {
     it(c.name, async () => {
       const bytes = buildModel({

@@ -33,6 +33,9 @@ const D = TensorProto_DataType;
 /** The default-domain (`ai.onnx`) opsets {@link importOnnx} reads: 11 to 21. */
 export const ONNX_IMPORT_OPSETS = { min: 11, max: 21 } as const;
 
+/** The ONNX ops (default domain) {@link importOnnx} reads, in alphabetical order. */
+export const ONNX_IMPORT_OPS: readonly string[] = Object.freeze(Object.keys(CONVERTERS).sort());
+
 /** The ONNX IR versions {@link importOnnx} reads: 3 (the first with opset imports) to 13. */
 export const ONNX_IMPORT_IR_VERSIONS = { min: 3, max: 13 } as const;
 
@@ -78,8 +81,8 @@ export interface ImportedOnnx {
 
 /**
  * Reads an ONNX model (serialised ModelProto bytes) as a gradgraph graph and its params, for the
- * supported subset of ONNX (default-domain opsets {@link ONNX_IMPORT_OPSETS}; the ops are listed in
- * the package README). Graph inputs keep their names and `dim_param`s become symbolic dims;
+ * supported subset of ONNX (default-domain opsets {@link ONNX_IMPORT_OPSETS}, the ops
+ * {@link ONNX_IMPORT_OPS}). Graph inputs keep their names and `dim_param`s become symbolic dims;
  * graph outputs keep their names. Integer and boolean values are held as floats of the graph's
  * dtype (an integer graph input becomes a float input); a Cast from float to an integer type
  * assumes integer-valued data (indices, argmax results), as gradgraph's own exports have.
