@@ -245,6 +245,22 @@ describe("importOnnx: bad input", () => {
     );
   });
 
+  it("MaxPool Indices used other than as gradgraph's pooling gradients", () => {
+    const bytes = buildModel({
+      inputs: { x: [2, 1, 4, 4] },
+      outputs: ["y"],
+      nodes: [
+        node("MaxPool", ["x"], ["p", "i"], { kernel_shape: [2, 2], strides: [2, 2] }),
+        node("Cast", ["i"], ["f"], { to: 1 }, { name: "tofloat" }),
+        node("Add", ["p", "f"], ["y"]),
+      ],
+    });
+    expectOnnxError(
+      () => importOnnx(bytes),
+      /node 'tofloat' \(Cast\): MaxPool Indices can only be cast to INT64/,
+    );
+  });
+
   it("loadOnnx names the file in its errors", async () => {
     const dir = await mkdtemp(join(tmpdir(), "gg-onnx-"));
     try {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { grad } from "@gradgraph/autograd";
-import { evaluate, type Graph, GraphBuilder, ParamStore, Tensor } from "@gradgraph/core";
+import { type Dim, evaluate, type Graph, GraphBuilder, ParamStore, Tensor } from "@gradgraph/core";
 import { adam, dropout, fit, getPreset, Model, PRESET_NAMES, softmaxCrossEntropy } from "@gradgraph/models";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
@@ -177,6 +177,37 @@ describe("an exported training step imports back", () => {
     expect(Object.keys(back).sort()).toEqual(Object.keys(ours).sort());
     for (const name of Object.keys(ours))
       expect(maxScaledError(back[name]!, ours[name]!, 1e-6), name).toBeLessThan(1e-5);
+  });
+});
+
+describe("an exported CNN training step imports back", () => {
+  const exported = (batch: Dim) => {
+    const b = GraphBuilder.extend(cnn(batch));
+    b.output("loss", b.ref("logits").square().mean());
+    const graph = b.build();
+    const params = ParamStore.init(graph, 6);
+    return { graph, params, ...exportTrainingStep(graph, params, { loss: "loss" }) };
+  };
+
+  it("its max-pool, average-pool and convolution gradients (MaxPool Indices, ConvTranspose composites) give the same gradients", () => {
+    const { graph, params, bytes, state } = exported(3);
+    const step = trainingStepGraph(graph, { loss: "loss" });
+    const m = importOnnx(bytes);
+    const ops = new Set<string>(m.graph.nodes.map((n) => n.op));
+    for (const op of ["maxPool2dBackprop", "conv2dTranspose", "conv2d", "avgPool2d"])
+      expect(ops.has(op), op).toBe(true);
+    const feeds = { x: randomTensor([3, 1, 8, 8], 3) };
+    const ours = evaluate(step.graph, feeds, { params });
+    const back = evaluate(m.graph, { ...feeds, ...state });
+    expect(Object.keys(back).sort()).toEqual(Object.keys(ours).sort());
+    for (const name of Object.keys(ours))
+      expect(maxScaledError(back[name]!, ours[name]!, 1e-5), name).toBeLessThan(1e-4);
+  });
+
+  it("with a symbolic batch, the composites that merge the batch into another dim are listed as unsupported", () => {
+    expect(() => importOnnx(exported(N).bytes)).toThrow(
+      /2 nodes could not be imported:\n {2}node 'avgPool2dBackprop_\d+\/Reshape#\d+' \(Reshape\): cannot infer the -1 of \[-1, 1, 2, 2\] from \[N,6,2,2\][\s\S]*conv2dBackpropFilter_\d+\/Mul#\d+' \(Mul\): shape arithmetic N mul 2 on a symbolic dim/,
+    );
   });
 });
 

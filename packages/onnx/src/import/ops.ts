@@ -4,7 +4,7 @@
  * → `Reshape` chains map back to gradgraph's symbolic shapes.
  * @module
  */
-import { type Dim, type Shape, shapeToString, type Value } from "@gradgraph/core";
+import { type Dim, type GraphNode, isConcrete, type Shape, shapeToString, type Value } from "@gradgraph/core";
 import { TensorProto_DataType } from "../gen/onnx_pb.js";
 import { castNumber, clampIndex, foldBinary, foldConcat, foldGather, foldSlice } from "./fold.js";
 import { isFloatElem } from "./tensor.js";
@@ -15,6 +15,7 @@ import {
   known,
   MAX_FOLD,
   type NodeContext,
+  type PoolIndices,
   type Runtime,
 } from "./values.js";
 
@@ -122,7 +123,7 @@ const compare =
 /** The "not zero" view of a BOOL input (no normalisation needed where gradgraph tests "not zero"). */
 function truthy(ctx: NodeContext, c: In): Value {
   if (c === undefined) throw ctx.error("condition input is missing");
-  return c.kind === "rt" ? c.v : ctx.rt(c);
+  return c.kind === "rt" && !c.flat ? c.v : ctx.rt(c);
 }
 
 /** The axes of a Reduce/Squeeze/Unsqueeze node: the attribute (older opsets) or input 1. */
@@ -331,7 +332,7 @@ function indexValue(ctx: NodeContext, idx: In, n: Dim): Value {
     });
     return ctx.rt(known(idx.elem, idx.dims, vals));
   }
-  return idx.v;
+  return ctx.rt(idx);
 }
 
 /** The 1-D indices along `axis` of a ScatterElements whose indices vary only along that axis. */
@@ -351,6 +352,7 @@ function scatterIndices(ctx: NodeContext, idx: In, axis: number, rank: number, n
       if (vals[p] !== line[Math.floor(p / inner) % k]) throw notAlongAxis();
     return indexValue(ctx, known(idx.elem, [k], line), n);
   }
+  if (idx.kind === "poolIndices" || idx.flat) throw notAlongAxis();
   const src = idx.expandedFrom ?? idx.v;
   const s = src.shape;
   const off = rank - s.length;
@@ -381,13 +383,29 @@ function squeezeShape(ctx: NodeContext, shape: readonly Dim[], axes: readonly nu
   return shape.filter((_, i) => !ax.includes(i));
 }
 
+/** A 1-D (flattened) input as the gradgraph value of `shape` it flattens. */
+function unflatten(ctx: NodeContext, a: In, shape: Shape, what: string): Value {
+  if (a === undefined) throw ctx.error(`input '${what}' is missing`);
+  if (a.kind === "rt" && a.flat) {
+    if (shapeToString(a.v.shape) !== shapeToString(shape))
+      throw ctx.error(
+        `input '${what}' flattens ${shapeToString(a.v.shape)}, expected ${shapeToString(shape)}`,
+      );
+    return a.v;
+  }
+  const v = ctx.rt(a);
+  if (v.rank !== 1) throw ctx.error(`input '${what}' must be 1-D (flattened), got ${shapeToString(v.shape)}`);
+  return ctx.b.reshape(v, [...shape]);
+}
+
 /** Reshapes a run-time or known value (known values keep their entries). */
 function reshapeAny(ctx: NodeContext, x: ImportValue, shape: Dim[]): ImportValue {
   if (x.kind === "known") {
     if (shape.some((d) => typeof d === "string")) return ctx.out(ctx.b.reshape(ctx.rt(x), shape), x.elem);
     return known(x.elem, shape as number[], x.data);
   }
-  return { ...x, v: ctx.b.reshape(x.v, shape), expandedFrom: undefined } as Runtime;
+  if (x.kind === "poolIndices") throw ctx.error("MaxPool Indices can only be flattened ([-1])");
+  return { ...x, v: ctx.b.reshape(ctx.rt(x), shape), expandedFrom: undefined } as Runtime;
 }
 
 const castTargets = new Set<number>([D.FLOAT, D.DOUBLE, D.BOOL, D.INT64, D.INT32]);
@@ -521,6 +539,11 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
         );
       return known(to, a.dims, a.data);
     }
+    if (a.kind === "poolIndices") {
+      if (to === D.INT64) return a;
+      throw ctx.error("MaxPool Indices can only be cast to INT64");
+    }
+    if (a.flat) return { ...a, elem: to };
     if (to === D.BOOL) return a.elem === D.BOOL ? a : { kind: "rt", v: a.v, elem: D.BOOL, exact01: false };
     // float -> integer: gradgraph's integer data (indices, argmax) is integer-valued already
     return { kind: "rt", v: ctx.rt(a), elem: to };
@@ -605,8 +628,20 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
     return ctx.out(channelBias(ctx, y, x[2]));
   },
   MaxPool: (ctx, x) => {
-    if (ctx.node.output[1]) throw ctx.error("the Indices output is not supported");
-    return pool("maxPool2d")(ctx, x);
+    const y = pool("maxPool2d")(ctx, x) as Runtime;
+    if (!ctx.node.output[1]) return y;
+    if (ctx.int("storage_order", 0) !== 0)
+      throw ctx.error("storage_order=1 (column-major Indices) is not supported");
+    const node = y.v.node as GraphNode<"maxPool2d">;
+    const indices: PoolIndices = {
+      kind: "poolIndices",
+      x: ctx.b.ref(node.inputs[0]!),
+      attrs: node.attrs,
+      pooled: y.v.shape,
+      flat: false,
+      elem: D.INT64,
+    };
+    return [y, indices];
   },
   AveragePool: pool("avgPool2d"),
   GlobalAveragePool: globalPool("mean"),
@@ -629,6 +664,19 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
     const a = x[0];
     if (a === undefined) throw ctx.error("input 'data' is missing");
     const target = ctx.known(x[1], "'shape'");
+    const flattening = target.data.length === 1 && target.data[0] === -1;
+    if (a.kind === "poolIndices") {
+      if (flattening) return { ...a, flat: true };
+      if (shapeToString(target.data) === shapeToString(a.pooled)) return { ...a, flat: false };
+      throw ctx.error("MaxPool Indices can only be flattened ([-1]) or kept in the pooled shape");
+    }
+    if (a.kind === "rt" && (a.flat || (flattening && !isConcrete(a.v.shape)))) {
+      // the flattening of a symbolic shape (N·C·H·W) is kept as the unflattened value
+      if (flattening) return { ...a, flat: true, expandedFrom: undefined };
+      if (target.data.some((d) => d === 0 || d === -1))
+        throw ctx.error("a flattened symbolic value can only be reshaped to a full shape (no 0 or -1)");
+      return { kind: "rt", v: ctx.b.reshape(a.v, [...target.data]), elem: a.elem };
+    }
     const allowzero = ctx.opset >= 14 && ctx.int("allowzero", 0) !== 0;
     return reshapeAny(ctx, a, reshapeTarget(ctx, ctx.shapeOf(a), target.data, allowzero));
   },
@@ -678,7 +726,7 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
       begin[axis] = s;
       end[axis] = e;
     });
-    return ctx.out(ctx.b.slice(a.v, begin, end), a.elem);
+    return ctx.out(ctx.b.slice(ctx.rt(a), begin, end), a.elem);
   },
   Pad: (ctx, x) => {
     const v = ctx.float(x[0], "data");
@@ -744,6 +792,12 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   Gather: (ctx, x) => {
     const [a, idx] = [x[0], x[1]];
     if (a === undefined) throw ctx.error("input 'data' is missing");
+    if (idx?.kind === "poolIndices") {
+      // v read at each window's arg-max: gradgraph's maxPool2dGather of the unflattened v
+      const v = unflatten(ctx, a, idx.x.shape, "data");
+      const out = ctx.b.op("maxPool2dGather", [idx.x, v], idx.attrs);
+      return idx.flat ? { kind: "rt", v: out, elem: a.elem, flat: true } : ctx.out(out, a.elem);
+    }
     const shape = ctx.shapeOf(a);
     const axis = ctx.axis(ctx.int("axis", 0), shape.length);
     if (a.kind === "known" && isKnownInt(idx)) {
@@ -762,6 +816,20 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
     if (reduction !== "add") throw ctx.error(`reduction '${reduction}' is not supported (only 'add')`);
     const data = x[0];
     if (data === undefined) throw ctx.error("input 'data' is missing");
+    const pi = x[1];
+    if (pi?.kind === "poolIndices") {
+      if (!pi.flat || ctx.int("axis", 0) !== 0)
+        throw ctx.error("MaxPool Indices must be flattened and scattered along axis 0 (maxPool2dBackprop)");
+      const g = unflatten(ctx, x[2], pi.pooled, "updates");
+      const dx = ctx.b.op("maxPool2dBackprop", [pi.x, g], pi.attrs);
+      const isZero =
+        data.kind === "rt" &&
+        data.flat &&
+        data.v.node.op === "fill" &&
+        (data.v.node.attrs as { value: number }).value === 0;
+      const sum = isZero ? dx : ctx.b.add(unflatten(ctx, data, pi.x.shape, "data"), dx);
+      return { kind: "rt", v: sum, elem: data.elem, flat: true };
+    }
     const upd = ctx.float(x[2], "updates");
     const shape = ctx.shapeOf(data);
     const axis = ctx.axis(ctx.int("axis", 0), shape.length);

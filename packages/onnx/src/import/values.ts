@@ -8,6 +8,7 @@ import {
   type Dim,
   type DType,
   type GraphBuilder,
+  type Pool2dAttrs,
   type Shape,
   shapeToString,
   Tensor,
@@ -50,10 +51,34 @@ export interface Runtime {
   readonly exact01?: boolean;
   /** When `v` is an `Expand` of another value: that value (ScatterElements reads its indices through it). */
   readonly expandedFrom?: Value;
+  /**
+   * The ONNX value is `v` flattened to 1-D, which a symbolic shape cannot state (`N·C·H·W`): it
+   * may only be reshaped to a full shape again or index a MaxPool gradient.
+   */
+  readonly flat?: boolean;
+}
+
+/**
+ * The `Indices` output of a `MaxPool`: the flat arg-max of each window of `x`. gradgraph has no
+ * integer index tensors; the importer reads them where they feed `maxPool2dGather` (a `Gather`)
+ * or `maxPool2dBackprop` (a `ScatterElements` add), as gradgraph's exporter writes those ops.
+ */
+export interface PoolIndices {
+  readonly kind: "poolIndices";
+  /** The pooled input. */
+  readonly x: Value;
+  /** The pooling. */
+  readonly attrs: Pool2dAttrs;
+  /** The pooled shape (the shape of the indices unless flattened). */
+  readonly pooled: Shape;
+  /** Whether the indices were flattened to 1-D. */
+  readonly flat: boolean;
+  /** Always INT64. */
+  readonly elem: number;
 }
 
 /** An imported ONNX value. */
-export type ImportValue = Known | Runtime;
+export type ImportValue = Known | Runtime | PoolIndices;
 
 /** A Known from numbers. */
 export function known(elem: number, dims: readonly number[], data: readonly Dim[]): Known {
@@ -150,9 +175,17 @@ export class NodeContext {
   /** The gradgraph value of `x` (a Known becomes a constant node, once). */
   rt(x: ImportValue): Value {
     if (x.kind === "rt") {
+      if (x.flat)
+        throw this.error(
+          `the 1-D flattening of a ${shapeToString(x.v.shape)} value is used as data; with symbolic dims it can only be reshaped back or index a MaxPool gradient`,
+        );
       if (x.elem === D.BOOL && x.exact01 === false) return this.normalisedBool(x.v);
       return x.v;
     }
+    if (x.kind === "poolIndices")
+      throw this.error(
+        "a MaxPool Indices output is read only by a Gather from the flattened input (maxPool2dGather) or a ScatterElements add into it (maxPool2dBackprop)",
+      );
     const hit = this.materialised.get(x);
     if (hit) return hit;
     const sym = x.data.find((d) => typeof d === "string");
@@ -208,7 +241,13 @@ export class NodeContext {
 
   /** The shape of an input, run-time or known. */
   shapeOf(x: ImportValue): Shape {
-    return x.kind === "rt" ? x.v.shape : x.dims;
+    if (x.kind === "known") return x.dims;
+    if (x.kind === "poolIndices") {
+      if (x.flat) throw this.error("the shape of flattened MaxPool Indices is not a gradgraph shape");
+      return x.pooled;
+    }
+    if (x.flat) this.rt(x);
+    return x.v.shape;
   }
 
   /** Normalises `axis` against `rank`, naming the attribute when out of range. */

@@ -2,7 +2,7 @@
  * Small gradgraph models the importer's tests export and import back: an MLP, a CNN and a
  * transformer block, each with a symbolic batch dim "N".
  */
-import { type Graph, GraphBuilder, type Value } from "@gradgraph/core";
+import { type Dim, type Graph, GraphBuilder, type Value } from "@gradgraph/core";
 
 const N = "N";
 
@@ -24,10 +24,10 @@ export function mlp(): Graph {
   return b.build();
 }
 
-/** A CNN: conv (padding, stride), max and average pooling, flatten, dense. */
-export function cnn(): Graph {
+/** A CNN: conv (padding, stride, groups), max and average pooling, flatten, dense; batch `batch`. */
+export function cnn(batch: Dim = N): Graph {
   const b = new GraphBuilder({ dtype: "float32" });
-  const x = b.input("x", [N, 1, 8, 8]);
+  const x = b.input("x", [batch, 1, 8, 8]);
   const k1 = b.param("k1", [4, 1, 3, 3], { init: { kind: "heNormal" } });
   const c1 = b.param("c1", [4, 1, 1], { init: { kind: "normal", std: 0.1 } });
   const k2 = b.param("k2", [6, 2, 3, 3], { init: { kind: "heNormal" } });
@@ -36,7 +36,7 @@ export function cnn(): Graph {
   h = b.maxPool2d(h, 2);
   h = b.conv2d(h, k2, { padding: [1, 0, 1, 0], strides: 2, groups: 2 }).relu();
   h = b.avgPool2d(h, 2, { strides: 1, padding: [0, 1, 0, 1] });
-  b.output("logits", h.reshape([N, 6 * 2 * 2]).matmul(w));
+  b.output("logits", h.reshape([batch, 6 * 2 * 2]).matmul(w));
   return b.build();
 }
 
