@@ -1,4 +1,4 @@
-import { evaluate, type Shape, Tensor } from "@gradgraph/core";
+import { evaluate, graphToJSON, type Shape, Tensor } from "@gradgraph/core";
 import { describe, expect, it } from "vitest";
 import type { NodeProto, TensorProto } from "../src/gen/onnx_pb.js";
 import { TensorProto_DataType } from "../src/gen/onnx_pb.js";
@@ -585,6 +585,9 @@ describe("importOnnx: each supported op against ONNX Runtime", () => {
     expect(Array.from(m.params.get("W").data)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(m.opset).toBe(18);
     expect(m.producer).toBe("import-test");
+    // an ArrayBuffer works too, and importing is deterministic
+    const again = importOnnx(bytes.slice().buffer);
+    expect(graphToJSON(again.graph)).toEqual(graphToJSON(m.graph));
   });
 
   it("reads float_data and unaligned raw_data", () => {

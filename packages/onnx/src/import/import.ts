@@ -80,7 +80,8 @@ export interface ImportedOnnx {
 }
 
 /**
- * Reads an ONNX model (serialised ModelProto bytes) as a gradgraph graph and its params, for the
+ * Reads an ONNX model (serialised ModelProto bytes, e.g. a file or a `fetch` response's
+ * `arrayBuffer()`) as a gradgraph graph and its params, for the
  * supported subset of ONNX (default-domain opsets {@link ONNX_IMPORT_OPSETS}, the ops
  * {@link ONNX_IMPORT_OPS}). Graph inputs keep their names and `dim_param`s become symbolic dims;
  * graph outputs keep their names. Integer and boolean values are held as floats of the graph's
@@ -93,10 +94,10 @@ export interface ImportedOnnx {
  * op type), attributes the importer cannot honour, and initializers whose data does not match
  * their dims (naming both sizes). Never a partial result.
  */
-export function importOnnx(bytes: Uint8Array, options: ImportOnnxOptions = {}): ImportedOnnx {
+export function importOnnx(bytes: Uint8Array | ArrayBuffer, options: ImportOnnxOptions = {}): ImportedOnnx {
   let model: ModelProto;
   try {
-    model = fromBinary(ModelProtoSchema, bytes);
+    model = fromBinary(ModelProtoSchema, bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
   } catch (e) {
     throw new OnnxError(
       `importOnnx: the bytes are not a valid ONNX model (truncated or corrupt protobuf): ${e instanceof Error ? e.message : String(e)}`,
