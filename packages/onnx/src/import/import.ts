@@ -23,8 +23,8 @@ import {
   NodeProtoSchema,
   TensorProto_DataType,
 } from "../gen/onnx_pb.js";
+import { type Composite, findComposites } from "./composites.js";
 import { CONVERTERS, type In } from "./ops.js";
-import { findRandomComposites } from "./random.js";
 import { type DecodedTensor, decodeTensor, elemName, isFloatElem, isIntElem } from "./tensor.js";
 import { type ImportValue, type Known, known, NodeContext } from "./values.js";
 
@@ -126,8 +126,8 @@ function importChecked(model: ModelProto, options: ImportOnnxOptions): ImportedO
   if (!g) throw new OnnxError("importOnnx: the model has no graph (an empty or truncated file?)");
   const opset = defaultOpset(model);
   checkStructure(g);
-  const random = findRandomComposites(g);
-  checkOps(g, model, random.skipped);
+  const composites = findComposites(g);
+  checkOps(g, model, composites.skipped);
 
   // initializers: decoded (and size-checked) up front
   const inits = new Map<string, DecodedTensor>();
@@ -173,7 +173,7 @@ function importChecked(model: ModelProto, options: ImportOnnxOptions): ImportedO
   const failed = new Set<string>();
   const errors: string[] = [];
   for (const [i, node] of g.node.entries()) {
-    if (random.skipped.has(i)) continue;
+    if (composites.skipped.has(i)) continue;
     const ins: In[] = node.input.map((n) => (n === "" ? undefined : values.get(n)));
     if (node.input.some((n) => failed.has(n))) {
       for (const o of node.output) failed.add(o);
@@ -182,10 +182,8 @@ function importChecked(model: ModelProto, options: ImportOnnxOptions): ImportedO
     const ctx = new NodeContext(b, dtype, opset, node, materialised);
     try {
       const before = b.size;
-      const composite = random.composites.get(i);
-      const r = composite
-        ? randomUniform(ctx, values.get(composite.key), ins[1], composite.salt)
-        : CONVERTERS[node.opType]!(ctx, ins);
+      const composite = composites.composites.get(i);
+      const r = composite ? compositeOp(ctx, composite, values) : CONVERTERS[node.opType]!(ctx, ins);
       const outs: readonly In[] = Array.isArray(r) ? r : [r as In];
       node.output.forEach((name, k) => {
         if (name === "") return;
@@ -397,13 +395,11 @@ function trainableSet(
   return out;
 }
 
-/** The `randomUniform` node a recognised composite stands for (see ./random.ts). */
-function randomUniform(
-  ctx: NodeContext,
-  key: ImportValue | undefined,
-  target: In,
-  salt: number,
-): ImportValue {
-  const shape = ctx.known(target, "'shape'").data;
-  return ctx.out(ctx.b.randomUniform(ctx.float(key, "key"), shape, salt, ctx.dtype));
+/** The gradgraph node a recognised composite stands for (see ./composites.ts). */
+function compositeOp(ctx: NodeContext, c: Composite, values: ReadonlyMap<string, ImportValue>): ImportValue {
+  const inputs = c.inputs.map((name, k) => ctx.float(values.get(name), `#${k} ('${name}')`));
+  const attrs: Record<string, unknown> = { ...c.attrs };
+  if (c.shape !== undefined) attrs.shape = [...ctx.known(values.get(c.shape), "'shape'").data];
+  if (c.op === "randomUniform") attrs.dtype = ctx.dtype;
+  return ctx.out(ctx.b.op(c.op, inputs, attrs));
 }
