@@ -691,6 +691,21 @@ describe("importOnnx: initializers, inputs and options", () => {
     ]);
   });
 
+  it("Reshape's allowzero (opset 14+): a 0 is a zero-length dim, not a copy", () => {
+    const model = (allowzero: number) =>
+      buildModel({
+        inputs: { x: [0, 3] },
+        outputs: ["y"],
+        initializers: [int64s("shape", [3, 0])],
+        nodes: [node("Reshape", ["x", "shape"], ["y"], { allowzero }, { name: "r" })],
+      });
+    const m = importOnnx(model(1));
+    expect(m.graph.nodes[m.graph.outputs.y!]!.shape).toEqual([3, 0]);
+    expect(evaluate(m.graph, { x: Tensor.zeros([0, 3]) }).y!.shape).toEqual([3, 0]);
+    // without allowzero the 0 copies the input's dim 1 (3): 9 elements from 0
+    expect(() => importOnnx(model(0))).toThrow(/node 'r' \(Reshape\): .*cannot reshape \[0,3\] into \[3,3\]/);
+  });
+
   it("options.dtype and options.inputShapes", () => {
     const noShape = tensorValueInfo("x", F, null);
     const bytes = buildModel({
