@@ -507,6 +507,34 @@ const CASES: Case[] = [
     outputs: ["y", "ex"],
   },
   {
+    name: "Split: equal parts, given sizes, num_outputs with a smaller last part",
+    inputs: {
+      x: [
+        [N, 6, 5],
+        [2, 6, 5],
+      ],
+    },
+    initializers: [int64s("sizes", [1, 4])],
+    nodes: [
+      node("Split", ["x"], ["a", "b", "c"], { axis: 1, num_outputs: 3 }),
+      node("Split", ["x", "sizes"], ["d", "e"], { axis: -1 }),
+      node("Split", ["x"], ["f", "g"], { axis: 2, num_outputs: 2 }),
+    ],
+    outputs: ["a", "b", "c", "d", "e", "f", "g"],
+  },
+  {
+    name: "Split at opset 13: equal parts without sizes",
+    opset: 13,
+    inputs: {
+      x: [
+        [N, 6],
+        [2, 6],
+      ],
+    },
+    nodes: [node("Split", ["x"], ["a", "b"], { axis: 1 })],
+    outputs: ["a", "b"],
+  },
+  {
     name: "Size and Range folded at import time",
     inputs: {
       x: [

@@ -728,6 +728,35 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
     });
     return ctx.out(ctx.b.slice(ctx.rt(a), begin, end), a.elem);
   },
+  Split: (ctx, x) => {
+    const v = ctx.float(x[0], "input");
+    const axis = ctx.axis(ctx.int("axis", 0), v.rank);
+    const n = ctx.concrete(v.shape, axis, "Split");
+    const count = ctx.node.output.length;
+    let sizes: number[];
+    if (x[1] !== undefined) sizes = ctx.knownInts(x[1], "'split'");
+    else if (ctx.opset < 13 && ctx.has("split")) sizes = ctx.ints("split")!;
+    else {
+      if (ctx.opset >= 18 && ctx.int("num_outputs", count) !== count)
+        throw ctx.error(`num_outputs ${ctx.int("num_outputs", count)} differs from the ${count} outputs`);
+      if (ctx.opset >= 18 && !ctx.has("num_outputs"))
+        throw ctx.error("needs the 'split' input or 'num_outputs' (opset 18+)");
+      // equal parts; at opset 18 the last may be smaller (num_outputs does not divide the axis)
+      const chunk = Math.ceil(n / count);
+      sizes = Array.from({ length: count }, (_, k) => Math.max(0, Math.min(chunk, n - k * chunk)));
+    }
+    if (sizes.length !== count || sizes.some((d) => d < 0) || sizes.reduce((a, d) => a + d, 0) !== n)
+      throw ctx.error(`split sizes [${sizes.join(", ")}] do not cut an axis of ${n} into ${count} outputs`);
+    let at = 0;
+    return sizes.map((d) => {
+      const begin = v.shape.map(() => 0);
+      const end: (number | null)[] = v.shape.map(() => null);
+      begin[axis] = at;
+      end[axis] = at + d;
+      at += d;
+      return ctx.out(ctx.b.slice(v, begin, end), x[0]!.elem);
+    });
+  },
   Pad: (ctx, x) => {
     const v = ctx.float(x[0], "data");
     const mode = ctx.string("mode", "constant");
