@@ -535,6 +535,27 @@ const CASES: Case[] = [
     outputs: ["a", "b"],
   },
   {
+    name: "HardSigmoid, HardSwish, Tile, Dropout's mask, ConstantOfShape's default value",
+    inputs: {
+      x: [
+        [N, 2, 3],
+        [2, 2, 3],
+      ],
+    },
+    range: [-5, 5],
+    initializers: [int64s("reps", [1, 3, 2]), int64s("shape", [2, 3])],
+    nodes: [
+      node("HardSigmoid", ["x"], ["hs"], { alpha: { float: 0.3 }, beta: { float: 0.4 } }),
+      node("HardSwish", ["x"], ["hw"]),
+      node("Tile", ["x", "reps"], ["t"]),
+      node("Dropout", ["x"], ["d", "mask"]),
+      node("Cast", ["mask"], ["maskf"], { to: F }),
+      node("ConstantOfShape", ["shape"], ["z"]),
+      node("Add", ["d", "z"], ["dz"]),
+    ],
+    outputs: ["hs", "hw", "t", "maskf", "dz"],
+  },
+  {
     name: "Size and Range folded at import time",
     inputs: {
       x: [

@@ -452,6 +452,15 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   },
   LeakyRelu: (ctx, x) => ctx.out(ctx.b.leakyRelu(ctx.float(x[0], "X"), ctx.floatAttr("alpha", 0.01))),
   Elu: (ctx, x) => ctx.out(ctx.b.elu(ctx.float(x[0], "X"), ctx.floatAttr("alpha", 1))),
+  HardSigmoid: (ctx, x) => {
+    const v = ctx.float(x[0], "X");
+    const lin = ctx.b.add(ctx.b.mul(v, ctx.floatAttr("alpha", 0.2)), ctx.floatAttr("beta", 0.5));
+    return ctx.out(ctx.b.clip(lin, 0, 1));
+  },
+  HardSwish: (ctx, x) => {
+    const v = ctx.float(x[0], "X");
+    return ctx.out(ctx.b.mul(v, ctx.b.clip(ctx.b.add(ctx.b.mul(v, 1 / 6), 0.5), 0, 1)));
+  },
   PRelu: (ctx, x) => ctx.out(ctx.b.leakyRelu(ctx.float(x[0], "X"), ctx.float(x[1], "slope"))),
   Clip: (ctx, x) => {
     const v = ctx.float(x[0], "input");
@@ -793,6 +802,23 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
     const v = ctx.rt(a);
     const shape = expandShape(ctx, v.shape, target);
     return { kind: "rt", v: ctx.b.broadcastTo(v, shape), elem: a.elem, expandedFrom: v };
+  },
+  Tile: (ctx, x) => {
+    const v = ctx.float(x[0], "input");
+    const reps = ctx.knownInts(x[1], "'repeats'");
+    if (reps.length !== v.rank || reps.some((r) => !(r >= 0)))
+      throw ctx.error(`repeats [${reps.join(", ")}] must hold ${v.rank} non-negative counts`);
+    if (reps.every((r) => r === 1)) return ctx.out(v, x[0]!.elem);
+    // [.., d, ..] -> [.., 1, d, ..] -> broadcast [.., r, d, ..] -> [.., r·d, ..]
+    const spread = v.shape.flatMap((d) => [1, d]);
+    const target = v.shape.flatMap((d, i) => [reps[i]!, d]);
+    const out = v.shape.map((d, i) => {
+      if (reps[i] === 1) return d;
+      if (typeof d === "string")
+        throw ctx.error(`repeating the symbolic axis ${i} ('${d}') is not a gradgraph shape`);
+      return d * reps[i]!;
+    });
+    return ctx.out(ctx.b.reshape(ctx.b.broadcastTo(ctx.b.reshape(v, spread), target), out), x[0]!.elem);
   },
   Squeeze: (ctx, x) => {
     const a = x[0];
