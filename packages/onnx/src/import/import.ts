@@ -175,14 +175,15 @@ function importChecked(model: ModelProto, options: ImportOnnxOptions): ImportedO
   for (const [i, node] of g.node.entries()) {
     if (composites.skipped.has(i)) continue;
     const ins: In[] = node.input.map((n) => (n === "" ? undefined : values.get(n)));
-    if (node.input.some((n) => failed.has(n))) {
+    const composite = composites.composites.get(i);
+    // a node whose input could not be imported is skipped (its own error would only repeat that one)
+    if ((composite?.inputs ?? node.input).some((n) => failed.has(n))) {
       for (const o of node.output) failed.add(o);
       continue;
     }
     const ctx = new NodeContext(b, dtype, opset, node, materialised);
     try {
       const before = b.size;
-      const composite = composites.composites.get(i);
       const r = composite ? compositeOp(ctx, composite, values) : CONVERTERS[node.opType]!(ctx, ins);
       const outs: readonly In[] = Array.isArray(r) ? r : [r as In];
       node.output.forEach((name, k) => {
