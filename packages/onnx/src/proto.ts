@@ -84,8 +84,8 @@ export function tensorValueInfo(
   });
 }
 
-/** Bytes per element of the element types gradgraph writes and reads. */
-export function elementBytes(t: TensorProto_DataType): number | null {
+/** Bytes per element in `raw_data` of the element types gradgraph writes or reads, or null for others. */
+export function elementBytes(t: number): number | null {
   const D = TensorProto_DataType;
   switch (t) {
     case D.FLOAT:
@@ -96,14 +96,27 @@ export function elementBytes(t: TensorProto_DataType): number | null {
     case D.INT64:
     case D.UINT64:
       return 8;
+    case D.INT16:
+    case D.UINT16:
+      return 2;
     case D.BOOL:
-    case D.UINT8:
     case D.INT8:
+    case D.UINT8:
       return 1;
     default:
       return null;
   }
 }
+
+/** The element types {@link tensorProto} writes. */
+const WRITTEN = new Set<TensorProto_DataType>([
+  TensorProto_DataType.FLOAT,
+  TensorProto_DataType.DOUBLE,
+  TensorProto_DataType.INT64,
+  TensorProto_DataType.INT32,
+  TensorProto_DataType.UINT32,
+  TensorProto_DataType.BOOL,
+]);
 
 /**
  * A TensorProto holding `values` (little-endian `raw_data`). `dtype` is FLOAT, DOUBLE, INT64,
@@ -117,7 +130,7 @@ export function tensorProto(
 ): TensorProto {
   const D = TensorProto_DataType;
   const n = values.length;
-  const size = elementBytes(dtype);
+  const size = WRITTEN.has(dtype) ? elementBytes(dtype) : null;
   if (size === null) throw new Error(`tensor '${name}': unsupported element type ${D[dtype]}`);
   const raw = new Uint8Array(n * size);
   const view = new DataView(raw.buffer);

@@ -5,6 +5,7 @@
  */
 import { OnnxError } from "../errors.js";
 import { type TensorProto, TensorProto_DataLocation, TensorProto_DataType } from "../gen/onnx_pb.js";
+import { elementBytes } from "../proto.js";
 
 /** A decoded tensor: its ONNX element type, concrete dims and row-major values. */
 export interface DecodedTensor {
@@ -42,29 +43,6 @@ export function isIntElem(t: number): boolean {
   );
 }
 
-/** Bytes per element in `raw_data` of the element types the importer decodes, or null. */
-function rawSize(t: number): number | null {
-  switch (t) {
-    case D.FLOAT:
-    case D.INT32:
-    case D.UINT32:
-      return 4;
-    case D.DOUBLE:
-    case D.INT64:
-    case D.UINT64:
-      return 8;
-    case D.INT16:
-    case D.UINT16:
-      return 2;
-    case D.BOOL:
-    case D.INT8:
-    case D.UINT8:
-      return 1;
-    default:
-      return null;
-  }
-}
-
 /** The largest element count the importer decodes (2^31 - 1): beyond it a file is corrupt for us. */
 const MAX_ELEMENTS = 2 ** 31 - 1;
 
@@ -96,7 +74,7 @@ export function decodeTensor(t: TensorProto, what: string): DecodedTensor {
     throw new OnnxError(`${what}: external data (a separate weights file) is not supported`);
   if (t.segment !== undefined) throw new OnnxError(`${what}: segmented tensors are not supported`);
   const elem = t.dataType as TensorProto_DataType;
-  const size = rawSize(elem);
+  const size = elementBytes(elem);
   if (size === null) throw new OnnxError(`${what}: element type ${elemName(elem)} is not supported`);
   const dims = tensorDims(t, what);
   const n = dims.reduce((a, d) => a * d, 1);
