@@ -116,6 +116,10 @@ export function importOnnxModel(model: ModelProto, options: ImportOnnxOptions = 
   }
 }
 
+/**
+ * The import, as named steps: validate the whole model (structure, opsets, ops, initializers)
+ * before building anything, declare the graph's sources, convert the nodes, bind the outputs.
+ */
 function importChecked(model: ModelProto, options: ImportOnnxOptions): ImportedOnnx {
   const ir = Number(model.irVersion);
   if (ir < ONNX_IMPORT_IR_VERSIONS.min || ir > ONNX_IMPORT_IR_VERSIONS.max)
@@ -128,8 +132,28 @@ function importChecked(model: ModelProto, options: ImportOnnxOptions): ImportedO
   checkStructure(g);
   const composites = findComposites(g);
   checkOps(g, model, composites.skipped);
+  const inits = decodeInitializers(g);
+  const dtype = options.dtype ?? defaultDType(g, inits);
 
-  // initializers: decoded (and size-checked) up front
+  const b = new GraphBuilder({ dtype });
+  const sources = declareSources(b, g, inits, trainableSet(g, model, inits, options), options);
+  const materialised = new WeakMap<Known, Value>();
+  convertNodes(b, g, opset, composites, sources.values, materialised);
+  const outputs = bindOutputs(b, g, opset, sources.values, materialised);
+  return {
+    graph: b.build(),
+    params: sources.params,
+    inputs: sources.inputs,
+    outputs,
+    constants: sources.constants,
+    opset,
+    irVersion: ir,
+    producer: `${model.producerName}${model.producerVersion ? ` ${model.producerVersion}` : ""}`,
+  };
+}
+
+/** Every initializer decoded (and size-checked) up front, by name. */
+function decodeInitializers(g: GraphProto): Map<string, DecodedTensor> {
   const inits = new Map<string, DecodedTensor>();
   for (const [i, t] of g.initializer.entries()) {
     const what = `initializer '${t.name}' (#${i})`;
@@ -139,11 +163,27 @@ function importChecked(model: ModelProto, options: ImportOnnxOptions): ImportedO
       throw new OnnxError(`importOnnx: ${what} has element type ${elemName(d.elem)}, which is not supported`);
     inits.set(t.name, d);
   }
-  const dtype = options.dtype ?? defaultDType(g, inits);
-  const used = new Set<string>([...g.node.flatMap((n) => n.input), ...g.output.map((o) => o.name)]);
-  const trainable = trainableSet(g, model, inits, options);
+  return inits;
+}
 
-  const b = new GraphBuilder({ dtype });
+/** The graph's sources: its inputs, the trainable initializers as params, the others as constants. */
+interface Sources {
+  readonly values: Map<string, ImportValue>;
+  readonly inputs: string[];
+  readonly params: ParamStore;
+  readonly constants: string[];
+}
+
+/** Declares graph inputs (initializers that are also inputs are params) and used initializers. */
+function declareSources(
+  b: GraphBuilder,
+  g: GraphProto,
+  inits: ReadonlyMap<string, DecodedTensor>,
+  trainable: ReadonlySet<string>,
+  options: ImportOnnxOptions,
+): Sources {
+  const dtype = b.dtype;
+  const used = new Set<string>([...g.node.flatMap((n) => n.input), ...g.output.map((o) => o.name)]);
   const values = new Map<string, ImportValue>();
   const inputs: string[] = [];
   for (const vi of g.input) {
@@ -168,20 +208,33 @@ function importChecked(model: ModelProto, options: ImportOnnxOptions): ImportedO
       constants.push(name);
     }
   }
+  return { values, inputs, params, constants };
+}
 
-  const materialised = new WeakMap<Known, Value>();
+/**
+ * Converts every node in order (recognised composites as one op each), recording each output's
+ * value in `values`. Conversion errors are collected, so one OnnxError lists every node that
+ * failed; a node whose input failed is skipped (its error would only repeat that one).
+ */
+function convertNodes(
+  b: GraphBuilder,
+  g: GraphProto,
+  opset: number,
+  composites: ReturnType<typeof findComposites>,
+  values: Map<string, ImportValue>,
+  materialised: WeakMap<Known, Value>,
+): void {
   const failed = new Set<string>();
   const errors: string[] = [];
   for (const [i, node] of g.node.entries()) {
     if (composites.skipped.has(i)) continue;
     const ins: In[] = node.input.map((n) => (n === "" ? undefined : values.get(n)));
     const composite = composites.composites.get(i);
-    // a node whose input could not be imported is skipped (its own error would only repeat that one)
     if ((composite?.inputs ?? node.input).some((n) => failed.has(n))) {
       for (const o of node.output) failed.add(o);
       continue;
     }
-    const ctx = new NodeContext(b, dtype, opset, node, materialised);
+    const ctx = new NodeContext(b, b.dtype, opset, node, materialised);
     try {
       const before = b.size;
       const r = composite ? compositeOp(ctx, composite, values) : CONVERTERS[node.opType]!(ctx, ins);
@@ -204,29 +257,27 @@ function importChecked(model: ModelProto, options: ImportOnnxOptions): ImportedO
     throw new OnnxError(
       `importOnnx: ${errors.length} node${errors.length === 1 ? "" : "s"} could not be imported:\n  ${errors.join("\n  ")}`,
     );
+}
 
+/** Makes every ONNX graph output a graph output of the same name; returns their names. */
+function bindOutputs(
+  b: GraphBuilder,
+  g: GraphProto,
+  opset: number,
+  values: ReadonlyMap<string, ImportValue>,
+  materialised: WeakMap<Known, Value>,
+): string[] {
   const outCtx = new NodeContext(
     b,
-    dtype,
+    b.dtype,
     opset,
     create(NodeProtoSchema, { name: "graph outputs", opType: "output" }),
     materialised,
   );
-  const outputs: string[] = [];
-  for (const o of g.output) {
+  return g.output.map((o) => {
     b.output(o.name, outCtx.rt(values.get(o.name)!));
-    outputs.push(o.name);
-  }
-  return {
-    graph: b.build(),
-    params,
-    inputs,
-    outputs,
-    constants,
-    opset,
-    irVersion: ir,
-    producer: `${model.producerName}${model.producerVersion ? ` ${model.producerVersion}` : ""}`,
-  };
+    return o.name;
+  });
 }
 
 /** The default-domain opset, checked against the supported range. */
