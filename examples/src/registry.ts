@@ -120,7 +120,10 @@ export const EXAMPLES: readonly ExampleDef[] = [
     },
     overrides: {
       epochs: { description: "gradient-descent passes per model" },
-      seed: { description: "seed of the initial weights (the data is the tutorial's, seed 0)" },
+      seed: {
+        description:
+          "seed of the data (np.random.seed(n); make_moons) and of the initial weights; 0 is the tutorial's",
+      },
       hidden: {
         flags: "--hidden <sizes>",
         description: "hidden layer size(s), comma-separated; the first figure panel is logistic regression",

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { Tensor } from "@gradgraph/core";
-import { Model } from "@gradgraph/models";
+import { Model, moons } from "@gradgraph/models";
 import { loadModel } from "@gradgraph/models/node";
 import { beforeAll, describe, expect, test } from "vitest";
 import { type CliRun, checkChart, lastJson, marks, readJson, runCli, tempOut } from "./helpers.js";
@@ -110,5 +110,56 @@ describe("pnpm example moons", () => {
     const svg = checkChart(one, "decision-boundary");
     expect(svg.match(/class="mark-rect role-mark child_layer_0_marks"/g)).toHaveLength(2);
     expect(marks(svg, "circle")).toBe(2 * 200);
+  }, 120_000);
+
+  test("--seed seeds the data too: another seed, other moons (and the log line names it)", async () => {
+    const seeded = tempOut("moons-seed");
+    const r = await runCli([
+      "moons",
+      "--hidden",
+      "3",
+      "--epochs",
+      "20",
+      "--seed",
+      "5",
+      "--json",
+      "--out",
+      seeded,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("make_moons(200, noise=0.2, seed 5);");
+    expect(lastJson(r.stdout).hyper).toMatchObject({ seed: 5, dataSeed: 5 });
+    // other data: other first loss and another baseline than the tutorial's 0.85 on seed 0
+    expect(r.stdout).not.toContain("Loss after iteration 0: 0.432387");
+    // the data the run used is make_moons with seed 5, not the tutorial's seed 0
+    const same = await moons.run(undefined, {
+      hiddenSizes: [],
+      passes: 1,
+      seed: 5,
+      dataSeed: 5,
+      baseline: false,
+    });
+    const tutorial = await moons.run(undefined, { hiddenSizes: [], passes: 1, baseline: false });
+    expect(same.log).toContain(r.stdout.match(/Loss after iteration 0: [\d.]+/)![0]);
+    expect(Array.from(same.data.x.data)).not.toEqual(Array.from(tutorial.data.x.data));
+    // the default run (seed 0) keeps the tutorial's data and log line
+    expect(run.stdout).toContain("make_moons(200, noise=0.2); 2-H-2");
+    expect(lastJson(run.stdout).hyper).toMatchObject({ seed: 0, dataSeed: 0 });
+  }, 120_000);
+
+  test("H = 3 falls into a two-point cycle; printed lines match the tutorial's at 0 and 1000 only", async () => {
+    // what the moons preset's comment and the README say
+    const r = await moons.run(undefined, { hiddenSizes: [], passes: 10_002, baseline: false });
+    expect(r.log).toContain("Loss after iteration 0: 0.432387");
+    expect(r.log).toContain("Loss after iteration 1000: 0.068947");
+    expect(r.log).toContain("Loss after iteration 2000: 0.068968"); // the tutorial: 0.069541
+    expect(r.log).toContain("Loss after iteration 3000: 0.070752"); // the tutorial: 0.071218
+    expect(r.log).toContain("Loss after iteration 10000: 0.070758"); // the tutorial: 0.071314
+    // history.loss[p] is the loss before pass p, i.e. after pass p - 1: the odd passes give the
+    // tutorial's printed values (its other phase)
+    const loss = r.main.history.loss;
+    expect(loss[3002]!.toFixed(6)).toBe("0.071218"); // after pass 3001
+    expect(loss[10_001]!.toFixed(6)).toBe("0.070758"); // after pass 10000 (even)
+    expect(r.main.loss.toFixed(6)).toBe("0.071314"); // after the last pass, 10001: the tutorial's line 10000
   }, 120_000);
 });

@@ -60,11 +60,14 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     hiddenSizes: sizes,
     ...(o.epochs !== undefined ? { passes: o.epochs } : {}),
     ...(o.lr !== undefined ? { lr: o.lr } : {}),
-    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    // --seed seeds the data (np.random.seed(n); make_moons) and the initial weights alike; the
+    // default, 0, is the tutorial's seed for both
+    ...(o.seed !== undefined ? { seed: o.seed, dataSeed: o.seed } : {}),
   };
+  const dataSeed = overrides.dataSeed ?? d.dataSeed;
   const passes = overrides.passes ?? d.passes;
   ctx.log(
-    `make_moons(${d.nSamples}, noise=${d.noise}); 2-H-2 tanh/softmax nets for H = ${sizes.join(", ")}; full-batch gradient descent, ${passes} passes, epsilon ${overrides.lr ?? d.lr}, reg_lambda ${d.reg}`,
+    `make_moons(${d.nSamples}, noise=${d.noise}${dataSeed === d.dataSeed ? "" : `, seed ${dataSeed}`}); 2-H-2 tanh/softmax nets for H = ${sizes.join(", ")}; full-batch gradient descent, ${passes} passes, epsilon ${overrides.lr ?? d.lr}, reg_lambda ${d.reg}`,
   );
   const result = await moons.run(
     undefined,
