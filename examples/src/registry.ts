@@ -439,6 +439,15 @@ export const EXAMPLES: readonly ExampleDef[] = [
     },
     load: () => import("./examples/onnx.js"),
   },
+  {
+    name: "web",
+    summary: "the playground: a web page that trains on make_moons/make_circles live (Vite dev server)",
+    description:
+      "Starts Vite's dev server on examples/web and prints its URL: a page with make_moons and make_circles, controls for the hidden size, activation, learning rate and L2 regularisation, that trains a 2-H-2 network in the browser while drawing the decision boundary and the loss curve, shows the graph and its gradient graph (Graphviz in WebAssembly) and which backend runs the kernels. Serves until Ctrl-C. For a static build that works from any file server: pnpm --filter @gradgraph/examples web:build (writes examples/web/dist/).",
+    options: [],
+    defaults: {},
+    load: () => import("./examples/web.js"),
+  },
 ];
 
 /** The example called `name`, or undefined. */
