@@ -97,8 +97,22 @@ export interface BuilderOptions {
 }
 
 /**
- * A symbolic value: a handle to one node under construction. Its methods add ops through the
- * builder that made it, so expressions read like math: `x.matmul(W).add(b).sigmoid()`.
+ * A symbolic value: a handle to one node under construction, with the node's `id`, inferred `shape`
+ * and `dtype`. It holds no numbers: values exist only when a compiled plan runs. Its methods add ops
+ * through the builder that made it, so expressions read like math: `x.matmul(W).add(b).sigmoid()`;
+ * a number argument becomes a constant of the builder's dtype. Ops the methods do not cover are
+ * methods of the {@link GraphBuilder} (`g.concat`, `g.conv2d`, `g.op(name, inputs, attrs)`).
+ *
+ * @example
+ * ```ts
+ * import { GraphBuilder } from "@gradgraph/core";
+ *
+ * const g = new GraphBuilder({ dtype: "float64" });
+ * const x = g.input("x", [3]);
+ * const y = x.mul(2).add(1).tanh().sum(); // each call adds one node
+ * console.log(y.shape); // [] (a scalar)
+ * g.output("y", y);
+ * ```
  */
 export class Value {
   /** @internal */
@@ -292,7 +306,28 @@ function axesArg(axes: number | readonly number[] | null | undefined): number[] 
   return typeof axes === "number" ? [axes] : [...axes];
 }
 
-/** Declares graphs in code; see the module documentation. */
+/**
+ * Declares a graph in code. `input` declares a value fed at run time (its shape may hold symbolic
+ * dimensions such as `"N"`), `param` a trainable parameter with its initialiser, and each op method
+ * (`matmul`, `add`, `softmax`, `conv2d`, ...) adds one node and returns its {@link Value}. Every node's
+ * shape is inferred as it is made, so a mismatch throws a {@link ShapeError} naming the op, the node
+ * and the shapes at the line that caused it. `output` names the results, and `build()` returns the
+ * immutable {@link Graph} (a builder builds once; {@link GraphBuilder.extend} adds nodes to an
+ * existing graph, as transforms such as `grad` do).
+ *
+ * @example
+ * ```ts
+ * import { GraphBuilder, printGraph } from "@gradgraph/core";
+ *
+ * const g = new GraphBuilder({ dtype: "float32" });
+ * const x = g.input("x", ["N", 2]); // "N": a batch dimension bound at run time
+ * const W = g.param("W", [2, 1], { init: { kind: "glorotUniform" } });
+ * const b = g.param("b", [1]);
+ * g.output("y", x.matmul(W).add(b).sigmoid());
+ * const graph = g.build(); // a frozen Graph: plain data
+ * console.log(printGraph(graph)); // %0 = input "x" : f32[N,2] ...
+ * ```
+ */
 export class GraphBuilder {
   /** Default dtype for new inputs, params and constants. */
   readonly dtype: DType;

@@ -58,8 +58,25 @@ export interface PlanStats {
 }
 
 /**
- * An executable plan for one set of input shapes. Buffers are owned by the plan; `run` writes
- * outputs into the same tensors every time (copy them if you need them after the next run).
+ * An executable plan for one set of input shapes, made by {@link CompiledGraph.plan} (or implicitly by
+ * {@link CompiledGraph.run}). Every symbolic dimension is bound, constants are folded, elementwise
+ * chains fused and buffers assigned by liveness, so `run` allocates nothing. Buffers are owned by the
+ * plan: `inputs` can be filled in place (no feed copy), and `run` writes outputs into the same
+ * tensors every time (copy them if you need them after the next run). `stats` reports the memory
+ * plan; `dispose` releases its WebAssembly memory.
+ *
+ * @example
+ * ```ts
+ * import { compile, GraphBuilder } from "@gradgraph/core";
+ *
+ * const g = new GraphBuilder();
+ * const x = g.input("x", ["N", 2]);
+ * g.output("s", x.sum(1));
+ * const plan = compile(g.build()).plan({ x: [2, 2] }); // the plan for N = 2
+ * plan.inputs.x.data.set([1, 2, 3, 4]); // fill the input buffer in place
+ * plan.run();
+ * plan.outputs.s.toNested(); // [3, 7]
+ * ```
  */
 export class Plan {
   /** Input tensors owned by the plan (a prototype-less object); fill them directly to avoid a copy, then call `run()`. */
@@ -188,7 +205,24 @@ function namedRunError(e: unknown, node: GraphNode | null): unknown {
 }
 
 /**
- * A graph ready to run: it compiles and caches one {@link Plan} per input-shape signature.
+ * A graph ready to run, returned by {@link compile}. It compiles one {@link Plan} per input-shape
+ * signature on first use and caches it, so a graph with a symbolic batch dimension serves every
+ * batch size; `run` checks the feeds (a missing, unknown or misshaped feed is a {@link FeedError}),
+ * reuses the last plan when the shapes match, and returns the outputs by name. Keep one
+ * `CompiledGraph` and run it many times; `dispose` releases every cached plan.
+ *
+ * @example
+ * ```ts
+ * import { compile, GraphBuilder, Tensor } from "@gradgraph/core";
+ *
+ * const g = new GraphBuilder();
+ * const x = g.input("x", ["N", 2]);
+ * g.output("y", x.square().sum(1));
+ * const exe = compile(g.build());
+ * exe.run({ x: Tensor.from([[1, 2]], { dtype: "float32" }) }).y.toNested(); // [5]
+ * exe.run({ x: Tensor.zeros([8, 2]) }); // compiles a second plan, for N = 8
+ * exe.cachedPlans; // 2
+ * ```
  */
 export class CompiledGraph {
   private readonly cache = new Map<string, Plan>();

@@ -32,8 +32,21 @@ export function allocArray<D extends DType>(dtype: D, length: number): ArrayFor<
 }
 
 /**
- * A buffer could not be allocated (too large for the WebAssembly arena or the JS heap). The
- * compiler rethrows it with the node that needed the buffer named in the message.
+ * A buffer could not be allocated (too large for the WebAssembly arena or the JS heap). It carries
+ * the requested `dtype` and `length` and the `reason`; the compiler rethrows it with the node that
+ * needed the buffer named in the message, so a plan too large for memory says which node to shrink.
+ *
+ * @example
+ * ```ts
+ * import { AllocationError, Tensor } from "@gradgraph/core";
+ *
+ * try {
+ *   Tensor.zeros([2 ** 20, 2 ** 20]); // 2^40 elements
+ * } catch (e) {
+ *   if (e instanceof AllocationError) console.log(e.message);
+ *   // cannot allocate 1099511627776 float32 elements (4.0 TiB): ...
+ * }
+ * ```
  */
 export class AllocationError extends RangeError {
   /**

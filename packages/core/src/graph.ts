@@ -78,7 +78,26 @@ export interface Graph {
   readonly outputs: Readonly<Record<string, NodeId>>;
 }
 
-/** Error raised for a malformed graph or a bad reference into one. */
+/**
+ * Error raised for a malformed graph or a bad reference into one: an unknown node, output, input or
+ * param name, an unknown op, a value from another builder, a builder used after `build()`, or graph
+ * JSON that does not parse into a consistent graph.
+ *
+ * @example
+ * ```ts
+ * import { GraphBuilder, GraphError } from "@gradgraph/core";
+ *
+ * const g = new GraphBuilder();
+ * g.output("y", g.input("x", [2]).exp());
+ * g.build();
+ * try {
+ *   g.input("z", [2]);
+ * } catch (e) {
+ *   if (e instanceof GraphError) console.log(e.message);
+ *   // this builder has already built its graph; start a new one
+ * }
+ * ```
+ */
 export class GraphError extends Error {
   override name = "GraphError";
 }

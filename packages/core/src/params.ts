@@ -10,8 +10,28 @@ import { shapesEqual, shapeToString } from "./shape.js";
 import { Tensor } from "./tensor.js";
 
 /**
- * Named parameter tensors. Plans bind these buffers by reference when they are compiled, so
- * always update values in place (`set` copies into the existing buffer) rather than replacing them.
+ * Named parameter tensors: the weights a graph's `param` nodes read. {@link ParamStore.init} draws
+ * every param of a graph from its declared initialiser with a seeded {@link Rng}, so the same seed
+ * gives the same values everywhere. Plans bind these buffers by reference when they are compiled, so
+ * always update values in place (`set` copies into the existing buffer) rather than replacing them;
+ * optimizers do exactly that.
+ *
+ * @example
+ * ```ts
+ * import { compile, GraphBuilder, ParamStore, Tensor } from "@gradgraph/core";
+ *
+ * const g = new GraphBuilder();
+ * const x = g.input("x", ["N", 3]);
+ * const W = g.param("W", [3, 2], { init: { kind: "normal" } });
+ * g.output("y", x.matmul(W));
+ * const graph = g.build();
+ *
+ * const params = ParamStore.init(graph, 42); // seeded
+ * params.names(); // ["W"]
+ * const exe = compile(graph, { params }); // plans bind params.get("W")'s buffer
+ * params.set("W", Tensor.zeros([3, 2])); // copied into that buffer, so the plan sees it
+ * exe.run({ x: Tensor.zeros([1, 3]) }).y.toNested(); // [[0, 0]]
+ * ```
  */
 export class ParamStore {
   private readonly map = new Map<string, Tensor>();

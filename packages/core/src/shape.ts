@@ -15,7 +15,26 @@ export type Shape = readonly Dim[];
 /** A concrete shape: every dimension is a number. */
 export type ConcreteShape = readonly number[];
 
-/** Error raised when shapes do not fit together. */
+/**
+ * Error raised when shapes do not fit together: by the builder as a node is made (the message names
+ * the op, the node, its name and the input shapes), and by {@link Tensor} and the compiler when a
+ * concrete shape is wrong.
+ *
+ * @example
+ * ```ts
+ * import { GraphBuilder, ShapeError } from "@gradgraph/core";
+ *
+ * const g = new GraphBuilder();
+ * const x = g.input("x", ["N", 784]);
+ * const W = g.param("W", [785, 30]);
+ * try {
+ *   x.matmul(W);
+ * } catch (e) {
+ *   if (e instanceof ShapeError) console.log(e.message);
+ *   // matmul at node #2: inner dimensions 784 and 785 differ in [N,784] x [785,30] (inputs: ...)
+ * }
+ * ```
+ */
 export class ShapeError extends Error {
   override name = "ShapeError";
 }

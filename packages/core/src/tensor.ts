@@ -9,9 +9,24 @@ import { type ConcreteShape, isValidDim, ShapeError, shapeToString, sizeOf, stri
 export type NestedArray = number | readonly NestedArray[];
 
 /**
- * A dense tensor: a concrete shape plus a row-major `Float32Array` or `Float64Array`.
- * A rank-0 tensor (shape `[]`) is a scalar. The data array may be a view into a larger buffer
- * (compiled plans hand out such views), so copy it if you need it to outlive the next run.
+ * A dense tensor: a concrete shape plus a row-major `Float32Array` or `Float64Array`. Tensors are
+ * the numbers that go in and out of compiled plans: feeds, outputs, params. A rank-0 tensor (shape
+ * `[]`) is a scalar. Make them with {@link Tensor.from} (nested or flat arrays), `zeros`, `full` or
+ * `scalar`; read them with `get`, `item`, `toArray` or `toNested`. The data array may be a view into a
+ * larger buffer (compiled plans hand out such views), so copy it (`clone`) if you need it to outlive
+ * the next run.
+ *
+ * @example
+ * ```ts
+ * import { Tensor } from "@gradgraph/core";
+ *
+ * const t = Tensor.from([[1, 2, 3], [4, 5, 6]], { dtype: "float32" });
+ * t.shape; // [2, 3]
+ * t.get(1, 2); // 6
+ * t.reshape([3, 2]).toNested(); // [[1, 2], [3, 4], [5, 6]]
+ * const flat = Tensor.from([1, 2, 3, 4], { shape: [2, 2] }); // float64 unless dtype says otherwise
+ * Tensor.scalar(0.5).item(); // 0.5
+ * ```
  */
 export class Tensor<D extends DType = DType> {
   /** Outermost dimension first. */
