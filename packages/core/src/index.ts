@@ -6,6 +6,7 @@
 
 export { axpy } from "./backend/blas.js";
 export { setConvGridPaths } from "./backend/conv.js";
+export { type BackendInfo, backendInfo } from "./backend/info.js";
 export {
   allocKernelArray,
   type GemmKernel,

@@ -24,7 +24,7 @@
  * `exp` alone, and groups with other transcendental ops (log, tanh, sigmoid, pow, softplus, …),
  * keep the generated JavaScript loop: its float64 arithmetic rounds once, and existing results
  * (softmax, sigmoid, tanh in trained presets) stay bit for bit what they were. Each distinct
- * expression and access pattern is compiled once into a tiny module on the shared arena memory.
+ * expression and access pattern is compiled once into a tiny module on the arena's memory.
  * @module
  */
 import { CHEB_F32, TAYLOR_F32 } from "../ops/special.js";
@@ -766,7 +766,7 @@ export function wasmElementwise(
       const bytes = assembleModule([{ name: "k", fn: emitLoop(tree, modes as LeafMode[], nested) }], {
         initial: 1,
         maximum: 32768,
-        shared: true,
+        shared: be.shared,
       });
       const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: be.memory } });
       raw = inst.exports.k as Raw;

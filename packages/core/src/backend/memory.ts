@@ -1,11 +1,18 @@
 /**
- * The WebAssembly arena: one shared linear memory that holds plan buffers and parameters so
- * SIMD kernels (and worker threads) can read them without copies.
+ * The WebAssembly arena: one linear memory that holds plan buffers and parameters so SIMD
+ * kernels (and worker threads) can read them without copies.
  *
- * The memory is a *shared* WebAssembly.Memory: growing it never detaches existing typed-array
- * views, so buffers handed out earlier stay valid. Where shared memory or SIMD is unavailable
- * (e.g. a browser page without cross-origin isolation), {@link wasmBackend} returns null and
- * core runs its pure-JS kernels on ordinary typed arrays.
+ * Where `SharedArrayBuffer` exists (Node; a cross-origin isolated page) the memory is a *shared*
+ * WebAssembly.Memory: growing it never detaches existing typed-array views, so buffers handed out
+ * earlier stay valid, and worker threads can use it. Without `SharedArrayBuffer` (a browser page
+ * served without COOP/COEP headers) the same kernels run on an ordinary, non-shared memory on
+ * one thread. Growing a non-shared memory would detach its buffer and every typed-array view of
+ * it (parameters, plan buffers, tensors), so that memory never grows: it is reserved up front
+ * (1 GiB of address space, or less where the runtime refuses that; pages are committed by the
+ * operating system only when touched) and an allocation beyond it is an AllocationError.
+ * Results are bit-identical either way: the kernels are the same. Only where WebAssembly SIMD
+ * itself is unavailable does {@link wasmBackend} return null (with one console warning) and core
+ * run its pure-JS kernels on ordinary typed arrays.
  * @module
  */
 import { AllocationError, type DType, type FloatArray, formatBytes } from "../dtype.js";
@@ -18,6 +25,9 @@ import { assembleModule, FunctionBuilder, V128 } from "./wasm-emit.js";
 
 const PAGE = 65536;
 const MAX_PAGES = 32768; // 2 GiB of address space reserved, committed as it grows
+/** Reservation of a non-shared memory (1 GiB), halved down to 64 MiB when refused. */
+const UNSHARED_PAGES = 16384;
+const MIN_UNSHARED_PAGES = 1024;
 const ALIGN = 64;
 
 /**
@@ -86,8 +96,13 @@ export interface WasmKernels {
 
 /** The arena plus the kernels instantiated on it. */
 export interface WasmBackend {
-  /** The shared linear memory. */
+  /** The linear memory (shared where `SharedArrayBuffer` exists). */
   readonly memory: WebAssembly.Memory;
+  /**
+   * True when {@link WasmBackend.memory} is shared (worker threads can use it and it grows up to
+   * 2 GiB); false when it is an ordinary memory reserved up front that never grows (one thread).
+   */
+  readonly shared: boolean;
   /** The generated kernels. */
   readonly kernels: WasmKernels;
   /** The compiled module (worker threads instantiate it on the same memory). */
@@ -129,6 +144,7 @@ class Arena implements WasmBackend {
     readonly module: WebAssembly.Module,
     instance: WebAssembly.Instance,
     readonly fma: boolean,
+    readonly shared: boolean,
   ) {
     this.kernels = instance.exports as unknown as WasmKernels;
     this.buffers.add(memory.buffer);
@@ -161,6 +177,13 @@ class Arena implements WasmBackend {
     const start = this.top;
     const end = start + bytes;
     const have = this.memory.buffer.byteLength;
+    if (end > have && !this.shared)
+      // growing would detach the buffer under every view handed out so far
+      throw new AllocationError(
+        "float32",
+        bytes / 4,
+        `the WebAssembly arena holds at most ${formatBytes(have)} without SharedArrayBuffer (its memory cannot grow without invalidating the arrays in it) and ${formatBytes(this.used)} are in use; serve the page cross-origin isolated (COOP/COEP headers) for a growable shared memory`,
+      );
     if (end > have) {
       const pages = Math.ceil((end - have) / PAGE);
       const limit = `the WebAssembly arena holds at most ${formatBytes(MAX_PAGES * PAGE)} and ${formatBytes(this.used)} are in use`;
@@ -253,10 +276,31 @@ export function relaxedSimdSupported(): boolean {
   return relaxed;
 }
 
+/** Why the WebAssembly backend is unavailable (null while it is available or not yet tried). */
+let unavailable: string | null = null;
+let warned = false;
+
+/**
+ * A non-shared memory reserved up front: the largest of 1 GiB, 512 MiB, ... the runtime grants.
+ * It never grows (see the module comment).
+ */
+function unsharedMemory(): WebAssembly.Memory {
+  for (let pages = UNSHARED_PAGES; ; pages >>= 1) {
+    try {
+      return new WebAssembly.Memory({ initial: pages, maximum: pages });
+    } catch (e) {
+      if (pages <= MIN_UNSHARED_PAGES) throw e;
+    }
+  }
+}
+
 function create(): WasmBackend | null {
-  if (typeof WebAssembly === "undefined" || typeof SharedArrayBuffer === "undefined") return null;
+  if (typeof WebAssembly === "undefined") return fail("this runtime has no WebAssembly");
+  const shared = typeof SharedArrayBuffer !== "undefined";
   try {
-    const memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
+    const memory = shared
+      ? new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES, shared: true })
+      : unsharedMemory();
     const fma = relaxedSimdSupported();
     const funcs = [
       { name: "axpy_f32", fn: emitAxpy() },
@@ -271,18 +315,41 @@ function create(): WasmBackend | null {
       { name: "layernorm_f32", fn: emitLayerNorm() },
       { name: "layernorm_back_f32", fn: emitLayerNormBackward() },
     );
-    const bytes = assembleModule(funcs, { initial: 16, maximum: MAX_PAGES, shared: true });
+    const bytes = assembleModule(funcs, { initial: 16, maximum: MAX_PAGES, shared });
     const module = new WebAssembly.Module(bytes);
     const instance = new WebAssembly.Instance(module, { env: { memory } });
-    return new Arena(memory, module, instance, fma);
-  } catch {
-    return null;
+    return new Arena(memory, module, instance, fma, shared);
+  } catch (e) {
+    return fail(`WebAssembly SIMD is unavailable (${e instanceof Error ? e.message : String(e)})`);
   }
 }
 
+/** Records why the backend is unavailable and says so once per process (or page). */
+function fail(reason: string): null {
+  unavailable = reason;
+  if (!warned) {
+    warned = true;
+    console.warn(
+      `gradgraph: ${reason}; float32 kernels fall back to plain JavaScript, typically 10-20x slower`,
+    );
+  }
+  return null;
+}
+
 /**
- * The process-wide WebAssembly backend, created on first use, or null when this runtime lacks
- * shared memory or SIMD (or it was turned off with {@link setWasmEnabled}).
+ * Why the WebAssembly backend is not in use, or null when it is. Tries to create it (see
+ * {@link wasmBackend}). @internal
+ */
+export function wasmUnavailableReason(): string | null {
+  if (disabled) return "the WebAssembly kernels were turned off with setWasmEnabled(false)";
+  wasmBackend();
+  return unavailable;
+}
+
+/**
+ * The process-wide WebAssembly backend, created on first use (on a shared memory where
+ * `SharedArrayBuffer` exists, else on a non-shared one), or null when this runtime lacks
+ * WebAssembly SIMD (said once with `console.warn`) or it was turned off with {@link setWasmEnabled}.
  */
 export function wasmBackend(): WasmBackend | null {
   if (disabled) return null;

@@ -181,8 +181,9 @@ let pool: Pool | null = null;
 
 /**
  * Starts `count` workers (at most 15) sharing the arena. Returns false when the WebAssembly
- * backend is unavailable. Calling it again replaces the previous pool. Products may be computed
- * straight away: workers join in as they start, and results do not depend on when they do.
+ * backend is unavailable or its memory is not shared (no `SharedArrayBuffer`: a browser page
+ * without cross-origin isolation), where products run on the calling thread only. Calling it
+ * again replaces the previous pool. Products may be computed straight away: workers join in as they start, and results do not depend on when they do.
  */
 export function startThreadPool(
   factory: WorkerFactory,
@@ -190,7 +191,7 @@ export function startThreadPool(
   options: ThreadPoolOptions = {},
 ): boolean {
   const be = wasmBackend();
-  if (!be) return false;
+  if (!be?.shared) return false;
   stopThreadPool();
   const n = Math.max(0, Math.min(MAX_WORKERS, Math.floor(count)));
   if (n === 0) return true;
