@@ -3,7 +3,9 @@
  *
  * Rank-0 tensors are scalars, so a micrograd-style expression is an ordinary graph: build it with
  * the builder, differentiate it with `grad` (which appends the backward pass as more nodes), run
- * it, and print both graphs as text and as Graphviz DOT.
+ * it, and print both graphs as text and as Graphviz DOT, each node labelled with its value (and the
+ * inputs with their gradients) as micrograd's `draw_dot` does, rendered to SVG by Graphviz compiled
+ * to WebAssembly (`@viz-js/viz`, no system Graphviz needed).
  *
  * micrograd (Python):
  * ```python
@@ -19,9 +21,9 @@
  * ```
  * @module
  */
-import { spawnSync } from "node:child_process";
 import { grad, gradcheck } from "@gradgraph/autograd";
-import { compile, GraphBuilder, printGraph, Tensor, toDot } from "@gradgraph/core";
+import { compile, type Graph, GraphBuilder, printGraph, Tensor, toDot, withOutputs } from "@gradgraph/core";
+import { instance as vizInstance } from "@viz-js/viz";
 import type { ExampleContext, ExampleResult } from "../context.js";
 
 /** Builds micrograd's expression; `g` is the output. */
@@ -43,10 +45,20 @@ export function buildMicrogradExample() {
   return gb.build();
 }
 
-/** Renders a DOT file to SVG when Graphviz happens to be installed; returns whether it did. */
-function renderDot(dotPath: string, svgPath: string): boolean {
-  const r = spawnSync("dot", ["-Tsvg", dotPath, "-o", svgPath], { stdio: "ignore", timeout: 20_000 });
-  return r.status === 0;
+/** Renders DOT text to SVG with Graphviz compiled to WebAssembly (`@viz-js/viz`). */
+export async function dotToSvg(dot: string): Promise<string> {
+  const viz = await vizInstance();
+  return viz.renderString(dot, { format: "svg" });
+}
+
+/**
+ * The graph with every node also an output named `%<id>` (besides its own outputs), so that one run
+ * gives the value of every node, for {@link toDot}'s `values`.
+ */
+export function everyNodeAnOutput(graph: Graph): Graph {
+  const outputs: Record<string, number | string> = { ...graph.outputs };
+  for (const node of graph.nodes) outputs[`%${node.id}`] = node.id;
+  return withOutputs(graph, outputs);
 }
 
 /** Runs the example. */
@@ -84,24 +96,18 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
 
   await ctx.writeText("graph.txt", `${printGraph(graph)}\n`);
   await ctx.writeText("grad-graph.txt", `${printGraph(backward)}\n`);
-  const dot = await ctx.writeText("graph.dot", `${toDot(graph, { title: "micrograd example" })}\n`);
-  const gradDot = await ctx.writeText(
-    "grad-graph.dot",
-    `${toDot(backward, { title: "micrograd example with gradients" })}\n`,
-  );
-  let rendered = false;
-  for (const p of [dot, gradDot]) {
-    const svg = p.replace(/\.dot$/, ".svg");
-    if (renderDot(p, svg)) {
-      rendered = true;
-      ctx.addFile(svg);
-    }
-  }
+  // one run of the gradient graph with every node an output: the values of all nodes (the forward
+  // nodes are shared, same ids) and the gradients grad:a, grad:b, written on the pictures
+  const values = compile(everyNodeAnOutput(backward)).run(feeds);
+  const dot = toDot(graph, { title: "micrograd example", values });
+  const gradDot = toDot(backward, { title: "micrograd example with gradients", values });
+  await ctx.writeText("graph.dot", `${dot}\n`);
+  await ctx.writeText("grad-graph.dot", `${gradDot}\n`);
+  await ctx.writeText("graph.svg", await dotToSvg(dot));
+  await ctx.writeText("grad-graph.svg", await dotToSvg(gradDot));
   ctx.log("");
   ctx.log(
-    rendered
-      ? "Rendered graph.svg and grad-graph.svg with Graphviz."
-      : "To draw the graphs, install Graphviz and run: dot -Tsvg graph.dot -o graph.svg",
+    "Drew graph.svg and grad-graph.svg (values on every node, gradients on a and b) with Graphviz in WebAssembly.",
   );
   const metrics = {
     g,

@@ -53,8 +53,79 @@ function esc(s: string): string {
   return s.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
 }
 
-/** Graphviz DOT text: inputs as ellipses, params as boxes, ops as rounded boxes, outputs as double octagons. */
-export function toDot(graph: Graph, options: { title?: string } = {}): string {
+/** Options of {@link toDot}. */
+export interface DotOptions {
+  /** The graph's name in the DOT header (default `"gradgraph"`). */
+  readonly title?: string;
+  /**
+   * A run's results, to write on the nodes as micrograd's `draw_dot` does: typically what
+   * `compile(graph).run(feeds)` returned. Each entry labels a node with a `data` line:
+   * an output name labels its output's node; `%<id>` (e.g. `%7`, the output names a run of
+   * `withOutputs(graph, { "%7": 7 })` gives back) labels node `<id>`; and `grad:<name>` (the outputs
+   * of `grad`) labels the input or param `<name>` with a `grad` line (and, when the graph has that
+   * output, its node with a `data` line). Entries that name
+   * nothing in the graph are ignored, so one run of the gradient graph can label the forward graph.
+   * Up to four elements are shown (`data [0.1, 0.2, 0.3, 0.4, ...]`).
+   */
+  readonly values?: Readonly<Record<string, { readonly data: ArrayLike<number> }>>;
+  /** Digits after the point of the values (default 4, as micrograd's `%.4f`). */
+  readonly precision?: number;
+}
+
+function valueText(data: ArrayLike<number>, precision: number): string {
+  const one = (v: number) => {
+    if (!Number.isFinite(v) || Number.isInteger(v)) return String(v);
+    const a = Math.abs(v);
+    return a >= 10 ** -precision && a < 1e9 ? v.toFixed(precision) : v.toExponential(precision);
+  };
+  if (data.length === 1) return one(data[0]!);
+  const shown = Array.from({ length: Math.min(4, data.length) }, (_, i) => one(data[i]!));
+  return `[${shown.join(", ")}${data.length > 4 ? ", ..." : ""}]`;
+}
+
+/** The `data` and `grad` lines of each node, from {@link DotOptions.values}. */
+function valueLines(graph: Graph, options: DotOptions): Map<number, string[]> {
+  const lines = new Map<number, string[]>();
+  const values = options.values;
+  if (!values) return lines;
+  const precision = options.precision ?? 4;
+  if (!Number.isInteger(precision) || precision < 0 || precision > 20) {
+    throw new RangeError(`toDot: precision must be an integer in 0..20, got ${precision}`);
+  }
+  const byName = new Map<string, number>();
+  for (const node of graph.nodes) {
+    if (node.op === "input" || node.op === "param")
+      byName.set((node.attrs as { name: string }).name, node.id);
+  }
+  const data = new Map<number, string>();
+  const grads = new Map<number, string>();
+  for (const [key, tensor] of Object.entries(values)) {
+    const text = valueText(tensor.data, precision);
+    const ref = /^%(\d+)$/.exec(key);
+    if (Object.hasOwn(graph.outputs, key)) data.set(graph.outputs[key]!, text);
+    else if (ref && Number(ref[1]) < graph.nodes.length) data.set(Number(ref[1]), text);
+    // in the gradient graph grad:<name> is also an output: its node gets the data, <name> the grad
+    if (key.startsWith("grad:") && byName.has(key.slice(5))) grads.set(byName.get(key.slice(5))!, text);
+  }
+  for (const node of graph.nodes) {
+    const l: string[] = [];
+    if (data.has(node.id)) l.push(`data ${data.get(node.id)}`);
+    if (grads.has(node.id)) l.push(`grad ${grads.get(node.id)}`);
+    if (l.length) lines.set(node.id, l);
+  }
+  return lines;
+}
+
+/**
+ * Graphviz DOT text: inputs as ellipses, params as boxes, ops as rounded boxes, outputs as double
+ * octagons. Given a run's results (`values`), the nodes also show their values and the inputs and
+ * params their gradients, as micrograd's `draw_dot` does.
+ * @example
+ * const exe = compile(withOutputs(gradGraph, { ...gradGraph.outputs, "%3": 3 }));
+ * const dot = toDot(graph, { values: exe.run({ a, b }) });
+ */
+export function toDot(graph: Graph, options: DotOptions = {}): string {
+  const extra = valueLines(graph, options);
   const out: string[] = [
     `digraph "${esc(options.title ?? "gradgraph")}" {`,
     "  rankdir=TB;",
@@ -75,6 +146,7 @@ export function toDot(graph: Graph, options: { title?: string } = {}): string {
     } else {
       label = `${node.name ? `${esc(node.name)}\\n` : ""}${node.op}${esc(attrsText(node))}\\n${type}`;
     }
+    for (const line of extra.get(node.id) ?? []) label += `\\n${esc(line)}`;
     out.push(`  n${node.id} [label="${label}", shape=${shape}, style="${style}"];`);
   }
   for (const node of graph.nodes) {

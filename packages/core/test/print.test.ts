@@ -1,4 +1,4 @@
-import { type Graph, GraphBuilder, printGraph, toDot } from "@gradgraph/core";
+import { compile, type Graph, GraphBuilder, printGraph, Tensor, toDot, withOutputs } from "@gradgraph/core";
 import { describe, expect, test } from "vitest";
 
 function mlp(): Graph {
@@ -118,5 +118,38 @@ describe("toDot", () => {
     }
     expect(dot).toContain('label="say \\"hi\\"\\nf32[1]"');
     expect(dot).toContain('label="e\\"x\\nexp\\nf32[1]"');
+  });
+
+  test("values: a run's outputs label their nodes with data, grad:<name> labels the input <name>", () => {
+    const graph = scalar();
+    // every node an output %<id>, plus a gradient-like output for input a
+    const outputs: Record<string, number | string> = { d: "d" };
+    for (const node of graph.nodes) outputs[`%${node.id}`] = node.id;
+    const out = compile(withOutputs(graph, outputs)).run({ a: Tensor.scalar(-4), b: Tensor.scalar(0.3) });
+    const values = {
+      ...out,
+      "grad:a": Tensor.scalar(1 / 3),
+      "grad:nothing": Tensor.scalar(7),
+      other: out.d!,
+    };
+    const dot = toDot(graph, { values });
+    const d = out.d!.item();
+    expect(dot).toContain('n0 [label="a\\nf64[]\\ndata -4\\ngrad 0.3333", shape=ellipse');
+    expect(dot).toContain('n1 [label="b\\nf64[]\\ndata 0.3000", shape=ellipse');
+    expect(dot).toContain(`data ${d.toFixed(4)}"`);
+    // the constant [1..7]: its first four elements
+    expect(dot).toContain("data [1, 2, 3, 4, ...]");
+    // every node carries exactly one data line; only a has a grad line; unknown names are ignored
+    for (const node of graph.nodes)
+      expect(dot).toMatch(new RegExp(`n${node.id} \\[label="[^"]*\\\\ndata [^"]*"`));
+    expect(dot.match(/\\ngrad /g)).toHaveLength(1);
+    expect(dot).not.toContain("7.0000");
+    // precision, exponent form for tiny values, and no values: the plain picture
+    const tiny = toDot(graph, { values: { "%0": Tensor.scalar(1.5e-7) }, precision: 2 });
+    expect(tiny).toContain('label="a\\nf64[]\\ndata 1.50e-7"');
+    expect(toDot(graph, { values: {} })).toBe(toDot(graph));
+    expect(() => toDot(graph, { values: {}, precision: -1 })).toThrow(
+      /precision must be an integer in 0\.\.20, got -1/,
+    );
   });
 });

@@ -46,6 +46,20 @@ export type DatasetErrorCode =
  * An error raised while reading, validating or fetching a data file. The message names the file and says
  * what was wrong, with the expected and the found value (and a byte offset where that helps), e.g.
  * `train-labels-idx1-ubyte.gz: wrong magic number at byte 0: expected 0x00000801 (IDX1 unsigned-byte labels), found 0x00000803`.
+ * `code` classifies the problem (truncated data, a bad header, a checksum mismatch, missing files, ...)
+ * for programs that react to it, and `file` names the file.
+ *
+ * @example
+ * ```ts
+ * import { DatasetError, parseIdx } from "@gradgraph/datasets";
+ *
+ * try {
+ *   parseIdx(new Uint8Array([0, 0, 8, 3, 0, 0, 0, 1]), { file: "labels.idx" });
+ * } catch (e) {
+ *   if (e instanceof DatasetError) console.log(e.code, e.message);
+ *   // truncated labels.idx: IDX header truncated: 3 dimensions need 16 header bytes, found 8
+ * }
+ * ```
  */
 export class DatasetError extends Error {
   /** Always `"DatasetError"`. */

@@ -239,7 +239,19 @@ export function trainTestSplit(
 /**
  * A per-feature affine map `x * scale + offset`, fitted on training data and applied unchanged to other
  * data (fit on train, transform train and test). Features are the elements of a row (everything after
- * the first axis); with `perFeature: false` one map covers all elements.
+ * the first axis); with `perFeature: false` one map covers all elements. This is the base class of
+ * {@link MinMaxScaler} and {@link StandardScaler}: `fit`, `transform`, `transformInPlace`, `fitTransform`
+ * and `inverseTransform` work the same for both, and a subclass only decides `scale` and `offset`.
+ *
+ * @example
+ * ```ts
+ * import { type FeatureScaler, MinMaxScaler, StandardScaler } from "@gradgraph/datasets";
+ *
+ * const scaler: FeatureScaler = standardise ? new StandardScaler() : new MinMaxScaler();
+ * const train = scaler.fitTransform(xTrain); // fit on the training rows only
+ * const test = scaler.transform(xTest); // the same map on the test rows
+ * console.log(scaler.scale, scaler.offset); // one entry per feature
+ * ```
  */
 export abstract class FeatureScaler {
   /** One scale per feature (one in all after a global fit); null before `fit`. */
@@ -310,6 +322,19 @@ export abstract class FeatureScaler {
  * Min-max scaling (sklearn's `MinMaxScaler`): maps each feature's training range [min, max] onto
  * `featureRange` (default [0, 1]); a constant feature maps to the range's lower end. With
  * `perFeature: false` the whole array's min and max are used, as in `(X - X.min()) / (X.max() - X.min())`.
+ * After `fit`, `dataMin` and `dataMax` hold the training range of each feature.
+ *
+ * @example
+ * ```ts
+ * import { Tensor } from "@gradgraph/core";
+ * import { MinMaxScaler } from "@gradgraph/datasets";
+ *
+ * const x = Tensor.from([[0, 10], [5, 20], [10, 30]]);
+ * const scaler = new MinMaxScaler(); // each column onto [0, 1]
+ * scaler.fitTransform(x).toNested(); // [[0, 0], [0.5, 0.5], [1, 1]]
+ * scaler.inverseTransform(Tensor.from([[0.5, 0.5]])).toNested(); // [[5, 20]]
+ * new MinMaxScaler({ perFeature: false }).fitTransform(x); // (x - 0) / (30 - 0): one range for all
+ * ```
  */
 export class MinMaxScaler extends FeatureScaler {
   /** The target range. */
@@ -353,7 +378,20 @@ export class MinMaxScaler extends FeatureScaler {
 
 /**
  * Standardisation (sklearn's `StandardScaler`): `(x - mean) / std` per feature, with the population
- * standard deviation of the training data; a constant feature is only centred.
+ * standard deviation of the training data; a constant feature is only centred. After `fit`, `mean`
+ * and `std` hold the training statistics; fit on the training split only, then transform every split.
+ *
+ * @example
+ * ```ts
+ * import { makeMoons, StandardScaler, trainTestSplit } from "@gradgraph/datasets";
+ *
+ * const { x, y } = makeMoons({ nSamples: 200, noise: 0.2, seed: 0 });
+ * const { xTrain, xTest } = trainTestSplit(x, y, { testSize: 0.25, seed: 0 });
+ * const scaler = new StandardScaler();
+ * const train = scaler.fitTransform(xTrain); // fit on the training rows only
+ * const test = scaler.transform(xTest); // the same map on the test rows
+ * console.log(scaler.mean, scaler.std); // per-feature training statistics
+ * ```
  */
 export class StandardScaler extends FeatureScaler {
   /** Per-feature training mean; null before `fit`. */

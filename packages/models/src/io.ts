@@ -97,7 +97,24 @@ export type ModelFileErrorCode =
   /** Reading or writing the file failed. */
   | "io";
 
-/** Error raised by saving and loading: names the file (when known), what was wrong, and expected vs found. */
+/**
+ * Error raised by saving and loading models (`serializeModel`/`deserializeModel`, and `saveModel`/
+ * `loadModel` in `@gradgraph/models/node`): names the file (when known), what was wrong, and expected
+ * vs found. `code` classifies the problem (bad magic bytes, a checksum mismatch, a param that does not
+ * fit the expected architecture, an I/O failure, ...), and `detail` is the message without the file.
+ *
+ * @example
+ * ```ts
+ * import { deserializeModel, ModelFileError } from "@gradgraph/models";
+ *
+ * try {
+ *   deserializeModel(new Uint8Array([1, 2, 3]), { fileName: "model.ggm" });
+ * } catch (e) {
+ *   if (e instanceof ModelFileError) console.log(e.code, e.message);
+ *   // bad-magic model.ggm: not a gradgraph model file: expected magic bytes 47 47 4d 4f 44 45 4c 00 ...
+ * }
+ * ```
+ */
 export class ModelFileError extends Error {
   override name = "ModelFileError";
   /** What went wrong. */

@@ -9,7 +9,23 @@
  */
 import { shapeToString, type Tensor } from "@gradgraph/core";
 
-/** Error raised for mismatched or invalid label arrays. */
+/**
+ * Error raised for mismatched or invalid label arrays given to the metrics (`accuracy`,
+ * `confusionMatrix`, `precisionRecallF1`, `classificationReport`, ...): arrays of different lengths,
+ * empty arrays, or labels that are not finite numbers. The message names the function and the index.
+ *
+ * @example
+ * ```ts
+ * import { accuracy, MetricsError } from "@gradgraph/models";
+ *
+ * try {
+ *   accuracy([0, 1, 1], [0, 1]);
+ * } catch (e) {
+ *   if (e instanceof MetricsError) console.log(e.message);
+ *   // accuracy: predicted has 3 labels but actual has 2; they must match
+ * }
+ * ```
+ */
 export class MetricsError extends Error {
   override name = "MetricsError";
 }

@@ -589,7 +589,38 @@ class PlanCache {
   }
 }
 
-/** A trainable model: graph + params + cached plans. See the module documentation. */
+/**
+ * A trainable model: a forward graph with a predictions output and a scalar loss output, its params,
+ * and plans compiled lazily per batch size and cached. Make one with {@link Model.define} (a function of
+ * a builder) or `new Model(graph, options)`. The training graph is `grad(graph, "loss", trainable)`,
+ * made once. Data is sample-major (`x [n, ...features]`); targets are a tensor or class labels (a
+ * `Uint8Array`, one-hot encoded into the plan). Train it with {@link fit} or {@link fitFullBatch}, or
+ * step by step with `trainStep`; `predict` and `evaluate` run in chunks; save it with `serializeModel`
+ * (or `saveModel` from `@gradgraph/models/node`). Graphs with dropout or batch normalisation get
+ * separate training and evaluation graphs.
+ *
+ * @example
+ * ```ts
+ * import { Tensor } from "@gradgraph/core";
+ * import { makeMoons } from "@gradgraph/datasets";
+ * import { adam, dense, fit, Model, softmaxCrossEntropy } from "@gradgraph/models";
+ *
+ * const model = Model.define(
+ *   (b) => {
+ *     const x = b.input("x", ["N", 2]);
+ *     const y = b.input("y", ["N", 2]); // one-hot targets; class labels are encoded for you
+ *     const h = dense(b, x, 16, { activation: "tanh" });
+ *     const logits = dense(b, h, 2);
+ *     return { input: x, target: y, predictions: b.softmax(logits), loss: softmaxCrossEntropy(b, logits, y) };
+ *   },
+ *   { seed: 1 },
+ * );
+ * const data = makeMoons({ nSamples: 200, noise: 0.2, seed: 0 }); // x [200, 2], y: labels
+ * fit(model, data, { optimizer: adam({ lr: 0.01 }), epochs: 50, batchSize: 20 });
+ * model.evaluate(data.x, data.y, { metrics: ["accuracy"] }); // { loss, accuracy }
+ * model.predict(Tensor.from([[0, 0.5]], { dtype: "float32" })); // [1, 2] class probabilities
+ * ```
+ */
 export class Model {
   /** The forward graph (predictions and loss outputs). */
   readonly graph: Graph;

@@ -78,8 +78,25 @@ export interface MinimizeResult {
 }
 
 /**
- * Error thrown when the objective returns NaN or Inf (as the value or in the gradient) at the start
- * point, or at every trial step of a line search (each step shorter than the last).
+ * Error thrown by {@link minimize} when the objective returns NaN or Inf (as the value or in the
+ * gradient) at the start point, or at every trial step of a line search (each step shorter than the
+ * last). `iteration` and `evaluations` say how far it got.
+ *
+ * @example
+ * ```ts
+ * import { minimize, MinimizeError } from "@gradgraph/models";
+ *
+ * const objective = (x: Float64Array, g: Float64Array) => {
+ *   g[0] = 1 / (x[0] - 1);
+ *   return Math.log(x[0] - 1); // NaN for x < 1
+ * };
+ * try {
+ *   minimize(objective, Float64Array.of(0));
+ * } catch (e) {
+ *   if (e instanceof MinimizeError) console.log(e.iteration, e.message);
+ *   // 0 minimize: the objective returned f = NaN at the start point (iteration 0)
+ * }
+ * ```
  */
 export class MinimizeError extends Error {
   override name = "MinimizeError";

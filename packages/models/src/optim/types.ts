@@ -68,7 +68,23 @@ export interface Optimizer {
   setState(state: OptimizerState): void;
 }
 
-/** Error raised for an invalid optimizer hyperparameter or a gradient that does not fit its param. */
+/**
+ * Error raised for an invalid optimizer hyperparameter (a learning rate, momentum or schedule value
+ * out of range), a gradient that does not fit its param, or a state given to
+ * {@link Optimizer.setState} that belongs to another kind of optimizer. The message names the
+ * optimizer, the setting and the value.
+ *
+ * @example
+ * ```ts
+ * import { OptimizerError, sgd } from "@gradgraph/models";
+ *
+ * try {
+ *   sgd({ lr: -1 });
+ * } catch (e) {
+ *   if (e instanceof OptimizerError) console.log(e.message); // sgd: lr must be a finite number > 0, got -1
+ * }
+ * ```
+ */
 export class OptimizerError extends Error {
   override name = "OptimizerError";
 }
