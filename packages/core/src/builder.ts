@@ -100,7 +100,7 @@ export interface BuilderOptions {
  * A symbolic value: a handle to one node under construction, with the node's `id`, inferred `shape`
  * and `dtype`. It holds no numbers: values exist only when a compiled plan runs. Its methods add ops
  * through the builder that made it, so expressions read like math: `x.matmul(W).add(b).sigmoid()`;
- * a number argument becomes a constant of the builder's dtype. Ops the methods do not cover are
+ * a number argument becomes a scalar constant of the value's dtype. Ops the methods do not cover are
  * methods of the {@link GraphBuilder} (`g.concat`, `g.conv2d`, `g.op(name, inputs, attrs)`).
  *
  * @example
