@@ -135,8 +135,22 @@ export function truncateHistory(history: History, epochs: number): void {
   }
 }
 
+/** The shape of a training run, for callbacks that show progress (see {@link TrainContext.run}). */
+export interface RunInfo {
+  /** The epoch index the run ends at (`fit`'s `epochs`; `fitFullBatch`'s `maxIter`). */
+  readonly epochs: number;
+  /** The epoch index the run starts at (`fit`'s `initialEpoch`; 0 for `fitFullBatch`). */
+  readonly initialEpoch: number;
+  /** Batches (optimisation steps) per epoch (1 for full-batch training). */
+  readonly batches: number;
+  /** Training samples. */
+  readonly samples: number;
+}
+
 /** What callbacks see of the run. */
 export interface TrainContext {
+  /** The run's epochs and batches per epoch (given by `fit`, `fitAsync` and `fitFullBatch`). */
+  readonly run?: RunInfo;
   /** The model being trained. */
   readonly model: Model;
   /**

@@ -10,7 +10,7 @@
  * epoch of MNIST-sized workloads through `fit` against driving the plan directly.
  * @module
  */
-import { type FloatArray, type ParamStore, Rng, type Tensor } from "@gradgraph/core";
+import { type FloatArray, type ParamStore, Rng } from "@gradgraph/core";
 import {
   type Callback,
   type EarlyStoppingOptions,
@@ -18,6 +18,7 @@ import {
   earlyStopping,
   emptyHistory,
   type History,
+  type RunInfo,
   recordEpoch,
   type TrainContext,
   truncateHistory,
@@ -290,6 +291,7 @@ class Context implements TrainContext {
     readonly model: Model,
     readonly history: History,
     readonly optimizer?: GradientStep,
+    readonly run?: RunInfo,
   ) {}
   stop(): void {
     this.stopRequested = true;
@@ -362,6 +364,7 @@ class EpochLoop implements TrainingStepHooks {
     private readonly checkFinite: boolean,
     private readonly checkpoint: EpochCheckpoint | null,
     private readonly initialEpoch: number,
+    private readonly signal: AbortSignal | null,
   ) {
     this.n = model.checkData(x, y);
     this.numBatches = dropLast ? Math.floor(this.n / batchSize) : Math.ceil(this.n / batchSize);
@@ -372,31 +375,42 @@ class EpochLoop implements TrainingStepHooks {
     this.onBatch = callbacks.filter((c) => c.onBatchEnd);
   }
 
-  /**
-   * Runs one epoch (rows visited in `order`, or in file order when it is null). It ends early when a
-   * callback stops training or a batch loss is non-finite (`badBatch`).
-   */
-  run(epoch: number): void {
+  /** Resets the epoch's sums and counters before its first batch. */
+  beginEpoch(): void {
     const stats = this.stats;
     stats[0] = 0;
     stats[1] = 0;
     stats[2] = 0;
     this.batchesDone = 0;
     this.badBatch = -1;
+  }
+
+  /**
+   * Runs batches `from` to `to - 1` of `epoch` (rows visited in `order`, or in file order when it is
+   * null). Returns false when the epoch ended early: a callback stopped training or a batch loss
+   * was non-finite (`badBatch`). {@link fit} runs a whole epoch in one call; {@link fitAsync} runs
+   * it in slices, yielding to the event loop in between.
+   */
+  runBatches(epoch: number, from: number, to: number): boolean {
     const ctx = this.ctx;
-    const numBatches = this.numBatches;
     const hasCallbacks = this.onBatch.length > 0;
-    for (let bi = 0; bi < numBatches; bi++) {
+    for (let bi = from; bi < to; bi++) {
       if (!this.step(bi, epoch)) {
         this.badBatch = bi;
-        break;
+        return false;
       }
       this.batchesDone = bi + 1;
       if (hasCallbacks) {
         this.callBatchEnd(epoch, bi);
-        if (ctx.stopRequested) break;
+        if (ctx.stopRequested) return false;
+        // a callback may abort fitAsync's signal
+        if (this.signal?.aborted) {
+          ctx.stop();
+          return false;
+        }
       }
     }
+    return true;
   }
 
   /**
@@ -442,9 +456,9 @@ class EpochLoop implements TrainingStepHooks {
   }
 }
 
-function checkPositiveInt(name: string, v: number): void {
+function checkPositiveInt(where: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1)
-    throw new RangeError(`fit: ${name} must be a positive integer, got ${v}`);
+    throw new RangeError(`${where}: ${name} must be a positive integer, got ${v}`);
 }
 
 /**
@@ -466,110 +480,325 @@ function checkPositiveInt(name: string, v: number): void {
  *   metrics: ["accuracy"], validation: { x: xVal, y: yVal }, earlyStopping: { patience: 10 } });
  */
 export function fit(model: Model, data: Dataset, options: FitOptions): FitResult {
-  const { x, y } = data;
-  const n = model.checkData(x, y);
-  if (n === 0) throw new RangeError("fit: no training samples");
-  const epochs = options.epochs ?? 1;
-  if (!Number.isInteger(epochs) || epochs < 0)
-    throw new RangeError(`fit: epochs must be an integer >= 0, got ${epochs}`);
-  const initialEpoch = options.initialEpoch ?? 0;
-  if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch > epochs)
-    throw new RangeError(
-      `fit: initialEpoch must be an integer in [0, epochs = ${epochs}], got ${initialEpoch}`,
-    );
-  const batchSize = Math.min(options.batchSize ?? 32, n);
-  checkPositiveInt("batchSize", batchSize);
-  const shuffle = options.shuffle ?? true;
-  const optimizer = options.optimizer;
-  if (!optimizer || typeof optimizer.step !== "function")
-    throw new TypeError("fit: options.optimizer is required");
-  const metrics = options.metrics ?? [];
-  const wantAcc = metrics.includes("accuracy");
-  if (options.validation) model.checkData(options.validation.x, options.validation.y);
-  const callbacks = callbackList(options);
-  const history = emptyHistory();
-  const ctx = new Context(model, history, optimizer);
-  const rng = new Rng(options.seed ?? 0);
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const checkFinite = options.stopOnNonFinite ?? true;
-  const rollback = options.rollbackPartialEpoch ?? false;
-  const checkpoint = checkFinite || rollback ? new EpochCheckpoint(model.params) : null;
-  const loop = new EpochLoop(
-    model,
-    x,
-    y,
-    optimizer,
-    batchSize,
-    options.dropLast ?? false,
-    shuffle ? order : null,
-    wantAcc,
-    ctx,
-    callbacks,
-    checkFinite,
-    checkpoint,
-    initialEpoch,
-  );
-  const stats = loop.stats;
-  const numBatches = loop.numBatches;
-  const fail = (epoch: number, batch: number, value: number, source: NonFiniteSource): never => {
-    history.steps = loop.steps;
-    history.timeMs = now() - t0;
-    throw nonFiniteStop("fit", checkpoint, history, {
-      epoch,
-      epochs,
-      batch,
-      batches: numBatches,
-      step: source === "batch" ? loop.steps + 1 : loop.steps,
-      value,
-      source,
-    });
-  };
-  const evalOpts = { metrics, ...(options.evalBatchSize ? { batchSize: options.evalBatchSize } : {}) };
-  const t0 = now();
+  const run = new FitRun("fit", model, data, options);
+  run.begin();
+  const loop = run.loop;
+  while (run.nextEpoch()) {
+    loop.runBatches(run.epoch, 0, loop.numBatches);
+    run.finishEpoch();
+  }
+  return run.end();
+}
 
-  if (shuffle) for (let e = 0; e < initialEpoch; e++) rng.shuffle(order);
-  for (const c of callbacks) c.onTrainBegin?.(ctx);
-  for (let epoch = initialEpoch; epoch < epochs && !ctx.stopRequested; epoch++) {
-    const te = now();
-    for (const c of callbacks) c.onEpochBegin?.(epoch, ctx);
-    if (shuffle) rng.shuffle(order);
-    loop.run(epoch);
-    history.steps = loop.steps;
-    if (loop.badBatch >= 0) fail(epoch, loop.badBatch, loop.badLoss, "batch");
-    if (loop.batchesDone < numBatches) {
-      // a callback stopped training in mid-epoch: the epoch is not complete, so it is not recorded
-      const rolledBack = rollback && checkpoint?.restore() === true;
-      history.partialEpoch = { epoch, batchesDone: loop.batchesDone, batches: numBatches, rolledBack };
-      break;
+/** Options of {@link fitAsync}: those of {@link fit}, a cancellation signal and how often to yield. */
+export interface FitAsyncOptions extends FitOptions {
+  /**
+   * Cancels training: once it is aborted (by a timer or event, seen at the next pause, or by a
+   * callback), training stops after the batch that is running (the
+   * params hold the updates of every batch done, or the start of that epoch with
+   * {@link FitOptions.rollbackPartialEpoch}), callbacks' `onTrainEnd` is called and the promise
+   * rejects with `signal.reason` (an `AbortError` `DOMException` unless `abort(reason)` gave one), as
+   * `fetch` does. A signal already aborted rejects at once, before any callback.
+   */
+  signal?: AbortSignal;
+  /**
+   * Yield to the event loop once this many milliseconds have passed since the last yield (default
+   * 16, one frame at 60 Hz); 0 yields after every batch. The clock is read between slices of
+   * batches sized to take about a quarter of this (at most 1 ms), so pauses come at most that much
+   * late. Batches are never split: a single batch longer than this holds the thread for its length.
+   */
+  yieldEveryMs?: number;
+}
+
+/**
+ * A way to wait for the next macrotask: `setImmediate` where there is one (Node), else a
+ * `MessageChannel` (browsers and workers: unlike nested `setTimeout(0)`, it is not clamped to 4 ms),
+ * else `setTimeout(0)`. Microtasks (`await` of a resolved promise) would not let the page paint or
+ * handle input.
+ */
+class MacrotaskYield {
+  private channel: MessageChannel | null = null;
+  private readonly waiting: (() => void)[] = [];
+  private readonly immediate = (globalThis as { setImmediate?: (f: () => void) => unknown }).setImmediate;
+
+  /** Resolves in a later macrotask. */
+  wait(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (typeof this.immediate === "function") {
+        this.immediate(resolve);
+        return;
+      }
+      if (this.channel === null && typeof globalThis.MessageChannel === "function") {
+        this.channel = new MessageChannel();
+        this.channel.port1.onmessage = () => this.waiting.shift()?.();
+      }
+      if (this.channel !== null) {
+        this.waiting.push(resolve);
+        this.channel.port2.postMessage(null);
+        return;
+      }
+      setTimeout(resolve, 0);
+    });
+  }
+
+  /** Closes the channel (an open port keeps some runtimes alive). */
+  close(): void {
+    if (this.channel === null) return;
+    this.channel.port1.onmessage = null;
+    this.channel.port1.close();
+    this.channel.port2.close();
+    this.channel = null;
+  }
+}
+
+/**
+ * {@link fit} as a promise that yields to the event loop while it trains, so that a page stays
+ * responsive (or a server keeps serving) during training. It runs exactly {@link fit}'s steps (the
+ * same code), so with the same model, data, options and seed it gives the same params and history
+ * bit for bit; only where it pauses differs. Between batches, once
+ * {@link FitAsyncOptions.yieldEveryMs} (16 ms) have passed since the last pause, it waits for the
+ * next macrotask; epochs' evaluations also end with that check.
+ *
+ * Callbacks are those of {@link fit}, called at the same points. Stop training with `ctx.stop()`
+ * from a callback (the promise resolves, as with `fit`) or through {@link FitAsyncOptions.signal}
+ * (the promise rejects with the signal's reason, like `fetch`). Errors `fit` throws (bad options,
+ * {@link NonFiniteLossError}) reject the promise. Do not use the model for anything else (another
+ * `fit`, `evaluate`, `predict`) while the promise is pending: they share its compiled plans.
+ * @throws NonFiniteLossError (as a rejection) at the first non-finite loss, as {@link fit}
+ * @example
+ * const controller = new AbortController();
+ * stopButton.onclick = () => controller.abort();
+ * const { history } = await fitAsync(model, { x, y }, {
+ *   optimizer: adam({ lr: 0.01 }), epochs: 50, signal: controller.signal,
+ *   callbacks: { onEpochEnd: (epoch, logs) => drawLoss(epoch, logs.loss) },
+ * });
+ */
+export async function fitAsync(model: Model, data: Dataset, options: FitAsyncOptions): Promise<FitResult> {
+  const signal = options.signal;
+  if (signal?.aborted) throw signal.reason;
+  const yieldEveryMs = options.yieldEveryMs ?? 16;
+  if (!(yieldEveryMs >= 0))
+    throw new RangeError(`fitAsync: yieldEveryMs must be a number >= 0, got ${yieldEveryMs}`);
+  const run = new FitRun("fitAsync", model, data, options, signal);
+  const pause = new MacrotaskYield();
+  try {
+    const loop = run.loop;
+    const ctx = run.ctx;
+    const numBatches = loop.numBatches;
+    // Batches run in slices of `k`, sized so that a slice takes about a quarter of the yield
+    // interval (at most 1 ms): the clock is read once per slice, not once per tiny step. An abort
+    // is only dispatched while the thread is free (at a pause) or by a callback, which the loop
+    // checks after every batch, so slicing does not delay it.
+    const target = Math.min(yieldEveryMs / 4, 1);
+    let k = 1;
+    let last = now();
+    run.begin();
+    while (run.nextEpoch()) {
+      const epoch = run.epoch;
+      for (let bi = 0; bi < numBatches; ) {
+        const to = Math.min(bi + k, numBatches);
+        const ts = now();
+        if (!loop.runBatches(epoch, bi, to)) break;
+        const t = now();
+        bi = to;
+        if (t - ts < target / 2) k = Math.min(2 * k, numBatches);
+        else if (t - ts > target && k > 1) k >>= 1;
+        if (t - last >= yieldEveryMs) {
+          await pause.wait();
+          last = now();
+          if (signal?.aborted) {
+            ctx.stop();
+            break;
+          }
+        }
+      }
+      run.finishEpoch();
+      if (now() - last >= yieldEveryMs) {
+        await pause.wait();
+        last = now();
+      }
+      if (signal?.aborted) ctx.stop();
     }
-    if (checkFinite && !paramsFinite(model.params)) fail(epoch, numBatches - 1, Number.NaN, "params");
+    const result = run.end();
+    if (signal?.aborted) throw signal.reason;
+    return result;
+  } finally {
+    pause.close();
+  }
+}
+
+/**
+ * One mini-batch training run, in the steps that {@link fit} and {@link fitAsync} both drive:
+ * `begin`, then for every epoch `nextEpoch`, its batches (`loop.runBatches`, in one call or in
+ * slices) and `finishEpoch`, then `end`. Both drivers run the same steps in the same order, so they
+ * give the same bits.
+ */
+class FitRun {
+  readonly history: History;
+  readonly ctx: Context;
+  readonly loop: EpochLoop;
+  /** The epoch under way (or next), counted as the callbacks see it. */
+  epoch: number;
+  readonly epochs: number;
+  private readonly initialEpoch: number;
+  private readonly callbacks: Callback[];
+  private readonly rng: Rng;
+  private readonly order: Int32Array;
+  private readonly shuffle: boolean;
+  private readonly checkFinite: boolean;
+  private readonly rollback: boolean;
+  private readonly checkpoint: EpochCheckpoint | null;
+  private readonly evalOpts: EvaluateOptions;
+  private t0 = 0;
+  private te = 0;
+
+  /** Checks the options and sets everything up; throws before any callback runs. */
+  constructor(
+    private readonly where: string,
+    private readonly model: Model,
+    private readonly data: Dataset,
+    private readonly options: FitOptions,
+    signal?: AbortSignal,
+  ) {
+    const { x, y } = data;
+    const n = model.checkData(x, y);
+    if (n === 0) throw new RangeError(`${where}: no training samples`);
+    const epochs = options.epochs ?? 1;
+    if (!Number.isInteger(epochs) || epochs < 0)
+      throw new RangeError(`${where}: epochs must be an integer >= 0, got ${epochs}`);
+    const initialEpoch = options.initialEpoch ?? 0;
+    if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch > epochs)
+      throw new RangeError(
+        `${where}: initialEpoch must be an integer in [0, epochs = ${epochs}], got ${initialEpoch}`,
+      );
+    const batchSize = Math.min(options.batchSize ?? 32, n);
+    checkPositiveInt(where, "batchSize", batchSize);
+    const optimizer = options.optimizer;
+    if (!optimizer || typeof optimizer.step !== "function")
+      throw new TypeError(`${where}: options.optimizer is required`);
+    const metrics = options.metrics ?? [];
+    if (options.validation) model.checkData(options.validation.x, options.validation.y);
+    this.epochs = epochs;
+    this.initialEpoch = initialEpoch;
+    this.epoch = initialEpoch;
+    this.shuffle = options.shuffle ?? true;
+    this.callbacks = callbackList(options);
+    this.history = emptyHistory();
+    this.rng = new Rng(options.seed ?? 0);
+    this.order = new Int32Array(n);
+    for (let i = 0; i < n; i++) this.order[i] = i;
+    this.checkFinite = options.stopOnNonFinite ?? true;
+    this.rollback = options.rollbackPartialEpoch ?? false;
+    this.checkpoint = this.checkFinite || this.rollback ? new EpochCheckpoint(model.params) : null;
+    const dropLast = options.dropLast ?? false;
+    const batches = dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
+    this.ctx = new Context(model, this.history, optimizer, { epochs, initialEpoch, batches, samples: n });
+    this.loop = new EpochLoop(
+      model,
+      x,
+      y,
+      optimizer,
+      batchSize,
+      dropLast,
+      this.shuffle ? this.order : null,
+      metrics.includes("accuracy"),
+      this.ctx,
+      this.callbacks,
+      this.checkFinite,
+      this.checkpoint,
+      initialEpoch,
+      signal ?? null,
+    );
+    this.evalOpts = { metrics, ...(options.evalBatchSize ? { batchSize: options.evalBatchSize } : {}) };
+  }
+
+  /** Starts the clock, draws the orders of skipped epochs (`initialEpoch`) and calls `onTrainBegin`. */
+  begin(): void {
+    this.t0 = now();
+    if (this.shuffle) for (let e = 0; e < this.initialEpoch; e++) this.rng.shuffle(this.order);
+    for (const c of this.callbacks) c.onTrainBegin?.(this.ctx);
+  }
+
+  /**
+   * Starts epoch `this.epoch` (calls `onEpochBegin`, shuffles, resets the sums); false when training
+   * is over (all epochs done, or a stop was requested).
+   */
+  nextEpoch(): boolean {
+    if (this.epoch >= this.epochs || this.ctx.stopRequested) return false;
+    this.te = now();
+    for (const c of this.callbacks) c.onEpochBegin?.(this.epoch, this.ctx);
+    if (this.shuffle) this.rng.shuffle(this.order);
+    this.loop.beginEpoch();
+    return true;
+  }
+
+  /**
+   * Ends the epoch whose batches ran: throws at a non-finite loss, records a partial epoch (a stop
+   * in mid-epoch; training is then over), or computes the epoch's logs, records them and calls
+   * `onEpochEnd`.
+   */
+  finishEpoch(): void {
+    const { loop, history, model, options, checkFinite, epoch } = this;
+    const numBatches = loop.numBatches;
+    history.steps = loop.steps;
+    if (loop.badBatch >= 0) this.fail(epoch, loop.badBatch, loop.badLoss, "batch");
+    if (loop.batchesDone < numBatches) {
+      // training was stopped in mid-epoch: the epoch is not complete, so it is not recorded
+      const rolledBack = this.rollback && this.checkpoint?.restore() === true;
+      history.partialEpoch = { epoch, batchesDone: loop.batchesDone, batches: numBatches, rolledBack };
+      this.ctx.stop();
+      return;
+    }
+    if (checkFinite && !paramsFinite(model.params)) this.fail(epoch, numBatches - 1, Number.NaN, "params");
+    const stats = loop.stats;
     const lossSum = stats[0]!;
     const seen = stats[1]!;
     const correct = stats[2]!;
     const mean = model.lossReduction === "mean";
     const logs: Record<string, number> = {};
     if (options.evaluateTrain) {
-      Object.assign(logs, model.evaluate(x, y, evalOpts));
+      Object.assign(logs, model.evaluate(this.data.x, this.data.y, this.evalOpts));
     } else {
       logs.loss = mean ? lossSum / Math.max(seen, 1) : lossSum;
-      if (wantAcc) logs.accuracy = correct / Math.max(seen, 1);
+      if ((options.metrics ?? []).includes("accuracy")) logs.accuracy = correct / Math.max(seen, 1);
     }
     if (options.validation) {
-      const v = model.evaluate(options.validation.x, options.validation.y, evalOpts);
+      const v = model.evaluate(options.validation.x, options.validation.y, this.evalOpts);
       for (const [k, val] of Object.entries(v)) logs[`val_${k}`] = val;
     }
-    if (checkFinite && !Number.isFinite(logs.loss!)) fail(epoch, numBatches - 1, logs.loss!, "epoch-loss");
+    if (checkFinite && !Number.isFinite(logs.loss!))
+      this.fail(epoch, numBatches - 1, logs.loss!, "epoch-loss");
     const frozen: EpochLogs = logs;
-    recordEpoch(history, frozen, now() - te);
-    for (const c of callbacks) {
-      if (c.onEpochEnd?.(epoch, frozen, ctx) === false) ctx.stop();
+    recordEpoch(history, frozen, now() - this.te);
+    for (const c of this.callbacks) {
+      if (c.onEpochEnd?.(epoch, frozen, this.ctx) === false) this.ctx.stop();
     }
+    this.epoch++;
   }
-  history.stoppedEarly = ctx.stopRequested && history.epochs < epochs - initialEpoch;
-  for (const c of callbacks) c.onTrainEnd?.(ctx);
-  history.timeMs = now() - t0;
-  return { model, history };
+
+  /** Calls `onTrainEnd` and returns the result. */
+  end(): FitResult {
+    const history = this.history;
+    history.stoppedEarly = this.ctx.stopRequested && history.epochs < this.epochs - this.initialEpoch;
+    for (const c of this.callbacks) c.onTrainEnd?.(this.ctx);
+    history.timeMs = now() - this.t0;
+    return { model: this.model, history };
+  }
+
+  private fail(epoch: number, batch: number, value: number, source: NonFiniteSource): never {
+    const { history, loop } = this;
+    history.steps = loop.steps;
+    history.timeMs = now() - this.t0;
+    throw nonFiniteStop(this.where, this.checkpoint, history, {
+      epoch,
+      epochs: this.epochs,
+      batch,
+      batches: loop.numBatches,
+      step: source === "batch" ? loop.steps + 1 : loop.steps,
+      value,
+      source,
+    });
+  }
 }
 
 /** Options of {@link fitFullBatch}. */
@@ -634,7 +863,12 @@ export function fitFullBatch(model: Model, data: Dataset, options: FullBatchOpti
   const metrics = options.metrics ?? [];
   const callbacks = callbackList(options);
   const history = emptyHistory();
-  const ctx = new Context(model, history);
+  const ctx = new Context(model, history, undefined, {
+    epochs: maxIter,
+    initialEpoch: 0,
+    batches: 1,
+    samples: n,
+  });
   const t0 = now();
   let te = t0;
   const extraLogs = (logs: Record<string, number>) => {
