@@ -153,7 +153,9 @@ export async function runExample(def: ExampleDef, options: ExampleOptions): Prom
     if (interrupts === 1) {
       Atomics.store(flag, 0, STOP.interrupt);
       renderer.line(
-        "Interrupted: stopping after the current batch and writing what was gathered (Ctrl-C again to quit now).",
+        def.server
+          ? "Stopping the server."
+          : "Interrupted: stopping after the current batch and writing what was gathered (Ctrl-C again to quit now).",
       );
     } else {
       renderer.close();
@@ -199,7 +201,8 @@ export async function runExample(def: ExampleDef, options: ExampleOptions): Prom
       if (options.json) console.log(toJson({ example: def.name, error: outcome.message }, 0));
       return EXIT.failed;
     }
-    const interrupted = outcome.stopReason === "interrupt";
+    // Ctrl-C is how a server (the playground's) ends: not an interruption
+    const interrupted = outcome.stopReason === "interrupt" && !def.server;
     const holds = outcome.training ? `the files hold the weights ${outcome.training.weights}` : null;
     const rel = (p: string) => p.replace(/\\/g, "/");
     const shown = options.out.replace(/\/?$/, "/");
@@ -208,7 +211,7 @@ export async function runExample(def: ExampleDef, options: ExampleOptions): Prom
     }
     const m = Object.entries(outcome.metrics).filter(([, v]) => typeof v === "number");
     if (m.length) console.log(`Final: ${m.map(([k, v]) => `${k} ${formatNumber(v)}`).join(", ")}`);
-    if (outcome.stopReason === "interrupt")
+    if (interrupted)
       console.log(`Stopped early by Ctrl-C: ${holds ?? "the files hold the epochs completed so far"}.`);
     if (outcome.stopReason === "time-limit")
       console.log(

@@ -46,6 +46,11 @@ export interface ExampleDef {
   readonly network?: NetworkEstimate;
   /** Loads the module. */
   readonly load: () => Promise<ExampleModule>;
+  /**
+   * True for an example that serves until Ctrl-C (the playground's dev server): Ctrl-C is its
+   * normal end, so the CLI says it is stopping the server and exits with 0, not 130.
+   */
+  readonly server?: boolean;
 }
 
 /** The presets' defaults (a copy checked by the tests: this module runs in the CLI's thread too). */
@@ -446,6 +451,7 @@ export const EXAMPLES: readonly ExampleDef[] = [
       "Starts Vite's dev server on examples/web and prints its URL: a page with make_moons and make_circles, controls for the hidden size, activation, learning rate and L2 regularisation, that trains a 2-H-2 network in the browser while drawing the decision boundary and the loss curve, shows the graph and its gradient graph (Graphviz in WebAssembly) and which backend runs the kernels. Serves until Ctrl-C. For a static build that works from any file server: pnpm --filter @gradgraph/examples web:build (writes examples/web/dist/).",
     options: [],
     defaults: {},
+    server: true,
     load: () => import("./examples/web.js"),
   },
 ];

@@ -15,6 +15,7 @@ import {
   type PlaygroundSettings,
   Trainer,
 } from "../web/playground.js";
+import { runCli } from "./helpers.js";
 
 const UNLIMITED_MS = 1e9;
 
@@ -115,5 +116,34 @@ describe("playground pictures and backend", () => {
     expect(d.threads).toBeGreaterThanOrEqual(1);
     const hasInfo = typeof (core as unknown as Record<string, unknown>).backendInfo === "function";
     expect(d.source).toBe(hasInfo ? "backendInfo" : "probe");
+  });
+});
+
+describe("pnpm example web", () => {
+  test("starts Vite's dev server on the page, prints its URL, and Ctrl-C stops it with exit 0", async () => {
+    let asked = false;
+    let page = "";
+    let script = "";
+    const r = await runCli(["web"], {
+      onStdout: (soFar, child) => {
+        const url = /playground: (http:\/\/\S+)/.exec(soFar)?.[1];
+        if (!url || asked) return;
+        asked = true;
+        void (async () => {
+          try {
+            page = await (await fetch(url)).text();
+            script = await (await fetch(new URL("main.ts", url))).text();
+          } finally {
+            child.kill("SIGINT");
+          }
+        })();
+      },
+    });
+    expect(asked).toBe(true);
+    expect(page).toContain("<title>gradgraph playground</title>");
+    expect(script).toContain("__playground"); // main.ts, compiled to JavaScript by Vite
+    expect(r.stdout).toContain("Stopping the server.");
+    expect(r.stdout).not.toContain("Stopped early");
+    expect(r.code).toBe(0);
   });
 });
