@@ -70,7 +70,8 @@ describe.skipIf(!wasmBackend())("worker-thread matrix products", () => {
         }
       }
     }
-  });
+    // up to 36 x 2000 synchronous products: 13 s alone, over 60 s on a loaded 2-core machine
+  }, 240_000);
 
   test("a worker that throws mid-product is dropped with a warning and its rows recomputed", async () => {
     const { graph, shapes } = products(130);
