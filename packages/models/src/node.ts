@@ -1,5 +1,6 @@
 /**
- * `@gradgraph/models/node`: saving and loading model files on Node (the byte format is in `io.ts`).
+ * `@gradgraph/models/node`: saving and loading model files on Node (the byte format is in `io.ts`),
+ * and {@link progressBar}, a terminal progress display for training.
  * @packageDocumentation
  */
 import { randomBytes } from "node:crypto";
@@ -87,5 +88,11 @@ export async function loadModel(
 }
 
 export * from "./presets/node.js";
+export {
+  isInteractiveStream,
+  type ProgressBarOptions,
+  type ProgressStream,
+  progressBar,
+} from "./progress.js";
 export type { DeserializeOptions, ModelToSave, SavedModel };
 export { ModelFileError };
