@@ -67,7 +67,7 @@ function formatSeconds(ms: number): string {
  * after every epoch one line with its logs, Keras' `verbose=1`:
  *
  * ```text
- * Epoch 3/10 |██████████░░░░░░░░░░░░░░| 40/94 batches | loss 0.3124 | ETA 01s
+ * Epoch 3/10 |██████████░░░░░░░░░░░░░░| 40/94 batches | loss 0.3124 | ETA 1.26s
  * Epoch 3/10 - 94 batches - 2.31s - loss: 0.3012 - accuracy: 0.9104 - val_loss: 0.2896 - val_accuracy: 0.9187
  * ```
  *
