@@ -28,7 +28,33 @@ export interface DimSource {
 /** The largest int64 an ONNX `Slice` end may be given to mean "to the end" (2^62, exact in a double). */
 export const SLICE_TO_END = 2 ** 62;
 
-/** Emission state of one export; see the module documentation. */
+/**
+ * The state of one ONNX export: the ONNX nodes and initializers emitted so far, fresh value names,
+ * cached constants, and the run-time values of symbolic dims. Users meet it when exporting a user op
+ * (one registered with `defineOp`): a {@link CustomOpExporter} in `exportOnnx`'s `customOps` option is
+ * given the context, the gradgraph node and its inputs' ONNX value names, writes standard ONNX nodes
+ * with `ctx.op(opType, inputs, attrs)` (constants with `ctx.scalar`/`ctx.float`, shapes with
+ * `ctx.shape`) and returns the ONNX value name of the node's output.
+ *
+ * @example
+ * ```ts
+ * import { defineOp } from "@gradgraph/core";
+ * import { type CustomOpExporter, exportOnnx } from "@gradgraph/onnx";
+ *
+ * // softsign(x) = x / (1 + |x|), a user op
+ * const softsign = defineOp({
+ *   name: "my.softsign",
+ *   arity: 1,
+ *   elementwise: { expr: (x) => `(${x} / (1 + Math.abs(${x})))`, fn: (x) => x / (1 + Math.abs(x)) },
+ *   vjp: ({ b, g, x }) => [b.div(g, b.square(b.add(1, b.abs(x[0]))))],
+ * });
+ * // its ONNX form: three standard nodes
+ * const softsignOnnx: CustomOpExporter = (ctx, node, x) =>
+ *   ctx.op("Div", [x[0], ctx.op("Add", [ctx.scalar(1, node.dtype), ctx.op("Abs", [x[0]])])]);
+ *
+ * const bytes = exportOnnx(graph, params, { customOps: { [softsign.name]: softsignOnnx } });
+ * ```
+ */
 export class ExportContext {
   /** ONNX nodes emitted so far, in topological order. */
   readonly nodes: NodeProto[] = [];
