@@ -65,6 +65,32 @@ describe("playground training", () => {
     for (const p of g) expect(p >= 0 && p <= 1).toBe(true);
   });
 
+  test("trainAsync (fitAsync) takes the same steps as train, and resumes after an abort", async () => {
+    const sync = new Trainer(DEFAULT_SETTINGS);
+    sync.train(UNLIMITED_MS, 60);
+    const whole = new Trainer(DEFAULT_SETTINGS);
+    await whole.trainAsync({ maxSteps: 60, yieldEveryMs: 0 });
+    expect(whole.losses).toEqual(sync.losses);
+
+    const paused = new Trainer(DEFAULT_SETTINGS);
+    const c = new AbortController();
+    let yields = 0;
+    const run = paused.trainAsync({ maxSteps: 60, signal: c.signal, yieldEveryMs: 0 });
+    while (paused.steps < 25) {
+      await new Promise((r) => setImmediate(r));
+      yields++;
+    }
+    c.abort();
+    await expect(run).rejects.toThrow(/abort/i);
+    expect(yields).toBeGreaterThan(1); // it yielded to the event loop while training
+    const stoppedAt = paused.steps;
+    expect(stoppedAt).toBeGreaterThanOrEqual(25);
+    expect(stoppedAt).toBeLessThan(60);
+    await paused.trainAsync({ maxSteps: 60, yieldEveryMs: 0 });
+    expect(paused.losses).toEqual(sync.losses);
+    expect(paused.accuracy()).toBe(sync.accuracy());
+  });
+
   test("train stops at maxSteps, and takes one step even with no time", () => {
     const t = new Trainer(DEFAULT_SETTINGS);
     t.train(UNLIMITED_MS, 7);
@@ -109,13 +135,15 @@ describe("playground pictures and backend", () => {
     expect(gradient).toContain("grad:hidden/W");
   });
 
-  test("describeBackend reports what core runs", () => {
+  test("describeBackend reports what core's backendInfo says", () => {
     const d = describeBackend();
+    const info = core.backendInfo();
     expect(d.crossOriginIsolated).toBe(false); // Node has no crossOriginIsolated global
+    expect(d.backend).toBe(info.backend);
     expect(d.backend).toBe(core.wasmBackend() !== null ? "wasm-simd" : "js");
-    expect(d.threads).toBeGreaterThanOrEqual(1);
-    const hasInfo = typeof (core as unknown as Record<string, unknown>).backendInfo === "function";
-    expect(d.source).toBe(hasInfo ? "backendInfo" : "probe");
+    expect(d.threads).toBe(info.threads);
+    expect(d.sharedMemory).toBe(info.sharedMemory);
+    expect(d.limitations).toEqual(info.limitations);
   });
 });
 

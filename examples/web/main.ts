@@ -1,11 +1,12 @@
 /**
- * The playground page: reads the controls, trains a {@link Trainer} a few milliseconds at a time
- * (yielding to the browser between chunks, so the page stays responsive), and draws the decision
+ * The playground page: reads the controls, trains a {@link Trainer} with `fitAsync` (which yields
+ * to the browser every few milliseconds, so the page stays responsive), and draws the decision
  * boundary, the loss curve and the two graphs (rendered from DOT by Graphviz compiled to
  * WebAssembly, `@viz-js/viz`). Its state is on `window.__playground` and on `<body>`'s data
  * attributes (`data-state`, `data-accuracy`, `data-backend`) for tests.
  * @module
  */
+import { NonFiniteLossError } from "@gradgraph/models";
 import {
   type BackendDescription,
   type DatasetName,
@@ -47,7 +48,7 @@ declare global {
 
 /** Steps after which training stops by itself. */
 const MAX_STEPS = 5000;
-/** Milliseconds of training between two frames. */
+/** Milliseconds of training between two yields to the browser. */
 const CHUNK_MS = 12;
 /** Cells per side of the boundary grid. */
 const GRID = 60;
@@ -96,9 +97,8 @@ const backend = describeBackend();
   const where = backend.crossOriginIsolated
     ? "cross-origin isolated"
     : "not cross-origin isolated (no SharedArrayBuffer)";
-  const note = backend.source === "probe" ? " (core has no backendInfo(): probed with wasmBackend())" : "";
   const limits = backend.limitations.length ? `. ${backend.limitations.join(". ")}` : "";
-  line.textContent = `backend: ${backend.backend}, ${backend.threads} thread(s), page ${where}${note}${limits}`;
+  line.textContent = `backend: ${backend.backend}, ${backend.threads} thread(s), page ${where}${limits}`;
   line.dataset.backend = backend.backend;
   document.body.dataset.backend = backend.backend;
 }
@@ -245,36 +245,31 @@ function newTrainer(): Trainer | null {
 function nextFrame(): Promise<void> {
   return new Promise((resolve) => {
     if (document.visibilityState === "visible") requestAnimationFrame(() => resolve());
-    else setTimeout(resolve, 0);
+    else setTimeout(resolve, 50);
   });
 }
 
-async function loop(t: Trainer): Promise<void> {
+/** Draws the boundary, the loss curve and the status line. */
+function redraw(t: Trainer): void {
+  drawBoundary(t);
+  drawLoss(t);
+  showStatus(t);
+}
+
+/** Redraws once a frame while `t` trains (between `fitAsync`'s slices: never in mid-step). */
+async function drawLoop(t: Trainer): Promise<void> {
   while (running && trainer === t) {
-    try {
-      const loss = t.train(CHUNK_MS, MAX_STEPS - t.steps);
-      drawBoundary(t);
-      drawLoss(t);
-      showStatus(t);
-      if (!Number.isFinite(loss)) {
-        errorLine.textContent = `the loss is ${loss}: try a smaller learning rate`;
-        running = false;
-        setState("error");
-        return;
-      }
-      if (t.steps >= MAX_STEPS) {
-        running = false;
-        setState("done");
-        return;
-      }
-    } catch (e) {
-      errorLine.textContent = e instanceof Error ? e.message : String(e);
-      running = false;
-      setState("error");
-      return;
-    }
+    redraw(t);
     await nextFrame();
   }
+}
+
+let controller: AbortController | null = null;
+
+/** Why training stopped, for the error line. */
+function failureText(e: unknown): string {
+  if (e instanceof NonFiniteLossError) return `${e.message}: try a smaller learning rate`;
+  return e instanceof Error ? e.message : String(e);
 }
 
 function start(): void {
@@ -284,19 +279,40 @@ function start(): void {
     if (!trainer) return;
     void renderGraphs(trainer);
   }
+  const t = trainer;
+  const c = new AbortController();
+  controller = c;
   running = true;
   setState("training");
-  void loop(trainer);
+  void drawLoop(t);
+  t.trainAsync({ maxSteps: MAX_STEPS, signal: c.signal, yieldEveryMs: CHUNK_MS }).then(
+    () => {
+      if (trainer !== t || c.signal.aborted) return;
+      running = false;
+      redraw(t);
+      setState("done");
+    },
+    (e: unknown) => {
+      if (c.signal.aborted) return; // paused or reset
+      running = false;
+      redraw(t);
+      errorLine.textContent = failureText(e);
+      setState("error");
+    },
+  );
 }
 
 function pause(): void {
   if (!running) return;
   running = false;
+  controller?.abort();
+  if (trainer) redraw(trainer);
   setState("paused");
 }
 
 function reset(): void {
   running = false;
+  controller?.abort();
   trainer = newTrainer();
   if (!trainer) return;
   setState("idle");

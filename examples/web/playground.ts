@@ -6,7 +6,7 @@
  */
 import * as core from "@gradgraph/core";
 import { type LabeledData, makeCircles, makeMoons } from "@gradgraph/datasets";
-import { adam, dense, Model, type Optimizer, softmaxCrossEntropy } from "@gradgraph/models";
+import { adam, dense, fitAsync, Model, type Optimizer, softmaxCrossEntropy } from "@gradgraph/models";
 
 /** The data sets the page offers. */
 export const DATASETS = ["moons", "circles"] as const;
@@ -115,6 +115,16 @@ export function boundsOf(x: core.Tensor, margin = 0.4): Bounds {
   return { x0: x0 - margin, x1: x1 + margin, y0: y0 - margin, y1: y1 + margin };
 }
 
+/** What {@link Trainer.trainAsync} takes. */
+export interface TrainAsyncOptions {
+  /** Train until this many steps have been taken in all. */
+  readonly maxSteps: number;
+  /** Stops training (the promise then rejects with the signal's reason, as `fitAsync`'s). */
+  readonly signal?: AbortSignal;
+  /** Milliseconds of training between two yields to the event loop (`fitAsync`'s default: 16). */
+  readonly yieldEveryMs?: number;
+}
+
 /** One model in training on one data set, full-batch Adam steps. */
 export class Trainer {
   /** The settings it was made with. */
@@ -123,6 +133,11 @@ export class Trainer {
   readonly data: LabeledData;
   /** The network. */
   readonly model: Model;
+  /**
+   * The same network (the same param store, its own compiled plans) for measuring and drawing:
+   * `fitAsync` owns {@link Trainer.model}'s plans while its promise is pending.
+   */
+  readonly view: Model;
   /** Adam with the L2 term as weight decay. */
   readonly optimizer: Optimizer;
   /** The region drawn. */
@@ -136,6 +151,7 @@ export class Trainer {
     this.settings = checkSettings(settings);
     this.data = makeData(settings);
     this.model = buildModel(settings);
+    this.view = new Model(this.model.graph, { params: this.model.params });
     this.optimizer = adam({ lr: settings.lr, weightDecay: settings.l2 });
     this.bounds = boundsOf(this.data.x);
   }
@@ -158,9 +174,34 @@ export class Trainer {
     return loss;
   }
 
+  /**
+   * Trains with `fitAsync` (one full batch per epoch, in file order), which yields to the event loop
+   * every {@link TrainAsyncOptions.yieldEveryMs} so the page stays responsive; resolves once
+   * {@link TrainAsyncOptions.maxSteps} steps have been taken. Resumable: the optimizer keeps its
+   * state, and a later call continues from {@link Trainer.steps}. The steps are those of
+   * {@link Trainer.train}, so both give the same losses bit for bit.
+   */
+  async trainAsync(options: TrainAsyncOptions): Promise<void> {
+    if (this.steps >= options.maxSteps) return;
+    await fitAsync(this.model, this.data, {
+      optimizer: this.optimizer,
+      epochs: options.maxSteps,
+      initialEpoch: this.steps,
+      batchSize: this.data.y.length,
+      shuffle: false,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.yieldEveryMs !== undefined ? { yieldEveryMs: options.yieldEveryMs } : {}),
+      callbacks: {
+        onEpochEnd: (_epoch, logs) => {
+          this.losses.push(logs.loss);
+        },
+      },
+    });
+  }
+
   /** The fraction of the points the current boundary classifies correctly. */
   accuracy(): number {
-    return this.model.evaluate(this.data.x, this.data.y, { metrics: ["accuracy"] }).accuracy!;
+    return this.view.evaluate(this.data.x, this.data.y, { metrics: ["accuracy"] }).accuracy!;
   }
 
   /**
@@ -181,7 +222,7 @@ export class Trainer {
       this.gridX = new core.Tensor([size * size, 2], xs);
       this.gridSize = size;
     }
-    const p = this.model.predict(this.gridX).data;
+    const p = this.view.predict(this.gridX).data;
     const out = new Float32Array(size * size);
     for (let i = 0; i < out.length; i++) out[i] = p[2 * i + 1]!;
     return out;
@@ -204,38 +245,22 @@ export interface BackendDescription {
   readonly backend: string;
   /** Threads computing matrix products: the page's own plus worker threads serving. */
   readonly threads: number;
+  /** Whether the arena's memory is shared (SharedArrayBuffer: worker threads may join). */
+  readonly sharedMemory: boolean;
   /** Whether the page is cross-origin isolated (COOP/COEP headers: SharedArrayBuffer available). */
   readonly crossOriginIsolated: boolean;
-  /** Why a faster option is unavailable, one sentence each (from core's `backendInfo()`). */
+  /** Why a faster option is unavailable, one sentence each (core's `backendInfo().limitations`). */
   readonly limitations: readonly string[];
-  /** Where the answer came from: core's `backendInfo()` or, where core has none, `wasmBackend()`. */
-  readonly source: "backendInfo" | "probe";
 }
 
-/**
- * Asks core which backend is active: its `backendInfo()` (looked up by name, so the page also
- * builds against a core that predates it), else whether `wasmBackend()` exists.
- */
+/** Core's `backendInfo()` plus whether the page is cross-origin isolated. */
 export function describeBackend(): BackendDescription {
-  const isolated = typeof crossOriginIsolated === "boolean" ? crossOriginIsolated : false;
-  const key = "backendInfo";
-  const info = (core as unknown as Record<string, unknown>)[key];
-  if (typeof info === "function") {
-    const d = (info as () => Record<string, unknown>)();
-    const limitations = Array.isArray(d.limitations) ? d.limitations.map(String) : [];
-    return {
-      backend: typeof d.backend === "string" ? d.backend : "unknown",
-      threads: typeof d.threads === "number" ? d.threads : 1 + core.threadCount(),
-      crossOriginIsolated: isolated,
-      limitations,
-      source: "backendInfo",
-    };
-  }
+  const info = core.backendInfo();
   return {
-    backend: core.wasmBackend() !== null ? "wasm-simd" : "js",
-    threads: 1 + core.threadCount(),
-    crossOriginIsolated: isolated,
-    limitations: [],
-    source: "probe",
+    backend: info.backend,
+    threads: info.threads,
+    sharedMemory: info.sharedMemory,
+    crossOriginIsolated: typeof crossOriginIsolated === "boolean" ? crossOriginIsolated : false,
+    limitations: info.limitations,
   };
 }
