@@ -114,7 +114,7 @@ describe.skipIf(!CHROMIUM)("the playground in Chromium", () => {
       await page.waitForFunction(
         () => (window.__playground?.accuracy ?? 0) >= 0.95 && window.__playground?.graphsRendered === true,
         undefined,
-        { timeout: 20_000 },
+        { timeout: 40_000 },
       );
       const seconds = (Date.now() - started) / 1000;
       const s = (await page.evaluate(() => {
@@ -140,6 +140,6 @@ describe.skipIf(!CHROMIUM)("the playground in Chromium", () => {
       expect(line).toContain("backend: wasm-simd");
       if (!isolate) expect(line).toContain("SharedArrayBuffer is unavailable");
       await page.close();
-    });
+    }, 60_000);
   }
 });
