@@ -191,15 +191,24 @@ export function historyCurves(
 /**
  * Line charts of training curves: one panel per metric (loss, accuracy, ...; each with its own y
  * scale, logarithmic for the loss with `logLoss`), one coloured line per series (train /
- * validation, or one per model), one shared legend.
+ * validation, or one per model), one shared legend. The x axis shows whole epochs only (from 1):
+ * every epoch up to 12, else about five ticks; `lossTitle` names the loss axis (e.g. "loss (mean per sample)").
  */
 export function curvesChart(
   points: readonly CurvePoint[],
-  options: { title?: string; xTitle?: string; logLoss?: boolean; width?: number } = {},
+  options: { title?: string; xTitle?: string; logLoss?: boolean; width?: number; lossTitle?: string } = {},
 ): TopLevelSpec {
   const metrics = [...new Set(points.map((p) => p.metric))];
   const series = [...new Set(points.map((p) => p.series))];
   const few = points.length / Math.max(1, series.length * metrics.length) <= 40;
+  let lastEpoch = 1;
+  for (const p of points) lastEpoch = Math.max(lastEpoch, p.epoch);
+  // epochs (passes, iterations) are whole numbers, counted from 1: a short run gets a tick at every
+  // epoch, a long one about five ticks (20,000 passes: 0, 5,000, ... 20,000), never fractions
+  const xAxis =
+    lastEpoch <= 12
+      ? { values: Array.from({ length: lastEpoch }, (_, i) => i + 1), format: "d" }
+      : { tickCount: 5, tickMinStep: 1, format: ",d", labelFlush: true, labelOverlap: true };
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     ...(options.title ? { title: options.title } : {}),
@@ -217,11 +226,22 @@ export function curvesChart(
         transform: [{ filter: { field: "metric", equal: metric } }],
         mark: { type: "line", point: few, strokeWidth: 2 },
         encoding: {
-          x: { field: "epoch", type: "quantitative", title: options.xTitle ?? "epoch" },
+          x: {
+            field: "epoch",
+            type: "quantitative",
+            title: options.xTitle ?? "epoch",
+            scale: lastEpoch <= 12 ? { domain: [1, lastEpoch], zero: false } : { zero: false },
+            axis: xAxis,
+          },
           y: {
             field: "value",
             type: "quantitative",
-            title: log ? `${metric} (log scale)` : null,
+            title:
+              metric === "loss" && options.lossTitle !== undefined
+                ? `${options.lossTitle}${log ? " (log scale)" : ""}`
+                : log
+                  ? `${metric} (log scale)`
+                  : null,
             scale: log ? { type: "log" } : { zero: false },
           },
           color: { field: "series", type: "nominal", sort: series, title: null },
@@ -483,10 +503,14 @@ export function imageGridChart(
 ): TopLevelSpec {
   const { width: w, height: h } = shape;
   const columns = options.columns ?? 8;
+  // pixels per image pixel; the gaps are set in screen pixels: a label line (10 px text) above each
+  // image and a few pixels between rows, so that the rows sit close together
+  const scale = options.cellSize ?? Math.max(2, Math.round(64 / Math.max(w, h)) * 1.5);
   const gap = Math.max(2, Math.round(w / 4));
-  const labelSpace = Math.max(6, Math.round(h / 2.2));
+  const labelSpace = 13 / scale;
+  const rowGap = 4 / scale;
   const cellW = w + gap;
-  const cellH = h + gap + labelSpace;
+  const cellH = h + rowGap + labelSpace;
   const rowsCount = Math.ceil(images.length / columns);
   const pixels: Record<string, unknown>[] = [];
   const frames: Record<string, unknown>[] = [];
@@ -537,7 +561,6 @@ export function imageGridChart(
   });
   const totalW = columns * cellW;
   const totalH = rowsCount * cellH;
-  const scale = options.cellSize ?? Math.max(2, Math.round(64 / Math.max(w, h)) * 1.5);
   const xs = {
     field: "x",
     type: "quantitative",

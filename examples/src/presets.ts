@@ -111,7 +111,10 @@ export function loadOptions(ctx: ExampleContext): PresetLoadOptions {
 
 /**
  * Which images to show: `base` evenly spaced ones (all classes appear even in sorted data) plus up
- * to `mistakes` misclassified ones, in index order.
+ * to `mistakes` misclassified ones taken round-robin over the true classes (the first mistake of
+ * the smallest class, then of the next class, ..., then the second of each, in index order within a
+ * class), so that a data set sorted by class (ng-ex4's) shows mistakes of every class, not just the
+ * first class's. Deterministic; returned in index order.
  */
 export function pickImages(
   predicted: ArrayLike<number>,
@@ -122,11 +125,22 @@ export function pickImages(
   const n = actual.length;
   const chosen = new Set<number>();
   for (let k = 0; k < Math.min(base, n); k++) chosen.add(Math.floor((k * n) / Math.min(base, n)));
+  const byClass = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    if (predicted[i] === actual[i] || chosen.has(i)) continue;
+    const list = byClass.get(actual[i]!);
+    if (list) list.push(i);
+    else byClass.set(actual[i]!, [i]);
+  }
+  const queues = [...byClass.entries()].sort((a, b) => a[0] - b[0]).map(([, list]) => list);
   let added = 0;
-  for (let i = 0; i < n && added < mistakes; i++) {
-    if (predicted[i] !== actual[i] && !chosen.has(i)) {
-      chosen.add(i);
-      added++;
+  for (let round = 0; added < mistakes && queues.some((q) => round < q.length); round++) {
+    for (const q of queues) {
+      if (added === mistakes) break;
+      if (round < q.length) {
+        chosen.add(q[round]!);
+        added++;
+      }
     }
   }
   return [...chosen].sort((a, b) => a - b);
@@ -163,6 +177,12 @@ export interface ClassifierOutputs {
   readonly xTitle?: string;
   /** Names of the two series (default train / validation). */
   readonly series?: [string, string];
+  /**
+   * Samples in the two sets, when the history's losses are sums over them (digits): the chart then
+   * plots the mean per sample (sum / count) of each, so that sets of different sizes compare on one
+   * axis; history.json keeps the sums.
+   */
+  readonly lossCounts?: readonly [number, number];
   /** Predicted and true digit (0..9) of each evaluated image. */
   readonly predicted: ArrayLike<number>;
   readonly actual: ArrayLike<number>;
@@ -178,11 +198,20 @@ export interface ClassifierOutputs {
 export async function writeClassifierOutputs(ctx: ExampleContext, o: ClassifierOutputs): Promise<void> {
   await ctx.writeJson("history.json", historyJson(o.history));
   if (o.history.loss.length > 0) {
+    const counts = o.lossCounts;
+    const plotted = counts
+      ? {
+          ...o.history,
+          loss: o.history.loss.map((v) => v / counts[0]),
+          valLoss: o.history.valLoss.map((v) => v / counts[1]),
+        }
+      : o.history;
     await ctx.chart(
       "history",
-      curvesChart(historyCurves(o.history, o.series ? { series: o.series } : {}), {
+      curvesChart(historyCurves(plotted, o.series ? { series: o.series } : {}), {
         title: `${o.title}: training curves`,
         ...(o.xTitle ? { xTitle: o.xTitle } : {}),
+        ...(counts ? { lossTitle: "loss (mean per sample)" } : {}),
       }),
     );
   }

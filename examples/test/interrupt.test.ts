@@ -40,7 +40,7 @@ describe("Ctrl-C", () => {
       const out = tempOut("int-nielsen");
       const r = await runCliInterrupted(
         ["nielsen", "--epochs", "30", "--train-size", "4000", "--json", "--out", out],
-        /Epoch 0 : \d+ \/ 10000/,
+        /Epoch 1 : \d+ \/ 10000/,
       );
       expect(r.sent).toBe(true);
       expect(r.code, r.stderr).toBe(130);
@@ -60,10 +60,10 @@ describe("Ctrl-C", () => {
     "nielsen: SIGINT in mid-epoch -> every output describes the same weights, those after the completed epochs",
     async () => {
       const out = tempOut("int-nielsen-mid");
-      // 5,000 batches per epoch: the signal sent after "Epoch 0" lands in the middle of epoch 2
+      // 5,000 batches per epoch: the signal sent after "Epoch 1" lands in the middle of epoch 2
       const r = await runCliInterrupted(
         ["nielsen", "--epochs", "30", "--json", "--out", out],
-        /Epoch 0 : \d+ \/ 10000/,
+        /Epoch 1 : \d+ \/ 10000/,
       );
       expect(r.sent).toBe(true);
       expect(r.code, r.stderr).toBe(130);

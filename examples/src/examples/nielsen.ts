@@ -66,7 +66,8 @@ export async function run(ctx: ExampleContext): Promise<ExampleResult> {
     testAccuracy: result.test.accuracy,
     correct,
     testCount: result.testCount,
-    bestEpoch: result.bestEpoch,
+    // from 1, as the printed lines (the preset's bestEpoch is an index from 0)
+    bestEpoch: result.bestEpoch < 0 ? null : result.bestEpoch + 1,
     bestAccuracy: result.bestAccuracy,
     trainLoss: result.history.loss.at(-1) ?? null,
     trainAccuracy: result.history.metrics.accuracy?.at(-1) ?? null,

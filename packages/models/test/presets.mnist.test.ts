@@ -35,7 +35,7 @@ describe("nielsen-mnist preset (784-30-10 sigmoid, column convention)", () => {
       { onLog: (l) => lines.push(l), onEpochEnd: (e) => epochs.push(e) },
     );
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^Epoch 0 : \d{4} \/ 10000$/);
+    expect(lines[0]).toMatch(/^Epoch 1 : \d{4} \/ 10000$/); // from 1, as the bars and plots
     expect(r.correct).toHaveLength(1);
     expect(r.bestEpoch).toBe(0);
     expect(r.bestAccuracy).toBeGreaterThan(0.75);

@@ -145,7 +145,9 @@ async function run(
     afterEpoch: (epoch, logs) => {
       const c = Math.round(logs.val_accuracy! * nTest);
       correct.push(c);
-      log.line(`Epoch ${epoch} : ${c} / ${nTest}`);
+      // the seed's format, "Epoch {} : {} / {}", with epochs numbered from 1 like the progress bars
+      // and the plots (network.py numbers them from 0)
+      log.line(`Epoch ${epoch + 1} : ${c} / ${nTest}`);
     },
     hooks,
     stage: "",
@@ -177,7 +179,7 @@ async function run(
  * Michael Nielsen's 784-30-10 sigmoid network (`network.py`) on MNIST (preset `"nielsen-mnist"`).
  *
  * As in the tutorial: trained on the first 50,000 training images and evaluated on the 10,000 test
- * images after every epoch, printing `Epoch i : correct / 10000`; weights and biases N(0, 1); the
+ * images after every epoch, printing `Epoch i : correct / 10000` (i from 1; network.py counts from 0); weights and biases N(0, 1); the
  * column-vector convention `W·a + b`; quadratic cost; mini-batches of 10 drawn from a fresh
  * (seeded) shuffle every epoch; `eta = 3.0` applied as `w -= eta/m · Σ ∇`; 30 epochs. Gradients
  * come from autograd.
