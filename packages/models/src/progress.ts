@@ -3,7 +3,9 @@
  * the Node entry only (`@gradgraph/models/node`), as it writes to `process.stdout`.
  * @module
  */
-import cliProgress, { type Options as CliProgressOptions } from "cli-progress";
+
+import type { Options as CliProgressOptions } from "cli-progress";
+import cliProgress from "cli-progress";
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from "./callbacks.js";
 
 /** Where {@link progressBar} writes: `process.stdout`, `process.stderr` or anything with `write`. */
