@@ -109,6 +109,12 @@ describe.skipIf(!CHROMIUM)("the playground in Chromium", () => {
       page.on("pageerror", (e) => errors.push(e.message));
       await page.goto(`http://127.0.0.1:${port}/`);
       await page.waitForFunction(() => window.__playground?.state === "idle");
+      if (isolate) {
+        // Web Workers join core's matrix kernels in an isolated page (the page starts them)
+        await page.waitForFunction(() => (window.__playground?.backend.threads ?? 0) > 1, undefined, {
+          timeout: 20_000,
+        });
+      }
       const started = Date.now();
       await page.click("#start");
       await page.waitForFunction(
@@ -134,6 +140,8 @@ describe.skipIf(!CHROMIUM)("the playground in Chromium", () => {
       // the WebAssembly SIMD kernels run with and without SharedArrayBuffer (then on one thread)
       expect(s.backend.backend).toBe("wasm-simd");
       expect(s.backend.sharedMemory).toBe(isolate);
+      if (isolate) expect(s.backend.threads).toBeGreaterThan(1);
+      else expect(s.backend.threads).toBe(1);
       expect(await page.locator("#graph-forward svg").count()).toBe(1);
       expect(await page.locator("#graph-gradient svg").count()).toBe(1);
       const line = await page.locator("#backend").textContent();

@@ -14,6 +14,7 @@ import {
   describeBackend,
   type HiddenActivation,
   type PlaygroundSettings,
+  startWorkerThreads,
   Trainer,
 } from "./playground.js";
 
@@ -91,16 +92,32 @@ const lossCanvas = el<HTMLCanvasElement>("loss");
 const statusLine = el<HTMLParagraphElement>("status");
 const errorLine = el<HTMLParagraphElement>("error");
 
-const backend = describeBackend();
-{
+/** Worker threads asked for in a cross-origin isolated page (the page's own thread is one more). */
+const WORKERS = Math.max(1, Math.min(3, (navigator.hardwareConcurrency || 2) - 1));
+const workersStarted = startWorkerThreads(WORKERS);
+
+/** Shows core's `backendInfo()` on the top line; returns it. */
+function showBackend(): BackendDescription {
+  const b = describeBackend();
   const line = el<HTMLParagraphElement>("backend");
-  const where = backend.crossOriginIsolated
+  const where = b.crossOriginIsolated
     ? "cross-origin isolated"
     : "not cross-origin isolated (no SharedArrayBuffer)";
-  const limits = backend.limitations.length ? `. ${backend.limitations.join(". ")}` : "";
-  line.textContent = `backend: ${backend.backend}, ${backend.threads} thread(s), page ${where}${limits}`;
-  line.dataset.backend = backend.backend;
-  document.body.dataset.backend = backend.backend;
+  const limits = b.limitations.length ? `. ${b.limitations.join(". ")}` : "";
+  line.textContent = `backend: ${b.backend}, ${b.threads} thread(s), page ${where}${limits}`;
+  line.dataset.backend = b.backend;
+  document.body.dataset.backend = b.backend;
+  return b;
+}
+const backend = showBackend();
+// workers join as they load: update the line until all have
+if (workersStarted) {
+  let tries = 0;
+  const poll = () => {
+    state.backend = showBackend();
+    if (state.backend.threads < WORKERS + 1 && ++tries < 40) setTimeout(poll, 250);
+  };
+  setTimeout(poll, 100);
 }
 
 let trainer: Trainer | null = null;

@@ -264,3 +264,23 @@ export function describeBackend(): BackendDescription {
     limitations: info.limitations,
   };
 }
+
+/**
+ * Starts `count` Web Workers that join the page's thread in core's matrix kernels (core's
+ * `startThreadPool` with a Worker factory over a blob URL of the worker's source). They need shared
+ * memory, so only a cross-origin isolated page gets them; returns whether the pool started. Workers
+ * join as they load: `backendInfo().threads` counts those serving.
+ */
+export function startWorkerThreads(count: number): boolean {
+  if (typeof Worker === "undefined" || typeof crossOriginIsolated !== "boolean" || !crossOriginIsolated)
+    return false;
+  return core.startThreadPool(
+    (source, events) => {
+      const worker = new Worker(URL.createObjectURL(new Blob([source], { type: "text/javascript" })));
+      worker.addEventListener("error", (e) => events.exited(e.message || "the worker reported an error"));
+      return worker;
+    },
+    count,
+    { canBlock: false },
+  );
+}
