@@ -119,7 +119,7 @@ describe("the packed packages installed with npm outside the workspace", () => {
       for (const [name, range] of Object.entries<string>(manifest.dependencies ?? {}))
         expect(range, `${manifest.name} depends on ${name}@${range}`).not.toMatch(/^workspace:/);
       for (const [sub, conditions] of Object.entries<Record<string, string>>(manifest.exports)) {
-        for (const key of ["types", "import"])
+        for (const key of ["types", "default"])
           expect(existsSync(join(dir, conditions[key]!)), `${manifest.name} exports['${sub}'].${key}`).toBe(
             true,
           );
@@ -151,6 +151,19 @@ describe("the packed packages installed with npm outside the workspace", () => {
       expect(r.fileBytes).toBe(r.onnxBytes);
       expect(r.loadedInputs).toEqual(["x"]);
       expect(r.maxDiff).toBeLessThan(1e-6);
+      expect(r).toMatchObject({ workers: 1, threads: 1, sameBits: true });
+    },
+    TIMEOUT,
+  );
+
+  it.runIf(process.features.require_module)(
+    "loads with require() too (CommonJS callers on Node versions that require ES modules)",
+    async () => {
+      const script =
+        'const { GraphBuilder } = require("@gradgraph/core"); const { fit } = require("@gradgraph/models"); console.log(typeof GraphBuilder, typeof fit);';
+      await writeFile(join(project, "require.cjs"), script);
+      const out = await sh(process.execPath, ["--no-warnings", "require.cjs"], project);
+      expect(out.trim()).toBe("function function");
     },
     TIMEOUT,
   );

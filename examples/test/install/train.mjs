@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { grad } from "@gradgraph/autograd";
 import { compile, GraphBuilder, ParamStore, pruneGraph, Tensor } from "@gradgraph/core";
-import { threadCount } from "@gradgraph/core/node";
+import { disableThreads, enableThreads, threadCount } from "@gradgraph/core/node";
 import { makeMoons } from "@gradgraph/datasets";
 import { adam, dense, fit, Model, softmaxCrossEntropy } from "@gradgraph/models";
 import { exportOnnx, importOnnx } from "@gradgraph/onnx";
@@ -61,6 +61,25 @@ const fileBytes = (await readFile(file)).length;
 const loaded = await loadOnnx(file);
 await rm(dir, { recursive: true, force: true });
 
+// 5. The worker pool of @gradgraph/core/node: a product split over a worker thread gives the same bits.
+const pg = new GraphBuilder({ dtype: "float32" });
+const a = pg.input("a", [256, 256]);
+pg.output("c", a.matmul(a));
+const product = pg.build();
+const rows = Array.from({ length: 256 }, (_, i) =>
+  Array.from({ length: 256 }, (_, j) => Math.sin(i * 256 + j)),
+);
+const feed = { a: Tensor.from(rows, { dtype: "float32" }) };
+const alone = compile(product).run(feed).c.data.slice();
+const workers = enableThreads(1);
+// the worker starts asynchronously: wait (up to 20 s) until it serves, so that the product is split
+for (let waited = 0; threadCount() === 0 && waited < 20_000; waited += 10)
+  await new Promise((r) => setTimeout(r, 10));
+const threads = threadCount();
+const pooled = compile(product).run(feed).c.data;
+disableThreads();
+const sameBits = alone.every((v, i) => Object.is(v, pooled[i]));
+
 console.log(
   JSON.stringify({
     gradW: { shape: gradW.shape, finite: Array.from(gradW.data).every(Number.isFinite) },
@@ -74,6 +93,8 @@ console.log(
     onnxOutputs: imported.outputs,
     loadedInputs: loaded.inputs,
     maxDiff,
-    threads: threadCount(),
+    workers,
+    threads,
+    sameBits,
   }),
 );
