@@ -507,8 +507,11 @@ export function imageGridChart(
   // image and a few pixels between rows, so that the rows sit close together
   const scale = options.cellSize ?? Math.max(2, Math.round(64 / Math.max(w, h)) * 1.5);
   const gap = Math.max(2, Math.round(w / 4));
-  const labelSpace = 13 / scale;
-  const rowGap = 4 / scale;
+  // in screen pixels: each frame 1.5 px around its image, the label's baseline 3 px above the frame
+  // and 11 px of text, 3 px between a frame and the label of the row below
+  const pad = 1.5 / scale;
+  const labelSpace = pad + 14 / scale;
+  const rowGap = pad + 3 / scale;
   const cellW = w + gap;
   const cellH = h + rowGap + labelSpace;
   const rowsCount = Math.ceil(images.length / columns);
@@ -521,17 +524,17 @@ export function imageGridChart(
     const wrong = img.predicted !== img.actual;
     frames.push({
       kind: "frame",
-      x: ox - 0.5,
-      x2: ox + w + 0.5,
-      y: oy - 0.5,
-      y2: oy + h + 0.5,
+      x: ox - pad,
+      x2: ox + w + pad,
+      y: oy - pad,
+      y2: oy + h + pad,
       stroke: wrong ? "#d62728" : "#bbbbbb",
       sw: wrong ? 2.5 : 0.5,
     });
     frames.push({
       kind: "label",
       tx: ox + w / 2,
-      ty: oy - 1,
+      ty: oy - pad - 3 / scale,
       text: wrong ? `${img.predicted} (true ${img.actual})` : String(img.predicted),
       color: wrong ? "#d62728" : "#222222",
     });

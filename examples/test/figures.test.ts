@@ -84,9 +84,19 @@ describe("imageGridChart: rows sit close together", () => {
       };
       const scale = Math.max(2, Math.round(64 / side) * 1.5);
       const rowPx = spec.height / 6; // 48 images, 8 per row
-      expect(rowPx - side * scale).toBeGreaterThanOrEqual(14); // room for the 10 px label
-      expect(rowPx - side * scale).toBeLessThanOrEqual(18); // was 20 (28x28) to 72 (8x8) px
+      expect(rowPx - side * scale).toBeCloseTo(20, 0); // was 60 (28x28) and 96 (8x8) px
       expect(spec.width).toBe(Math.round(8 * (side + Math.max(2, Math.round(side / 4))) * scale));
+      // no label runs into the frame above or below it: its baseline 3 px above its own frame, its
+      // 10 px text below the frame of the row above (in screen pixels)
+      type Item = { kind: string; x: number; y: number; y2: number; ty: number };
+      const layers = (spec as unknown as { layer: { data: { values: Item[] } }[] }).layer;
+      const frames = layers[1]!.data.values;
+      const labels = layers[2]!.data.values;
+      expect(frames).toHaveLength(48);
+      for (let k = 0; k < 48; k++) {
+        expect((frames[k]!.y - labels[k]!.ty) * scale).toBeCloseTo(3, 5);
+        if (k >= 8) expect((labels[k]!.ty - frames[k - 8]!.y2) * scale).toBeGreaterThanOrEqual(13);
+      }
     });
   }
 });
