@@ -49,6 +49,17 @@ async function sh(cmd: string, args: readonly string[], cwd: string): Promise<st
   }
 }
 
+/**
+ * Runs pnpm: the one running this test when it was started through pnpm (`pnpm test`, also under
+ * `npx pnpm@10`, whose pnpm may not be on the PATH), else `pnpm` from the PATH.
+ */
+function pnpm(args: readonly string[], cwd: string): Promise<string> {
+  const own = process.env.npm_execpath;
+  return own && /pnpm/.test(own) && /\.c?js$/.test(own)
+    ? sh(process.execPath, [own, ...args], cwd)
+    : sh("pnpm", args, cwd);
+}
+
 const timings: Record<string, number> = {};
 async function timed<T>(label: string, f: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
@@ -72,10 +83,10 @@ describe("the packed packages installed with npm outside the workspace", () => {
     await mkdir(project);
     await timed("build", async () => {
       for (const p of PACKAGES) await rm(join(root, "packages", p, "dist"), { recursive: true, force: true });
-      await sh("pnpm", ["-r", "--filter", "./packages/*", "build"], root);
+      await pnpm(["-r", "--filter", "./packages/*", "build"], root);
     });
     await timed("pack", () =>
-      sh("pnpm", ["-r", "--filter", "./packages/*", "pack", "--pack-destination", tarballs], root),
+      pnpm(["-r", "--filter", "./packages/*", "pack", "--pack-destination", tarballs], root),
     );
     await timed("npm install", async () => {
       await writeFile(
