@@ -1,5 +1,4 @@
 import { fcParameters } from "@gradgraph/autograd/testing";
-import { Rng, Tensor } from "@gradgraph/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type Callback, modelCheckpoint } from "../src/callbacks.js";
@@ -9,20 +8,7 @@ import { dense } from "../src/layers.js";
 import { softmaxCrossEntropy } from "../src/losses.js";
 import { Model } from "../src/model.js";
 import { adam, sgd } from "../src/optim/index.js";
-
-/** Two Gaussian blobs, labels 0/1, sample-major. */
-function blobs(n: number, seed: number): { x: Tensor; y: Uint8Array } {
-  const rng = new Rng(seed);
-  const x = Tensor.zeros([n, 2], "float64");
-  const y = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % 2;
-    y[i] = c;
-    x.data[2 * i] = rng.normal(c ? 1.5 : -1.5, 1);
-    x.data[2 * i + 1] = rng.normal(c ? 1.5 : -1.5, 1);
-  }
-  return { x, y };
-}
+import { blobs } from "./helpers/blobs.js";
 
 function smallModel(seed = 0, hidden = 4, rate = 0): Model {
   return Model.define(

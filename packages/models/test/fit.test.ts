@@ -1,4 +1,4 @@
-import { Rng, Tensor } from "@gradgraph/core";
+import { Tensor } from "@gradgraph/core";
 import { describe, expect, it } from "vitest";
 import { type BatchLogs, type Callback, earlyStopping } from "../src/callbacks.js";
 import { fit, fitFullBatch, NonFiniteLossError } from "../src/fit.js";
@@ -9,20 +9,7 @@ import { type GradientStep, Model } from "../src/model.js";
 import { sgd } from "../src/optim/index.js";
 import { trainMiniBatch } from "../src/presets/common.js";
 import { sampledAllocation } from "./helpers/allocation.js";
-
-/** Two Gaussian blobs, labels 0/1, sample-major. */
-function blobs(n: number, seed: number, sep = 1.5): { x: Tensor; y: Uint8Array } {
-  const rng = new Rng(seed);
-  const x = Tensor.zeros([n, 2], "float64");
-  const y = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % 2;
-    y[i] = c;
-    x.data[2 * i] = rng.normal(c ? sep : -sep, 1);
-    x.data[2 * i + 1] = rng.normal(c ? sep : -sep, 1);
-  }
-  return { x, y };
-}
+import { blobs } from "./helpers/blobs.js";
 
 function smallModel(seed = 0, hidden = 4): Model {
   return Model.define(

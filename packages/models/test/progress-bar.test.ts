@@ -1,4 +1,3 @@
-import { Rng, Tensor } from "@gradgraph/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { fit, fitAsync, fitFullBatch } from "../src/fit.js";
 import { mlp } from "../src/layers.js";
@@ -6,19 +5,7 @@ import { softmaxCrossEntropy } from "../src/losses.js";
 import { Model } from "../src/model.js";
 import { isInteractiveStream, progressBar } from "../src/node.js";
 import { sgd } from "../src/optim/index.js";
-
-function blobs(n: number, seed: number): { x: Tensor; y: Uint8Array } {
-  const rng = new Rng(seed);
-  const x = Tensor.zeros([n, 2], "float64");
-  const y = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % 2;
-    y[i] = c;
-    x.data[2 * i] = rng.normal(c ? 1.5 : -1.5, 1);
-    x.data[2 * i + 1] = rng.normal(c ? 1.5 : -1.5, 1);
-  }
-  return { x, y };
-}
+import { blobs } from "./helpers/blobs.js";
 
 function smallModel(): Model {
   return Model.define(
