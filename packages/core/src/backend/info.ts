@@ -4,7 +4,7 @@
  * @module
  */
 import { wasmBackend, wasmUnavailableReason } from "./memory.js";
-import { threadCount } from "./threads.js";
+import { MAX_WORKERS, threadCount } from "./threads.js";
 
 /** What {@link backendInfo} reports. */
 export interface BackendInfo {
@@ -78,7 +78,7 @@ export function backendInfo(): BackendInfo {
     sharedMemory: be.shared,
     relaxedSimd: be.fma,
     threads: 1 + workers,
-    maxThreads: be.shared ? 16 : 1,
+    maxThreads: be.shared ? MAX_WORKERS + 1 : 1,
     limitations,
   };
 }

@@ -73,7 +73,8 @@ const FAULT = 4; // test hook: (slot + 1) << 4 | kind, see injectWorkerFault
 const P = 8; // job parameters: op, a, b, c, M, N, K, lda, ldb, ldc, rows (or columns) per chunk, chunks, split
 const P_WORDS = 13;
 const STATE = P + P_WORDS; // per worker: 0 starting, 1 serving, 2 dead, 3 retired
-const MAX_WORKERS = 15;
+/** The most worker threads a pool runs (the calling thread computes too). @internal */
+export const MAX_WORKERS = 15;
 const MAX_CHUNKS = 255;
 const DONE = STATE + MAX_WORKERS; // per chunk: tag of the job whose chunk is done
 const OWNER = DONE + MAX_CHUNKS; // per chunk: claiming worker's slot + 1 (0: the caller)
@@ -183,7 +184,8 @@ let pool: Pool | null = null;
  * Starts `count` workers (at most 15) sharing the arena. Returns false when the WebAssembly
  * backend is unavailable or its memory is not shared (no `SharedArrayBuffer`: a browser page
  * without cross-origin isolation), where products run on the calling thread only. Calling it
- * again replaces the previous pool. Products may be computed straight away: workers join in as they start, and results do not depend on when they do.
+ * again replaces the previous pool. Products may be computed straight away: workers join in as
+ * they start, and results do not depend on when they do.
  */
 export function startThreadPool(
   factory: WorkerFactory,
