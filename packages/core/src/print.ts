@@ -92,11 +92,13 @@ function valueLines(graph: Graph, options: DotOptions): Map<number, string[]> {
   if (!Number.isInteger(precision) || precision < 0 || precision > 20) {
     throw new RangeError(`toDot: precision must be an integer in 0..20, got ${precision}`);
   }
-  const byName = new Map<string, number>();
-  for (const node of graph.nodes) {
-    if (node.op === "input" || node.op === "param")
-      byName.set((node.attrs as { name: string }).name, node.id);
-  }
+  // the input or param a `grad:<name>` entry belongs to
+  const source = (name: string): number | undefined =>
+    Object.hasOwn(graph.inputs, name)
+      ? graph.inputs[name]
+      : Object.hasOwn(graph.params, name)
+        ? graph.params[name]!.node
+        : undefined;
   const data = new Map<number, string>();
   const grads = new Map<number, string>();
   for (const [key, tensor] of Object.entries(values)) {
@@ -105,7 +107,8 @@ function valueLines(graph: Graph, options: DotOptions): Map<number, string[]> {
     if (Object.hasOwn(graph.outputs, key)) data.set(graph.outputs[key]!, text);
     else if (ref && Number(ref[1]) < graph.nodes.length) data.set(Number(ref[1]), text);
     // in the gradient graph grad:<name> is also an output: its node gets the data, <name> the grad
-    if (key.startsWith("grad:") && byName.has(key.slice(5))) grads.set(byName.get(key.slice(5))!, text);
+    const id = key.startsWith("grad:") ? source(key.slice(5)) : undefined;
+    if (id !== undefined) grads.set(id, text);
   }
   for (const node of graph.nodes) {
     const l: string[] = [];
