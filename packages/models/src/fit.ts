@@ -367,7 +367,7 @@ class EpochLoop implements TrainingStepHooks {
     private readonly signal: AbortSignal | null,
   ) {
     this.n = model.checkData(x, y);
-    this.numBatches = dropLast ? Math.floor(this.n / batchSize) : Math.ceil(this.n / batchSize);
+    this.numBatches = batchCount(this.n, batchSize, dropLast);
     this.full = model.trainingPlan(batchSize);
     const tail = this.n % batchSize;
     this.tail = !dropLast && tail > 0 ? model.trainingPlan(tail) : null;
@@ -454,6 +454,11 @@ class EpochLoop implements TrainingStepHooks {
     const cbs = this.onBatch;
     for (let k = 0; k < cbs.length; k++) if (cbs[k]!.onBatchEnd!(bi, logs, ctx) === false) ctx.stop();
   }
+}
+
+/** Batches per epoch of `n` samples: the last short batch is dropped with `dropLast`. */
+function batchCount(n: number, batchSize: number, dropLast: boolean): number {
+  return dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
 }
 
 function checkPositiveInt(where: string, name: string, v: number): void {
@@ -641,6 +646,8 @@ class FitRun {
   epoch: number;
   readonly epochs: number;
   private readonly initialEpoch: number;
+  /** The batch loop counts correct predictions (`metrics` includes `"accuracy"`). */
+  private readonly wantAccuracy: boolean;
   private readonly callbacks: Callback[];
   private readonly rng: Rng;
   private readonly order: Int32Array;
@@ -680,6 +687,7 @@ class FitRun {
     if (options.validation) model.checkData(options.validation.x, options.validation.y);
     this.epochs = epochs;
     this.initialEpoch = initialEpoch;
+    this.wantAccuracy = metrics.includes("accuracy");
     this.epoch = initialEpoch;
     this.shuffle = options.shuffle ?? true;
     this.callbacks = callbackList(options);
@@ -691,7 +699,7 @@ class FitRun {
     this.rollback = options.rollbackPartialEpoch ?? false;
     this.checkpoint = this.checkFinite || this.rollback ? new EpochCheckpoint(model.params) : null;
     const dropLast = options.dropLast ?? false;
-    const batches = dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
+    const batches = batchCount(n, batchSize, dropLast);
     this.ctx = new Context(model, this.history, optimizer, { epochs, initialEpoch, batches, samples: n });
     this.loop = new EpochLoop(
       model,
@@ -701,7 +709,7 @@ class FitRun {
       batchSize,
       dropLast,
       this.shuffle ? this.order : null,
-      metrics.includes("accuracy"),
+      this.wantAccuracy,
       this.ctx,
       this.callbacks,
       this.checkFinite,
@@ -760,7 +768,7 @@ class FitRun {
       Object.assign(logs, model.evaluate(this.data.x, this.data.y, this.evalOpts));
     } else {
       logs.loss = mean ? lossSum / Math.max(seen, 1) : lossSum;
-      if ((options.metrics ?? []).includes("accuracy")) logs.accuracy = correct / Math.max(seen, 1);
+      if (this.wantAccuracy) logs.accuracy = correct / Math.max(seen, 1);
     }
     if (options.validation) {
       const v = model.evaluate(options.validation.x, options.validation.y, this.evalOpts);
